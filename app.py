@@ -1,0 +1,86 @@
+"""Chalice app: routes and event handlers only; chalicelib decides."""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools.logging import correlation_paths
+from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Response
+
+from chalicelib import http
+from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
+from chalicelib.intake.validation import limit_param, parse_json_object
+from chalicelib.observability import logger, metrics, tracer
+from chalicelib.runtime import Runtime, get_runtime
+
+app = Chalice(app_name="support-intake")
+app.register_middleware(
+    ConvertToMiddleware(
+        logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    ),
+    "http",
+)
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
+app.register_middleware(http.reshape_chalice_errors, "http")
+
+cabinet_users = CognitoUserPoolAuthorizer(
+    "SupportUsers",
+    provider_arns=[
+        os.environ.get(
+            "USER_POOL_ARN", "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/local"
+        )
+    ],
+)
+
+
+def runtime() -> Runtime:
+    return get_runtime(os.environ)
+
+
+def _body() -> dict:
+    request = app.current_request
+    return parse_json_object(request.raw_body, runtime().settings.max_body_bytes)
+
+
+@app.route("/health", methods=["GET"])
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.route("/tickets", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def create_ticket() -> Response:
+    who = http.principal(app.current_request)
+    new = parse_new_ticket(_body())
+    key = app.current_request.headers.get("idempotency-key")
+    body, created = runtime().create_ticket(who, new, key, app.lambda_context)
+    headers = {"Location": f"/tickets/{body['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return http.json_response(body, 201, headers)
+
+
+@app.route("/tickets", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def list_tickets() -> Response:
+    who = http.principal(app.current_request)
+    params = app.current_request.query_params or {}
+    page = runtime().cabinet.list_tickets(who, limit_param(params.get("limit")), params.get("next"))
+    return http.json_response(page.to_api())
+
+
+@app.route("/tickets/{ticket_id}", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def get_ticket(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    return http.json_response(runtime().cabinet.thread(who, ticket_id).to_api())
+
+
+@app.route("/tickets/{ticket_id}/messages", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def post_message(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    text = parse_new_message(_body())
+    message = runtime().cabinet.add_message(who, ticket_id, text)
+    return http.json_response(message.to_api(), 201)

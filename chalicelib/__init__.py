@@ -1,0 +1,1 @@
+"""Support intake: the serverless pipeline for a hosting company's technical support."""

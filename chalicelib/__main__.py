@@ -1,0 +1,78 @@
+"""Command line: `python -m chalicelib <command>` (README, Command line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from chalicelib.classify import classify_request
+
+CHANNELS = ("cabinet", "email", "chat", "skype")
+
+
+def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str]) -> int:
+    """JSONL in (`id`, `channel`, `subject`, `text`), JSONL out; bad lines go to stderr."""
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError("`text` must be a string")
+            subject = record.get("subject") or ""
+            if not isinstance(subject, str):
+                raise ValueError("`subject` must be a string")
+            channel = record.get("channel") or "cabinet"
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r}")
+        except ValueError as error:
+            failures += 1
+            print(f"line {number}: {error}", file=err)
+            continue
+        scope, kb = classify_request(subject, text, channel)
+        result: dict[str, Any] = {"id": record.get("id"), **scope.to_dict()}
+        result["kb"] = [a.to_dict() for a in kb]
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib")
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="classify JSONL requests")
+    classify.add_argument("file", nargs="?", default="-")
+    dev = commands.add_parser("dev", help="run the local stack", add_help=False)
+    dev.add_argument("rest", nargs=argparse.REMAINDER)
+    token = commands.add_parser("dev-token", help="print an IdToken of the local stack")
+    token.add_argument("--email", required=True)
+    token.add_argument("--staff", action="store_true")
+    token.add_argument("--aws-port", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    if args.command == "classify":
+        if args.file == "-":
+            return classify_lines(sys.stdin, sys.stdout, sys.stderr)
+        with open(args.file, encoding="utf-8") as handle:
+            return classify_lines(handle, sys.stdout, sys.stderr)
+    if args.command == "dev":
+        from chalicelib.devstack.server import main_dev
+
+        return main_dev(args.rest)
+    if args.command == "dev-token":
+        from chalicelib.devstack.server import DEFAULT_AWS_PORT, dev_token
+
+        print(dev_token(args.email, args.staff, args.aws_port or DEFAULT_AWS_PORT))
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Scope classifier (SPEC.md, Scope labels): one label, sub-label, flags, evidence, KB links.
+
+The rules, the abuse lexicon and the knowledge-base index are data files beside this
+module; the code here only applies them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.classify.engine import Cue, Document, RuleSet, Vocabulary, masked_pattern
+from chalicelib.classify.text import Token, words
+from chalicelib.models import Evidence, KbArticle, Scope
+
+_HERE = Path(__file__).parent
+ADVISORY_CHANNELS = frozenset({"email", "chat", "skype"})
+MAX_KB = 3
+
+
+def _load(name: str) -> Any:
+    return json.loads((_HERE / name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class _Article:
+    slug: str
+    title: str
+    url: str
+    labels: frozenset[str]
+    cues: tuple[Cue, ...]
+
+
+class AbuseLexicon:
+    """R6.2: whole-word matching only, so no substring false positives."""
+
+    def __init__(self, data: dict[str, Any], vocabulary: Vocabulary) -> None:
+        self._stems = {vocabulary.compile(w).features[0] for w in data["stems"]}
+        self._prefixes: tuple[str, ...] = tuple(str(p) for p in data["prefixes"])
+        self._masked: tuple[str, ...] = tuple(str(w) for w in data["masked"])
+
+    def hits(self, tokens: list[Token]) -> list[Evidence]:
+        found = []
+        for token in tokens:
+            cue = self._cue(token)
+            if cue is not None:
+                found.append(Evidence("flag", "abusive", "R6.2", cue, token.field, token.surface))
+        return found
+
+    def _cue(self, token: Token) -> str | None:
+        if "s:" + token.stem in self._stems:
+            return token.stem
+        norm = token.norm
+        for prefix in self._prefixes:
+            if norm.startswith(prefix):
+                return prefix + "*"
+        pattern = masked_pattern(norm)
+        if pattern is not None:
+            for word in self._masked:
+                if pattern.match(word):
+                    return word
+        return None
+
+
+class Classifier:
+    """The scope classifier: rules, abuse lexicon and KB index compiled once."""
+
+    def __init__(self, rules: dict[str, Any], abuse: dict[str, Any], kb: dict[str, Any]) -> None:
+        self.rules = RuleSet(rules)
+        self._fallback = rules["fallback"]
+        recommend = rules["ticket_recommended"]
+        self._recommend_rule = recommend["rule"]
+        self._recommend_labels = frozenset(recommend["labels"])
+        self.abuse = AbuseLexicon(abuse, self.rules.vocabulary)
+        base = kb["base_url"]
+        self._articles = tuple(
+            _Article(
+                slug=a["slug"],
+                title=a["title"],
+                url=base + a["slug"],
+                labels=frozenset(a["labels"]),
+                cues=tuple(self.rules.vocabulary.compile(c) for c in a["cues"]),
+            )
+            for a in kb["articles"]
+        )
+
+    def __call__(
+        self, subject: str, text: str, channel: str
+    ) -> tuple[Scope, tuple[KbArticle, ...]]:
+        doc = self.rules.document(subject, text)
+        decision = self.rules.decide(doc)
+        flags: list[str] = []
+        evidence: list[Evidence] = []
+        if decision is None:
+            label, sub = self._fallback["label"], None
+            flags.append(self._fallback["flag"])
+            evidence.append(
+                Evidence("flag", self._fallback["flag"], self._fallback["rule"], "", "text", "")
+            )
+        else:
+            label, sub = decision.label, decision.sub
+            evidence.extend(decision.evidence)
+        abusive = self.abuse.hits(doc.tokens)
+        if abusive:
+            flags.append("abusive")
+            evidence.extend(abusive)
+        if channel in ADVISORY_CHANNELS and label in self._recommend_labels:
+            flags.append("ticket_recommended")
+            evidence.append(
+                Evidence(
+                    "flag",
+                    "ticket_recommended",
+                    self._recommend_rule,
+                    f"label:{label}",
+                    "text",
+                    "needs an official ticket from the cabinet",
+                )
+            )
+        scope = Scope(label=label, sub=sub, flags=tuple(flags), evidence=tuple(evidence))
+        return scope, self._suggest(doc, label, sub)
+
+    def _suggest(self, doc: Document, label: str, sub: str | None) -> tuple[KbArticle, ...]:
+        keys = {label, f"{label}:{sub}"} if sub else {label}
+        scored = []
+        for order, article in enumerate(self._articles):
+            score = 3 * len(article.labels & keys)
+            cue_hits = sum(1 for cue in article.cues if doc.hits("kb:" + cue.text, (cue,)))
+            score += cue_hits
+            # A cue-only match needs two cues, so one shared word does not suggest it.
+            if score >= 3 or (score >= 2 and cue_hits >= 2):
+                scored.append((-score, order, article))
+        scored.sort(key=lambda s: (s[0], s[1]))
+        return tuple(KbArticle(title=a.title, url=a.url) for _, _, a in scored[:MAX_KB])
+
+
+@cache
+def default_classifier() -> Classifier:
+    return Classifier(_load("rules.json"), _load("abuse.json"), _load("kb.json"))
+
+
+def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tuple[KbArticle, ...]]:
+    """Scope and knowledge-base suggestions for one request from any channel."""
+    return default_classifier()(subject, text, channel)
+
+
+__all__ = ["Classifier", "classify_request", "default_classifier", "words"]

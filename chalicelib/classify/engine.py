@@ -1,0 +1,264 @@
+"""The rule engine: cues from data files matched on stemmed tokens, with evidence.
+
+A cue is one or more words. A plain word matches any inflection (same stem); `word*`
+matches tokens starting with `word`; `<code>` matches a 4xx/5xx status code;
+`<imp>` matches a Russian polite imperative ("создайте", "исправьте"). The words
+of a multi-word cue must follow each other (one stray word allowed between them).
+A pattern fires when every group in `all` has a hit and, with `window`, the hits lie
+within that many tokens; `unless` names groups whose presence anywhere disables it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.classify.text import Token, stem, tokenize_request, words
+from chalicelib.models import Evidence
+
+_MASK = re.compile(r"[*@#$%]+")
+_CODE = re.compile(r"^[45]\d\d$")
+_IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
+_GAP = 2  # positions between consecutive words of one cue
+
+
+@dataclass(frozen=True)
+class Cue:
+    text: str
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    cue: str
+    start: int
+    end: int
+    field: str
+    match: str
+
+
+@dataclass(frozen=True)
+class Pattern:
+    groups: tuple[tuple[str, tuple[Cue, ...]], ...]
+    window: int | None
+    unless: tuple[str, ...]
+    rule: str
+    sub: str | None
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    label: str
+    rule: str
+    patterns: tuple[Pattern, ...]
+    pick: str  # "nearest" or "first"
+    unless: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    label: str
+    sub: str | None
+    rule: str
+    evidence: tuple[Evidence, ...]
+
+
+class Vocabulary:
+    """Compiled cues; knows which token features a request must be indexed by."""
+
+    def __init__(self) -> None:
+        self.prefixes: set[str] = set()
+        self.prefix_lengths: list[int] = []
+
+    def compile(self, text: str) -> Cue:
+        features = []
+        for word in words(text):
+            if word == "<code>":
+                features.append("c:code")
+            elif word == "<imp>":
+                features.append("c:imp")
+            elif word.endswith("*") and len(word) > 1:
+                prefix = word[:-1]
+                self.prefixes.add(prefix)
+                features.append("p:" + prefix)
+            else:
+                features.append("s:" + stem(word))
+        self.prefix_lengths = sorted({len(p) for p in self.prefixes})
+        return Cue(text=text, features=tuple(features))
+
+    def features(self, token: Token) -> list[str]:
+        norm = token.norm
+        found = ["s:" + token.stem]
+        for length in self.prefix_lengths:
+            if length > len(norm):
+                break
+            head = norm[:length]
+            if head in self.prefixes:
+                found.append("p:" + head)
+        if _CODE.match(norm):
+            found.append("c:code")
+        elif _IMPERATIVE.match(norm):
+            found.append("c:imp")
+        return found
+
+
+class Document:
+    """One request, tokenised and indexed by feature, with cue hits memoised."""
+
+    def __init__(self, subject: str, text: str, vocabulary: Vocabulary) -> None:
+        self.tokens = tokenize_request(subject, text)
+        self._by_position = {t.position: t for t in self.tokens}
+        self._index: dict[str, list[Token]] = {}
+        self._features: dict[int, frozenset[str]] = {}
+        for token in self.tokens:
+            features = vocabulary.features(token)
+            self._features[token.position] = frozenset(features)
+            for feature in features:
+                self._index.setdefault(feature, []).append(token)
+        self._hits: dict[str, list[Hit]] = {}
+
+    def hits(self, name: str, cues: Sequence[Cue]) -> list[Hit]:
+        cached = self._hits.get(name)
+        if cached is None:
+            cached = [hit for cue in cues for hit in self._cue_hits(cue)]
+            self._hits[name] = cached
+        return cached
+
+    def _cue_hits(self, cue: Cue) -> Iterable[Hit]:
+        first, rest = cue.features[0], cue.features[1:]
+        for token in self._index.get(first, ()):
+            matched = [token]
+            for feature in rest:
+                nxt = self._follow(matched[-1].position, feature)
+                if nxt is None:
+                    break
+                matched.append(nxt)
+            else:
+                yield Hit(
+                    cue=cue.text,
+                    start=matched[0].position,
+                    end=matched[-1].position,
+                    field=token.field,
+                    match=" ".join(t.surface for t in matched),
+                )
+
+    def _follow(self, position: int, feature: str) -> Token | None:
+        for step in range(1, _GAP + 1):
+            token = self._by_position.get(position + step)
+            if token is not None and feature in self._features[token.position]:
+                return token
+        return None
+
+
+class RuleSet:
+    """Label rules in SPEC.md priority order, compiled from rules.json."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.vocabulary = Vocabulary()
+        self.sets: dict[str, tuple[Cue, ...]] = {
+            name: tuple(self.vocabulary.compile(c) for c in cues)
+            for name, cues in data["sets"].items()
+        }
+        self.labels = tuple(self._label(entry) for entry in data["labels"])
+        self.fallback = data["fallback"]
+
+    def _group(self, ref: str | list[str]) -> tuple[str, tuple[Cue, ...]]:
+        if isinstance(ref, str):
+            if ref not in self.sets:
+                raise ValueError(f"rules.json: unknown cue set {ref!r}")
+            return ref, self.sets[ref]
+        name = "|".join(ref)
+        return name, tuple(self.vocabulary.compile(c) for c in ref)
+
+    def _label(self, entry: Mapping[str, Any]) -> LabelRule:
+        patterns = []
+        for p in entry["patterns"]:
+            unless = tuple(p.get("unless", ()))
+            for ref in unless:
+                self._group(ref)
+            patterns.append(
+                Pattern(
+                    groups=tuple(self._group(g) for g in p["all"]),
+                    window=p.get("window"),
+                    unless=unless,
+                    rule=p.get("rule", entry["rule"]),
+                    sub=p.get("sub"),
+                )
+            )
+        return LabelRule(
+            label=entry["label"],
+            rule=entry["rule"],
+            patterns=tuple(patterns),
+            pick=entry.get("pick", "first"),
+            unless=tuple(entry.get("unless", ())),
+        )
+
+    def document(self, subject: str, text: str) -> Document:
+        return Document(subject, text, self.vocabulary)
+
+    def present(self, doc: Document, name: str) -> bool:
+        _, cues = self._group(name)
+        return bool(doc.hits(name, cues))
+
+    def decide(self, doc: Document) -> Decision | None:
+        """The first label in priority order whose patterns fire, with its evidence."""
+        for rule in self.labels:
+            if any(self.present(doc, u) for u in rule.unless):
+                continue
+            best: tuple[int, int, Pattern, list[Hit]] | None = None
+            for order, pattern in enumerate(rule.patterns):
+                if any(self.present(doc, u) for u in pattern.unless):
+                    continue
+                found = _match(doc, pattern)
+                if found is None:
+                    continue
+                span, hits = found
+                key = (span if rule.pick == "nearest" else 0, order)
+                if best is None or key < (best[0], best[1]):
+                    best = (key[0], key[1], pattern, hits)
+                if rule.pick == "first":
+                    break
+            if best is not None:
+                pattern, hits = best[2], best[3]
+                kind = "sub" if pattern.sub else "label"
+                name = pattern.sub or rule.label
+                evidence = tuple(
+                    Evidence(kind, name, pattern.rule, h.cue, h.field, h.match) for h in hits
+                )
+                return Decision(rule.label, pattern.sub, pattern.rule, evidence)
+        return None
+
+
+def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
+    groups = [doc.hits(name, cues) for name, cues in pattern.groups]
+    if not all(groups):
+        return None
+    if pattern.window is None:
+        chosen = [g[0] for g in groups]
+        return 0, chosen
+    best: tuple[int, list[Hit]] | None = None
+    for anchor in groups[0]:
+        chosen = [anchor]
+        for other in groups[1:]:
+            chosen.append(min(other, key=lambda h: abs(h.start - anchor.start)))
+        span = max(h.end for h in chosen) - min(h.start for h in chosen)
+        if span <= pattern.window and (best is None or span < best[0]):
+            best = (span, chosen)
+    return best
+
+
+def masked_pattern(token: str) -> re.Pattern[str] | None:
+    """A regex for a masked word ("f***", "бл*дь"): each run of n masks is 1..n+2 letters."""
+    if not _MASK.search(token) or not re.search(r"[a-zа-я]", token):
+        return None
+    parts = []
+    for piece in re.split(r"([*@#$%]+)", token):
+        if not piece:
+            continue
+        if _MASK.fullmatch(piece):
+            parts.append(f"[a-zа-я]{{1,{len(piece) + 2}}}")
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("^" + "".join(parts) + "$")

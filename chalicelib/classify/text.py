@@ -1,0 +1,71 @@
+"""Text normalisation and stemmed tokens, shared by the rules and the requests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+_ru = snowballstemmer.stemmer("russian")
+_en = snowballstemmer.stemmer("english")
+
+# Addresses and links carry no scope signal but their parts look like words
+# ("почта аккаунта sergey@vetclinic.ru" must not read as "ru").
+_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
+_APOSTROPHE = re.compile(r"[\u0027\u2019\u02bc`]")
+# A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла").
+_TOKEN = re.compile(r"[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|[*]+[a-zа-я]+")
+_SENTENCE_END = re.compile(r"[.!?;:\n]+")
+_CYRILLIC = re.compile(r"[а-я]")
+SENTENCE_GAP = 5
+FIELD_GAP = 50
+
+
+@dataclass(frozen=True)
+class Token:
+    surface: str  # as written, lower-cased
+    norm: str  # ё→е, lower-cased
+    stem: str
+    position: int
+    field: str
+
+
+def normalise(text: str) -> str:
+    """Case-fold, `ё`→`е`, drop apostrophes so "don't" is one word."""
+    lowered = text.lower().replace("ё", "е")
+    return _APOSTROPHE.sub("", lowered)
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    if _CYRILLIC.search(word):
+        return str(_ru.stemWord(word))
+    if word.isascii() and word.isalpha():
+        return str(_en.stemWord(word))
+    return word
+
+
+def tokenize(text: str, field: str = "text", start: int = 0) -> list[Token]:
+    """Tokens with positions; a sentence break adds a gap so cue windows stay inside it."""
+    tokens: list[Token] = []
+    position = start
+    for sentence in _SENTENCE_END.split(_ADDRESS.sub(" ", normalise(text))):
+        for match in _TOKEN.finditer(sentence):
+            word = match.group(0)
+            tokens.append(Token(word, word, stem(word), position, field))
+            position += 1
+        position += SENTENCE_GAP
+    return tokens
+
+
+def tokenize_request(subject: str, text: str) -> list[Token]:
+    head = tokenize(subject, "subject", 0)
+    start = (head[-1].position if head else 0) + FIELD_GAP
+    return head + tokenize(text, "text", start)
+
+
+def words(cue: str) -> list[str]:
+    """The words of a rule-data cue, normalised like request text (keeps `*` and `<...>`)."""
+    return normalise(cue).split()

@@ -1,0 +1,73 @@
+"""One typed settings object, built once per cold start from an environment mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a usable deployment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the domain needs to know about its deployment."""
+
+    table_name: str
+    idempotency_table_name: str
+    region: str = "eu-central-1"
+    first_response_minutes: int = 60  # R2.1
+    warning_minutes: int = 15  # R2.4
+    timezone: str = "Europe/Moscow"  # R1.3
+    max_body_bytes: int = 64 * 1024
+    idempotency_ttl_seconds: int = 24 * 3600
+    cabinet_url: str = "https://cabinet.example.com/tickets/new"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build the settings from environment variables (see README, Configuration)."""
+        try:
+            table = env["SUPPORT_TABLE_NAME"]
+            idem = env["IDEMPOTENCY_TABLE_NAME"]
+        except KeyError as missing:
+            raise ConfigError(f"environment variable {missing.args[0]} is not set") from None
+        settings = cls(
+            table_name=table,
+            idempotency_table_name=idem,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region,
+            first_response_minutes=_int(env, "FIRST_RESPONSE_MINUTES", cls.first_response_minutes),
+            warning_minutes=_int(env, "SLA_WARNING_MINUTES", cls.warning_minutes),
+            timezone=env.get("COMPANY_TIMEZONE", cls.timezone),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            idempotency_ttl_seconds=_int(
+                env, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds
+            ),
+            cabinet_url=env.get("CABINET_URL", cls.cabinet_url),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that would break a rule rather than fail later."""
+        if not self.table_name or not self.idempotency_table_name:
+            raise ConfigError("table names must not be empty")
+        if self.first_response_minutes <= 0:
+            raise ConfigError("FIRST_RESPONSE_MINUTES must be positive")
+        if not 0 <= self.warning_minutes < self.first_response_minutes:
+            raise ConfigError("SLA_WARNING_MINUTES must be between 0 and the response time")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"unknown time zone {self.timezone!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None

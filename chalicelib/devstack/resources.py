@@ -1,0 +1,103 @@
+"""Create AWS resources (in moto) from the definitions in infrastructure/resources.json.
+
+CloudFormation's table properties have the same shape as DynamoDB's CreateTable
+parameters, so the template is the single source of truth for tests, the local
+stack and deployment alike.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "infrastructure" / "resources.json"
+_CREATE_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "SSESpecification",
+    "DeletionProtectionEnabled",
+)
+
+
+@cache
+def template() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    return data
+
+
+def resource(logical_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = template()["Resources"][logical_id]
+    return found
+
+
+def local_names() -> dict[str, str]:
+    """Environment variable → local resource name, from the resources' metadata."""
+    names = {}
+    for definition in template()["Resources"].values():
+        meta = definition.get("Metadata") or {}
+        if "EnvVar" in meta and "LocalName" in meta:
+            names[meta["EnvVar"]] = meta["LocalName"]
+    return names
+
+
+def create_table_kwargs(logical_id: str, table_name: str) -> dict[str, Any]:
+    props = resource(logical_id)["Properties"]
+    kwargs = {k: props[k] for k in _CREATE_TABLE_KEYS if k in props}
+    kwargs["TableName"] = table_name
+    if "SSESpecification" in kwargs:
+        kwargs["SSESpecification"] = {"Enabled": kwargs["SSESpecification"]["SSEEnabled"]}
+    return kwargs
+
+
+def create_table(dynamodb: Any, logical_id: str, table_name: str) -> None:
+    """Create one table with its indexes, TTL and point-in-time recovery."""
+    props = resource(logical_id)["Properties"]
+    dynamodb.create_table(**create_table_kwargs(logical_id, table_name))
+    dynamodb.get_waiter("table_exists").wait(TableName=table_name)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=table_name,
+            PointInTimeRecoverySpecification=pitr,
+        )
+
+
+def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
+    """Create every DynamoDB table of the template; `names` maps EnvVar → table name."""
+    for logical_id, definition in template()["Resources"].items():
+        if definition["Type"] != "AWS::DynamoDB::Table":
+            continue
+        env_var = definition["Metadata"]["EnvVar"]
+        create_table(dynamodb, logical_id, names[env_var])
+
+
+def create_user_pool(cognito: Any, pool_name: str) -> tuple[str, str, str]:
+    """The cabinet's user pool, its app client and the staff group: (pool id, arn, client id)."""
+    props = resource("UserPool")["Properties"]
+    pool = cognito.create_user_pool(
+        PoolName=pool_name,
+        UsernameAttributes=props["UsernameAttributes"],
+        AutoVerifiedAttributes=props["AutoVerifiedAttributes"],
+        Policies=props["Policies"],
+    )["UserPool"]
+    client_props = resource("UserPoolClient")["Properties"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=client_props["ClientName"],
+        GenerateSecret=client_props["GenerateSecret"],
+        ExplicitAuthFlows=client_props["ExplicitAuthFlows"],
+    )["UserPoolClient"]
+    group = resource("StaffGroup")["Properties"]
+    cognito.create_group(
+        UserPoolId=pool["Id"], GroupName=group["GroupName"], Description=group["Description"]
+    )
+    return pool["Id"], pool["Arn"], client["ClientId"]

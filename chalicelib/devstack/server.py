@@ -1,0 +1,207 @@
+"""`python -m chalicelib dev`: moto, the resources, and `chalice local`, on loopback only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from chalicelib.devstack.resources import REPO, create_tables, create_user_pool, local_names
+
+STAGE = "local"
+DEFAULT_AWS_PORT = 4599
+DEFAULT_API_PORT = 8000
+REGION = "eu-central-1"
+POOL_NAME = "support-intake-local"
+
+
+def aws_endpoint(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def point_boto3_at_moto(port: int) -> None:
+    """Every boto3 client in this process (and its children) talks to the local moto."""
+    os.environ["AWS_ENDPOINT_URL"] = aws_endpoint(port)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+
+
+def bootstrap(port: int) -> dict[str, str]:
+    """Create the tables and the user pool from infrastructure/ definitions."""
+    import boto3
+
+    names = local_names()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    existing = set(dynamodb.list_tables()["TableNames"])
+    if not {names[k] for k in ("SUPPORT_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME")} <= existing:
+        create_tables(dynamodb, names)
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    pool = find_pool(cognito)
+    if pool is None:
+        _, arn, _ = create_user_pool(cognito, POOL_NAME)
+    else:
+        arn = pool["Arn"]
+    return {
+        "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
+        "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
+        "USER_POOL_ARN": arn,
+    }
+
+
+def find_pool(cognito: Any) -> dict[str, Any] | None:
+    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+        if pool["Name"] == POOL_NAME:
+            described: dict[str, Any] = cognito.describe_user_pool(UserPoolId=pool["Id"])[
+                "UserPool"
+            ]
+            return described
+    return None
+
+
+class _StrictLocalAuthorizer:
+    """Wraps chalice's local authorizer: a token that is not a JWT is a 401, not a crash.
+
+    API Gateway answers 401 to a malformed token; chalice local would raise while
+    decoding it. Well-formed tokens are passed on; the handlers still demand claims.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def authorize(self, raw_path: str, lambda_event: Any, lambda_context: Any) -> Any:
+        from chalice.local import NotAuthorizedError
+
+        headers = lambda_event.get("headers") or {}
+        token = headers.get("authorization")
+        if token is not None and not _looks_like_jwt(token):
+            body = json.dumps(
+                {"error": {"code": "unauthenticated", "message": "malformed token"}}
+            ).encode()
+            raise NotAuthorizedError({"Content-Type": "application/json"}, body)
+        return self._inner.authorize(raw_path, lambda_event, lambda_context)
+
+
+def _looks_like_jwt(token: str) -> bool:
+    parts = token.removeprefix("Bearer ").split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(payload, dict)
+
+
+def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) -> int:
+    """Run the stack until Ctrl-C; returns the exit status."""
+    from chalice import local
+    from chalice.cli.factory import CLIFactory
+    from moto.server import ThreadedMotoServer
+
+    point_boto3_at_moto(aws_port)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
+    server = None
+    try:
+        os.environ.update(bootstrap(aws_port))
+        factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
+        config = factory.create_config_obj(chalice_stage_name=STAGE)
+        app = config.chalice_app
+        original = local.LocalGatewayAuthorizer
+        local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
+            original(app_object)
+        )
+        server = local.create_local_server(app, config, "127.0.0.1", api_port)
+        stop = threading.Event()
+
+        def _shutdown(*_: Any) -> None:
+            stop.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, _shutdown)
+        print(f"AWS stand-in (moto) on {aws_endpoint(aws_port)}", flush=True)
+        print(f"API on http://127.0.0.1:{api_port}  (Ctrl-C stops everything)", flush=True)
+        print(
+            "Get a token:  .venv/bin/python -m chalicelib dev-token --email you@example.com",
+            flush=True,
+        )
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.server.server_close()
+        moto.stop()
+        print("local stack stopped", flush=True)
+    return 0
+
+
+def dev_token(email: str, staff: bool, aws_port: int = DEFAULT_AWS_PORT) -> str:
+    """An IdToken from the local user pool, creating the user on first use."""
+    import boto3
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    point_boto3_at_moto(aws_port)
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    try:
+        pool = find_pool(cognito)
+    except EndpointConnectionError:
+        raise SystemExit(
+            f"the local stack is not running on {aws_endpoint(aws_port)}: start it with `make run`"
+        ) from None
+    if pool is None:
+        raise SystemExit("the local stack has no user pool yet: start it with `make run`")
+    pool_id = pool["Id"]
+    client_id = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)[
+        "UserPoolClients"
+    ][0]["ClientId"]
+    password = "Local-" + base64.b32encode(email.encode()).decode()[:12] + "9a"
+    try:
+        cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=email,
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username=email, Password=password, Permanent=True
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "UsernameExistsException":
+            raise
+    if staff:
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName="staff")
+    result = cognito.admin_initiate_auth(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    token: str = result["AuthenticationResult"]["IdToken"]
+    return token
+
+
+def main_dev(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m chalicelib dev")
+    parser.add_argument("--aws-port", type=int, default=DEFAULT_AWS_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_API_PORT)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(REPO)))
+    return serve(args.aws_port, args.port)

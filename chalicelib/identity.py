@@ -1,0 +1,76 @@
+"""Who is calling: a principal taken only from verified token claims, never from the body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import Forbidden, Unauthenticated
+
+STAFF_GROUP = "staff"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated cabinet user (customer) or staff member."""
+
+    sub: str
+    email: str | None
+    groups: frozenset[str]
+
+    @property
+    def is_staff(self) -> bool:
+        return STAFF_GROUP in self.groups
+
+
+def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
+    """Build the principal from Cognito claims; 401 when there are none to trust.
+
+    `chalice local` lets requests without a token through with no claims, so the
+    refusal must happen here and not only in API Gateway.
+    """
+    if not claims:
+        raise Unauthenticated("unauthenticated", "a valid cabinet token is required")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise Unauthenticated("unauthenticated", "the token has no subject")
+    if claims.get("token_use") not in (None, "id"):
+        raise Unauthenticated("unauthenticated", "an ID token is required")
+    email = claims.get("email")
+    return Principal(
+        sub=sub,
+        email=email if isinstance(email, str) and email else None,
+        groups=parse_groups(claims.get("cognito:groups")),
+    )
+
+
+def require_staff(principal: Principal) -> Principal:
+    """Staff routes: a known identity without the group gets 403."""
+    if not principal.is_staff:
+        raise Forbidden("staff_only", "this action is for support staff")
+    return principal
+
+
+def parse_groups(raw: Any) -> frozenset[str]:
+    """`cognito:groups` is a JSON list locally but a string from API Gateway.
+
+    API Gateway renders it as `"staff"` or `"[staff admins]"`; accept every shape.
+    """
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, (list, tuple)):
+        return frozenset(str(g) for g in raw if str(g))
+    if not isinstance(raw, str):
+        return frozenset()
+    text = raw.strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return frozenset(str(g) for g in parsed if str(g))
+        text = text[1:-1]
+    return frozenset(part for part in text.replace(",", " ").split() if part)

@@ -1,0 +1,1 @@
+"""Channel adapters (cabinet, e-mail, chat) and the pipeline they feed."""

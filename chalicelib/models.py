@@ -1,0 +1,216 @@
+"""The domain's values, in the regulation's words (SPEC.md), with their API form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Channel = Literal["cabinet", "email", "chat", "skype"]
+Author = Literal["customer", "staff"]
+SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a label or flag was given: the cue that fired and where."""
+
+    kind: str  # "label", "sub" or "flag"
+    name: str  # the label, sub-label or flag it supports
+    rule: str  # the SPEC.md rule, e.g. "R3.1"
+    cue: str  # the rule-data cue that matched
+    field: str  # "subject" or "text"
+    match: str  # the words of the request that matched
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "rule": self.rule,
+            "cue": self.cue,
+            "field": self.field,
+            "match": self.match,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One scope label per request, its sub-label, flags and the evidence (SPEC.md)."""
+
+    label: str
+    sub: str | None = None
+    flags: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sub": self.sub,
+            "flags": list(self.flags),
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scope:
+        return cls(
+            label=str(data["label"]),
+            sub=data.get("sub") or None,
+            flags=tuple(data.get("flags") or ()),
+            evidence=tuple(Evidence.from_dict(e) for e in data.get("evidence") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class KbArticle:
+    title: str
+    url: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"title": self.title, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Sla:
+    """The first-response clock of an official ticket (R2)."""
+
+    state: SlaState
+    due_at: str | None
+    first_response_at: str | None = None
+    breached_at: str | None = None
+    warned_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "due_at": self.due_at,
+            "first_response_at": self.first_response_at,
+            "breached_at": self.breached_at,
+        }
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An official request from the cabinet (R1.4), or an advisory record."""
+
+    id: str
+    channel: Channel
+    official: bool
+    status: str
+    subject: str
+    text: str
+    created_at: str
+    updated_at: str
+    customer: str
+    customer_email: str | None
+    scope: Scope
+    kb: tuple[KbArticle, ...] = ()
+    sla: Sla | None = None
+    service: str | None = None
+    domain: str | None = None
+    message_count: int = 0
+    scope_correction: dict[str, Any] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "channel": self.channel,
+            "official": self.official,
+            "advisory": not self.official,
+            "status": self.status,
+            "subject": self.subject,
+            "text": self.text,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "customer": self.customer,
+            "service": self.service,
+            "domain": self.domain,
+            "scope": self.scope.to_dict(),
+            "kb": [a.to_dict() for a in self.kb],
+            "sla": self.sla.to_dict() if self.sla else None,
+            "message_count": self.message_count,
+        }
+        if self.scope_correction is not None:
+            body["scope_correction"] = self.scope_correction
+        return body
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a ticket's conversation after its opening text."""
+
+    id: str
+    ticket_id: str
+    author: Author
+    author_id: str
+    text: str
+    at: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ticket_id": self.ticket_id,
+            "author": self.author,
+            "text": self.text,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class DelayNotice:
+    """R2.2: why an answer cannot be given in time, and when it will be."""
+
+    id: str
+    ticket_id: str
+    reason: str
+    eta: str
+    posted_at: str
+    posted_by: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "eta": self.eta,
+            "posted_at": self.posted_at,
+        }
+
+
+@dataclass(frozen=True)
+class TicketThread:
+    """A ticket with its conversation, as the customer sees it."""
+
+    ticket: Ticket
+    messages: tuple[Message, ...] = ()
+    delay_notices: tuple[DelayNotice, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        body = self.ticket.to_api()
+        body["messages"] = [m.to_api() for m in self.messages]
+        body["delay_notices"] = [d.to_api() for d in self.delay_notices]
+        return body
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing with an opaque continuation token."""
+
+    items: tuple[Ticket, ...]
+    next: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {"items": [t.to_api() for t in self.items], "next": self.next}
+
+
+@dataclass
+class AuditEvent:
+    """A recorded state change: who did what to which request, and when."""
+
+    id: str
+    ticket_id: str
+    action: str
+    actor: str
+    at: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,32 @@
+"""Logger, Metrics and Tracer, created once; every metric name lives here."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+SERVICE = "support-intake"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+# Metric names: dashboards and alarms in infrastructure/ are built on these.
+TICKETS_CREATED = "TicketsCreated"
+CUSTOMER_MESSAGES = "CustomerMessages"
+IDEMPOTENT_REPLAYS = "IdempotentReplays"
+REQUESTS_REJECTED = "RequestsRejected"
+SCOPE_LABELLED = "ScopeLabelled"
+
+
+def count(name: str, value: float = 1, **dimensions: str) -> None:
+    """Emit one count now, with its own dimensions (EMF, flushed immediately)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        for key, dim_value in dimensions.items():
+            metric.add_dimension(name=key, value=dim_value)

@@ -1,0 +1,1 @@
+"""The response-time rule (R2): deadlines, delay notices, the sweep."""

@@ -1,0 +1,106 @@
+"""Test wiring. Powertools reads its variables at import, so they are set before `app`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_REGION": "eu-central-1",
+        "POWERTOOLS_SERVICE_NAME": "support-intake",
+        "POWERTOOLS_METRICS_NAMESPACE": "SupportIntakeTest",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "SUPPORT_TABLE_NAME": "support-intake-test",
+        "IDEMPOTENCY_TABLE_NAME": "support-intake-idempotency-test",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
+    """An unsigned ID token of the shape Cognito issues (chalice's local gateway decodes it)."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims: dict[str, Any] = {"sub": sub, "cognito:username": email or sub, "token_use": "id"}
+    if email:
+        claims["email"] = email
+    if groups is not None:
+        claims["cognito:groups"] = groups
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """moto with the tables built from infrastructure/resources.json."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.devstack.resources import create_tables
+    from chalicelib.runtime import runtime_from_env
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
+        create_tables(
+            dynamodb,
+            {
+                "SUPPORT_TABLE_NAME": os.environ["SUPPORT_TABLE_NAME"],
+                "IDEMPOTENCY_TABLE_NAME": os.environ["IDEMPOTENCY_TABLE_NAME"],
+            },
+        )
+        runtime_from_env.cache_clear()
+        yield dynamodb
+        runtime_from_env.cache_clear()
+
+
+@pytest.fixture
+def client(aws: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+class Api:
+    """Small helper over chalice's test client speaking JSON with a customer's token."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = token
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = getattr(self.client.http, method.lower())(path, headers=sent, body=payload)
+        text = response.body.decode() if response.body else ""
+        headers_out = {k.lower(): v for k, v in response.headers.items()}
+        return response.status_code, json.loads(text) if text else None, headers_out
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
