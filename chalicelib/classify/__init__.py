@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.classify.engine import Cue, Document, RuleSet, Vocabulary, masked_pattern
+from chalicelib.classify.engine import CueSet, Document, RuleSet, Vocabulary, masked_pattern
 from chalicelib.classify.text import Token, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
@@ -31,7 +31,7 @@ class _Article:
     title: str
     url: str
     labels: frozenset[str]
-    cues: tuple[Cue, ...]
+    cues: tuple[CueSet, ...]
 
 
 class AbuseLexicon:
@@ -39,7 +39,8 @@ class AbuseLexicon:
 
     def __init__(self, data: dict[str, Any], vocabulary: Vocabulary) -> None:
         self._stems = {vocabulary.compile(w).features[0] for w in data["stems"]}
-        self._prefixes: tuple[str, ...] = tuple(str(p) for p in data["prefixes"])
+        self._prefixes = frozenset(str(p) for p in data["prefixes"])
+        self._prefix_lengths = sorted({len(p) for p in self._prefixes})
         self._masked: tuple[str, ...] = tuple(str(w) for w in data["masked"])
 
     def hits(self, tokens: list[Token]) -> list[Evidence]:
@@ -54,9 +55,9 @@ class AbuseLexicon:
         if "s:" + token.stem in self._stems:
             return token.stem
         norm = token.norm
-        for prefix in self._prefixes:
-            if norm.startswith(prefix):
-                return prefix + "*"
+        for length in self._prefix_lengths:
+            if norm[:length] in self._prefixes:
+                return norm[:length] + "*"
         pattern = masked_pattern(norm)
         if pattern is not None:
             for word in self._masked:
@@ -82,7 +83,9 @@ class Classifier:
                 title=a["title"],
                 url=base + a["slug"],
                 labels=frozenset(a["labels"]),
-                cues=tuple(self.rules.vocabulary.compile(c) for c in a["cues"]),
+                cues=tuple(
+                    self.rules.vocabulary.compile_set(f"kb:{a['slug']}:{c}", [c]) for c in a["cues"]
+                ),
             )
             for a in kb["articles"]
         )
@@ -127,7 +130,7 @@ class Classifier:
         scored = []
         for order, article in enumerate(self._articles):
             score = 3 * len(article.labels & keys)
-            cue_hits = sum(1 for cue in article.cues if doc.hits("kb:" + cue.text, (cue,)))
+            cue_hits = sum(1 for cue in article.cues if doc.hits(cue))
             score += cue_hits
             # A cue-only match needs two cues, so one shared word does not suggest it.
             if score >= 3 or (score >= 2 and cue_hits >= 2):

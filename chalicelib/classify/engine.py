@@ -30,6 +30,19 @@ class Cue:
     features: tuple[str, ...]
 
 
+class CueSet:
+    """Named cues, indexed by their first word so a request only tries cues that can match."""
+
+    def __init__(self, name: str, cues: Sequence[Cue]) -> None:
+        self.name = name
+        self.cues = tuple(cues)
+        by_first: dict[str, list[Cue]] = {}
+        for cue in self.cues:
+            by_first.setdefault(cue.features[0], []).append(cue)
+        self.by_first = {k: tuple(v) for k, v in by_first.items()}
+        self.first_features = frozenset(self.by_first)
+
+
 @dataclass(frozen=True)
 class Hit:
     cue: str
@@ -41,7 +54,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Pattern:
-    groups: tuple[tuple[str, tuple[Cue, ...]], ...]
+    groups: tuple[CueSet, ...]
     window: int | None
     unless: tuple[str, ...]
     rule: str
@@ -88,6 +101,9 @@ class Vocabulary:
         self.prefix_lengths = sorted({len(p) for p in self.prefixes})
         return Cue(text=text, features=tuple(features))
 
+    def compile_set(self, name: str, texts: Iterable[str]) -> CueSet:
+        return CueSet(name, [self.compile(t) for t in texts])
+
     def features(self, token: Token) -> list[str]:
         norm = token.norm
         found = ["s:" + token.stem]
@@ -117,13 +133,18 @@ class Document:
             self._features[token.position] = frozenset(features)
             for feature in features:
                 self._index.setdefault(feature, []).append(token)
+        self._present = frozenset(self._index)
         self._hits: dict[str, list[Hit]] = {}
 
-    def hits(self, name: str, cues: Sequence[Cue]) -> list[Hit]:
-        cached = self._hits.get(name)
+    def hits(self, cues: CueSet) -> list[Hit]:
+        cached = self._hits.get(cues.name)
         if cached is None:
-            cached = [hit for cue in cues for hit in self._cue_hits(cue)]
-            self._hits[name] = cached
+            cached = []
+            for first in cues.first_features & self._present:
+                for cue in cues.by_first[first]:
+                    cached.extend(self._cue_hits(cue))
+            cached.sort(key=lambda h: h.start)
+            self._hits[cues.name] = cached
         return cached
 
     def _cue_hits(self, cue: Cue) -> Iterable[Hit]:
@@ -157,20 +178,21 @@ class RuleSet:
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.vocabulary = Vocabulary()
-        self.sets: dict[str, tuple[Cue, ...]] = {
-            name: tuple(self.vocabulary.compile(c) for c in cues)
-            for name, cues in data["sets"].items()
+        self.sets: dict[str, CueSet] = {
+            name: self.vocabulary.compile_set(name, cues) for name, cues in data["sets"].items()
         }
         self.labels = tuple(self._label(entry) for entry in data["labels"])
         self.fallback = data["fallback"]
 
-    def _group(self, ref: str | list[str]) -> tuple[str, tuple[Cue, ...]]:
+    def _group(self, ref: str | list[str]) -> CueSet:
         if isinstance(ref, str):
             if ref not in self.sets:
                 raise ValueError(f"rules.json: unknown cue set {ref!r}")
-            return ref, self.sets[ref]
+            return self.sets[ref]
         name = "|".join(ref)
-        return name, tuple(self.vocabulary.compile(c) for c in ref)
+        if name not in self.sets:
+            self.sets[name] = self.vocabulary.compile_set(name, ref)
+        return self.sets[name]
 
     def _label(self, entry: Mapping[str, Any]) -> LabelRule:
         patterns = []
@@ -199,8 +221,7 @@ class RuleSet:
         return Document(subject, text, self.vocabulary)
 
     def present(self, doc: Document, name: str) -> bool:
-        _, cues = self._group(name)
-        return bool(doc.hits(name, cues))
+        return bool(doc.hits(self.sets[name]))
 
     def decide(self, doc: Document) -> Decision | None:
         """The first label in priority order whose patterns fire, with its evidence."""
@@ -232,7 +253,7 @@ class RuleSet:
 
 
 def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
-    groups = [doc.hits(name, cues) for name, cues in pattern.groups]
+    groups = [doc.hits(cues) for cues in pattern.groups]
     if not all(groups):
         return None
     if pattern.window is None:

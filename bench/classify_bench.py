@@ -1,0 +1,121 @@
+"""Classifier quality and speed (issue: scope classifier). Prints figures; asserts nothing.
+
+    .venv/bin/python bench/classify_bench.py [JSONL ...]
+
+Defaults to ../shared/corpus/requests.dev.jsonl and bench/requests.extra.jsonl (requests
+written for this benchmark, not taken from the dev set).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.classify import classify_request  # noqa: E402
+
+LABELS = [
+    "outage",
+    "maintenance",
+    "free_admin",
+    "paid_admin",
+    "out_of_scope",
+    "consultation",
+    "unclear",
+]
+DEFAULT_SETS = [
+    ROOT.parent / "shared" / "corpus" / "requests.dev.jsonl",
+    ROOT / "bench" / "requests.extra.jsonl",
+]
+
+
+def load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def evaluate(name: str, rows: list[dict]) -> None:
+    confusion: Counter[tuple[str, str]] = Counter()
+    sub_total = sub_right = 0
+    tp = fp = fn = 0
+    misses = []
+    for row in rows:
+        scope, _ = classify_request(row.get("subject", ""), row["text"], row["channel"])
+        confusion[(row["label"], scope.label)] += 1
+        if row.get("sub"):
+            sub_total += 1
+            sub_right += scope.label == row["label"] and scope.sub == row["sub"]
+        flagged = "abusive" in scope.flags
+        tp += flagged and row["abusive"]
+        fp += flagged and not row["abusive"]
+        fn += (not flagged) and row["abusive"]
+        if scope.label != row["label"] or (row.get("sub") and scope.sub != row["sub"]):
+            misses.append((row["id"], row["label"], row.get("sub"), scope.label, scope.sub))
+    total = len(rows)
+    accuracy = sum(v for (want, got), v in confusion.items() if want == got) / total
+    f1s = []
+    for label in LABELS:
+        t = confusion[(label, label)]
+        p_den = sum(v for (_, got), v in confusion.items() if got == label)
+        r_den = sum(v for (want, _), v in confusion.items() if want == label)
+        if r_den == 0 and p_den == 0:
+            continue
+        precision = t / p_den if p_den else 0.0
+        recall = t / r_den if r_den else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    print(f"== {name}: {total} requests")
+    print(f"label accuracy     {accuracy:.3f}")
+    print(f"label macro-F1     {statistics.mean(f1s):.3f}")
+    print(f"sub-label accuracy {sub_right / sub_total:.3f} ({sub_right}/{sub_total})")
+    ab_p = tp / (tp + fp) if tp + fp else 1.0
+    ab_r = tp / (tp + fn) if tp + fn else 1.0
+    print(f"abusive precision  {ab_p:.3f}   recall {ab_r:.3f}   (tp={tp} fp={fp} fn={fn})")
+    width = 13
+    print("confusion (rows: expected, columns: predicted)")
+    print(" " * width + "".join(label[: width - 1].rjust(width) for label in LABELS))
+    for want in LABELS:
+        cells = "".join(str(confusion[(want, got)]).rjust(width) for got in LABELS)
+        print(want.ljust(width) + cells)
+    for miss in misses:
+        print("  miss:", *miss)
+
+
+def speed(rows: list[dict], seconds: float = 3.0) -> None:
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    count = 0
+    while time.perf_counter() < deadline:
+        for row in rows:
+            start = time.perf_counter()
+            classify_request(row.get("subject", ""), row["text"], row["channel"])
+            latencies.append(time.perf_counter() - start)
+            count += 1
+    elapsed = sum(latencies)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"== speed (one core, {count} classifications)")
+    print(f"throughput         {count / elapsed:,.0f} requests/s")
+    print(f"latency p50 {latencies[len(latencies) // 2] * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us")
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(p) for p in argv] or [p for p in DEFAULT_SETS if p.exists()]
+    everything: list[dict] = []
+    for path in paths:
+        rows = load(path)
+        everything += rows
+        evaluate(path.name, rows)
+    start = time.perf_counter()
+    classify_request("warm", "up", "cabinet")
+    print(f"first call (rules compiled) {1000 * (time.perf_counter() - start):.1f} ms")
+    speed(everything)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
