@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
 
 from chalicelib import http
-from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
+from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.validation import limit_param, parse_json_object
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
@@ -84,3 +84,45 @@ def post_message(ticket_id: str) -> Response:
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
     return http.json_response(message.to_api(), 201)
+
+
+@app.route("/staff/queue", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def staff_queue() -> Response:
+    who = http.principal(app.current_request)
+    params = app.current_request.query_params or {}
+    page = runtime().desk.queue(who, limit_param(params.get("limit")), params.get("next"))
+    return http.json_response(page.to_api())
+
+
+@app.route("/tickets/{ticket_id}/responses", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def post_response(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    text = parse_staff_response(_body())
+    message = runtime().desk.respond(who, ticket_id, text)
+    return http.json_response(message.to_api(), 201)
+
+
+@app.route("/tickets/{ticket_id}/delay-notices", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def post_delay_notice(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    notice = runtime().desk.post_delay_notice(who, ticket_id, _body())
+    return http.json_response(notice.to_api(), 201)
+
+
+@app.route("/tickets/{ticket_id}/scope", methods=["PUT"], authorizer=cabinet_users)
+@http.api_view
+def put_scope(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket = runtime().desk.correct_scope(who, ticket_id, _body())
+    return http.json_response(ticket.to_api())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")
+def sla_sweep(event: object) -> dict:
+    """R2.4: every minute, warn, breach and escalate what is due."""
+    report = runtime().sweeper.run()
+    logger.info("sla sweep", extra=report.to_dict())
+    return report.to_dict()

@@ -6,6 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+REQUIRED = (
+    "SUPPORT_TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "ESCALATION_TOPIC_ARN",
+    "MANAGEMENT_TOPIC_ARN",
+)
+OPTIONAL = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "FIRST_RESPONSE_MINUTES",
+    "SLA_WARNING_MINUTES",
+    "COMPANY_TIMEZONE",
+    "MAX_BODY_BYTES",
+    "IDEMPOTENCY_TTL_SECONDS",
+    "CABINET_URL",
+)
+
 
 class ConfigError(ValueError):
     """The environment does not describe a usable deployment."""
@@ -17,6 +34,8 @@ class Settings:
 
     table_name: str
     idempotency_table_name: str
+    escalation_topic_arn: str
+    management_topic_arn: str
     region: str = "eu-central-1"
     first_response_minutes: int = 60  # R2.1
     warning_minutes: int = 15  # R2.4
@@ -28,14 +47,16 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build the settings from environment variables (see README, Configuration)."""
-        try:
-            table = env["SUPPORT_TABLE_NAME"]
-            idem = env["IDEMPOTENCY_TABLE_NAME"]
-        except KeyError as missing:
-            raise ConfigError(f"environment variable {missing.args[0]} is not set") from None
+        required = {}
+        for name in REQUIRED:
+            if not env.get(name):
+                raise ConfigError(f"environment variable {name} is not set")
+            required[name] = env[name]
         settings = cls(
-            table_name=table,
-            idempotency_table_name=idem,
+            table_name=required["SUPPORT_TABLE_NAME"],
+            idempotency_table_name=required["IDEMPOTENCY_TABLE_NAME"],
+            escalation_topic_arn=required["ESCALATION_TOPIC_ARN"],
+            management_topic_arn=required["MANAGEMENT_TOPIC_ARN"],
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region,
             first_response_minutes=_int(env, "FIRST_RESPONSE_MINUTES", cls.first_response_minutes),
             warning_minutes=_int(env, "SLA_WARNING_MINUTES", cls.warning_minutes),

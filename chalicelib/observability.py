@@ -17,13 +17,32 @@ CUSTOMER_MESSAGES = "CustomerMessages"
 IDEMPOTENT_REPLAYS = "IdempotentReplays"
 REQUESTS_REJECTED = "RequestsRejected"
 SCOPE_LABELLED = "ScopeLabelled"
+SCOPE_CORRECTED = "ScopeCorrected"
+ABUSE_NOTICES = "AbuseNotices"
+NOTICE_FAILURES = "NoticeFailures"
+FIRST_RESPONSE_MINUTES = "FirstResponseMinutes"
+SLA_WARNED = "SlaWarned"
+SLA_BREACHED = "SlaBreached"
+ESCALATIONS_PARKED = "EscalationsParked"
+DELAY_NOTICE_POSTED = "DelayNoticePosted"
+OPEN_OFFICIAL_TICKETS = "OpenOfficialTickets"
+SWEEP_RUNS = "SweepRuns"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
     """Emit one count now, with its own dimensions (EMF, flushed immediately)."""
+    _emit(name, MetricUnit.Count, value, dimensions)
+
+
+def measure(name: str, value: float, **dimensions: str) -> None:
+    """Emit one measurement (no unit: minutes, items)."""
+    _emit(name, MetricUnit.NoUnit, value, dimensions)
+
+
+def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
     with single_metric(
         name=name,
-        unit=MetricUnit.Count,
+        unit=unit,
         value=value,
         namespace=metrics.namespace,
         default_dimensions={"service": SERVICE},

@@ -20,10 +20,14 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from chalicelib import observability as obs
 from chalicelib.classify import classify_request
-from chalicelib.config import Settings
+from chalicelib.config import OPTIONAL, REQUIRED, Settings
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.identity import Principal
+from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import CabinetService, NewTicket
+from chalicelib.notify import Publisher, SnsPublisher
+from chalicelib.sla.desk import StaffDesk
+from chalicelib.sla.sweep import Sweeper
 from chalicelib.storage import SupportStore
 from chalicelib.timeutil import Clock, utc_now
 
@@ -35,14 +39,29 @@ class Runtime:
     settings: Settings
     store: SupportStore
     cabinet: CabinetService
+    desk: StaffDesk
+    sweeper: Sweeper
+    abuse: AbuseNotices
     create_ticket: Callable[[Principal, NewTicket, str | None, Any], tuple[dict[str, Any], bool]]
 
 
-def build_runtime(settings: Settings, *, clock: Clock = utc_now, dynamodb: Any = None) -> Runtime:
-    """Wire storage, the classifier and idempotency for one process."""
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    dynamodb: Any = None,
+    publisher: Publisher | None = None,
+) -> Runtime:
+    """Wire storage, the classifier, notices and idempotency for one process."""
     client = dynamodb or boto3.client("dynamodb", region_name=settings.region)
     store = SupportStore(client, settings.table_name)
+    publisher = publisher or SnsPublisher(boto3.client("sns", region_name=settings.region))
     cabinet = CabinetService(store, classify_request, clock, settings.first_response_minutes)
+    abuse = AbuseNotices(store, publisher, settings.management_topic_arn, clock)
+    desk = StaffDesk(store, clock)
+    sweeper = Sweeper(
+        store, publisher, settings.escalation_topic_arn, clock, settings.warning_minutes
+    )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=client
     )
@@ -68,6 +87,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, dynamodb: Any =
 
     def _create(principal: Principal, new: NewTicket) -> dict[str, Any]:
         ticket = cabinet.open_ticket(principal, new)
+        abuse.notify(ticket)
         obs.count(obs.TICKETS_CREATED, channel="cabinet")
         obs.count(obs.SCOPE_LABELLED, channel="cabinet", label=ticket.scope.label)
         obs.logger.info(
@@ -112,7 +132,15 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now, dynamodb: Any =
             obs.count(obs.IDEMPOTENT_REPLAYS, channel="cabinet")
         return body, bool(created)
 
-    return Runtime(settings=settings, store=store, cabinet=cabinet, create_ticket=create_ticket)
+    return Runtime(
+        settings=settings,
+        store=store,
+        cabinet=cabinet,
+        desk=desk,
+        sweeper=sweeper,
+        abuse=abuse,
+        create_ticket=create_ticket,
+    )
 
 
 @functools.cache
@@ -122,16 +150,5 @@ def runtime_from_env(env_items: tuple[tuple[str, str], ...]) -> Runtime:
 
 def get_runtime(env: Mapping[str, str]) -> Runtime:
     """The process-wide runtime (one per cold start, keyed by the configuration)."""
-    keys = (
-        "SUPPORT_TABLE_NAME",
-        "IDEMPOTENCY_TABLE_NAME",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "FIRST_RESPONSE_MINUTES",
-        "SLA_WARNING_MINUTES",
-        "COMPANY_TIMEZONE",
-        "MAX_BODY_BYTES",
-        "IDEMPOTENCY_TTL_SECONDS",
-        "CABINET_URL",
-    )
+    keys = REQUIRED + OPTIONAL
     return runtime_from_env(tuple((k, env[k]) for k in keys if k in env))

@@ -10,10 +10,20 @@ One table (infrastructure/resources.json, `SupportTable`) holds every kind of it
 | audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
 
 `ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
-requests by time. `DueDeadlines` (GSI2PK = DUE#<shard>, GSI2SK = <due_at>#<id>) is
-sparse: only requests with a pending deadline carry its attributes, so the SLA sweep
-reads due items with one Query per shard and its cost follows the due deadlines, not
-the table.
+requests by time. `DueDeadlines` (GSI2PK = <part>#<shard>, GSI2SK = <due_at>#<id>) is
+sparse: only official requests still waiting for a staff answer carry its attributes.
+The partition says what the sweep owes the deadline next, so that one sweep reads an
+item only when an action on it is due:
+
+| part | requests                                   | the sweep reads          |
+|------|--------------------------------------------|--------------------------|
+| P    | pending, or delayed and not yet warned     | due_at <= now + warning  |
+| W    | warned (pending or delayed)                | due_at <= now            |
+| L    | breached and still unanswered              | never (staff queue only) |
+| X    | breached, escalation not yet handed to SNS | all (retry)              |
+
+Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
+and part, and the cost follows the due deadlines, not the table.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +56,7 @@ DEADLINE_SHARDS = 8
 BY_CUSTOMER_INDEX = "ByCustomer"
 DUE_DEADLINES_INDEX = "DueDeadlines"
 META = "META"
+STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -69,8 +80,36 @@ def deadline_shard(ticket_id: str) -> int:
     return int.from_bytes(digest[:4], "big") % DEADLINE_SHARDS
 
 
-def deadline_keys(ticket_id: str, due_at: str) -> dict[str, str]:
-    return {"GSI2PK": f"DUE#{deadline_shard(ticket_id):02d}", "GSI2SK": f"{due_at}#{ticket_id}"}
+PENDING, WARNED, LATE, ESCALATION_OWED = "P", "W", "L", "X"
+ALL_PARTS = (PENDING, WARNED, LATE, ESCALATION_OWED)
+
+
+def deadline_part(sla: Sla | None) -> str | None:
+    """Which part of the deadline index a request belongs in, if any (see module doc)."""
+    if sla is None or sla.due_at is None:
+        return None
+    if sla.state in ("pending", "delayed"):
+        return WARNED if sla.warned_at else PENDING
+    if sla.state == "warned":
+        return WARNED
+    if sla.state == "breached" and sla.first_response_at is None:
+        return LATE
+    return None
+
+
+def partition(part: str, shard: int) -> str:
+    return f"{part}#{shard:02d}"
+
+
+def deadline_keys(ticket_id: str, due_at: str, part: str = PENDING) -> dict[str, str]:
+    return {
+        "GSI2PK": partition(part, deadline_shard(ticket_id)),
+        "GSI2SK": f"{due_at}#{ticket_id}",
+    }
+
+
+class StaleState(Exception):
+    """The request changed since it was read; read it again and decide again."""
 
 
 def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,8 +164,9 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
             breached_at=sla.breached_at,
             warned_at=sla.warned_at,
         )
-        if sla.state in ("pending", "warned", "delayed") and sla.due_at:
-            item.update(deadline_keys(ticket.id, sla.due_at))
+        part = deadline_part(sla)
+        if part is not None and sla.due_at:
+            item.update(deadline_keys(ticket.id, sla.due_at, part))
     return item
 
 
@@ -184,6 +224,20 @@ def message_from_item(item: Mapping[str, Any]) -> Message:
         text=item["text"],
         at=item["at"],
     )
+
+
+def delay_to_item(notice: DelayNotice) -> dict[str, Any]:
+    return {
+        "PK": request_pk(notice.ticket_id),
+        "SK": f"DELAY#{notice.posted_at}#{notice.id}",
+        "entity": "delay_notice",
+        "id": notice.id,
+        "ticket_id": notice.ticket_id,
+        "reason": notice.reason,
+        "eta": notice.eta,
+        "posted_at": notice.posted_at,
+        "posted_by": notice.posted_by,
+    }
 
 
 def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
@@ -252,12 +306,33 @@ class SupportStore:
                         }
                     },
                     {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
+                    *self._open_counter(+1 if deadline_part(ticket.sla) else 0),
                 ]
             )
         except ClientError as err:
             if _cancelled_by_condition(err, position=0):
                 raise IdCollision(ticket.id) from err
             raise
+
+    def _open_counter(self, delta: int) -> list[dict[str, Any]]:
+        """The gauge of official requests waiting for staff, kept in the same transaction."""
+        if delta == 0:
+            return []
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _dump(STATS_KEY),
+                    "UpdateExpression": "ADD open_official :d",
+                    "ExpressionAttributeValues": _dump({":d": delta}),
+                }
+            }
+        ]
+
+    def open_official_count(self) -> int:
+        response = self._client.get_item(TableName=self._table, Key=_dump(STATS_KEY))
+        item = _load(response.get("Item") or {})
+        return int(item.get("open_official", 0))
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         response = self._client.get_item(
@@ -335,46 +410,244 @@ class SupportStore:
         With `owner`, the write only happens if the request belongs to that customer,
         so a check-then-write race cannot let anyone else append (NotFound otherwise).
         """
-        condition = "attribute_exists(PK)"
-        values: dict[str, Any] = {
-            ":one": 1,
-            ":zero": 0,
-            ":now": message.at,
-            ":status": new_status,
-        }
-        if owner is not None:
-            condition += " AND customer = :owner"
-            values[":owner"] = owner
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _dump({"PK": request_pk(message.ticket_id), "SK": META}),
-                            "UpdateExpression": (
-                                "SET message_count = if_not_exists(message_count, :zero) + :one,"
-                                " updated_at = :now, #status = :status"
-                            ),
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": _dump(values),
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _dump(message_to_item(message)),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                    {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
-                ]
+            self.change_ticket(
+                message.ticket_id,
+                at=message.at,
+                audit=audit,
+                owner=owner,
+                status=new_status,
+                items=[message_to_item(message)],
+                bump_messages=True,
             )
+        except StaleState:
+            raise NotFound("ticket_not_found", "no such ticket") from None
+
+    def change_ticket(
+        self,
+        ticket_id: str,
+        *,
+        at: str,
+        audit: AuditEvent,
+        expect: Sla | None = None,
+        sla: Sla | None = None,
+        owner: str | None = None,
+        status: str | None = None,
+        items: Sequence[Mapping[str, Any]] = (),
+        bump_messages: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One conditional transaction: update the request, add items and an audit event.
+
+        With `expect`, the update only applies if the deadline is still as it was read
+        (state, due time and index part), so a sweep and a staff action, or two sweeps,
+        cannot both apply a transition: the loser gets StaleState.
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": at}
+        sets = ["updated_at = :now"]
+        removes: list[str] = []
+        conditions = ["attribute_exists(PK)"]
+        if owner is not None:
+            conditions.append("customer = :owner")
+            values[":owner"] = owner
+        if status is not None:
+            names["#status"] = "status"
+            values[":status"] = status
+            sets.append("#status = :status")
+        if bump_messages:
+            values[":one"], values[":zero"] = 1, 0
+            sets.append("message_count = if_not_exists(message_count, :zero) + :one")
+        for key, value in (extra or {}).items():
+            names[f"#x_{key}"] = key
+            values[f":x_{key}"] = value
+            sets.append(f"#x_{key} = :x_{key}")
+        if expect is not None:
+            conditions.append("sla_state = :was_state AND due_at = :was_due")
+            values[":was_state"], values[":was_due"] = expect.state, expect.due_at
+            part = deadline_part(expect)
+            shard = deadline_shard(ticket_id)
+            if part is None:
+                conditions.append("attribute_not_exists(GSI2PK)")
+            elif part == LATE:
+                # A breach whose escalation is parked for retry is still the same state.
+                conditions.append("GSI2PK IN (:was_part, :was_parked)")
+                values[":was_part"] = partition(LATE, shard)
+                values[":was_parked"] = partition(ESCALATION_OWED, shard)
+            else:
+                conditions.append("GSI2PK = :was_part")
+                values[":was_part"] = partition(part, shard)
+        if sla is not None:
+            fields = {
+                "sla_state": sla.state,
+                "due_at": sla.due_at,
+                "first_response_at": sla.first_response_at,
+                "breached_at": sla.breached_at,
+                "warned_at": sla.warned_at,
+            }
+            part = deadline_part(sla)
+            if part is not None and sla.due_at:
+                fields.update(deadline_keys(ticket_id, sla.due_at, part))
+            else:
+                fields.update(GSI2PK=None, GSI2SK=None)
+            for key, value in fields.items():
+                if value is None:
+                    removes.append(key)
+                else:
+                    values[f":s_{key}"] = value
+                    sets.append(f"{key} = :s_{key}")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _dump({"PK": request_pk(ticket_id), "SK": META}),
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeValues": _dump(values),
+        }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        transaction: list[dict[str, Any]] = [{"Update": update}]
+        for item in items:
+            transaction.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _dump(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        transaction.append({"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}})
+        if expect is not None and sla is not None:
+            was_open, is_open = deadline_part(expect) is not None, deadline_part(sla) is not None
+            transaction += self._open_counter(int(is_open) - int(was_open))
+        try:
+            self._client.transact_write_items(TransactItems=transaction)
         except ClientError as err:
             if _cancelled_by_condition(err, position=0):
-                raise NotFound("ticket_not_found", "no such ticket") from err
+                raise StaleState(ticket_id) from err
             raise
+
+    # -- the deadline index -----------------------------------------------------------
+
+    def due_deadlines(self, part: str, shard: int, upto: str | None) -> Iterator[dict[str, Any]]:
+        """Requests in one part and shard of the deadline index, due first, up to `upto`."""
+        values: dict[str, Any] = {":pk": partition(part, shard)}
+        condition = "GSI2PK = :pk"
+        if upto is not None:
+            condition += " AND GSI2SK <= :upto"
+            values[":upto"] = f"{upto}#~"
+        params: dict[str, Any] = {
+            "IndexName": DUE_DEADLINES_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _dump(values),
+        }
+        yield from self._query_all(**params)
+
+    def move_deadline(self, ticket_id: str, due_at: str, from_part: str, to_part: str) -> None:
+        """Move a request between parts of the deadline index; StaleState if it is not there."""
+        shard = deadline_shard(ticket_id)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
+                UpdateExpression="SET GSI2PK = :to",
+                ConditionExpression="GSI2PK = :from AND due_at = :due",
+                ExpressionAttributeValues=_dump(
+                    {
+                        ":to": partition(to_part, shard),
+                        ":from": partition(from_part, shard),
+                        ":due": due_at,
+                    }
+                ),
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleState(ticket_id) from err
+            raise
+
+    def open_queue(self, limit: int, next_token: str | None) -> Page:
+        """Official requests waiting for staff, most urgent (earliest due) first.
+
+        A k-way merge over every part and shard of the deadline index: breached
+        requests are due in the past, so they lead.
+        """
+        cursors = decode_queue_token(next_token) if next_token else {}
+        streams: list[tuple[str, list[dict[str, Any]], bool]] = []
+        for part in (LATE, ESCALATION_OWED, WARNED, PENDING):
+            for shard in range(DEADLINE_SHARDS):
+                name = partition(part, shard)
+                cursor = cursors.get(name, "")
+                if cursor is None:
+                    continue
+                values: dict[str, Any] = {":pk": name}
+                condition = "GSI2PK = :pk"
+                if cursor:
+                    condition += " AND GSI2SK > :after"
+                    values[":after"] = cursor
+                response = self._client.query(
+                    TableName=self._table,
+                    IndexName=DUE_DEADLINES_INDEX,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=_dump(values),
+                    Limit=limit,
+                )
+                items = [_load(i) for i in response.get("Items", [])]
+                streams.append((name, items, "LastEvaluatedKey" not in response))
+        merged = sorted(
+            ((item["GSI2SK"], name, item) for name, items, _ in streams for item in items),
+            key=lambda entry: (entry[0], entry[1]),
+        )
+        page = merged[:limit]
+        new_cursors: dict[str, str | None] = dict(cursors)
+        for sort_key, name, _ in page:
+            new_cursors[name] = sort_key
+        more = False
+        for name, items, finished in streams:
+            cursor = new_cursors.get(name)
+            consumed = [i for i in items if cursor and i["GSI2SK"] <= cursor]
+            if finished and len(consumed) == len(items):
+                new_cursors[name] = None
+            else:
+                more = True
+        token = encode_queue_token(new_cursors) if more else None
+        return Page(items=tuple(ticket_from_item(item) for _, _, item in page), next=token)
+
+    # -- notices ----------------------------------------------------------------------
+
+    def claim_notice(self, ticket_id: str, notice: str, at: str) -> bool:
+        """Mark a notice as being sent; False if it was already (exactly once)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
+                UpdateExpression="SET #n = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#n)",
+                ExpressionAttributeNames={"#n": f"notice_{notice}"},
+                ExpressionAttributeValues=_dump({":at": at}),
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_notice(self, ticket_id: str, notice: str, at: str) -> None:
+        """Undo a claim whose notice could not be handed over, so it can be sent later."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
+                UpdateExpression="REMOVE #n",
+                ConditionExpression="#n = :at",
+                ExpressionAttributeNames={"#n": f"notice_{notice}"},
+                ExpressionAttributeValues=_dump({":at": at}),
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def audit_trail(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every recorded state change of a request, oldest first."""
@@ -395,6 +668,25 @@ class SupportStore:
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+def encode_queue_token(cursors: Mapping[str, str | None]) -> str:
+    raw = json.dumps(cursors, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_queue_token(token: str) -> dict[str, str | None]:
+    known = {partition(p, s) for p in ALL_PARTS for s in range(DEADLINE_SHARDS)}
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        data = None
+    if not isinstance(data, dict) or not all(
+        k in known and (v is None or isinstance(v, str)) for k, v in data.items()
+    ):
+        raise InvalidInput("invalid_next", "the `next` token is not one this API issued")
+    return data
 
 
 def _cancelled_by_condition(err: ClientError, *, position: int) -> bool:

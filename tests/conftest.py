@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+# moto's account and region; the fixture checks the topics it creates get these ARNs.
+TOPIC_PREFIX = "arn:aws:sns:eu-central-1:123456789012:"
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -23,6 +25,8 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "SUPPORT_TABLE_NAME": "support-intake-test",
         "IDEMPOTENCY_TABLE_NAME": "support-intake-idempotency-test",
+        "ESCALATION_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-escalations-local",
+        "MANAGEMENT_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-management-local",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -48,7 +52,7 @@ def aws() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.devstack.resources import create_tables
+    from chalicelib.devstack.resources import create_tables, create_topics
     from chalicelib.runtime import runtime_from_env
 
     with mock_aws():
@@ -60,9 +64,44 @@ def aws() -> Iterator[Any]:
                 "IDEMPOTENCY_TABLE_NAME": os.environ["IDEMPOTENCY_TABLE_NAME"],
             },
         )
+        arns = create_topics(boto3.client("sns", region_name="eu-central-1"))
+        assert all(os.environ[k] == v for k, v in arns.items()), arns
         runtime_from_env.cache_clear()
         yield dynamodb
         runtime_from_env.cache_clear()
+
+
+class Notices:
+    """Everything published to the escalation and management topics, via an SQS queue."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        self.sqs = boto3.client("sqs", region_name="eu-central-1")
+        sns = boto3.client("sns", region_name="eu-central-1")
+        self.url = self.sqs.create_queue(QueueName="notices-test")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for topic in ("ESCALATION_TOPIC_ARN", "MANAGEMENT_TOPIC_ARN"):
+            sns.subscribe(TopicArn=os.environ[topic], Protocol="sqs", Endpoint=arn)
+        self.seen: list[dict[str, Any]] = []
+
+    def all(self, kind: str | None = None) -> list[dict[str, Any]]:
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                self.seen.append(json.loads(json.loads(message["Body"])["Message"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return [n for n in self.seen if kind is None or n["kind"] == kind]
+
+
+@pytest.fixture
+def notices(aws: Any) -> Notices:
+    return Notices()
 
 
 @pytest.fixture

@@ -149,4 +149,17 @@ def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tupl
     return default_classifier()(subject, text, channel)
 
 
-__all__ = ["Classifier", "classify_request", "default_classifier", "words"]
+__all__ = ["Classifier", "classify_request", "default_classifier", "label_catalogue", "words"]
+
+
+@cache
+def label_catalogue() -> dict[str, frozenset[str]]:
+    """Every scope label with its allowed sub-labels, read from the rules (SPEC.md)."""
+    rules = _load("rules.json")
+    catalogue: dict[str, set[str]] = {entry["label"]: set() for entry in rules["labels"]}
+    catalogue[rules["fallback"]["label"]] = set()
+    for entry in rules["labels"]:
+        for pattern in entry["patterns"]:
+            if pattern.get("sub"):
+                catalogue[entry["label"]].add(pattern["sub"])
+    return {label: frozenset(subs) for label, subs in catalogue.items()}

@@ -101,3 +101,14 @@ def create_user_pool(cognito: Any, pool_name: str) -> tuple[str, str, str]:
         UserPoolId=pool["Id"], GroupName=group["GroupName"], Description=group["Description"]
     )
     return pool["Id"], pool["Arn"], client["ClientId"]
+
+
+def create_topics(sns: Any) -> dict[str, str]:
+    """Every SNS topic of the template; returns EnvVar → topic ARN."""
+    arns = {}
+    for definition in template()["Resources"].values():
+        if definition["Type"] != "AWS::SNS::Topic":
+            continue
+        meta = definition["Metadata"]
+        arns[meta["EnvVar"]] = sns.create_topic(Name=meta["LocalName"])["TopicArn"]
+    return arns

@@ -73,10 +73,14 @@ def parse_new_ticket(body: dict[str, Any]) -> NewTicket:
 
 
 def parse_new_message(body: dict[str, Any]) -> str:
+    """A customer's follow-up: `{"text"}`."""
     reject_unknown_fields(body, ("text",))
     text = text_field(body, "text", max_chars=TEXT_MAX)
     assert text is not None
     return text
+
+
+parse_staff_response = parse_new_message
 
 
 class CabinetService:

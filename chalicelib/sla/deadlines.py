@@ -1,13 +1,103 @@
-"""Deadlines of official tickets (R2.1): the clock runs around the clock, no calendar."""
+"""The first-response clock of official tickets (R2), as pure state transitions.
+
+States (API.md): `pending` → `warned` (R2.4) → `breached` (R2.4, never erased);
+`met` once staff answer in time; `delayed` while a delay notice (R2.2) is in force,
+its ETA being the next deadline. The clock runs around the clock (R1.2, R2.1).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import Enum
 
+from chalicelib.errors import InvalidInput
 from chalicelib.models import Sla
-from chalicelib.timeutil import to_iso
+from chalicelib.timeutil import parse_iso, to_iso
+
+OPEN_STATES = ("pending", "warned", "delayed")
+REASON_MAX = 2_000
+
+
+class SweepAction(Enum):
+    WARN = "warn"
+    BREACH = "breach"
 
 
 def first_response_deadline(created_at: datetime, minutes: int) -> Sla:
     """R2.1: the first staff response is due `minutes` after creation; R1.2 means 24/7."""
     return Sla(state="pending", due_at=to_iso(created_at + timedelta(minutes=minutes)))
+
+
+def sweep_action(sla: Sla, now: datetime, warning_minutes: int) -> SweepAction | None:
+    """What the sweep must do to a deadline now (R2.4); None when nothing is due."""
+    if sla.state not in OPEN_STATES or sla.due_at is None:
+        return None
+    due = parse_iso(sla.due_at)
+    if due <= now:
+        return SweepAction.BREACH
+    if sla.warned_at is None and due - timedelta(minutes=warning_minutes) <= now:
+        return SweepAction.WARN
+    return None
+
+
+def warned(sla: Sla, now: datetime) -> Sla:
+    """R2.4 warning. A delay notice in force stays `delayed`; it only gains `warned_at`."""
+    state = "warned" if sla.state == "pending" else sla.state
+    return replace(sla, state=state, warned_at=to_iso(now))
+
+
+def breached(sla: Sla, now: datetime) -> Sla:
+    return replace(sla, state="breached", breached_at=to_iso(now))
+
+
+def after_staff_response(sla: Sla, now: datetime) -> Sla:
+    """A staff answer: meets a pending deadline, closes a delay, never erases a breach."""
+    first = sla.first_response_at or to_iso(now)
+    if sla.state == "breached":
+        return replace(sla, first_response_at=first)
+    if sla.state in OPEN_STATES:
+        return replace(sla, state="met", first_response_at=first)
+    return sla
+
+
+def after_delay_notice(sla: Sla, now: datetime, eta: datetime) -> Sla:
+    """R2.2: a notice before the deadline counts as the first response; its ETA is next due.
+
+    After a breach the notice is recorded for the customer but the breach stands, and
+    the ticket still waits for an answer.
+    """
+    if sla.state == "breached" or sla.state == "met":
+        return sla
+    return Sla(
+        state="delayed",
+        due_at=to_iso(eta),
+        first_response_at=sla.first_response_at or to_iso(now),
+        breached_at=None,
+        warned_at=None,
+    )
+
+
+def parse_delay_notice(reason: object, eta: object, now: datetime) -> tuple[str, datetime]:
+    """R2.2: both fields are mandatory; an ETA in the past is refused."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("reason_required", "a delay notice must say why (R2.2)", field="reason")
+    if len(reason.strip()) > REASON_MAX:
+        raise InvalidInput(
+            "reason_too_long", f"`reason` is longer than {REASON_MAX} characters", field="reason"
+        )
+    if not isinstance(eta, str) or not eta.strip():
+        raise InvalidInput("eta_required", "a delay notice must give an ETA (R2.2)", field="eta")
+    try:
+        when = parse_iso(eta.strip())
+    except ValueError:
+        raise InvalidInput(
+            "invalid_eta", "`eta` must be an ISO 8601 time with an offset", field="eta"
+        ) from None
+    if when <= now:
+        raise InvalidInput("eta_in_past", "the ETA must be in the future (R2.2)", field="eta")
+    return reason.strip(), when
+
+
+def minutes_between(start: str, end: str) -> float:
+    return (parse_iso(end) - parse_iso(start)).total_seconds() / 60

@@ -4,7 +4,12 @@ import pytest
 
 from chalicelib.config import ConfigError, Settings
 
-BASE = {"SUPPORT_TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i"}
+BASE = {
+    "SUPPORT_TABLE_NAME": "t",
+    "IDEMPOTENCY_TABLE_NAME": "i",
+    "ESCALATION_TOPIC_ARN": "arn:e",
+    "MANAGEMENT_TOPIC_ARN": "arn:m",
+}
 
 
 def test_defaults_follow_the_regulation() -> None:
@@ -30,4 +35,4 @@ def test_bad_settings_are_refused_by_name(extra: dict, needle: str) -> None:
 
 def test_missing_table_is_named() -> None:
     with pytest.raises(ConfigError, match="SUPPORT_TABLE_NAME"):
-        Settings.from_env({"IDEMPOTENCY_TABLE_NAME": "i"})
+        Settings.from_env({k: v for k, v in BASE.items() if k != "SUPPORT_TABLE_NAME"})

@@ -1,0 +1,190 @@
+"""The staff desk: the queue, responses, delay notices (R2.2) and scope corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalicelib import observability as obs
+from chalicelib.classify import label_catalogue
+from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.identity import Principal, require_staff
+from chalicelib.ids import new_event_id, new_message_id
+from chalicelib.intake.validation import reject_unknown_fields
+from chalicelib.models import AuditEvent, DelayNotice, Message, Page, Sla, Ticket
+from chalicelib.sla.deadlines import (
+    after_delay_notice,
+    after_staff_response,
+    minutes_between,
+    parse_delay_notice,
+)
+from chalicelib.storage import StaleState, SupportStore, delay_to_item, message_to_item
+from chalicelib.timeutil import Clock, to_iso
+
+_ATTEMPTS = 4
+T = TypeVar("T")
+
+
+class StaffDesk:
+    """What support staff do to requests; every action checks the staff group first."""
+
+    def __init__(self, store: SupportStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def queue(self, staff: Principal, limit: int, next_token: str | None) -> Page:
+        require_staff(staff)
+        return self._store.open_queue(limit, next_token)
+
+    def respond(self, staff: Principal, ticket_id: str, text: str) -> Message:
+        """A staff answer; the first one meets the deadline (R2.1) or follows a breach."""
+        require_staff(staff)
+
+        def attempt(ticket: Ticket, at: str) -> tuple[Message, Sla | None]:
+            now = self._clock()
+            sla = after_staff_response(ticket.sla, now) if ticket.sla else None
+            message = Message(new_message_id(), ticket_id, "staff", staff.sub, text, at)
+            audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
+            audit.detail["message_id"] = message.id
+            self._store.change_ticket(
+                ticket_id,
+                at=at,
+                audit=audit,
+                expect=ticket.sla,
+                sla=sla,
+                status="answered",
+                items=[message_to_item(message)],
+                bump_messages=True,
+            )
+            return message, sla
+
+        message, ticket, sla = self._retry(ticket_id, attempt)
+        self._first_response_metrics(ticket, sla, via="response")
+        return message
+
+    def post_delay_notice(
+        self, staff: Principal, ticket_id: str, body: dict[str, Any]
+    ) -> DelayNotice:
+        """R2.2: reason and ETA, seen by the customer; before the deadline it is the answer."""
+        require_staff(staff)
+        reject_unknown_fields(body, ("reason", "eta"))
+        reason, eta = parse_delay_notice(body.get("reason"), body.get("eta"), self._clock())
+
+        def attempt(ticket: Ticket, at: str) -> tuple[DelayNotice, Sla | None]:
+            if not ticket.official or ticket.sla is None:
+                raise Conflict(
+                    "not_official", "advisory requests carry no response-time obligation (R1.4)"
+                )
+            sla = after_delay_notice(ticket.sla, self._clock(), eta)
+            notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
+            audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
+            audit.detail.update(reason=reason, eta=notice.eta)
+            self._store.change_ticket(
+                ticket_id,
+                at=at,
+                audit=audit,
+                expect=ticket.sla,
+                sla=sla,
+                items=[delay_to_item(notice)],
+            )
+            return notice, sla
+
+        notice, ticket, sla = self._retry(ticket_id, attempt)
+        obs.count(obs.DELAY_NOTICE_POSTED)
+        self._first_response_metrics(ticket, sla, via="delay_notice")
+        return notice
+
+    def correct_scope(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Ticket:
+        """A staff correction, kept beside the classifier's answer (both are shown)."""
+        require_staff(staff)
+        reject_unknown_fields(body, ("label", "sub"))
+        label, sub = _parse_scope(body)
+        ticket = self._get(ticket_id)
+        at = to_iso(self._clock())
+        correction = {
+            "label": label,
+            "sub": sub,
+            "by": staff.sub,
+            "at": at,
+            "classifier": {"label": ticket.scope.label, "sub": ticket.scope.sub},
+        }
+        audit = AuditEvent(new_event_id(), ticket_id, "scope_corrected", staff.sub, at, correction)
+        self._store.change_ticket(
+            ticket_id, at=at, audit=audit, extra={"scope_correction": correction}
+        )
+        obs.count(
+            obs.SCOPE_CORRECTED,
+            classifier_label=ticket.scope.label,
+            corrected_label=label,
+        )
+        updated = self._store.get_ticket(ticket_id)
+        assert updated is not None
+        return updated
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _get(self, ticket_id: str) -> Ticket:
+        ticket = self._store.get_ticket(ticket_id)
+        if ticket is None:
+            raise NotFound("ticket_not_found", "no such ticket")
+        return ticket
+
+    def _retry(
+        self, ticket_id: str, attempt: Callable[[Ticket, str], tuple[T, Sla | None]]
+    ) -> tuple[T, Ticket, Sla | None]:
+        """Read, decide, write conditionally; on a race (a sweep, another agent) decide again."""
+        for _ in range(_ATTEMPTS):
+            ticket = self._get(ticket_id)
+            try:
+                result, sla = attempt(ticket, to_iso(self._clock()))
+            except StaleState:
+                continue
+            return result, ticket, sla
+        raise Conflict("concurrent_update", "the ticket kept changing; try again")
+
+    @staticmethod
+    def _audit(
+        ticket_id: str,
+        action: str,
+        staff: Principal,
+        at: str,
+        before: Sla | None,
+        after: Sla | None,
+    ) -> AuditEvent:
+        detail: dict[str, Any] = {
+            "sla_from": before.state if before else None,
+            "sla_to": after.state if after else None,
+        }
+        return AuditEvent(new_event_id(), ticket_id, action, staff.sub, at, detail)
+
+    @staticmethod
+    def _first_response_metrics(ticket: Ticket, sla: Sla | None, *, via: str) -> None:
+        before = ticket.sla
+        if before is None or sla is None or before.first_response_at or not sla.first_response_at:
+            return
+        minutes = minutes_between(ticket.created_at, sla.first_response_at)
+        obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes, via=via, late=str(sla.state == "breached"))
+
+
+def _parse_scope(body: dict[str, Any]) -> tuple[str, str | None]:
+    catalogue = label_catalogue()
+    label = body.get("label")
+    if not isinstance(label, str) or label not in catalogue:
+        raise InvalidInput(
+            "invalid_label",
+            f"`label` must be one of: {', '.join(catalogue)}",
+            field="label",
+            allowed=list(catalogue),
+        )
+    sub = body.get("sub")
+    allowed = sorted(catalogue[label])
+    if sub is None:
+        return label, None
+    if not isinstance(sub, str) or sub not in allowed:
+        raise InvalidInput(
+            "invalid_sub",
+            f"`sub` for {label} must be one of: {', '.join(allowed) or '(none)'}",
+            field="sub",
+            allowed=allowed,
+        )
+    return label, sub
