@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import IO, Any
@@ -43,6 +44,29 @@ def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str]) -> int:
     return 1 if failures else 0
 
 
+def sla_sweep(now_text: str | None, aws_port: int | None) -> int:
+    """One sweep against the configured stack: the environment's, else the local one."""
+    from chalicelib.config import Settings
+    from chalicelib.runtime import build_runtime
+    from chalicelib.timeutil import parse_iso
+
+    now = None
+    if now_text:
+        try:
+            now = parse_iso(now_text)
+        except ValueError:
+            print(f"--now: not an ISO 8601 time with offset: {now_text!r}", file=sys.stderr)
+            return 2
+    env: dict[str, str] = dict(os.environ)
+    if "SUPPORT_TABLE_NAME" not in env:
+        from chalicelib.devstack.server import DEFAULT_AWS_PORT, local_environment
+
+        env = local_environment(aws_port or DEFAULT_AWS_PORT)
+    report = build_runtime(Settings.from_env(env)).sweeper.run(now)
+    print(json.dumps(report.to_dict(), ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email", required=True)
     token.add_argument("--staff", action="store_true")
     token.add_argument("--aws-port", type=int, default=None)
+    sweep = commands.add_parser("sla-sweep", help="run one SLA sweep and print what changed")
+    sweep.add_argument("--now", help="ISO 8601 time with offset (default: now)")
+    sweep.add_argument("--aws-port", type=int, default=None)
     args = parser.parse_args(argv)
 
     if args.command == "classify":
@@ -70,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(dev_token(args.email, args.staff, args.aws_port or DEFAULT_AWS_PORT))
         return 0
+    if args.command == "sla-sweep":
+        # A command's output is its report; EMF lines would only be noise on stdout.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        return sla_sweep(args.now, args.aws_port)
     parser.error(f"unknown command {args.command}")
     return 2
 

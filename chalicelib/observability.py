@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "support-intake"
+DEFAULT_NAMESPACE = "SupportIntake"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE)
@@ -40,12 +42,18 @@ def measure(name: str, value: float, **dimensions: str) -> None:
 
 
 def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
-    with single_metric(
-        name=name,
-        unit=unit,
-        value=value,
-        namespace=metrics.namespace,
-        default_dimensions={"service": SERVICE},
-    ) as metric:
-        for key, dim_value in dimensions.items():
-            metric.add_dimension(name=key, value=dim_value)
+    if is_metrics_disabled():  # single_metric does not check this switch itself
+        return
+    # A metric is never worth failing the state change it reports on.
+    try:
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=metrics.namespace or DEFAULT_NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            for key, dim_value in dimensions.items():
+                metric.add_dimension(name=key, value=dim_value)
+    except Exception:
+        logger.exception("could not emit metric", extra={"metric": name})

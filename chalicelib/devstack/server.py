@@ -10,10 +10,17 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
-from chalicelib.devstack.resources import REPO, create_tables, create_user_pool, local_names
+from chalicelib.devstack.resources import (
+    REPO,
+    create_tables,
+    create_topics,
+    create_user_pool,
+    local_names,
+)
 
 STAGE = "local"
 DEFAULT_AWS_PORT = 4599
@@ -50,11 +57,75 @@ def bootstrap(port: int) -> dict[str, str]:
         _, arn, _ = create_user_pool(cognito, POOL_NAME)
     else:
         arn = pool["Arn"]
+    topics = create_topics(boto3.client("sns", region_name=REGION))  # idempotent in SNS
     return {
         "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
         "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
         "USER_POOL_ARN": arn,
+        **topics,
     }
+
+
+def local_environment(aws_port: int) -> dict[str, str]:
+    """The environment of the running local stack, for commands run beside it."""
+    import boto3
+    from botocore.exceptions import EndpointConnectionError
+
+    point_boto3_at_moto(aws_port)
+    names = local_names()
+    try:
+        tables = set(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"])
+    except EndpointConnectionError:
+        raise SystemExit(
+            f"the local stack is not running on {aws_endpoint(aws_port)}: start it with `make run`"
+        ) from None
+    if names["SUPPORT_TABLE_NAME"] not in tables:
+        raise SystemExit("the local stack has no tables yet: start it with `make run`")
+    topics = create_topics(boto3.client("sns", region_name=REGION))
+    return {
+        **os.environ,
+        "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
+        "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
+        **topics,
+    }
+
+
+def _print_notices(stop: threading.Event) -> None:
+    """Show what the on-duty channel and management would receive, as it happens."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    sns = boto3.client("sns", region_name=REGION)
+    url = sqs.create_queue(QueueName="local-console-notices")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for topic in ("ESCALATION_TOPIC_ARN", "MANAGEMENT_TOPIC_ARN"):
+        sns.subscribe(TopicArn=os.environ[topic], Protocol="sqs", Endpoint=arn)
+    while not stop.is_set():
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in batch.get("Messages", []):
+            notice = json.loads(json.loads(message["Body"])["Message"])
+            print(
+                f"NOTICE {notice.pop('kind')}: {json.dumps(notice, ensure_ascii=False)}", flush=True
+            )
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _sweep_every_minute(stop: threading.Event) -> None:
+    """The local stand-in for the EventBridge schedule of `sla_sweep` (R2.4)."""
+    from chalicelib.config import Settings
+    from chalicelib.runtime import build_runtime
+
+    runtime = build_runtime(Settings.from_env(os.environ))
+    while not stop.wait(60):
+        try:
+            report = runtime.sweeper.run()
+        except Exception as error:  # keep the stack up; the next minute tries again
+            print(f"sla sweep failed: {error}", flush=True)
+            continue
+        if report.warned or report.breached or report.escalated:
+            print(f"SLA SWEEP {json.dumps(report.to_dict())}", flush=True)
 
 
 def find_pool(cognito: Any) -> dict[str, Any] | None:
@@ -111,9 +182,13 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Known and handled: the handlers demand claims themselves (see README, local stack).
+    warnings.filterwarnings("ignore", message="CognitoUserPoolAuthorizer is not a supported")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto.start()
     server = None
+    stop_workers = threading.Event()
     try:
         os.environ.update(bootstrap(aws_port))
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
@@ -124,7 +199,9 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
             original(app_object)
         )
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
-        stop = threading.Event()
+        stop = stop_workers
+        for worker in (_print_notices, _sweep_every_minute):
+            threading.Thread(target=worker, args=(stop,), daemon=True).start()
 
         def _shutdown(*_: Any) -> None:
             stop.set()
@@ -141,6 +218,7 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
     except KeyboardInterrupt:
         pass
     finally:
+        stop_workers.set()
         if server is not None:
             server.server.server_close()
         moto.stop()

@@ -1,0 +1,149 @@
+"""SLA sweep cost (issue: response-time rule). Prints figures; asserts nothing.
+
+    .venv/bin/python bench/sweep_bench.py [--open 100000]
+
+Seeds OPEN official tickets on moto, of which DUE are past their deadline, runs one
+sweep and prints the items DynamoDB read (ScannedCount summed over every Query) per
+due deadline, and the sweep's wall time. moto's GSI queries scan the whole table in
+Python, so the wall time here overstates DynamoDB's; the items read are the figure that
+carries over. moto's TransactWriteItems also deep-copies every table for its rollback,
+which makes each write O(table); the bench, with one sweep and no contention, replays
+each transaction's parts as single conditional calls instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",  # moto only
+    AWS_DEFAULT_REGION="eu-central-1",
+    POWERTOOLS_METRICS_DISABLED="true",
+    POWERTOOLS_TRACE_DISABLED="true",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from chalicelib.devstack.resources import create_tables  # noqa: E402
+from chalicelib.models import Scope, Ticket  # noqa: E402
+from chalicelib.sla.deadlines import first_response_deadline  # noqa: E402
+from chalicelib.sla.sweep import Sweeper  # noqa: E402
+from chalicelib.storage import SupportStore, _dump, ticket_to_item  # noqa: E402
+from chalicelib.timeutil import to_iso  # noqa: E402
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class CountingClient:
+    """A DynamoDB client that adds up what every Query read."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.scanned = 0
+        self.queries = 0
+
+    def query(self, **params: Any) -> Any:
+        response = self._client.query(**params)
+        self.scanned += response.get("ScannedCount", response.get("Count", 0))
+        self.queries += 1
+        return response
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
+        for entry in TransactItems:
+            if "Update" in entry:
+                self._client.update_item(**entry["Update"])
+            else:
+                self._client.put_item(**entry["Put"])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def publish(self, topic_arn: str, kind: str, message: dict) -> None:
+        self.sent += 1
+
+
+def seed(client: Any, table: str, total: int, due: int) -> None:
+    template = Ticket(
+        id="",
+        channel="cabinet",
+        official=True,
+        status="open",
+        subject="Почта не работает",
+        text="Письма не уходят, сервер отвечает 451.",
+        created_at="",
+        updated_at="",
+        customer="bench",
+        customer_email=None,
+        scope=Scope("outage", "email"),
+    )
+    batch = []
+    for n in range(total):
+        # `due` tickets were created 61-120 min ago (deadline passed); the rest are fresh
+        # (created in the last 40 min: due in 20-60 min, outside the warning window).
+        ago = timedelta(minutes=61 + n % 60) if n < due else timedelta(minutes=n % 40)
+        created = NOW - ago
+        ticket = replace(
+            template,
+            id=f"T-{n:07d}",
+            created_at=to_iso(created),
+            updated_at=to_iso(created),
+            sla=first_response_deadline(created, 60),
+        )
+        batch.append({"PutRequest": {"Item": _dump(ticket_to_item(ticket))}})
+        if len(batch) == 25:
+            client.batch_write_item(RequestItems={table: batch})
+            batch = []
+    if batch:
+        client.batch_write_item(RequestItems={table: batch})
+
+
+def run(total: int, due: int) -> None:
+    with mock_aws():
+        raw = boto3.client("dynamodb", region_name="eu-central-1")
+        create_tables(raw, {"SUPPORT_TABLE_NAME": "bench", "IDEMPOTENCY_TABLE_NAME": "bench-i"})
+        started = time.perf_counter()
+        seed(raw, "bench", total, due)
+        seeded = time.perf_counter() - started
+        client = CountingClient(raw)
+        publisher = Recorder()
+        sweeper = Sweeper(SupportStore(client, "bench"), publisher, "arn:bench", lambda: NOW, 15)
+        started = time.perf_counter()
+        report = sweeper.run(NOW)
+        elapsed = time.perf_counter() - started
+        print(f"== {total:,} open tickets, {due:,} due (seeded in {seeded:.1f} s)")
+        print(f"breached {len(report.breached):,}, escalated {publisher.sent:,}")
+        print(f"queries {client.queries}, items read {client.scanned:,}")
+        print(f"items read per due deadline {client.scanned / due:.3f}")
+        print(
+            f"sweep time {elapsed:.2f} s on moto ({elapsed / due * 1000:.1f} ms per due deadline)"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--open", type=int, default=100_000)
+    args = parser.parse_args()
+    for due in (100, 1_000):
+        run(args.open, due)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Scope on cabinet tickets: abuse notices (R6.2) and staff corrections."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.runtime import build_runtime
+from tests.conftest import Api, Notices, make_token
+
+CUST = make_token("sub-rude", "rude@example.com")
+STAFF = make_token("sub-agent", "agent@example.com", "[staff]")
+RUDE = {"subject": "Достали", "text": "Вы там все дебилы? Почта опять не работает!"}
+
+
+def test_r6_2_abusive_ticket_is_accepted_flagged_and_management_told_once(
+    api: Api, notices: Notices
+) -> None:
+    status, ticket, _ = api.call("POST", "/tickets", token=CUST, body=RUDE)
+    assert status == 201  # never refused automatically
+    assert ticket["scope"]["label"] == "outage"
+    assert "abusive" in ticket["scope"]["flags"]
+    sent = notices.all("abusive_request")
+    assert len(sent) == 1
+    assert sent[0]["ticket_id"] == ticket["id"] and sent[0]["rule"] == "R6.2"
+    assert any(e["match"] == "дебилы" for e in sent[0]["evidence"])
+    # A second attempt to notify the same request sends nothing.
+    from app import runtime
+
+    stored = runtime().store.get_ticket(ticket["id"])
+    assert runtime().abuse.notify(stored) is False
+    assert len(notices.all("abusive_request")) == 1
+
+
+def test_r6_2_polite_ticket_sends_no_notice(api: Api, notices: Notices) -> None:
+    api.call("POST", "/tickets", token=CUST, body={"subject": "Q", "text": "Как сменить тариф?"})
+    assert notices.all("abusive_request") == []
+
+
+def test_r6_2_a_notice_that_cannot_be_sent_does_not_lose_the_ticket(aws: Any) -> None:
+    class Down:
+        def publish(self, topic_arn: str, kind: str, message: dict) -> None:
+            raise ConnectionError("SNS unreachable")
+
+    from chalicelib.identity import Principal
+    from chalicelib.intake.cabinet import NewTicket
+
+    rt = build_runtime(Settings.from_env(os.environ), publisher=Down())
+    who = Principal("sub-rude", None, frozenset())
+    body, _ = rt.create_ticket(who, NewTicket(subject=RUDE["subject"], text=RUDE["text"]), None)
+    assert rt.store.get_ticket(body["id"]) is not None
+    # The claim was released, so the notice can still be sent once SNS is back.
+    ok = build_runtime(Settings.from_env(os.environ))
+    assert ok.abuse.notify(rt.store.get_ticket(body["id"])) is True
+
+
+def test_staff_scope_correction_is_kept_beside_the_classifier_answer(api: Api) -> None:
+    _, ticket, _ = api.call(
+        "POST", "/tickets", token=CUST, body={"subject": "Вопрос", "text": "Как сменить тариф?"}
+    )
+    assert ticket["scope"]["label"] == "consultation"
+    status, corrected, _ = api.call(
+        "PUT",
+        f"/tickets/{ticket['id']}/scope",
+        token=STAFF,
+        body={"label": "out_of_scope", "sub": "self_service"},
+    )
+    assert status == 200
+    assert corrected["scope"]["label"] == "consultation"  # the classifier's answer stays
+    assert corrected["scope_correction"]["label"] == "out_of_scope"
+    assert corrected["scope_correction"]["sub"] == "self_service"
+    assert corrected["scope_correction"]["by"] == "sub-agent"
+    assert corrected["scope_correction"]["classifier"] == {"label": "consultation", "sub": None}
+    _, seen, _ = api.call("GET", f"/tickets/{ticket['id']}", token=CUST)
+    assert seen["scope_correction"]["label"] == "out_of_scope"
+
+
+def test_staff_scope_correction_validates_label_and_sub(api: Api) -> None:
+    _, ticket, _ = api.call("POST", "/tickets", token=CUST, body={"subject": "s", "text": "t"})
+    path = f"/tickets/{ticket['id']}/scope"
+    for body, code in [
+        ({"label": "urgent"}, "invalid_label"),
+        ({"label": "outage", "sub": "toaster"}, "invalid_sub"),
+        ({"label": "consultation", "sub": "email"}, "invalid_sub"),
+        ({"label": "outage", "why": "x"}, "unknown_field"),
+    ]:
+        status, answer, _ = api.call("PUT", path, token=STAFF, body=body)
+        assert status == 400 and answer["error"]["code"] == code, body
+    status, answer, _ = api.call(
+        "PUT", "/tickets/T-NONE000/scope", token=STAFF, body={"label": "outage"}
+    )
+    assert status == 404
