@@ -8,7 +8,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
 
 from chalicelib import http
+from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
+from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
+from chalicelib.intake.chat import parse_transcript, verify_signature
 from chalicelib.intake.validation import limit_param, parse_json_object
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
@@ -118,6 +121,37 @@ def put_scope(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     ticket = runtime().desk.correct_scope(who, ticket_id, _body())
     return http.json_response(ticket.to_api())
+
+
+@app.route("/support/hours", methods=["GET"])
+@http.api_view
+def support_hours() -> Response:
+    params = app.current_request.query_params or {}
+    hours = runtime().hours
+    at = http.instant_param(params.get("at"))
+    channels = {
+        name: {"open": c.open, "next_open": c.next_open.isoformat() if c.next_open else None}
+        for name, c in hours.channels(at).items()
+    }
+    return http.json_response(
+        {"timezone": hours.timezone, "at": at.isoformat(), "channels": channels}
+    )
+
+
+@app.route("/chat/transcripts", methods=["POST"])
+@http.api_view
+def chat_transcript() -> Response:
+    request = app.current_request
+    raw = request.raw_body or b""
+    if len(raw) > CHAT_MAX_BYTES:
+        raise PayloadTooLarge(
+            "body_too_large", "a transcript is at most 2 MB", limit=CHAT_MAX_BYTES
+        )
+    verify_signature(runtime().chat_secret(), raw, request.headers.get("x-signature"))
+    transcript = parse_transcript(parse_json_object(raw, CHAT_MAX_BYTES))
+    body, created = runtime().chat.record(transcript)
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return http.json_response(body, 201, headers)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")

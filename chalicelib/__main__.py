@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email", required=True)
     token.add_argument("--staff", action="store_true")
     token.add_argument("--aws-port", type=int, default=None)
+    secret = commands.add_parser("dev-secret", help="print the local chat webhook secret")
+    secret.add_argument("--aws-port", type=int, default=None)
     sweep = commands.add_parser("sla-sweep", help="run one SLA sweep and print what changed")
     sweep.add_argument("--now", help="ISO 8601 time with offset (default: now)")
     sweep.add_argument("--aws-port", type=int, default=None)
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib.devstack.server import DEFAULT_AWS_PORT, dev_token
 
         print(dev_token(args.email, args.staff, args.aws_port or DEFAULT_AWS_PORT))
+        return 0
+    if args.command == "dev-secret":
+        from chalicelib.devstack.server import DEFAULT_AWS_PORT, dev_secret
+
+        print(dev_secret(args.aws_port or DEFAULT_AWS_PORT))
         return 0
     if args.command == "sla-sweep":
         # A command's output is its report; EMF lines would only be noise on stdout.

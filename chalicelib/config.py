@@ -11,6 +11,8 @@ REQUIRED = (
     "IDEMPOTENCY_TABLE_NAME",
     "ESCALATION_TOPIC_ARN",
     "MANAGEMENT_TOPIC_ARN",
+    "CHAT_SECRET_NAME",
+    "USER_POOL_ID",
 )
 OPTIONAL = (
     "AWS_REGION",
@@ -36,6 +38,8 @@ class Settings:
     idempotency_table_name: str
     escalation_topic_arn: str
     management_topic_arn: str
+    chat_secret_name: str
+    user_pool_id: str
     region: str = "eu-central-1"
     first_response_minutes: int = 60  # R2.1
     warning_minutes: int = 15  # R2.4
@@ -57,6 +61,8 @@ class Settings:
             idempotency_table_name=required["IDEMPOTENCY_TABLE_NAME"],
             escalation_topic_arn=required["ESCALATION_TOPIC_ARN"],
             management_topic_arn=required["MANAGEMENT_TOPIC_ARN"],
+            chat_secret_name=required["CHAT_SECRET_NAME"],
+            user_pool_id=required["USER_POOL_ID"],
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region,
             first_response_minutes=_int(env, "FIRST_RESPONSE_MINUTES", cls.first_response_minutes),
             warning_minutes=_int(env, "SLA_WARNING_MINUTES", cls.warning_minutes),

@@ -8,13 +8,15 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from chalice.app import Request, Response
 
 from chalicelib import observability as obs
-from chalicelib.errors import DomainError
+from chalicelib.errors import DomainError, InvalidInput
 from chalicelib.identity import Principal, principal_from_claims
+from chalicelib.timeutil import parse_iso, utc_now
 
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -44,6 +46,18 @@ def principal(request: Request) -> Principal:
 def _dumps(body: Any) -> str:
     # Readable UTF-8 rather than \u escapes: most requests are in Russian.
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def instant_param(raw: str | None) -> datetime:
+    """An `at=` query parameter: ISO 8601 with offset, or now when absent."""
+    if raw is None or raw == "":
+        return utc_now()
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise InvalidInput(
+            "invalid_at", "`at` must be an ISO 8601 time with an offset", field="at"
+        ) from None
 
 
 def error_response(error: DomainError) -> Response:

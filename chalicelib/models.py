@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
-Author = Literal["customer", "staff"]
+Author = Literal["customer", "staff", "operator"]
 SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
 
 

@@ -29,6 +29,9 @@ ESCALATIONS_PARKED = "EscalationsParked"
 DELAY_NOTICE_POSTED = "DelayNoticePosted"
 OPEN_OFFICIAL_TICKETS = "OpenOfficialTickets"
 SWEEP_RUNS = "SweepRuns"
+ADVISORY_RECORDED = "AdvisoryRecorded"
+TICKET_RECOMMENDED = "TicketRecommended"
+OUTSIDE_HOURS = "OutsideHours"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

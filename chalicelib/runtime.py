@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -19,12 +20,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from chalicelib import observability as obs
+from chalicelib.accounts import CognitoDirectory
 from chalicelib.classify import classify_request
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
 from chalicelib.errors import Conflict, InvalidInput
+from chalicelib.hours import SupportHours
 from chalicelib.identity import Principal
 from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import CabinetService, NewTicket
+from chalicelib.intake.chat import ChatIntake
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.sweep import Sweeper
@@ -42,6 +46,9 @@ class Runtime:
     desk: StaffDesk
     sweeper: Sweeper
     abuse: AbuseNotices
+    chat: ChatIntake
+    hours: SupportHours
+    chat_secret: Callable[[], bytes]
     create_ticket: Callable[[Principal, NewTicket, str | None, Any], tuple[dict[str, Any], bool]]
 
 
@@ -62,6 +69,17 @@ def build_runtime(
     sweeper = Sweeper(
         store, publisher, settings.escalation_topic_arn, clock, settings.warning_minutes
     )
+    hours = SupportHours(settings.timezone)
+    directory = CognitoDirectory(
+        boto3.client("cognito-idp", region_name=settings.region), settings.user_pool_id
+    )
+    chat = ChatIntake(store, classify_request, directory, hours, abuse, clock, settings.cabinet_url)
+
+    def chat_secret() -> bytes:
+        # Cached for five minutes: a rotated secret is picked up without a redeploy.
+        value = parameters.get_secret(settings.chat_secret_name, max_age=300)
+        return value.encode() if isinstance(value, str) else bytes(value)
+
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=client
     )
@@ -139,6 +157,9 @@ def build_runtime(
         desk=desk,
         sweeper=sweeper,
         abuse=abuse,
+        chat=chat,
+        hours=hours,
+        chat_secret=chat_secret,
         create_ticket=create_ticket,
     )
 

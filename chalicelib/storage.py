@@ -108,6 +108,10 @@ def deadline_keys(ticket_id: str, due_at: str, part: str = PENDING) -> dict[str,
     }
 
 
+class AlreadyRecorded(Exception):
+    """An advisory record with this deterministic id exists: a redelivery."""
+
+
 class StaleState(Exception):
     """The request changed since it was read; read it again and decide again."""
 
@@ -333,6 +337,60 @@ class SupportStore:
         response = self._client.get_item(TableName=self._table, Key=_dump(STATS_KEY))
         item = _load(response.get("Item") or {})
         return int(item.get("open_official", 0))
+
+    def create_advisory(
+        self,
+        record: Ticket,
+        messages: Sequence[Message],
+        audit: AuditEvent,
+        extra: Mapping[str, Any],
+    ) -> None:
+        """An advisory record with its conversation; AlreadyRecorded on a redelivery.
+
+        A conversation can exceed a transaction's 100 items, so the messages (with
+        deterministic keys, so rewriting them is harmless) go first and the request
+        item is the conditional commit point: until it exists, nothing is visible.
+        """
+        items = [_dump(message_to_item(m)) for m in messages]
+        for start in range(0, len(items), 25):
+            self._batch_put(items[start : start + 25])
+        meta = {**ticket_to_item(record), **extra}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _dump(meta),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
+                ]
+            )
+        except ClientError as err:
+            if _cancelled_by_condition(err, position=0):
+                raise AlreadyRecorded(record.id) from err
+            raise
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        request = {self._table: [{"PutRequest": {"Item": item}} for item in items]}
+        for _ in range(8):
+            response = self._client.batch_write_item(RequestItems=request)
+            request = response.get("UnprocessedItems") or {}
+            if not request:
+                return
+        raise RuntimeError("DynamoDB kept items unprocessed; the caller retries")
+
+    def get_extra(self, ticket_id: str, names: Sequence[str]) -> dict[str, Any]:
+        """Channel-specific attributes of a request item."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
+            ProjectionExpression=", ".join(f"#n{i}" for i in range(len(names))),
+            ExpressionAttributeNames={f"#n{i}": name for i, name in enumerate(names)},
+        )
+        return _load(response.get("Item") or {})
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         response = self._client.get_item(

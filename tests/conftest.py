@@ -12,6 +12,7 @@ import pytest
 
 # moto's account and region; the fixture checks the topics it creates get these ARNs.
 TOPIC_PREFIX = "arn:aws:sns:eu-central-1:123456789012:"
+CHAT_SECRET = "test-chat-webhook-secret"
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -27,6 +28,8 @@ os.environ.update(
         "IDEMPOTENCY_TABLE_NAME": "support-intake-idempotency-test",
         "ESCALATION_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-escalations-local",
         "MANAGEMENT_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-management-local",
+        "CHAT_SECRET_NAME": "support-intake/chat-webhook-local",
+        "USER_POOL_ID": "set-by-the-aws-fixture",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -50,9 +53,15 @@ def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
 def aws() -> Iterator[Any]:
     """moto with the tables built from infrastructure/resources.json."""
     import boto3
+    from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    from chalicelib.devstack.resources import create_tables, create_topics
+    from chalicelib.devstack.resources import (
+        create_secrets,
+        create_tables,
+        create_topics,
+        create_user_pool,
+    )
     from chalicelib.runtime import runtime_from_env
 
     with mock_aws():
@@ -66,9 +75,14 @@ def aws() -> Iterator[Any]:
         )
         arns = create_topics(boto3.client("sns", region_name="eu-central-1"))
         assert all(os.environ[k] == v for k, v in arns.items()), arns
+        cognito = boto3.client("cognito-idp", region_name="eu-central-1")
+        os.environ["USER_POOL_ID"] = create_user_pool(cognito, "support-intake-test")[0]
+        create_secrets(boto3.client("secretsmanager", region_name="eu-central-1"), CHAT_SECRET)
+        parameters.clear_caches()
         runtime_from_env.cache_clear()
         yield dynamodb
         runtime_from_env.cache_clear()
+        parameters.clear_caches()
 
 
 class Notices:

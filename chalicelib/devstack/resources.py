@@ -7,6 +7,7 @@ stack and deployment alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cache
 from pathlib import Path
@@ -112,3 +113,22 @@ def create_topics(sns: Any) -> dict[str, str]:
         meta = definition["Metadata"]
         arns[meta["EnvVar"]] = sns.create_topic(Name=meta["LocalName"])["TopicArn"]
     return arns
+
+
+def create_secrets(secrets: Any, value: str | None = None) -> dict[str, str]:
+    """Every secret of the template, with a random value unless one is given: EnvVar → name."""
+    import secrets as random_source
+
+    names = {}
+    for definition in template()["Resources"].values():
+        if definition["Type"] != "AWS::SecretsManager::Secret":
+            continue
+        meta = definition["Metadata"]
+        length = definition["Properties"]["GenerateSecretString"]["PasswordLength"]
+        with contextlib.suppress(secrets.exceptions.ResourceExistsException):  # kept as is
+            secrets.create_secret(
+                Name=meta["LocalName"],
+                SecretString=value or random_source.token_urlsafe(length)[:length],
+            )
+        names[meta["EnvVar"]] = meta["LocalName"]
+    return names

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.devstack.resources import (
     REPO,
+    create_secrets,
     create_tables,
     create_topics,
     create_user_pool,
@@ -54,15 +55,18 @@ def bootstrap(port: int) -> dict[str, str]:
     cognito = boto3.client("cognito-idp", region_name=REGION)
     pool = find_pool(cognito)
     if pool is None:
-        _, arn, _ = create_user_pool(cognito, POOL_NAME)
+        pool_id, arn, _ = create_user_pool(cognito, POOL_NAME)
     else:
-        arn = pool["Arn"]
+        pool_id, arn = pool["Id"], pool["Arn"]
     topics = create_topics(boto3.client("sns", region_name=REGION))  # idempotent in SNS
+    secrets = create_secrets(boto3.client("secretsmanager", region_name=REGION))
     return {
         "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
         "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
         "USER_POOL_ARN": arn,
+        "USER_POOL_ID": pool_id,
         **topics,
+        **secrets,
     }
 
 
@@ -81,13 +85,17 @@ def local_environment(aws_port: int) -> dict[str, str]:
         ) from None
     if names["SUPPORT_TABLE_NAME"] not in tables:
         raise SystemExit("the local stack has no tables yet: start it with `make run`")
-    topics = create_topics(boto3.client("sns", region_name=REGION))
-    return {
-        **os.environ,
-        "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
-        "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
-        **topics,
-    }
+    return {**os.environ, **bootstrap(aws_port)}
+
+
+def dev_secret(aws_port: int = DEFAULT_AWS_PORT) -> str:
+    """The chat webhook secret of the running local stack."""
+    import boto3
+
+    env = local_environment(aws_port)
+    client = boto3.client("secretsmanager", region_name=REGION)
+    value: str = client.get_secret_value(SecretId=env["CHAT_SECRET_NAME"])["SecretString"]
+    return value
 
 
 def _print_notices(stop: threading.Event) -> None:

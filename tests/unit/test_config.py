@@ -9,6 +9,8 @@ BASE = {
     "IDEMPOTENCY_TABLE_NAME": "i",
     "ESCALATION_TOPIC_ARN": "arn:e",
     "MANAGEMENT_TOPIC_ARN": "arn:m",
+    "CHAT_SECRET_NAME": "chat",
+    "USER_POOL_ID": "pool",
 }
 
 

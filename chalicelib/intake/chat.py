@@ -1,0 +1,269 @@
+"""Chat and Skype transcripts: advisory consultations (R1.4–R1.6, R6.1).
+
+A transcript becomes one advisory record with the whole conversation as messages
+(customer and operator turns apart), classified on the customer's turns, linked to an
+account by the e-mail the customer gives (R1.6), and marked `ticket_recommended` with
+a reply template pointing to the cabinet when it goes beyond a consultation (R1.5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.accounts import AccountDirectory
+from chalicelib.errors import InvalidInput, Unauthenticated
+from chalicelib.hours import SupportHours
+from chalicelib.ids import new_event_id
+from chalicelib.intake.abuse import AbuseNotices
+from chalicelib.intake.cabinet import Classifier
+from chalicelib.intake.validation import reject_unknown_fields, text_field
+from chalicelib.models import AuditEvent, Message, Ticket
+from chalicelib.storage import AlreadyRecorded, SupportStore
+from chalicelib.timeutil import Clock, parse_iso, to_iso
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_MESSAGES = 2_000
+MESSAGE_MAX = 20_000
+SUBJECT_MAX = 200
+_TRANSCRIPT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}")
+_SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+RECOMMEND_TEMPLATE = (
+    "Ваш вопрос выходит за рамки консультации: пожалуйста, создайте заявку в личном "
+    "кабинете ({url}), это официальный канал, и мы ответим в течение часа. / "
+    "This needs an official ticket: please open one in your cabinet ({url}); "
+    "official tickets get a first answer within an hour."
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    author: str  # "customer" or "operator"
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    id: str
+    channel: str
+    started_at: datetime
+    ended_at: datetime
+    customer_email: str | None
+    turns: tuple[Turn, ...]
+
+
+def verify_signature(secret: bytes, raw_body: bytes, header: str | None) -> None:
+    """`X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
+    match = _SIGNATURE.match(header.strip()) if header else None
+    if match is None:
+        raise Unauthenticated("invalid_signature", "X-Signature is missing or malformed")
+    expected = hmac.new(secret, raw_body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, match.group(1).lower()):
+        raise Unauthenticated("invalid_signature", "X-Signature does not match the body")
+
+
+def _instant(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidInput(f"invalid_{name}", f"`{name}` must be an ISO 8601 time", field=name)
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid_{name}", f"`{name}` must be an ISO 8601 time with an offset", field=name
+        ) from None
+
+
+def parse_transcript(body: dict[str, Any]) -> Transcript:
+    """Validate a transcript completely before anything is written."""
+    reject_unknown_fields(
+        body, ("id", "channel", "started_at", "ended_at", "customer_email", "messages")
+    )
+    ident = body.get("id")
+    if not isinstance(ident, str) or not _TRANSCRIPT_ID.match(ident):
+        raise InvalidInput("invalid_id", "`id` must be 1-128 of A-Z a-z 0-9 . _ : @ -", field="id")
+    channel = body.get("channel")
+    if channel not in ("chat", "skype"):
+        raise InvalidInput("invalid_channel", "`channel` must be chat or skype", field="channel")
+    started, ended = (
+        _instant(body.get("started_at"), "started_at"),
+        _instant(body.get("ended_at"), "ended_at"),
+    )
+    if ended < started:
+        raise InvalidInput("ended_before_started", "`ended_at` is before `started_at`")
+    email = body.get("customer_email")
+    if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
+        raise InvalidInput(
+            "invalid_customer_email", "not an e-mail address", field="customer_email"
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("messages_required", "a transcript needs at least one message")
+    if len(messages) > MAX_MESSAGES:
+        raise InvalidInput("too_many_messages", f"at most {MAX_MESSAGES} messages")
+    turns = []
+    previous = started
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise InvalidInput("invalid_message", f"{where} must be an object", field=where)
+        reject_unknown_fields(message, ("from", "at", "text"))
+        author = message.get("from")
+        if author not in ("customer", "operator"):
+            raise InvalidInput(
+                "invalid_from", f"{where}.from must be customer or operator", field=where
+            )
+        at = _instant(message.get("at"), "at")
+        if at < previous or at > ended:
+            raise InvalidInput(
+                "messages_out_of_order",
+                f"{where}.at is out of order or outside the conversation",
+                field=where,
+            )
+        previous = at
+        text = text_field(message, "text", max_chars=MESSAGE_MAX)
+        assert text is not None
+        turns.append(Turn(str(author), at, text))
+    if not any(t.author == "customer" for t in turns):
+        raise InvalidInput("no_customer_turns", "the transcript has no customer message")
+    return Transcript(
+        ident,
+        str(channel),
+        started,
+        ended,
+        email.strip().lower() if email else None,
+        tuple(turns),
+    )
+
+
+def record_id(channel: str, transcript_id: str) -> str:
+    """Deterministic, so a redelivered transcript finds its first record."""
+    digest = hashlib.sha256(f"{channel}:{transcript_id}".encode()).hexdigest()[:10].upper()
+    return f"C-{digest}"
+
+
+class ChatIntake:
+    def __init__(
+        self,
+        store: SupportStore,
+        classify: Classifier,
+        accounts: AccountDirectory,
+        hours: SupportHours,
+        abuse: AbuseNotices,
+        clock: Clock,
+        cabinet_url: str,
+    ) -> None:
+        self._store = store
+        self._classify = classify
+        self._accounts = accounts
+        self._hours = hours
+        self._abuse = abuse
+        self._clock = clock
+        self._cabinet_url = cabinet_url
+
+    def record(self, transcript: Transcript) -> tuple[dict[str, Any], bool]:
+        """Store the transcript as an advisory record; (its API form, created now)."""
+        rid = record_id(transcript.channel, transcript.id)
+        existing = self._store.get_ticket(rid)
+        if existing is not None:
+            return self.view(existing), False
+        customer_text = "\n".join(t.text for t in transcript.turns if t.author == "customer")
+        first_line = customer_text.strip().splitlines()[0] if customer_text.strip() else ""
+        subject = first_line[:SUBJECT_MAX]
+        scope, kb = self._classify("", customer_text, transcript.channel)
+        email = transcript.customer_email or _email_in(customer_text)
+        account = self._accounts.find_by_email(email) if email else None
+        flags = list(scope.flags)
+        if email is None:
+            flags.append("account_email_missing")  # R1.6
+        elif account is None:
+            flags.append("account_unknown")
+        within = self._hours.is_staffed(transcript.channel, transcript.started_at)
+        now = to_iso(self._clock())
+        ticket = Ticket(
+            id=rid,
+            channel="chat" if transcript.channel == "chat" else "skype",
+            official=False,  # R1.4
+            status="closed",
+            subject=subject,
+            text=customer_text[:MESSAGE_MAX],
+            created_at=to_iso(transcript.started_at),
+            updated_at=now,
+            customer=account or f"unlinked:{email or 'unknown'}",
+            customer_email=email,
+            scope=type(scope)(scope.label, scope.sub, tuple(flags), scope.evidence),
+            kb=kb,
+            message_count=len(transcript.turns),
+        )
+        messages = [
+            Message(
+                id=f"{rid}-{index:04d}",
+                ticket_id=rid,
+                author="customer" if turn.author == "customer" else "operator",
+                author_id=(account or "") if turn.author == "customer" else "operator",
+                text=turn.text,
+                at=to_iso(turn.at),
+            )
+            for index, turn in enumerate(transcript.turns)
+        ]
+        extra = {
+            "source_ref": f"{transcript.channel}:{transcript.id}",
+            "account": account,
+            "within_hours": within,
+            "ended_at": to_iso(transcript.ended_at),
+        }
+        audit = AuditEvent(new_event_id(), rid, "advisory_recorded", "chat-webhook", now, extra)
+        try:
+            self._store.create_advisory(ticket, messages, audit, extra)
+        except AlreadyRecorded:
+            stored = self._store.get_ticket(rid)
+            assert stored is not None
+            return self.view(stored), False
+        stored = self._store.get_ticket(rid)
+        assert stored is not None
+        self._abuse.notify(stored)
+        obs.count(obs.ADVISORY_RECORDED, channel=transcript.channel)
+        if "ticket_recommended" in flags:
+            obs.count(obs.TICKET_RECOMMENDED, channel=transcript.channel)
+        if not within:
+            obs.count(obs.OUTSIDE_HOURS, channel=transcript.channel)
+        return self.view(stored), True
+
+    def view(self, ticket: Ticket) -> dict[str, Any]:
+        """The API.md answer for an advisory record."""
+        extra = self._store.get_extra(ticket.id, ("account", "within_hours", "source_ref"))
+        recommended = "ticket_recommended" in ticket.scope.flags
+        reason = next(
+            (e.cue for e in ticket.scope.evidence if e.name == "ticket_recommended"), None
+        )
+        return {
+            "id": ticket.id,
+            "channel": ticket.channel,
+            "official": False,
+            "advisory": True,
+            "account": extra.get("account"),
+            "account_email": ticket.customer_email,
+            "ticket_recommended": recommended,
+            "ticket_recommended_reason": reason,
+            "reply_template": RECOMMEND_TEMPLATE.format(url=self._cabinet_url)
+            if recommended
+            else None,
+            "within_hours": bool(extra.get("within_hours")),
+            "source_ref": extra.get("source_ref"),
+            "scope": ticket.scope.to_dict(),
+            "kb": [a.to_dict() for a in ticket.kb],
+            "message_count": ticket.message_count,
+            "created_at": ticket.created_at,
+        }
+
+
+def _email_in(text: str) -> str | None:
+    """R1.6: the account e-mail written in the conversation, if the customer gave one."""
+    match = _EMAIL.search(text)
+    return match.group(0).lower() if match else None
