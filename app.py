@@ -6,12 +6,14 @@ import os
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
+from chalice.app import SQSEvent
 
 from chalicelib import http
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
 from chalicelib.intake.chat import parse_transcript, verify_signature
+from chalicelib.intake.mail.handler import mail_batch
 from chalicelib.intake.validation import limit_param, parse_json_object
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
@@ -152,6 +154,12 @@ def chat_transcript() -> Response:
     body, created = runtime().chat.record(transcript)
     headers = {} if created else {"Idempotent-Replayed": "true"}
     return http.json_response(body, 201, headers)
+
+
+@app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)
+def on_mail(event: SQSEvent) -> dict:
+    """SES → S3 → SNS → SQS: each record is one inbound mail; failures are retried alone."""
+    return mail_batch(event.to_dict(), runtime().mail)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")

@@ -13,8 +13,12 @@ REQUIRED = (
     "MANAGEMENT_TOPIC_ARN",
     "CHAT_SECRET_NAME",
     "USER_POOL_ID",
+    "MAIL_BUCKET",
 )
 OPTIONAL = (
+    "MAIL_DOMAIN",
+    "ACK_FROM",
+    "ACKS_PER_DAY",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "FIRST_RESPONSE_MINUTES",
@@ -40,6 +44,7 @@ class Settings:
     management_topic_arn: str
     chat_secret_name: str
     user_pool_id: str
+    mail_bucket: str
     region: str = "eu-central-1"
     first_response_minutes: int = 60  # R2.1
     warning_minutes: int = 15  # R2.4
@@ -47,6 +52,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     cabinet_url: str = "https://cabinet.example.com/tickets/new"
+    mail_domain: str = "support.hosting.example"
+    ack_from: str = "support@support.hosting.example"
+    acks_per_day: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -63,6 +71,10 @@ class Settings:
             management_topic_arn=required["MANAGEMENT_TOPIC_ARN"],
             chat_secret_name=required["CHAT_SECRET_NAME"],
             user_pool_id=required["USER_POOL_ID"],
+            mail_bucket=required["MAIL_BUCKET"],
+            mail_domain=env.get("MAIL_DOMAIN", cls.mail_domain),
+            ack_from=env.get("ACK_FROM", cls.ack_from),
+            acks_per_day=_int(env, "ACKS_PER_DAY", cls.acks_per_day),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region,
             first_response_minutes=_int(env, "FIRST_RESPONSE_MINUTES", cls.first_response_minutes),
             warning_minutes=_int(env, "SLA_WARNING_MINUTES", cls.warning_minutes),

@@ -32,6 +32,12 @@ SWEEP_RUNS = "SweepRuns"
 ADVISORY_RECORDED = "AdvisoryRecorded"
 TICKET_RECOMMENDED = "TicketRecommended"
 OUTSIDE_HOURS = "OutsideHours"
+MACHINE_MAIL = "MachineMailSuppressed"
+MAIL_QUARANTINED = "MailQuarantined"
+MAIL_REPLIES = "MailReplies"
+ACKS_SENT = "AcksSent"
+ACKS_RATE_LIMITED = "AcksRateLimited"
+MAIL_FAILED = "MailFailed"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

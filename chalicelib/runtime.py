@@ -29,6 +29,7 @@ from chalicelib.identity import Principal
 from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import CabinetService, NewTicket
 from chalicelib.intake.chat import ChatIntake
+from chalicelib.intake.mail.pipeline import MailConfig, MailIntake
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.sweep import Sweeper
@@ -47,6 +48,7 @@ class Runtime:
     sweeper: Sweeper
     abuse: AbuseNotices
     chat: ChatIntake
+    mail: MailIntake
     hours: SupportHours
     chat_secret: Callable[[], bytes]
     create_ticket: Callable[[Principal, NewTicket, str | None, Any], tuple[dict[str, Any], bool]]
@@ -74,6 +76,23 @@ def build_runtime(
         boto3.client("cognito-idp", region_name=settings.region), settings.user_pool_id
     )
     chat = ChatIntake(store, classify_request, directory, hours, abuse, clock, settings.cabinet_url)
+
+    mail = MailIntake(
+        store,
+        boto3.client("s3", region_name=settings.region),
+        boto3.client("ses", region_name=settings.region),
+        classify_request,
+        directory,
+        abuse,
+        clock,
+        MailConfig(
+            bucket=settings.mail_bucket,
+            domain=settings.mail_domain,
+            ack_from=settings.ack_from,
+            cabinet_url=settings.cabinet_url,
+            acks_per_day=settings.acks_per_day,
+        ),
+    )
 
     def chat_secret() -> bytes:
         # Cached for five minutes: a rotated secret is picked up without a redeploy.
@@ -158,6 +177,7 @@ def build_runtime(
         sweeper=sweeper,
         abuse=abuse,
         chat=chat,
+        mail=mail,
         hours=hours,
         chat_secret=chat_secret,
         create_ticket=create_ticket,

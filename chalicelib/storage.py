@@ -33,6 +33,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
+from chalicelib.timeutil import parse_iso, to_iso
 
 DEADLINE_SHARDS = 8
 BY_CUSTOMER_INDEX = "ByCustomer"
@@ -382,6 +384,46 @@ class SupportStore:
                 return
         raise RuntimeError("DynamoDB kept items unprocessed; the caller retries")
 
+    def take_ack_allowance(self, address: str, at: str, per_day: int) -> bool:
+        """Spend one of a sender's acknowledgements for the last 24 h; False if none left.
+
+        The sender's item keeps the times of recent acknowledgements; the write is
+        conditional on the list read, so two concurrent mails cannot both spend the last.
+        """
+        key = _dump({"PK": f"ACK#{address.lower()}", "SK": "RATE"})
+        cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
+        for _ in range(5):
+            item = _load(
+                self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+                    "Item"
+                )
+                or {}
+            )
+            sent = list(item.get("sent") or [])
+            recent = [t for t in sent if t > cutoff]
+            if len(recent) >= per_day:
+                return False
+            values: dict[str, Any] = {":new": [*recent, at]}
+            if "sent" in item:
+                condition = "sent = :old"
+                values[":old"] = sent
+            else:
+                condition = "attribute_not_exists(sent)"
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET sent = :new",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=_dump(values),
+                )
+            except ClientError as err:
+                if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    continue
+                raise
+            return True
+        return False
+
     def get_extra(self, ticket_id: str, names: Sequence[str]) -> dict[str, Any]:
         """Channel-specific attributes of a request item."""
         response = self._client.get_item(
@@ -586,6 +628,8 @@ class SupportStore:
         except ClientError as err:
             if _cancelled_by_condition(err, position=0):
                 raise StaleState(ticket_id) from err
+            if any(_cancelled_by_condition(err, position=i + 1) for i in range(len(items))):
+                raise AlreadyRecorded(ticket_id) from err
             raise
 
     # -- the deadline index -----------------------------------------------------------

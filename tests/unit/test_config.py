@@ -11,6 +11,7 @@ BASE = {
     "MANAGEMENT_TOPIC_ARN": "arn:m",
     "CHAT_SECRET_NAME": "chat",
     "USER_POOL_ID": "pool",
+    "MAIL_BUCKET": "mail",
 }
 
 

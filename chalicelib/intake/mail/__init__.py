@@ -1,0 +1,1 @@
+"""Inbound e-mail: parsing that never crashes, machine-mail filters, advisory records."""

@@ -1,0 +1,398 @@
+"""The e-mail intake: one SES notification in, one record out, exactly once.
+
+SES stores the raw MIME in S3 (kept) and notifies through SNS → SQS. For each
+notification: the record id is derived from the S3 object, so a redelivered
+notification finds the record it already made; machine mail is recorded with its
+reason and nothing else happens; spam or virus verdicts are quarantined; a reply to
+one of our messages by the owner of the thread is appended to it; everything else is
+an advisory record (R1.4) with its scope, and the sender gets one acknowledgement
+(rate-limited) that points to the cabinet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.accounts import AccountDirectory
+from chalicelib.ids import new_event_id
+from chalicelib.intake.abuse import AbuseNotices
+from chalicelib.intake.cabinet import Classifier
+from chalicelib.intake.mail.ack import build_ack
+from chalicelib.intake.mail.filters import machine_reason
+from chalicelib.intake.mail.parse import ParsedMail, parse_mail
+from chalicelib.models import AuditEvent, Message, Scope, Ticket
+from chalicelib.storage import AlreadyRecorded, SupportStore, message_to_item, ticket_to_item
+from chalicelib.timeutil import Clock, to_iso
+
+EXCERPT_CHARS = 8_000
+MAX_LISTED_ATTACHMENTS = 50
+_TAG = re.compile(r"\[#((?:T|E|C)-[0-9A-Z]{5,12})\]")
+_OURS = re.compile(r"^(?:ack\.|reply-)((?:T|E|C)-[0-9A-Z]{5,12})[.@]")
+_TRUSTED_AUTHSERV = ("amazonses.com",)
+
+
+class MailError(Exception):
+    """A notification that cannot be processed now; the queue retries, then dead-letters."""
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    bucket: str
+    domain: str
+    ack_from: str
+    cabinet_url: str
+    acks_per_day: int = 3
+
+
+@dataclass(frozen=True)
+class Notification:
+    bucket: str
+    key: str
+    envelope_sender: str | None
+    verdicts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record_id: str
+    disposition: str  # advisory | reply | machine | quarantine
+    reason: str | None
+    created: bool
+    ticket_id: str | None = None
+
+
+def parse_notification(body: str) -> Notification:
+    """An SQS body: the SNS envelope around SES's receipt notification (S3 action)."""
+    try:
+        outer = json.loads(body)
+        inner = json.loads(outer["Message"]) if "Message" in outer else outer
+        action = inner["receipt"]["action"]
+        bucket, key = str(action["bucketName"]), str(action["objectKey"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise MailError(f"not an SES S3 notification: {error}") from None
+    receipt = inner.get("receipt", {})
+    verdicts = {
+        name: str((receipt.get(f"{name}Verdict") or {}).get("status", "")).upper()
+        for name in ("spf", "dkim", "dmarc", "spam", "virus")
+    }
+    source = (inner.get("mail") or {}).get("source")
+    return Notification(bucket, key, None if source is None else str(source), verdicts)
+
+
+def record_id_for(bucket: str, key: str) -> str:
+    return "E-" + hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:10].upper()
+
+
+def thread_reference(mail: ParsedMail, domain: str) -> str | None:
+    """The request a mail answers: our Message-IDs first, then the subject tag."""
+    for message_id in [*mail.in_reply_to, *reversed(mail.references)]:
+        local, _, host = message_id.rpartition("@")
+        match = _OURS.match(message_id)
+        if match and host.lower() == domain.lower() and local:
+            return match.group(1)
+    tag = _TAG.search(mail.subject)
+    return tag.group(1) if tag else None
+
+
+def sender_verified(mail: ParsedMail, verdicts: dict[str, str]) -> bool:
+    """Trust From only when DMARC passed, per SES or our own receiver's header."""
+    if verdicts.get("dmarc") == "PASS":
+        return True
+    if verdicts.get("dmarc") == "FAIL" or verdicts.get("spf") == "FAIL":
+        return False
+    header = mail.headers.get("authentication-results", "")
+    authserv = header.split(";", 1)[0].strip().lower()
+    return authserv in _TRUSTED_AUTHSERV and "dmarc=pass" in header.lower()
+
+
+class MailIntake:
+    def __init__(
+        self,
+        store: SupportStore,
+        s3: Any,
+        ses: Any,
+        classify: Classifier,
+        accounts: AccountDirectory,
+        abuse: AbuseNotices,
+        clock: Clock,
+        config: MailConfig,
+    ) -> None:
+        self._store = store
+        self._s3 = s3
+        self._ses = ses
+        self._classify = classify
+        self._accounts = accounts
+        self._abuse = abuse
+        self._clock = clock
+        self._config = config
+
+    def process(self, note: Notification) -> Outcome:
+        rid = record_id_for(note.bucket, note.key)
+        existing = self._store.get_extra(rid, ("disposition", "reason", "thread_of"))
+        if existing:
+            return Outcome(
+                rid,
+                str(existing["disposition"]),
+                existing.get("reason"),
+                False,
+                existing.get("thread_of"),
+            )
+        try:
+            raw = self._s3.get_object(Bucket=note.bucket, Key=note.key)["Body"].read()
+        except Exception as error:
+            raise MailError(f"raw mail unreadable at s3://{note.bucket}/{note.key}") from error
+        mail = parse_mail(raw)
+        for verdict in ("virus", "spam"):
+            if note.verdicts.get(verdict) == "FAIL":
+                return self._record_only(
+                    rid, note, mail, "quarantine", f"ses {verdict} verdict FAIL"
+                )
+        reason = machine_reason(mail, note.envelope_sender) or self._bounce_of_ours(raw)
+        if reason:
+            return self._record_only(rid, note, mail, "machine", reason)
+        verified = sender_verified(mail, note.verdicts)
+        account = (
+            self._accounts.find_by_email(mail.from_addr) if verified and mail.from_addr else None
+        )
+        target = thread_reference(mail, self._config.domain)
+        if target:
+            outcome = self._append_reply(rid, note, mail, target, verified, account)
+            if outcome is not None:
+                return outcome
+        return self._advisory(rid, note, mail, verified, account)
+
+    # -- the three kinds of outcome -------------------------------------------------------
+
+    def _record_only(
+        self, rid: str, note: Notification, mail: ParsedMail, disposition: str, reason: str
+    ) -> Outcome:
+        """Machine or quarantined mail: recorded with its reason, nothing else happens."""
+        ticket = self._ticket(rid, mail, Scope("unclear"), (), "closed", customer="machine")
+        created = self._store_record(ticket, note, mail, disposition, reason, (), None)
+        metric = obs.MACHINE_MAIL if disposition == "machine" else obs.MAIL_QUARANTINED
+        if created:
+            obs.count(metric, reason=reason.split(":")[0])
+        return Outcome(rid, disposition, reason, created)
+
+    def _append_reply(
+        self,
+        rid: str,
+        note: Notification,
+        mail: ParsedMail,
+        target: str,
+        verified: bool,
+        account: str | None,
+    ) -> Outcome | None:
+        """A reply by the owner of the thread joins it; anyone else starts a new record."""
+        ticket = self._store.get_ticket(target)
+        if ticket is None or not verified or not mail.from_addr:
+            return None
+        owner = (
+            account == ticket.customer
+            if ticket.official
+            else (ticket.customer_email == mail.from_addr)
+        )
+        if not owner:
+            return None
+        at = to_iso(self._clock())
+        message = Message(
+            id=f"{rid}-0000",
+            ticket_id=target,
+            author="customer",
+            author_id=ticket.customer,
+            text=mail.text[:EXCERPT_CHARS] or "(empty message)",
+            at=at,
+        )
+        reply = self._ticket(rid, mail, ticket.scope, (), "closed", customer=ticket.customer)
+        extra = self._persist_content(rid, note, mail, "reply", None, target)
+        audit = AuditEvent(
+            new_event_id(), target, "email_reply", mail.from_addr, at, {"mail_record": rid}
+        )
+        # One transaction: the reply's own record is the condition, so a redelivered
+        # or concurrent copy of the mail cannot append the message twice.
+        try:
+            self._store.change_ticket(
+                target,
+                at=at,
+                audit=audit,
+                status="open",
+                items=[{**ticket_to_item(reply), **extra}, message_to_item(message)],
+                bump_messages=True,
+            )
+        except AlreadyRecorded:
+            return Outcome(rid, "reply", None, False, target)
+        obs.count(obs.MAIL_REPLIES)
+        return Outcome(rid, "reply", None, True, target)
+
+    def _advisory(
+        self,
+        rid: str,
+        note: Notification,
+        mail: ParsedMail,
+        verified: bool,
+        account: str | None,
+    ) -> Outcome:
+        scope, kb = self._classify(mail.subject, mail.text, "email")
+        flags = list(scope.flags)
+        if not verified:
+            flags.append("sender_unverified")
+        scope = replace(scope, flags=tuple(flags))
+        customer = account or f"{'email' if verified else 'unverified'}:{mail.from_addr or '?'}"
+        ticket = self._ticket(rid, mail, scope, kb, "open", customer=customer)
+        created = self._store_record(ticket, note, mail, "advisory", None, kb, None)
+        if not created:
+            return Outcome(rid, "advisory", None, False)
+        stored = self._store.get_ticket(rid)
+        if stored is not None:
+            self._abuse.notify(stored)
+        obs.count(obs.ADVISORY_RECORDED, channel="email")
+        if "ticket_recommended" in flags:
+            obs.count(obs.TICKET_RECOMMENDED, channel="email")
+        self._acknowledge(rid, mail, kb)
+        return Outcome(rid, "advisory", None, True)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _ticket(
+        self,
+        rid: str,
+        mail: ParsedMail,
+        scope: Scope,
+        kb: Any,
+        status: str,
+        *,
+        customer: str,
+    ) -> Ticket:
+        now = to_iso(self._clock())
+        return Ticket(
+            id=rid,
+            channel="email",
+            official=False,  # R1.4
+            status=status,
+            subject=mail.subject[:200],
+            text=mail.text[:EXCERPT_CHARS],
+            created_at=now,
+            updated_at=now,
+            customer=customer,
+            customer_email=mail.from_addr,
+            scope=scope,
+            kb=tuple(kb),
+        )
+
+    def _store_record(
+        self,
+        ticket: Ticket,
+        note: Notification,
+        mail: ParsedMail,
+        disposition: str,
+        reason: str | None,
+        kb: Any,
+        thread_of: str | None,
+    ) -> bool:
+        """Put full text and attachments in S3, then the bounded record; False if it existed."""
+        extra = self._persist_content(ticket.id, note, mail, disposition, reason, thread_of)
+        audit = AuditEvent(
+            new_event_id(),
+            ticket.id,
+            f"email_{disposition}",
+            "mail-intake",
+            ticket.created_at,
+            {"reason": reason},
+        )
+        try:
+            self._store.create_advisory(ticket, [], audit, extra)
+        except AlreadyRecorded:
+            return False
+        return True
+
+    def _persist_content(
+        self,
+        rid: str,
+        note: Notification,
+        mail: ParsedMail,
+        disposition: str,
+        reason: str | None,
+        thread_of: str | None,
+    ) -> dict[str, Any]:
+        """Full text and attachments to S3 (idempotent keys); the record's bounded part."""
+        prefix = f"records/{rid}"
+        if len(mail.text) > EXCERPT_CHARS:
+            self._s3.put_object(
+                Bucket=self._config.bucket, Key=f"{prefix}/text.txt", Body=mail.text.encode()
+            )
+        listed: list[dict[str, Any]] = []
+        for attachment in mail.attachments:
+            key = f"{prefix}/attachments/{attachment.sha256}"
+            self._s3.put_object(
+                Bucket=self._config.bucket,
+                Key=key,
+                Body=attachment.data,
+                ContentType=attachment.content_type,
+                Metadata={"filename": attachment.name.encode("ascii", "replace").decode()},
+            )
+            if len(listed) < MAX_LISTED_ATTACHMENTS:
+                listed.append(
+                    {
+                        "name": attachment.name,
+                        "content_type": attachment.content_type,
+                        "size": attachment.size,
+                        "sha256": attachment.sha256,
+                        "s3_key": key,
+                    }
+                )
+        extra = {
+            "disposition": disposition,
+            "reason": reason,
+            "thread_of": thread_of,
+            "raw_s3": f"s3://{note.bucket}/{note.key}",
+            "full_text_s3": f"s3://{self._config.bucket}/{prefix}/text.txt"
+            if len(mail.text) > EXCERPT_CHARS
+            else None,
+            "attachments": listed,
+            "attachment_count": len(mail.attachments),
+            "message_id": mail.message_id,
+            "defects": mail.defects[:20],
+        }
+        return {k: v for k, v in extra.items() if v is not None}
+
+    def _bounce_of_ours(self, raw: bytes) -> str | None:
+        """A failure notice quoting one of our acknowledgements is a bounce of ours."""
+        marker = f"@{self._config.domain}>".encode()
+        if b"<ack." in raw and marker in raw and b"auto-replied" in raw.lower():
+            return "bounce_of_our_acknowledgement"
+        return None
+
+    def _acknowledge(self, rid: str, mail: ParsedMail, kb: Any) -> None:
+        if not mail.from_addr or "@" not in mail.from_addr:
+            return
+        at = to_iso(self._clock())
+        if not self._store.take_ack_allowance(mail.from_addr, at, self._config.acks_per_day):
+            obs.count(obs.ACKS_RATE_LIMITED)
+            return
+        message = build_ack(
+            record_id=rid,
+            to_addr=mail.from_addr,
+            from_addr=self._config.ack_from,
+            subject=mail.subject,
+            in_reply_to=mail.message_id,
+            kb=tuple(kb),
+            cabinet_url=self._config.cabinet_url,
+            domain=self._config.domain,
+            clock=self._clock,
+        )
+        try:
+            self._ses.send_raw_email(
+                Source=self._config.ack_from,
+                Destinations=[mail.from_addr],
+                RawMessage={"Data": message.as_bytes()},
+            )
+        except Exception:
+            obs.logger.exception("acknowledgement not sent", extra={"record_id": rid})
+            obs.count(obs.NOTICE_FAILURES, kind="acknowledgement")
+            return
+        obs.count(obs.ACKS_SENT)
