@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="classify JSONL requests")
     classify.add_argument("file", nargs="?", default="-")
+    parse_email = commands.add_parser("parse-email", help="describe .eml files as JSON lines")
+    parse_email.add_argument("files", nargs="+")
+    parse_email.add_argument("--domain", default="support.hosting.example")
     dev = commands.add_parser("dev", help="run the local stack", add_help=False)
     dev.add_argument("rest", nargs=argparse.REMAINDER)
     token = commands.add_parser("dev-token", help="print an IdToken of the local stack")
@@ -90,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             return classify_lines(sys.stdin, sys.stdout, sys.stderr)
         with open(args.file, encoding="utf-8") as handle:
             return classify_lines(handle, sys.stdout, sys.stderr)
+    if args.command == "parse-email":
+        from pathlib import Path
+
+        from chalicelib.intake.mail.offline import describe
+
+        for name in args.files:
+            print(json.dumps(describe(Path(name), args.domain), ensure_ascii=False))
+        return 0
     if args.command == "dev":
         from chalicelib.devstack.server import main_dev
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -235,9 +236,8 @@ def test_a_25_mb_attachment_is_stored_in_s3_and_no_item_exceeds_64_kb(aws: Any) 
     message["To"] = "support@support.hosting.example"
     message["Subject"] = "Логи сервера"
     message.set_content("Прикладываю логи: сайт отдаёт 503. " + "Подробности. " * 5000)
-    message.add_attachment(
-        os.urandom(25 * 1024 * 1024), maintype="application", subtype="gzip", filename="logs.tar.gz"
-    )
+    payload = os.urandom(25 * 1024 * 1024)
+    message.add_attachment(payload, maintype="application", subtype="gzip", filename="logs.tar.gz")
     key, response = deliver(message.as_bytes())
     assert response == {"batchItemFailures": []}
     found = record(key)
@@ -246,6 +246,9 @@ def test_a_25_mb_attachment_is_stored_in_s3_and_no_item_exceeds_64_kb(aws: Any) 
     s3 = boto3.client("s3", region_name="eu-central-1")
     head = s3.head_object(Bucket=BUCKET, Key=attachment["s3_key"])
     assert head["ContentLength"] == 25 * 1024 * 1024
+    assert attachment["sha256"] == hashlib.sha256(payload).hexdigest()
+    stored = s3.get_object(Bucket=BUCKET, Key=attachment["s3_key"])["Body"].read()
+    assert stored == payload
     scan = aws.scan(TableName=os.environ["SUPPORT_TABLE_NAME"])
     sizes = [len(json.dumps(item)) for item in scan["Items"]]
     assert max(sizes) < 64 * 1024
