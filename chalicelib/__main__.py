@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email", required=True)
     token.add_argument("--staff", action="store_true")
     token.add_argument("--aws-port", type=int, default=None)
+    replay = commands.add_parser("replay", help="push mail or requests through the local stack")
+    replay.add_argument("path", nargs="?", default=".")
+    replay.add_argument("--api", default="http://127.0.0.1:8000")
+    replay.add_argument("--aws-port", type=int, default=None)
+    replay.add_argument("--dlq", action="store_true", help="re-drive the mail dead-letter queue")
     secret = commands.add_parser("dev-secret", help="print the local chat webhook secret")
     secret.add_argument("--aws-port", type=int, default=None)
     sweep = commands.add_parser("sla-sweep", help="run one SLA sweep and print what changed")
@@ -110,6 +115,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print(dev_token(args.email, args.staff, args.aws_port or DEFAULT_AWS_PORT))
         return 0
+    if args.command == "replay":
+        from pathlib import Path
+
+        from chalicelib.devstack.replay import replay as run_replay
+        from chalicelib.devstack.server import DEFAULT_AWS_PORT
+
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        return run_replay(
+            Path(args.path),
+            api=args.api.rstrip("/"),
+            aws_port=args.aws_port or DEFAULT_AWS_PORT,
+            dead_letters=args.dlq,
+        )
     if args.command == "dev-secret":
         from chalicelib.devstack.server import DEFAULT_AWS_PORT, dev_secret
 

@@ -23,7 +23,7 @@ os.environ.update(
         "POWERTOOLS_SERVICE_NAME": "support-intake",
         "POWERTOOLS_METRICS_NAMESPACE": "SupportIntakeTest",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": "INFO",  # so every log call is formatted under test
         "SUPPORT_TABLE_NAME": "support-intake-test",
         "IDEMPOTENCY_TABLE_NAME": "support-intake-idempotency-test",
         "ESCALATION_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-escalations-local",

@@ -14,8 +14,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from chalicelib.devstack.mail import poll_queue, watch_inbox
 from chalicelib.devstack.resources import (
     REPO,
+    create_mail_path,
     create_secrets,
     create_tables,
     create_topics,
@@ -60,6 +62,17 @@ def bootstrap(port: int) -> dict[str, str]:
         pool_id, arn = pool["Id"], pool["Arn"]
     topics = create_topics(boto3.client("sns", region_name=REGION))  # idempotent in SNS
     secrets = create_secrets(boto3.client("secretsmanager", region_name=REGION))
+    mail = create_mail_path(
+        boto3.client("s3", region_name=REGION),
+        boto3.client("sns", region_name=REGION),
+        boto3.client("sqs", region_name=REGION),
+    )
+    from chalicelib.config import Settings
+
+    # SES sends only from verified identities (moto checks it too).
+    boto3.client("ses", region_name=REGION).verify_domain_identity(
+        Domain=os.environ.get("MAIL_DOMAIN", Settings.mail_domain)
+    )
     return {
         "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
         "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
@@ -67,6 +80,7 @@ def bootstrap(port: int) -> dict[str, str]:
         "USER_POOL_ID": pool_id,
         **topics,
         **secrets,
+        **mail,
     }
 
 
@@ -208,8 +222,10 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
         )
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
         stop = stop_workers
-        for worker in (_print_notices, _sweep_every_minute):
+        for worker in (_print_notices, _sweep_every_minute, poll_queue):
             threading.Thread(target=worker, args=(stop,), daemon=True).start()
+        inbox = REPO / "inbox"
+        threading.Thread(target=watch_inbox, args=(inbox, stop), daemon=True).start()
 
         def _shutdown(*_: Any) -> None:
             stop.set()
@@ -222,6 +238,7 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
             "Get a token:  .venv/bin/python -m chalicelib dev-token --email you@example.com",
             flush=True,
         )
+        print(f"Drop .eml files into {inbox}/ to receive them as e-mail", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

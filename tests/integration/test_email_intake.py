@@ -155,6 +155,19 @@ def test_a_crash_on_one_record_leaves_the_others_processed_and_that_one_retried(
     assert all(record(k)["disposition"] == "advisory" for k in good)
 
 
+def test_a_batch_where_every_record_fails_reports_them_all(aws: Any) -> None:
+    from app import runtime
+
+    records = [
+        sqs_record(BUCKET, f"raw/missing-{i}", source="a@b.example", verdicts=PASS)
+        for i in range(2)
+    ]
+    response = mail_batch({"Records": records}, runtime().mail)
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {
+        r["messageId"] for r in records
+    }
+
+
 def test_the_sqs_handler_is_wired_in_the_app(client: Any) -> None:
     key = store_raw(mail())
     event = {"Records": [sqs_record(BUCKET, key, source="a@b.example", verdicts=PASS)]}

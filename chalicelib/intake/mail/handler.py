@@ -22,7 +22,9 @@ from chalicelib.intake.mail.pipeline import MailIntake, Outcome, parse_notificat
 
 def mail_batch(event: dict[str, Any], intake: MailIntake) -> dict[str, Any]:
     """Process an SQS event of mail notifications; returns the partial-failure response."""
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # When every record fails, report them all as item failures rather than raising:
+    # the queue retries each the same way, and the local poller keeps running.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def handle(record: SQSRecord) -> Outcome:
         try:
@@ -37,7 +39,7 @@ def mail_batch(event: dict[str, Any], intake: MailIntake) -> dict[str, Any]:
                 "record_id": outcome.record_id,
                 "disposition": outcome.disposition,
                 "reason": outcome.reason,
-                "created": outcome.created,
+                "new_record": outcome.created,  # "created" is a reserved LogRecord field
             },
         )
         return outcome

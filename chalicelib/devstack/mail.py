@@ -1,0 +1,155 @@
+"""The local stand-ins for SES receiving and for Lambda's SQS poller."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chalicelib.devstack.resources import REGION, ses_notification
+
+LOCAL_VERDICTS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
+
+
+def push_mail(raw: bytes, *, source: str | None = None) -> str:
+    """What SES does on receipt: raw MIME to S3 under raw/, then the SNS notification."""
+    import boto3
+
+    key = f"raw/{uuid.uuid4().hex}"
+    bucket = os.environ["MAIL_BUCKET"]
+    boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=raw)
+    boto3.client("sns", region_name=REGION).publish(
+        TopicArn=os.environ["MAIL_TOPIC_ARN"],
+        Message=ses_notification(
+            bucket, key, source=source or "sender@local.example", verdicts=LOCAL_VERDICTS
+        ),
+    )
+    return key
+
+
+def watch_inbox(folder: Path, stop: threading.Event) -> None:
+    """Every .eml dropped into `folder` is received as if by SES, then moved to done/."""
+    done = folder / "done"
+    done.mkdir(parents=True, exist_ok=True)
+    while not stop.wait(2):
+        for path in sorted(folder.glob("*.eml")):
+            try:
+                key = push_mail(path.read_bytes())
+            except Exception as error:  # keep watching; the file stays for another try
+                print(f"inbox: {path.name} not received: {error}", flush=True)
+                continue
+            shutil.move(str(path), done / path.name)
+            print(
+                f"inbox: {path.name} received as s3://{os.environ['MAIL_BUCKET']}/{key}", flush=True
+            )
+
+
+def poll_queue(stop: threading.Event) -> None:
+    """Lambda's SQS poller: batches to the handler, deletes what succeeded, retries the rest."""
+    import boto3
+
+    from chalicelib.config import Settings
+    from chalicelib.intake.mail.handler import mail_batch
+    from chalicelib.runtime import build_runtime
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = os.environ["MAIL_QUEUE_URL"]
+    runtime = build_runtime(Settings.from_env(os.environ))
+    while not stop.is_set():
+        try:
+            batch = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception as error:
+            print(f"mail poller: {error}", flush=True)
+            time.sleep(2)
+            continue
+        if not batch:
+            continue
+        event = {"Records": [_lambda_record(m) for m in batch]}
+        response = mail_batch(event, runtime.mail)
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for message in batch:
+            if message["MessageId"] in failed:
+                # Lambda would wait for the visibility timeout; locally, retry soon.
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=5
+                )
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        print(
+            f"mail poller: {len(batch) - len(failed)} processed, {len(failed)} to retry", flush=True
+        )
+
+
+def _lambda_record(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:local",
+        "awsRegion": REGION,
+    }
+
+
+def redrive_dead_letters() -> int:
+    """Move every message from the dead-letter queue back to the mail queue."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    moved = 0
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=os.environ["MAIL_DLQ_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        if not batch:
+            return moved
+        for message in batch:
+            sqs.send_message(QueueUrl=os.environ["MAIL_QUEUE_URL"], MessageBody=message["Body"])
+            sqs.delete_message(
+                QueueUrl=os.environ["MAIL_DLQ_URL"], ReceiptHandle=message["ReceiptHandle"]
+            )
+            moved += 1
+
+
+def wait_for_record(record_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The intake's record once the poller has processed the mail (or {} after timeout)."""
+    from chalicelib.config import Settings
+    from chalicelib.runtime import build_runtime
+
+    store = build_runtime(Settings.from_env(os.environ)).store
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = store.get_extra(record_id, ("disposition", "reason", "scope", "thread_of"))
+        if found:
+            return found
+        time.sleep(0.5)
+    return {}
+
+
+def describe_outcome(name: str, record_id: str, found: dict[str, Any]) -> str:
+    scope = found.get("scope") or {}
+    return json.dumps(
+        {
+            "file": name,
+            "record_id": record_id,
+            "disposition": found.get("disposition", "not processed yet"),
+            "reason": found.get("reason"),
+            "label": scope.get("label"),
+            "flags": scope.get("flags"),
+            "thread_of": found.get("thread_of"),
+        },
+        ensure_ascii=False,
+    )
