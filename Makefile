@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit setup bench clean
+.PHONY: run test lint typecheck unit setup bench clean package lint-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -25,12 +25,29 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test: lint typecheck unit
+test: lint typecheck unit lint-infra
 
-bench: $(STAMP)
+# The deployable template: Chalice's resources merged with infrastructure/resources.json.
+# aws-xray-sdk is vendored without its botocore dependency (the Lambda runtime has it).
+package: $(STAMP)
+	rm -rf build/package vendor .chalice/deployments
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target vendor aws-xray-sdk==2.15.0
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(BIN)/chalice package --stage prod \
+		--merge-template infrastructure/resources.json build/package
+	$(BIN)/python infrastructure/finalize.py build/package/sam.json
+	rm -rf vendor
+
+lint-infra: package
+	$(BIN)/cfn-lint build/package/sam.json
+
+bench: package
 	$(BIN)/python bench/classify_bench.py
+	$(BIN)/python bench/mail_corpus_check.py
+	$(BIN)/python bench/mail_bench.py
+	$(BIN)/python bench/coldstart_bench.py
+	$(BIN)/python bench/sweep_bench.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache build vendor .chalice/deployments

@@ -76,7 +76,7 @@ def create_table(dynamodb: Any, logical_id: str, table_name: str) -> None:
 def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
     """Create every DynamoDB table of the template; `names` maps EnvVar → table name."""
     for logical_id, definition in template()["Resources"].items():
-        if definition["Type"] != "AWS::DynamoDB::Table":
+        if definition.get("Type") != "AWS::DynamoDB::Table":
             continue
         env_var = definition["Metadata"]["EnvVar"]
         create_table(dynamodb, logical_id, names[env_var])
@@ -109,9 +109,9 @@ def create_topics(sns: Any) -> dict[str, str]:
     """Every SNS topic of the template; returns EnvVar → topic ARN."""
     arns = {}
     for definition in template()["Resources"].values():
-        if definition["Type"] != "AWS::SNS::Topic":
-            continue
-        meta = definition["Metadata"]
+        meta = definition.get("Metadata") or {}
+        if definition.get("Type") != "AWS::SNS::Topic" or "LocalName" not in meta:
+            continue  # deploy-only topics (operations alarms) have no local counterpart
         arns[meta["EnvVar"]] = sns.create_topic(Name=meta["LocalName"])["TopicArn"]
     return arns
 
@@ -122,7 +122,7 @@ def create_secrets(secrets: Any, value: str | None = None) -> dict[str, str]:
 
     names = {}
     for definition in template()["Resources"].values():
-        if definition["Type"] != "AWS::SecretsManager::Secret":
+        if definition.get("Type") != "AWS::SecretsManager::Secret":
             continue
         meta = definition["Metadata"]
         length = definition["Properties"]["GenerateSecretString"]["PasswordLength"]
