@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test: lint typecheck unit lint-infra
+test: lint typecheck lint-infra unit
 
 # The deployable template: Chalice's resources merged with infrastructure/resources.json.
 # aws-xray-sdk is vendored without its botocore dependency (the Lambda runtime has it).

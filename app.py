@@ -159,7 +159,7 @@ def chat_transcript() -> Response:
 @app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)
 def on_mail(event: SQSEvent) -> dict:
     """SES → S3 → SNS → SQS: each record is one inbound mail; failures are retried alone."""
-    return mail_batch(event.to_dict(), runtime().mail)
+    return mail_batch(event.to_dict(), runtime().mail, runtime().imports)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")

@@ -38,6 +38,7 @@ MAIL_REPLIES = "MailReplies"
 ACKS_SENT = "AcksSent"
 ACKS_RATE_LIMITED = "AcksRateLimited"
 MAIL_FAILED = "MailFailed"
+IMPORTS_REJECTED = "ImportsRejected"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

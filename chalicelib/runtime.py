@@ -29,6 +29,7 @@ from chalicelib.identity import Principal
 from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import CabinetService, NewTicket
 from chalicelib.intake.chat import ChatIntake
+from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.pipeline import MailConfig, MailIntake
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
@@ -49,6 +50,7 @@ class Runtime:
     abuse: AbuseNotices
     chat: ChatIntake
     mail: MailIntake
+    imports: ChatImport
     hours: SupportHours
     chat_secret: Callable[[], bytes]
     create_ticket: Callable[[Principal, NewTicket, str | None, Any], tuple[dict[str, Any], bool]]
@@ -178,6 +180,7 @@ def build_runtime(
         abuse=abuse,
         chat=chat,
         mail=mail,
+        imports=ChatImport(boto3.client("s3", region_name=settings.region), chat),
         hours=hours,
         chat_secret=chat_secret,
         create_ticket=create_ticket,

@@ -75,7 +75,7 @@ def poll_queue(stop: threading.Event) -> None:
         if not batch:
             continue
         event = {"Records": [_lambda_record(m) for m in batch]}
-        response = mail_batch(event, runtime.mail)
+        response = mail_batch(event, runtime.mail, runtime.imports)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in batch:
             if message["MessageId"] in failed:

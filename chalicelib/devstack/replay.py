@@ -30,7 +30,9 @@ def replay(path: Path, *, api: str, aws_port: int, dead_letters: bool) -> int:
         return _report_mail(pushed, record_id_for, describe_outcome)
     if path.suffix == ".jsonl":
         return _replay_requests(path, api)
-    print(f"replay: {path} is not a folder, an .eml or a .jsonl file", file=sys.stderr)
+    if path.suffix == ".json":
+        return _replay_export(path, api)
+    print(f"replay: {path} is not a folder, an .eml, a .jsonl or a .json export", file=sys.stderr)
     return 2
 
 
@@ -104,6 +106,39 @@ def _replay_requests(path: Path, api: str) -> int:
                     "label": scope.get("label"),
                     "sub": scope.get("sub"),
                     "flags": scope.get("flags"),
+                    "error": answer.get("error"),
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 1 if failures else 0
+
+
+def _replay_export(path: Path, api: str) -> int:
+    """An exported chat file (list of transcripts or Skype's export), signed to the webhook."""
+    from chalicelib.devstack.server import dev_secret
+    from chalicelib.intake.chat_import import transcripts_from_export
+
+    secret = dev_secret().encode()
+    try:
+        bodies = transcripts_from_export(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as error:
+        print(f"replay: {path}: {error}", file=sys.stderr)
+        return 1
+    failures = 0
+    for body in bodies:
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        signature = "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
+        status, answer = _post(f"{api}/chat/transcripts", raw, {"X-Signature": signature})
+        failures += status >= 300
+        scope = answer.get("scope") or {}
+        print(
+            json.dumps(
+                {
+                    "transcript": body.get("id") if isinstance(body, dict) else None,
+                    "status": status,
+                    "record_id": answer.get("id"),
+                    "label": scope.get("label"),
                     "error": answer.get("error"),
                 },
                 ensure_ascii=False,
