@@ -96,6 +96,20 @@ def aws() -> Iterator[Any]:
         parameters.clear_caches()
 
 
+def register(email: str) -> str:
+    """A cabinet account in the test user pool; returns its `sub`."""
+    import boto3
+
+    cognito = boto3.client("cognito-idp", region_name="eu-central-1")
+    user = cognito.admin_create_user(
+        UserPoolId=os.environ["USER_POOL_ID"],
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}],
+        MessageAction="SUPPRESS",
+    )["User"]
+    return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub"))
+
+
 class Notices:
     """Everything published to the escalation and management topics, via an SQS queue."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib import observability as obs
@@ -40,8 +41,8 @@ class StaffDesk:
         """A staff answer; the first one meets the deadline (R2.1) or follows a breach."""
         require_staff(staff)
 
-        def attempt(ticket: Ticket, at: str) -> tuple[Message, Sla | None]:
-            now = self._clock()
+        def attempt(ticket: Ticket, now: datetime) -> tuple[Message, Sla | None]:
+            at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
             message = Message(new_message_id(), ticket_id, "staff", staff.sub, text, at)
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
@@ -70,12 +71,13 @@ class StaffDesk:
         reject_unknown_fields(body, ("reason", "eta"))
         reason, eta = parse_delay_notice(body.get("reason"), body.get("eta"), self._clock())
 
-        def attempt(ticket: Ticket, at: str) -> tuple[DelayNotice, Sla | None]:
+        def attempt(ticket: Ticket, now: datetime) -> tuple[DelayNotice, Sla | None]:
             if not ticket.official or ticket.sla is None:
                 raise Conflict(
                     "not_official", "advisory requests carry no response-time obligation (R1.4)"
                 )
-            sla = after_delay_notice(ticket.sla, self._clock(), eta)
+            at = to_iso(now)
+            sla = after_delay_notice(ticket.sla, now, eta)
             notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
@@ -130,13 +132,13 @@ class StaffDesk:
         return ticket
 
     def _retry(
-        self, ticket_id: str, attempt: Callable[[Ticket, str], tuple[T, Sla | None]]
+        self, ticket_id: str, attempt: Callable[[Ticket, datetime], tuple[T, Sla | None]]
     ) -> tuple[T, Ticket, Sla | None]:
         """Read, decide, write conditionally; on a race (a sweep, another agent) decide again."""
         for _ in range(_ATTEMPTS):
             ticket = self._get(ticket_id)
             try:
-                result, sla = attempt(ticket, to_iso(self._clock()))
+                result, sla = attempt(ticket, self._clock())
             except StaleState:
                 continue
             return result, ticket, sla

@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import CHAT_SECRET, Api, Notices
+from tests.conftest import CHAT_SECRET, Api, Notices, register
 
 
 def sign(raw: bytes, secret: str = CHAT_SECRET) -> str:
@@ -43,17 +41,6 @@ def post(api: Api, body: Any, *, signature: str | None = None, raw: bytes | None
     payload = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
     headers = {"X-Signature": signature if signature is not None else sign(payload)}
     return api.call("POST", "/chat/transcripts", raw=payload, headers=headers)
-
-
-def register(email: str) -> str:
-    cognito = boto3.client("cognito-idp", region_name="eu-central-1")
-    user = cognito.admin_create_user(
-        UserPoolId=os.environ["USER_POOL_ID"],
-        Username=email,
-        UserAttributes=[{"Name": "email", "Value": email}],
-        MessageAction="SUPPRESS",
-    )["User"]
-    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
 
 
 def test_r1_4_a_transcript_is_an_advisory_record_linked_by_the_account_email(api: Api) -> None:

@@ -17,6 +17,7 @@ from moto.ses.models import ses_backends
 from chalicelib.devstack.resources import ses_notification
 from chalicelib.intake.mail.handler import mail_batch
 from chalicelib.intake.mail.pipeline import record_id_for
+from tests.conftest import register
 
 BUCKET = os.environ["MAIL_BUCKET"]
 PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
@@ -99,17 +100,6 @@ def record(key: str) -> dict:
 
 def acks() -> list:
     return ses_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].sent_messages
-
-
-def register(email: str) -> str:
-    cognito = boto3.client("cognito-idp", region_name="eu-central-1")
-    user = cognito.admin_create_user(
-        UserPoolId=os.environ["USER_POOL_ID"],
-        Username=email,
-        UserAttributes=[{"Name": "email", "Value": email}],
-        MessageAction="SUPPRESS",
-    )["User"]
-    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
 
 
 def test_r1_4_human_mail_is_an_advisory_record_classified_and_acknowledged(aws: Any) -> None:
