@@ -390,13 +390,13 @@ class SupportStore:
         The sender's item keeps the times of recent acknowledgements; the write is
         conditional on the list read, so two concurrent mails cannot both spend the last.
         """
-        key = _dump({"PK": f"ACK#{address.lower()}", "SK": "RATE"})
+        key = {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
         cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
         for _ in range(5):
             item = _load(
-                self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
-                    "Item"
-                )
+                self._client.get_item(
+                    TableName=self._table, Key=_dump(key), ConsistentRead=True
+                ).get("Item")
                 or {}
             )
             sent = list(item.get("sent") or [])
@@ -409,19 +409,8 @@ class SupportStore:
                 values[":old"] = sent
             else:
                 condition = "attribute_not_exists(sent)"
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="SET sent = :new",
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=_dump(values),
-                )
-            except ClientError as err:
-                if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    continue
-                raise
-            return True
+            if self._conditional_update(key, "SET sent = :new", condition, values):
+                return True
         return False
 
     def get_extra(self, ticket_id: str, names: Sequence[str]) -> dict[str, Any]:
@@ -651,24 +640,18 @@ class SupportStore:
     def move_deadline(self, ticket_id: str, due_at: str, from_part: str, to_part: str) -> None:
         """Move a request between parts of the deadline index; StaleState if it is not there."""
         shard = deadline_shard(ticket_id)
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
-                UpdateExpression="SET GSI2PK = :to",
-                ConditionExpression="GSI2PK = :from AND due_at = :due",
-                ExpressionAttributeValues=_dump(
-                    {
-                        ":to": partition(to_part, shard),
-                        ":from": partition(from_part, shard),
-                        ":due": due_at,
-                    }
-                ),
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise StaleState(ticket_id) from err
-            raise
+        moved = self._conditional_update(
+            {"PK": request_pk(ticket_id), "SK": META},
+            "SET GSI2PK = :to",
+            "GSI2PK = :from AND due_at = :due",
+            {
+                ":to": partition(to_part, shard),
+                ":from": partition(from_part, shard),
+                ":due": due_at,
+            },
+        )
+        if not moved:
+            raise StaleState(ticket_id)
 
     def open_queue(self, limit: int, next_token: str | None) -> Page:
         """Official requests waiting for staff, most urgent (earliest due) first.
@@ -721,35 +704,49 @@ class SupportStore:
 
     def claim_notice(self, ticket_id: str, notice: str, at: str) -> bool:
         """Mark a notice as being sent; False if it was already (exactly once)."""
+        return self._conditional_update(
+            {"PK": request_pk(ticket_id), "SK": META},
+            "SET #n = :at",
+            "attribute_exists(PK) AND attribute_not_exists(#n)",
+            {":at": at},
+            {"#n": f"notice_{notice}"},
+        )
+
+    def release_notice(self, ticket_id: str, notice: str, at: str) -> None:
+        """Undo a claim whose notice could not be handed over, so it can be sent later."""
+        self._conditional_update(
+            {"PK": request_pk(ticket_id), "SK": META},
+            "REMOVE #n",
+            "#n = :at",
+            {":at": at},
+            {"#n": f"notice_{notice}"},
+        )
+
+    def _conditional_update(
+        self,
+        key: Mapping[str, Any],
+        expression: str,
+        condition: str,
+        values: Mapping[str, Any],
+        names: Mapping[str, str] | None = None,
+    ) -> bool:
+        """One conditional UpdateItem; False when the condition did not hold."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _dump(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": _dump(values),
+        }
+        if names:
+            params["ExpressionAttributeNames"] = dict(names)
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
-                UpdateExpression="SET #n = :at",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#n)",
-                ExpressionAttributeNames={"#n": f"notice_{notice}"},
-                ExpressionAttributeValues=_dump({":at": at}),
-            )
+            self._client.update_item(**params)
         except ClientError as err:
             if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
-
-    def release_notice(self, ticket_id: str, notice: str, at: str) -> None:
-        """Undo a claim whose notice could not be handed over, so it can be sent later."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_dump({"PK": request_pk(ticket_id), "SK": META}),
-                UpdateExpression="REMOVE #n",
-                ConditionExpression="#n = :at",
-                ExpressionAttributeNames={"#n": f"notice_{notice}"},
-                ExpressionAttributeValues=_dump({":at": at}),
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def audit_trail(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every recorded state change of a request, oldest first."""
