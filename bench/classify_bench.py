@@ -51,9 +51,10 @@ def evaluate(name: str, rows: list[dict]) -> None:
             sub_total += 1
             sub_right += scope.label == row["label"] and scope.sub == row["sub"]
         flagged = "abusive" in scope.flags
-        tp += flagged and row["abusive"]
-        fp += flagged and not row["abusive"]
-        fn += (not flagged) and row["abusive"]
+        expected_abusive = bool(row.get("abusive"))
+        tp += flagged and expected_abusive
+        fp += flagged and not expected_abusive
+        fn += (not flagged) and expected_abusive
         if scope.label != row["label"] or (row.get("sub") and scope.sub != row["sub"]):
             misses.append((row["id"], row["label"], row.get("sub"), scope.label, scope.sub))
     total = len(rows)
@@ -71,7 +72,8 @@ def evaluate(name: str, rows: list[dict]) -> None:
     print(f"== {name}: {total} requests")
     print(f"label accuracy     {accuracy:.3f}")
     print(f"label macro-F1     {statistics.mean(f1s):.3f}")
-    print(f"sub-label accuracy {sub_right / sub_total:.3f} ({sub_right}/{sub_total})")
+    if sub_total:
+        print(f"sub-label accuracy {sub_right / sub_total:.3f} ({sub_right}/{sub_total})")
     ab_p = tp / (tp + fp) if tp + fp else 1.0
     ab_r = tp / (tp + fn) if tp + fn else 1.0
     print(f"abusive precision  {ab_p:.3f}   recall {ab_r:.3f}   (tp={tp} fp={fp} fn={fn})")

@@ -44,10 +44,29 @@ def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str]) -> int:
     return 1 if failures else 0
 
 
-def sla_sweep(now_text: str | None, aws_port: int | None) -> int:
-    """One sweep against the configured stack: the environment's, else the local one."""
+def _configured_runtime(aws_port: int | None) -> Any:
+    """The runtime of the configured stack: the environment's, else the local one."""
     from chalicelib.config import Settings
     from chalicelib.runtime import build_runtime
+
+    env: dict[str, str] = dict(os.environ)
+    if "SUPPORT_TABLE_NAME" not in env:
+        from chalicelib.devstack.server import DEFAULT_AWS_PORT, local_environment
+
+        env = local_environment(aws_port or DEFAULT_AWS_PORT)
+    return build_runtime(Settings.from_env(env))
+
+
+def export_corrections(aws_port: int | None) -> int:
+    """Corrected requests in the labelled format bench/classify_bench.py reads."""
+    fields = ("id", "channel", "subject", "text", "label", "sub", "abusive", "classifier")
+    for item in _configured_runtime(aws_port).store.corrections():
+        print(json.dumps({k: item.get(k) for k in fields}, ensure_ascii=False))
+    return 0
+
+
+def sla_sweep(now_text: str | None, aws_port: int | None) -> int:
+    """One sweep against the configured stack: the environment's, else the local one."""
     from chalicelib.timeutil import parse_iso
 
     now = None
@@ -57,12 +76,7 @@ def sla_sweep(now_text: str | None, aws_port: int | None) -> int:
         except ValueError:
             print(f"--now: not an ISO 8601 time with offset: {now_text!r}", file=sys.stderr)
             return 2
-    env: dict[str, str] = dict(os.environ)
-    if "SUPPORT_TABLE_NAME" not in env:
-        from chalicelib.devstack.server import DEFAULT_AWS_PORT, local_environment
-
-        env = local_environment(aws_port or DEFAULT_AWS_PORT)
-    report = build_runtime(Settings.from_env(env)).sweeper.run(now)
+    report = _configured_runtime(aws_port).sweeper.run(now)
     print(json.dumps(report.to_dict(), ensure_ascii=False))
     return 0
 
@@ -88,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--dlq", action="store_true", help="re-drive the mail dead-letter queue")
     secret = commands.add_parser("dev-secret", help="print the local chat webhook secret")
     secret.add_argument("--aws-port", type=int, default=None)
+    corrections = commands.add_parser(
+        "corrections", help="staff scope corrections as labelled JSONL (for bench/)"
+    )
+    corrections.add_argument("--aws-port", type=int, default=None)
     sweep = commands.add_parser("sla-sweep", help="run one SLA sweep and print what changed")
     sweep.add_argument("--now", help="ISO 8601 time with offset (default: now)")
     sweep.add_argument("--aws-port", type=int, default=None)
@@ -133,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(dev_secret(args.aws_port or DEFAULT_AWS_PORT))
         return 0
+    if args.command == "corrections":
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        return export_corrections(args.aws_port)
     if args.command == "sla-sweep":
         # A command's output is its report; EMF lines would only be noise on stdout.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

@@ -59,6 +59,30 @@ BY_CUSTOMER_INDEX = "ByCustomer"
 DUE_DEADLINES_INDEX = "DueDeadlines"
 META = "META"
 STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
+CORRECTIONS_PK = "CORRECTIONS"
+
+
+def correction_item(ticket: Ticket, correction: Mapping[str, Any]) -> dict[str, Any]:
+    """A staff correction with the request's words: an evaluation case for the classifier.
+
+    Corrections are rare, so one partition holds them all, in the order they were made.
+    """
+    return {
+        "PK": CORRECTIONS_PK,
+        "SK": f"{correction['at']}#{ticket.id}",
+        "entity": "correction",
+        "id": ticket.id,
+        "channel": ticket.channel,
+        "subject": ticket.subject,
+        "text": ticket.text,
+        "label": correction["label"],
+        "sub": correction.get("sub"),
+        "abusive": "abusive" in ticket.scope.flags,
+        "classifier": correction["classifier"],
+        "by": correction["by"],
+        "at": correction["at"],
+    }
+
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -747,6 +771,13 @@ class SupportStore:
                 return False
             raise
         return True
+
+    def corrections(self) -> Iterator[dict[str, Any]]:
+        """Every staff scope correction, oldest first, with the request it corrects."""
+        yield from self._query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=_dump({":pk": CORRECTIONS_PK}),
+        )
 
     def audit_trail(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every recorded state change of a request, oldest first."""

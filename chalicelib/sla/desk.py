@@ -19,7 +19,13 @@ from chalicelib.sla.deadlines import (
     minutes_between,
     parse_delay_notice,
 )
-from chalicelib.storage import StaleState, SupportStore, delay_to_item, message_to_item
+from chalicelib.storage import (
+    StaleState,
+    SupportStore,
+    correction_item,
+    delay_to_item,
+    message_to_item,
+)
 from chalicelib.timeutil import Clock, to_iso
 
 _ATTEMPTS = 4
@@ -112,7 +118,11 @@ class StaffDesk:
         }
         audit = AuditEvent(new_event_id(), ticket_id, "scope_corrected", staff.sub, at, correction)
         self._store.change_ticket(
-            ticket_id, at=at, audit=audit, extra={"scope_correction": correction}
+            ticket_id,
+            at=at,
+            audit=audit,
+            extra={"scope_correction": correction},
+            items=[correction_item(ticket, correction)],
         )
         obs.count(
             obs.SCOPE_CORRECTED,

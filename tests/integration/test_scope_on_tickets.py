@@ -76,6 +76,30 @@ def test_staff_scope_correction_is_kept_beside_the_classifier_answer(api: Api) -
     assert seen["scope_correction"]["label"] == "out_of_scope"
 
 
+def test_corrections_are_exported_as_labelled_cases_for_the_classifier_benchmark(
+    api: Api,
+) -> None:
+    from app import runtime
+
+    _, ticket, _ = api.call(
+        "POST", "/tickets", token=CUST, body={"subject": "Вопрос", "text": "Как сменить тариф?"}
+    )
+    api.call(
+        "PUT",
+        f"/tickets/{ticket['id']}/scope",
+        token=STAFF,
+        body={"label": "out_of_scope", "sub": "self_service"},
+    )
+    [case] = list(runtime().store.corrections())
+    assert (case["id"], case["text"], case["label"], case["sub"]) == (
+        ticket["id"],
+        "Как сменить тариф?",
+        "out_of_scope",
+        "self_service",
+    )
+    assert case["classifier"] == {"label": "consultation", "sub": None}
+
+
 def test_staff_scope_correction_validates_label_and_sub(api: Api) -> None:
     _, ticket, _ = api.call("POST", "/tickets", token=CUST, body={"subject": "s", "text": "t"})
     path = f"/tickets/{ticket['id']}/scope"
