@@ -206,10 +206,35 @@ def test_packaged_mail_handler_reports_batch_item_failures_from_the_mail_queue(
     assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["MailQueue", "Arn"]}
 
 
-def test_packaged_api_authorizer_uses_the_stack_user_pool(packaged: dict) -> None:
+POOL_ARN = {
+    "Fn::If": [
+        "CreateUserPool",
+        {"Fn::GetAtt": ["UserPool", "Arn"]},
+        {"Ref": "ExistingUserPoolArn"},
+    ]
+}
+
+
+def test_packaged_api_authorizer_uses_the_stack_or_the_existing_user_pool(packaged: dict) -> None:
     body = packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     authorizer = body["securityDefinitions"]["SupportUsers"]["x-amazon-apigateway-authorizer"]
-    assert authorizer["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
+    assert authorizer["providerARNs"] == [POOL_ARN]
+
+
+def test_an_existing_user_pool_replaces_the_stack_one_everywhere() -> None:
+    owners = ("UserPool", "UserPoolClient", "StaffGroup")
+    for name in owners:
+        assert resources()[name]["Condition"] == "CreateUserPool"
+    uses = json.dumps({k: v for k, v in resources().items() if k not in owners})
+    pool_id = {
+        "Fn::If": [
+            "CreateUserPool",
+            {"Ref": "UserPool"},
+            {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "ExistingUserPoolArn"}]}]},
+        ]
+    }
+    rest = uses.replace(json.dumps(POOL_ARN), "").replace(json.dumps(pool_id), "")
+    assert '"UserPool"' not in rest
 
 
 def test_packaged_sweep_runs_every_minute(packaged: dict) -> None:
