@@ -13,7 +13,6 @@ from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
 from chalicelib.intake.chat import parse_transcript, verify_signature
-from chalicelib.intake.mail.handler import mail_batch
 from chalicelib.intake.validation import limit_param, parse_json_object
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
@@ -159,6 +158,10 @@ def chat_transcript() -> Response:
 @app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)
 def on_mail(event: SQSEvent) -> dict:
     """SES → S3 → SNS → SQS: each record is one inbound mail; failures are retried alone."""
+    # Imported here: only the mail function needs the batch machinery, and the three
+    # functions share this module, so each would otherwise pay for it at cold start.
+    from chalicelib.intake.mail.handler import mail_batch
+
     return mail_batch(event.to_dict(), runtime().mail, runtime().imports)
 
 
