@@ -325,24 +325,36 @@ class SupportStore:
 
     def create_ticket(self, ticket: Ticket, audit: AuditEvent) -> None:
         """Write a new request and its audit event at once; IdCollision if the id is taken."""
+        if not self._put_new_request(
+            ticket_to_item(ticket),
+            audit,
+            self._open_counter(+1 if deadline_part(ticket.sla) else 0),
+        ):
+            raise IdCollision(ticket.id)
+
+    def _put_new_request(
+        self, item: Mapping[str, Any], audit: AuditEvent, more: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        """The request item, only if its key is free, with its audit event; False if taken."""
         try:
             self._client.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _dump(ticket_to_item(ticket)),
+                            "Item": _dump(item),
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
                     {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
-                    *self._open_counter(+1 if deadline_part(ticket.sla) else 0),
+                    *more,
                 ]
             )
         except ClientError as err:
             if _cancelled_by_condition(err, position=0):
-                raise IdCollision(ticket.id) from err
+                return False
             raise
+        return True
 
     def _open_counter(self, delta: int) -> list[dict[str, Any]]:
         """The gauge of official requests waiting for staff, kept in the same transaction."""
@@ -380,24 +392,8 @@ class SupportStore:
         items = [_dump(message_to_item(m)) for m in messages]
         for start in range(0, len(items), 25):
             self._batch_put(items[start : start + 25])
-        meta = {**ticket_to_item(record), **extra}
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _dump(meta),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                    {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
-                ]
-            )
-        except ClientError as err:
-            if _cancelled_by_condition(err, position=0):
-                raise AlreadyRecorded(record.id) from err
-            raise
+        if not self._put_new_request({**ticket_to_item(record), **extra}, audit):
+            raise AlreadyRecorded(record.id)
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
         request = {self._table: [{"PutRequest": {"Item": item}} for item in items]}
