@@ -54,7 +54,7 @@ _REPORT_TYPES = frozenset(
     }
 )
 _BOUNCE_SUBJECT = re.compile(
-    r"^(undeliver(ed|able)|returned mail|mail delivery (failed|failure|system)|"
+    r"^(undeliver(ed|able)|returned mail|mail delivery (failed|failure|system|warning)|"
     r"delivery (status notification|failure|failed|notification|has failed|report)|"
     r"failure notice|non[- ]?delivery|nondeliverable|could not send message|"
     r"warning: could not send|message (could not be delivered|not delivered)|"
@@ -63,6 +63,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"automatic reply|auto(matic)?[- ]?reply|autoreply|out of (the )?office|"
     r"автоответ|автоматический ответ)",
     re.IGNORECASE,
+)
+# Lotus Notes and Exchange put no header on an absence notice, only this subject.
+_ABSENCE_SUBJECT = re.compile(r"\b(is )?out of (the )?office\b|\bнахожусь в отпуске\b", re.I)
+# Challenge-response systems ask the sender to click before the mail is delivered.
+_CHALLENGE_HEADER = re.compile(
+    r"^x-(bluebottle-request|boxbe-[a-z-]+|tmda-[a-z-]+|challenge[a-z-]*)$"
 )
 
 
@@ -83,6 +89,13 @@ def autoreply_headers(mail: ParsedMail) -> str | None:
         return "x-auto-response-suppress"
     for name in mail.headers:
         if _AUTO_HEADER.match(name):
+            return name
+    return None
+
+
+def challenge_response(mail: ParsedMail) -> str | None:
+    for name in mail.headers:
+        if _CHALLENGE_HEADER.match(name):
             return name
     return None
 
@@ -113,8 +126,11 @@ def daemon_sender(mail: ParsedMail) -> str | None:
     for address in (mail.from_addr, mail.return_path):
         if address and _DAEMON.match(address):
             return f"sender {address.split('@')[0]}"
-    if _DAEMON_NAMES.search(mail.from_name or ""):
-        return "sender name " + mail.from_name[:40]
+    # The From header as written: a daemon's address need not be a valid one
+    # (`<Postmaster\@host@host>`), and its name may be all there is.
+    written = mail.headers.get("from", "")
+    if _DAEMON_NAMES.search(written):
+        return "sender name " + written[:40]
     return None
 
 
@@ -135,7 +151,7 @@ def bounce_signature(mail: ParsedMail) -> str | None:
     if "x-failed-recipients" in mail.headers:
         return "x-failed-recipients"
     subject = re.sub(r"^((re|fwd?|aw|wg|отв|пересл)\s*:\s*)+", "", mail.subject.strip(), flags=re.I)
-    if _BOUNCE_SUBJECT.search(subject):
+    if _BOUNCE_SUBJECT.search(subject) or _ABSENCE_SUBJECT.search(subject):
         return "bounce subject"
     if len({m.group(1).lower()[:8] for m in _DSN_FIELDS.finditer(mail.text[:50_000])}) >= 2:
         return "delivery status fields in the body"
@@ -146,6 +162,7 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
     ("auto_submitted", auto_submitted),
     ("precedence", precedence),
     ("autoreply_headers", autoreply_headers),
+    ("challenge_response", challenge_response),
     ("mailing_list", mailing_list),
     ("delivery_report", delivery_report),
     ("daemon_sender", daemon_sender),

@@ -15,7 +15,7 @@ TEXT_CHARS = 2_000
 _TAG = re.compile(r"\[#((?:T|E|C)-[0-9A-Z]{5,12})\]")
 
 
-def describe(path: Path, domain: str) -> dict[str, Any]:
+def describe(path: Path, domain: str, text_chars: int | None = TEXT_CHARS) -> dict[str, Any]:
     """One JSON-able line: disposition, reason, sender, subject, text, attachments, scope."""
     try:
         raw = path.read_bytes()
@@ -35,8 +35,9 @@ def describe(path: Path, domain: str) -> dict[str, Any]:
         "reason": reason,
         "from_addr": mail.from_addr,
         "subject": mail.subject,
-        "text": mail.text[:TEXT_CHARS],
-        "attachments": [a.name for a in mail.attachments],
+        "text": mail.text[:text_chars],
+        "attachments": [a.name for a in mail.attachments if not a.inline],
+        "inline_parts": [a.name for a in mail.attachments if a.inline],
         "thread_tag": tag.group(1) if tag else None,
         "scope": scope,
         "defects": mail.defects,

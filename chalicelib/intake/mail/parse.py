@@ -1,35 +1,35 @@
-"""Parse raw MIME defensively: every header read may raise in CPython's `email`.
+"""One raw message in, what the intake needs out; never raises, linear in the mail's size.
 
-Headers are read in the compat32 policy (raw strings, no exceptions on access) and
-decoded here with fallbacks; bodies go through a charset chain for Cyrillic mail:
-declared, UTF-8, then CP1251 or KOI8-R, whichever reads as Russian text.
+The structure comes from `mime` (byte ranges, bounded depth and parts), header values
+from `headers` (RFC 2047 and raw 8-bit through the same charset chain as bodies), and the
+sender only from the address part of `From`. Text is extracted up to a budget: the full
+raw message is kept in S3, and the record holds a bounded excerpt anyway.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email
-import email.policy
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.header import decode_header
-from email.message import Message
-from email.utils import getaddresses, parseaddr
 
+from chalicelib.intake.mail import mime
+from chalicelib.intake.mail.charsets import decode_bytes
+from chalicelib.intake.mail.headers import (
+    MAX_HEADER_CHARS,
+    decode_header_value,
+    message_ids,
+    parse_from,
+)
 from chalicelib.intake.mail.html_text import html_to_text
 
-MAX_HEADER_CHARS = 2_000
-_MSGID = re.compile(r"<([^<>\s]{1,250})>")
-_CYR_LOWER = re.compile(r"[а-яё]")
-_CYR_UPPER = re.compile(r"[А-ЯЁ]")
-# A long run of base64 lines: a big attachment. It is cut out of the raw message before
-# parsing and decoded straight from the raw bytes, because CPython's feed parser keeps
-# such a body as one string per line and then joins and re-encodes it (8-9x the mail).
-_BASE64_RUN = re.compile(rb"(?:[A-Za-z0-9+/=]{40,100}\r?\n){8192,}")
-_BLOB_MARKER = b"\x00intake-blob:"
+__all__ = ["MAX_HEADER_CHARS", "Attachment", "ParsedMail", "decode_bytes", "parse_mail"]
+
+TEXT_BYTES_BUDGET = 4 * 1024 * 1024  # raw bytes of one text part that are decoded
+HTML_CHARS_BUDGET = 1_000_000  # characters of HTML converted to text
+TEXT_CHARS_BUDGET = 1_000_000  # characters of extracted text in all
+MAX_ATTACHMENTS = 1_000
+_FILE_UNSAFE = re.compile(r"[\\/\x00-\x1f\x7f]")
+_REPORT_DETAIL = frozenset({"text/rfc822-headers"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class Attachment:
     size: int
     sha256: str
     data: bytes = field(repr=False)
+    # Shown in the body rather than sent as a file: an unnamed part, or an image of an
+    # HTML page (multipart/related). Kept all the same: a pasted screenshot is one.
+    inline: bool = False
 
 
 @dataclass
@@ -56,231 +59,203 @@ class ParsedMail:
     attachments: list[Attachment]
     report_parts: list[str]  # content types of the top-level parts
     defects: list[str]
-
-
-def decode_bytes(data: bytes, declared: str | None = None) -> str:
-    """The charset chain: declared, UTF-8, then CP1251 or KOI8-R by which reads as Russian."""
-    if declared:
-        try:
-            return data.decode(declared)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    candidates = [data.decode("cp1251", errors="replace"), data.decode("koi8-r", errors="replace")]
-    # KOI8-R lowercase letters are CP1251 capitals, and the other way round; Russian
-    # prose is mostly lowercase, so the right reading has more lowercase letters.
-    return max(
-        candidates,
-        key=lambda text: len(_CYR_LOWER.findall(text)) - len(_CYR_UPPER.findall(text)),
-    )
-
-
-def decode_header_value(raw: object) -> str:
-    """An RFC 2047 header as text; undecodable pieces go through the charset chain."""
-    if raw is None:
-        return ""
-    text = str(raw)
-    try:
-        pieces = decode_header(text)
-    except Exception:
-        return _clean(text)
-    out = []
-    for value, charset in pieces:
-        if isinstance(value, bytes):
-            out.append(decode_bytes(value, charset))
-        else:
-            out.append(value)
-    # decode_header drops the whitespace between encoded and plain words inconsistently.
-    joined = "".join(out) if any(isinstance(v, bytes) for v, _ in pieces) else text
-    return _clean(joined)
-
-
-def _clean(text: str) -> str:
-    text = " ".join(text.replace("\r", " ").replace("\n", " ").split())
-    return "".join(ch for ch in text if ch.isprintable())[:MAX_HEADER_CHARS]
-
-
-def _header(msg: Message, name: str) -> str | None:
-    try:
-        value = msg.get(name)
-    except Exception:
-        return None
-    return None if value is None else str(value)
-
-
-def _message_ids(raw: str | None) -> list[str]:
-    return _MSGID.findall(raw or "")[:50]
-
-
-def _cut_blobs(raw: bytes) -> tuple[bytes, list[tuple[int, int]]]:
-    """The message with its big base64 runs replaced by markers, and where they were."""
-    spans = [m.span() for m in _BASE64_RUN.finditer(raw)]
-    if not spans:
-        return raw, []
-    pieces, position = [], 0
-    for number, (start, end) in enumerate(spans):
-        pieces.append(raw[position:start])
-        pieces.append(base64.b64encode(_BLOB_MARKER + str(number).encode()) + b"\r\n")
-        position = end
-    pieces.append(raw[position:])
-    return b"".join(pieces), spans
+    sender_problem: str | None = None  # why From gives no trustworthy single address
+    body_offset: int = 0  # where the top-level body starts in the raw message
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse one message; never raises for malformed input (defects are recorded)."""
-    skeleton, spans = _cut_blobs(raw)
-    view = memoryview(raw)
-
-    def blob(data: bytes) -> bytes:
-        if spans and data.startswith(_BLOB_MARKER):
-            number = int(data[len(_BLOB_MARKER) :] or b"0")
-            start, end = spans[number]
-            return binascii.a2b_base64(view[start:end])
-        return data
-
-    msg = email.message_from_bytes(skeleton, policy=email.policy.compat32)
-    defects = [type(d).__name__ for d in getattr(msg, "defects", [])]
+    tree = mime.parse_tree(raw)
+    root = tree.root
+    defects = list(tree.defects)
+    hint = _message_charset(root)
     headers: dict[str, str] = {}
-    try:
-        items = msg.items()
-    except Exception:
-        items = []
-        defects.append("unreadable_headers")
-    for name, value in items:
-        key = str(name).strip().lower()
-        if key not in headers:
-            headers[key] = decode_header_value(value)
-    from_raw = _header(msg, "From") or ""
-    try:
-        name, address = parseaddr(decode_header_value(from_raw) if "=?" in from_raw else from_raw)
-    except Exception:
-        name, address = "", ""
-        defects.append("unparsable_from")
-    sender: str | None = address.strip().lower() or None
-    if sender and "@" not in sender and sender not in ("mailer-daemon", "postmaster"):
-        sender = None
-    return_path = _header(msg, "Return-Path")
-    if return_path is not None:
-        found = getaddresses([return_path])
-        return_path = found[0][1].strip().lower() if found else ""
-    text, attachments, report_parts = _walk(msg, defects, blob)
+    for name, value in root.fields:
+        if name not in headers:
+            headers[name] = decode_header_value(value, hint)
+    sender = parse_from(root.get_all("from"), hint)
+    if sender.problem:
+        defects.append(sender.problem)
+    walker = _Walker(raw, defects, hint)
+    walker.visit(root)
     return ParsedMail(
-        from_addr=sender,
-        from_name=decode_header_value(name),
+        from_addr=sender.address,
+        from_name=sender.name,
         subject=headers.get("subject", ""),
-        message_id=next(iter(_message_ids(_header(msg, "Message-ID"))), None),
-        in_reply_to=_message_ids(_header(msg, "In-Reply-To")),
-        references=_message_ids(_header(msg, "References")),
-        return_path=return_path,
-        content_type=_content_type(msg),
+        message_id=next(iter(message_ids(root.get("message-id"), keep_last=1)), None),
+        in_reply_to=message_ids(root.get("in-reply-to")),
+        references=message_ids(root.get("references")),
+        return_path=_return_path(root.get("return-path")),
+        content_type=root.content_type,
         headers=headers,
-        text=text,
-        attachments=attachments,
-        report_parts=report_parts,
-        defects=defects,
+        text="\n\n".join(t for t in walker.texts if t)[:TEXT_CHARS_BUDGET],
+        attachments=walker.attachments,
+        report_parts=[c.content_type for c in root.children],
+        defects=defects[:50],
+        sender_problem=sender.problem,
+        body_offset=root.start,
     )
 
 
-def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type().lower()
-    except Exception:
-        return "application/octet-stream"
+def _return_path(value: bytes | None) -> str | None:
+    """The bounce address: "" only for the null sender `<>`, else what it names."""
+    if value is None:
+        return None
+    text = value.decode("utf-8", "replace").strip()
+    if text.replace(" ", "") in ("", "<>"):
+        return ""
+    return parse_from([value]).address or text.strip("<>").lower()[:200]
 
 
-def _filename(part: Message) -> str | None:
+def _message_charset(root: mime.Part) -> str | None:
+    """The charset the message's text declares: raw 8-bit headers are usually in it."""
+    pending = [root]
+    for _ in range(50):
+        if not pending:
+            return None
+        part = pending.pop(0)
+        if part.content_type.startswith("text/"):
+            charset = _charset(part)
+            if charset:
+                return charset
+        pending.extend(part.children)
+    return None
+
+
+def _charset(part: mime.Part) -> str | None:
     try:
-        name = part.get_filename()
+        charset = part.params.get_content_charset()
     except Exception:
         return None
-    return decode_header_value(name) if name else None
+    return str(charset) if charset else None
 
 
-def _is_attachment(part: Message) -> bool:
-    disposition = (_header(part, "Content-Disposition") or "").lower()
-    return disposition.startswith("attachment") or _filename(part) is not None
-
-
-def _payload(part: Message, defects: list[str]) -> bytes:
+def _filename(part: mime.Part, hint: str | None) -> str | None:
     try:
-        data = part.get_payload(decode=True)
+        name = part.params.get_filename()
     except Exception:
-        defects.append("undecodable_payload")
-        data = None
-    if isinstance(data, bytes):
-        return data
-    raw = part.get_payload()
-    return raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+        return None
+    if not name:
+        return None
+    return decode_header_value(name.encode("utf-8", "surrogateescape"), hint) or None
 
 
-def _text_of(part: Message, defects: list[str]) -> str:
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-    text = decode_bytes(_payload(part, defects), charset)
-    return html_to_text(text) if _content_type(part) == "text/html" else text.strip()
+def _is_attachment(part: mime.Part, hint: str | None) -> bool:
+    disposition = (part.get("content-disposition") or b"").lstrip().lower()
+    return disposition.startswith(b"attachment") or _filename(part, hint) is not None
 
 
-def _walk(
-    msg: Message, defects: list[str], blob: Callable[[bytes], bytes]
-) -> tuple[str, list[Attachment], list[str]]:
-    texts: list[str] = []
-    attachments: list[Attachment] = []
-    top_level: list[str] = []
-    if msg.is_multipart():
-        top_level = [_content_type(p) for p in _children(msg)]
+class _Walker:
+    """Texts in reading order and attachments in MIME order."""
 
-    def visit(part: Message) -> None:
-        ctype = _content_type(part)
-        if ctype == "message/rfc822" or (ctype.startswith("message/") and _is_attachment(part)):
+    def __init__(self, raw: bytes, defects: list[str], hint: str | None) -> None:
+        self.raw = raw
+        self.defects = defects
+        self.hint = hint
+        self.texts: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.text_chars = 0
+        self.related = 0
+
+    def visit(self, part: mime.Part) -> None:
+        ctype = part.content_type
+        if ctype in ("message/rfc822", "message/global") or (
+            ctype.startswith("message/") and _is_attachment(part, self.hint)
+        ):
             # Forwarded mail is kept whole as an .eml attachment, never read as our headers.
-            inner = part.get_payload()
-            data = (
-                inner[0].as_bytes()
-                if isinstance(inner, list) and inner and isinstance(inner[0], Message)
-                else _payload(part, defects)
-            )
-            name = _filename(part) or f"forwarded-{len(attachments) + 1}.eml"
-            attachments.append(_attachment(name, ctype, data))
+            self.attach(part, f"forwarded-{len(self.attachments) + 1}.eml")
             return
-        if part.is_multipart():
-            children = _children(part)
+        if part.kept_raw:
+            self.attach(part, f"part-{len(self.attachments) + 1}.mime")
+            return
+        if part.is_multipart:
             if ctype == "multipart/alternative":
-                plain = [c for c in children if _content_type(c) == "text/plain"]
-                chosen = plain[0] if plain else children[-1]
-                visit(chosen)
-                for child in children:
-                    if child is not chosen and _is_attachment(child):
-                        visit(child)
-                return
-            for child in children:
-                visit(child)
+                self.alternative(part.children)
+            elif ctype == "multipart/report":
+                # The human-readable part is read; the returned message and the status
+                # fields are the report's machine detail, not something the sender sent us.
+                for child in part.children:
+                    if not child.content_type.startswith("message/"):
+                        self.visit(child)
+            else:
+                self.related += ctype == "multipart/related"
+                for child in part.children:
+                    self.visit(child)
+                self.related -= ctype == "multipart/related"
             return
-        if _is_attachment(part) or not ctype.startswith("text/"):
-            if ctype.startswith("message/") or ctype == "text/rfc822-headers":
+        if _is_attachment(part, self.hint) or not ctype.startswith("text/"):
+            if ctype.startswith("message/"):
                 return  # delivery-status and feedback parts: machine detail, not content
-            name = _filename(part) or f"attachment-{len(attachments) + 1}"
-            attachments.append(_attachment(name, ctype, blob(_payload(part, defects))))
+            self.attach(part, f"attachment-{len(self.attachments) + 1}")
             return
         if ctype in ("text/plain", "text/html"):
-            texts.append(_text_of(part, defects))
+            self.texts.append(self.text_of(part))
+        elif ctype not in _REPORT_DETAIL:
+            self.attach(part, f"attachment-{len(self.attachments) + 1}")
 
-    visit(msg)
-    return "\n\n".join(t for t in texts if t), attachments, top_level
+    def alternative(self, children: list[mime.Part]) -> None:
+        """The richest readable alternative: non-empty plain text, else HTML, else a
+        nested multipart; the others are the same content and are not read again."""
 
+        def rank(part: mime.Part) -> int:
+            if part.content_type == "text/plain":
+                return 0
+            if part.content_type == "text/html":
+                return 1
+            return 2 if part.is_multipart else 3
 
-def _children(part: Message) -> list[Message]:
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return []
-    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+        chosen = None
+        for candidate in sorted(children, key=rank):
+            if _is_attachment(candidate, self.hint):
+                continue
+            texts, attachments = len(self.texts), len(self.attachments)
+            self.visit(candidate)
+            if any(t.strip() for t in self.texts[texts:]):
+                chosen = candidate
+                break
+            del self.texts[texts:]
+            del self.attachments[attachments:]
+        if chosen is None and children:
+            fallback = sorted(children, key=rank)[0]
+            if not _is_attachment(fallback, self.hint):
+                self.visit(fallback)
+        for child in children:
+            if _is_attachment(child, self.hint):
+                self.visit(child)
 
+    def text_of(self, part: mime.Part) -> str:
+        room = TEXT_CHARS_BUDGET - self.text_chars
+        if room <= 0:
+            self.note("text_truncated")
+            return ""
+        if part.end - part.start > TEXT_BYTES_BUDGET:
+            self.note("text_truncated")
+        data = mime.body(self.raw, part, TEXT_BYTES_BUDGET)
+        text = decode_bytes(data, _charset(part), self.hint)
+        if part.content_type == "text/html":
+            if len(text) > HTML_CHARS_BUDGET:
+                self.note("text_truncated")
+            text = html_to_text(text[:HTML_CHARS_BUDGET])
+        else:
+            text = text.strip()
+        text = text[:room]
+        self.text_chars += len(text)
+        return text
 
-def _attachment(name: str, content_type: str, data: bytes) -> Attachment:
-    safe = re.sub(r"[\\/\x00-\x1f]", "_", name)[:200] or "attachment"
-    return Attachment(safe, content_type, len(data), hashlib.sha256(data).hexdigest(), data)
+    def attach(self, part: mime.Part, default_name: str) -> None:
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            self.note("too_many_attachments")
+            return
+        name = _filename(part, self.hint)
+        disposition = (part.get("content-disposition") or b"").lstrip().lower()
+        inline = not disposition.startswith(b"attachment") and (name is None or self.related > 0)
+        data = mime.body(self.raw, part)
+        safe = _FILE_UNSAFE.sub("_", name or default_name)[:200] or "attachment"
+        digest = hashlib.sha256(data).hexdigest()
+        self.attachments.append(
+            Attachment(safe, part.content_type, len(data), digest, data, inline=inline)
+        )
+
+    def note(self, defect: str) -> None:
+        if defect not in self.defects:
+            self.defects.append(defect)
