@@ -8,12 +8,14 @@ One table (infrastructure/resources.json, `SupportTable`) holds every kind of it
 | message        | REQ#<id>       | MSG#<at>#<message id>     |                                 |
 | delay notice   | REQ#<id>       | DELAY#<at>#<notice id>    |                                 |
 | audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
+| mail identity  | MAILID#<hash>  | MAIL                      |                                 |
+| ack allowance  | ACK#<address>  | RATE                      |                                 |
 
 `ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
 requests by time. `DueDeadlines` (GSI2PK = <part>#<shard>, GSI2SK = <due_at>#<id>) is
 sparse: only official requests still waiting for a staff answer carry its attributes.
-The partition says what the sweep owes the deadline next, so that one sweep reads an
-item only when an action on it is due:
+The partition of `DueDeadlines` says what the sweep owes the deadline next, so that one
+sweep reads an item only when an action on it is due:
 
 | part | requests                                   | the sweep reads          |
 |------|--------------------------------------------|--------------------------|
@@ -24,6 +26,10 @@ item only when an action on it is due:
 
 Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
 and part, and the cost follows the due deadlines, not the table.
+
+A mail identity (hash of Message-ID and sender) is written in the same transaction as
+the record it made, so the same message stored twice by SES (a sender retrying after a
+timeout) makes one record.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -136,6 +142,14 @@ def deadline_keys(ticket_id: str, due_at: str, part: str = PENDING) -> dict[str,
 
 class AlreadyRecorded(Exception):
     """An advisory record with this deterministic id exists: a redelivery."""
+
+
+class DuplicateMail(Exception):
+    """Another record was made from the same message (same Message-ID and sender)."""
+
+    def __init__(self, original: str) -> None:
+        super().__init__(original)
+        self.original = original
 
 
 class StaleState(Exception):
@@ -281,6 +295,10 @@ def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
     )
 
 
+def mail_identity_item(identity: str, record_id: str) -> dict[str, Any]:
+    return {"PK": f"MAILID#{identity}", "SK": "MAIL", "record": record_id}
+
+
 def audit_to_item(event: AuditEvent) -> dict[str, Any]:
     return {
         "PK": request_pk(event.ticket_id),
@@ -333,9 +351,18 @@ class SupportStore:
             raise IdCollision(ticket.id)
 
     def _put_new_request(
-        self, item: Mapping[str, Any], audit: AuditEvent, more: Sequence[dict[str, Any]] = ()
+        self,
+        item: Mapping[str, Any],
+        audit: AuditEvent,
+        more: Sequence[dict[str, Any]] = (),
+        identity: str | None = None,
     ) -> bool:
-        """The request item, only if its key is free, with its audit event; False if taken."""
+        """The request item, only if its key is free, with its audit event; False if taken.
+
+        With a mail `identity`, its marker is claimed in the same transaction; if another
+        record holds it, DuplicateMail names that record.
+        """
+        claims = [self._identity_put(identity, str(item["id"]))] if identity else []
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -347,14 +374,36 @@ class SupportStore:
                         }
                     },
                     {"Put": {"TableName": self._table, "Item": _dump(audit_to_item(audit))}},
+                    *claims,
                     *more,
                 ]
             )
         except ClientError as err:
             if _cancelled_by_condition(err, position=0):
                 return False
+            if identity and _cancelled_by_condition(err, position=2):
+                raise DuplicateMail(self.mail_identity(identity) or "") from err
             raise
         return True
+
+    def _identity_put(self, identity: str, record_id: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _dump(mail_identity_item(identity, record_id)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def mail_identity(self, identity: str) -> str | None:
+        """The record made from the message with this identity, if any."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_dump({"PK": f"MAILID#{identity}", "SK": "MAIL"}),
+            ConsistentRead=True,
+        )
+        item = _load(response.get("Item") or {})
+        return str(item["record"]) if "record" in item else None
 
     def _open_counter(self, delta: int) -> list[dict[str, Any]]:
         """The gauge of official requests waiting for staff, kept in the same transaction."""
@@ -382,8 +431,10 @@ class SupportStore:
         messages: Sequence[Message],
         audit: AuditEvent,
         extra: Mapping[str, Any],
+        identity: str | None = None,
     ) -> None:
-        """An advisory record with its conversation; AlreadyRecorded on a redelivery.
+        """An advisory record with its conversation; AlreadyRecorded on a redelivery,
+        DuplicateMail when another record holds the mail `identity`.
 
         A conversation can exceed a transaction's 100 items, so the messages (with
         deterministic keys, so rewriting them is harmless) go first and the request
@@ -392,7 +443,7 @@ class SupportStore:
         items = [_dump(message_to_item(m)) for m in messages]
         for start in range(0, len(items), 25):
             self._batch_put(items[start : start + 25])
-        if not self._put_new_request({**ticket_to_item(record), **extra}, audit):
+        if not self._put_new_request({**ticket_to_item(record), **extra}, audit, identity=identity):
             raise AlreadyRecorded(record.id)
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
@@ -404,14 +455,35 @@ class SupportStore:
                 return
         raise RuntimeError("DynamoDB kept items unprocessed; the caller retries")
 
-    def take_ack_allowance(self, address: str, at: str, per_day: int) -> bool:
-        """Spend one of a sender's acknowledgements for the last 24 h; False if none left.
+    def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
+        """Spend one of a sender's acknowledgements for the last 24 h on `record_id`;
+        False if none is left. Taking it again for the same record spends nothing.
 
-        The sender's item keeps the times of recent acknowledgements; the write is
-        conditional on the list read, so two concurrent mails cannot both spend the last.
+        The sender's item keeps `<time> <record>` entries; the write is conditional on the
+        list read, so two concurrent mails cannot both spend the last.
         """
-        key = {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
         cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
+
+        def change(recent: list[str]) -> list[str] | None:
+            if any(entry.endswith(f" {record_id}") for entry in recent):
+                return recent
+            if len(recent) >= per_day:
+                return None
+            return [*recent, f"{at} {record_id}"]
+
+        return self._change_allowance(address, cutoff, change)
+
+    def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
+        """Give back what `record_id` took: its acknowledgement was not sent."""
+        cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
+        self._change_allowance(
+            address, cutoff, lambda recent: [e for e in recent if not e.endswith(f" {record_id}")]
+        )
+
+    def _change_allowance(
+        self, address: str, cutoff: str, change: Callable[[list[str]], list[str] | None]
+    ) -> bool:
+        key = {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
         for _ in range(5):
             item = _load(
                 self._client.get_item(
@@ -419,11 +491,13 @@ class SupportStore:
                 ).get("Item")
                 or {}
             )
-            sent = list(item.get("sent") or [])
-            recent = [t for t in sent if t > cutoff]
-            if len(recent) >= per_day:
+            sent = [str(entry) for entry in item.get("sent") or []]
+            changed = change([entry for entry in sent if entry > cutoff])
+            if changed is None:
                 return False
-            values: dict[str, Any] = {":new": [*recent, at]}
+            if changed == sent:
+                return True
+            values: dict[str, Any] = {":new": changed}
             if "sent" in item:
                 condition = "sent = :old"
                 values[":old"] = sent
@@ -432,6 +506,15 @@ class SupportStore:
             if self._conditional_update(key, "SET sent = :new", condition, values):
                 return True
         return False
+
+    def settle_ack(self, record_id: str, state: str) -> None:
+        """Record what became of an owed acknowledgement (`sent`, `rate_limited`)."""
+        self._conditional_update(
+            {"PK": request_pk(record_id), "SK": META},
+            "SET ack = :state",
+            "ack = :owed",
+            {":state": state, ":owed": "owed"},
+        )
 
     def get_extra(self, ticket_id: str, names: Sequence[str]) -> dict[str, Any]:
         """Channel-specific attributes of a request item."""

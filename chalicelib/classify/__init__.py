@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.classify.engine import CueSet, Document, RuleSet, Vocabulary, masked_pattern
-from chalicelib.classify.text import Token, words
+from chalicelib.classify.text import Token, tokenize, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent
 ADVISORY_CHANNELS = frozenset({"email", "chat", "skype"})
 MAX_KB = 3
+# The classifier reads a bounded excerpt by design: what a request is about is said at
+# its start, and the full text of a long mail or transcript stays in S3. Abuse (R6.2)
+# is looked for further, since it is a per-word check.
+SUBJECT_CHARS = 500
+TEXT_CHARS = 10_000
+ABUSE_CHARS = 100_000
 
 
 def _load(name: str) -> Any:
@@ -93,7 +99,7 @@ class Classifier:
     def __call__(
         self, subject: str, text: str, channel: str
     ) -> tuple[Scope, tuple[KbArticle, ...]]:
-        doc = self.rules.document(subject, text)
+        doc = self.rules.document(subject[:SUBJECT_CHARS], text[:TEXT_CHARS])
         decision = self.rules.decide(doc)
         flags: list[str] = []
         evidence: list[Evidence] = []
@@ -107,6 +113,8 @@ class Classifier:
             label, sub = decision.label, decision.sub
             evidence.extend(decision.evidence)
         abusive = self.abuse.hits(doc.tokens)
+        if not abusive and len(text) > TEXT_CHARS:
+            abusive = self.abuse.hits(tokenize(text[TEXT_CHARS:ABUSE_CHARS]))
         if abusive:
             flags.append("abusive")
             evidence.extend(abusive)

@@ -11,6 +11,7 @@ within that many tokens; `unless` names groups whose presence anywhere disables 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -259,15 +260,33 @@ def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
     if pattern.window is None:
         chosen = [g[0] for g in groups]
         return 0, chosen
+    # Hits are sorted by start: the nearest hit of each other group is found by bisection,
+    # so a text repeating cue words costs n log n, not n squared.
+    starts = [[h.start for h in group] for group in groups[1:]]
     best: tuple[int, list[Hit]] | None = None
     for anchor in groups[0]:
         chosen = [anchor]
-        for other in groups[1:]:
-            chosen.append(min(other, key=lambda h: abs(h.start - anchor.start)))
+        for other, positions in zip(groups[1:], starts, strict=True):
+            chosen.append(_nearest(other, positions, anchor.start))
         span = max(h.end for h in chosen) - min(h.start for h in chosen)
         if span <= pattern.window and (best is None or span < best[0]):
             best = (span, chosen)
     return best
+
+
+def _nearest(hits: list[Hit], starts: list[int], position: int) -> Hit:
+    """The first hit whose start is closest to `position` (ties go to the earlier)."""
+    index = bisect_left(starts, position)
+    if index == 0:
+        return hits[0]
+    if index == len(hits):
+        return hits[bisect_left(starts, starts[-1])]
+    before, after = hits[index - 1], hits[index]
+    # Several hits can share a start; the earliest in list order with that start wins,
+    # as min() did before.
+    if position - before.start <= after.start - position:
+        return hits[bisect_left(starts, before.start)]
+    return after
 
 
 def masked_pattern(token: str) -> re.Pattern[str] | None:

@@ -13,10 +13,12 @@ _en = snowballstemmer.stemmer("english")
 
 # Addresses and links carry no scope signal but their parts look like words
 # ("почта аккаунта sergey@vetclinic.ru" must not read as "ru").
-_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
+# Each alternative starts only at the start of a white-space-delimited word, so a long
+# run without spaces is scanned once, not once per offset (that was quadratic).
+_ADDRESS = re.compile(r"(?<!\S)(?:[^\s@]+@\S+|https?://\S+|www\.\S+)", re.IGNORECASE)
 _APOSTROPHE = re.compile(r"[\u0027\u2019\u02bc`]")
 # A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла").
-_TOKEN = re.compile(r"[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|[*]+[a-zа-я]+")
+_TOKEN = re.compile(r"[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|(?<!\*)\*+[a-zа-я]+")
 _SENTENCE_END = re.compile(r"[.!?;:\n]+")
 _CYRILLIC = re.compile(r"[а-я]")
 SENTENCE_GAP = 5

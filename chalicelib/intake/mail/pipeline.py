@@ -26,11 +26,21 @@ from chalicelib.intake.mail.ack import build_ack
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import ParsedMail, parse_mail
 from chalicelib.models import AuditEvent, Message, Scope, Ticket
-from chalicelib.storage import AlreadyRecorded, SupportStore, message_to_item, ticket_to_item
+from chalicelib.storage import (
+    AlreadyRecorded,
+    DuplicateMail,
+    SupportStore,
+    mail_identity_item,
+    message_to_item,
+    ticket_to_item,
+)
 from chalicelib.timeutil import Clock, to_iso
 
 EXCERPT_CHARS = 8_000
 MAX_LISTED_ATTACHMENTS = 50
+MAX_STORED_ATTACHMENTS = 100
+BOUNCE_SCAN_BYTES = 262_144
+_QUOTED_AUTO_REPLY = re.compile(rb"^[> \t]*auto-submitted:[ \t]*auto-replied", re.MULTILINE)
 _TAG = re.compile(r"\[#((?:T|E|C)-[0-9A-Z]{5,12})\]")
 _OURS = re.compile(r"^(?:ack\.|reply-)((?:T|E|C)-[0-9A-Z]{5,12})[.@]")
 _TRUSTED_AUTHSERV = ("amazonses.com",)
@@ -99,8 +109,19 @@ def thread_reference(mail: ParsedMail, domain: str) -> str | None:
     return tag.group(1) if tag else None
 
 
+def mail_identity(mail: ParsedMail) -> str | None:
+    """What makes two stored objects the same message: its Message-ID and its sender."""
+    if not mail.message_id:
+        return None
+    sender = mail.from_addr or mail.headers.get("from", "")
+    return hashlib.sha256(f"{mail.message_id}\n{sender}".encode()).hexdigest()[:40]
+
+
 def sender_verified(mail: ParsedMail, verdicts: dict[str, str]) -> bool:
-    """Trust From only when DMARC passed, per SES or our own receiver's header."""
+    """Trust From only when it names one address and DMARC passed, per SES or our own
+    receiver's header."""
+    if not mail.from_addr or mail.sender_problem in ("several_from_addresses",):
+        return False
     if verdicts.get("dmarc") == "PASS":
         return True
     if verdicts.get("dmarc") == "FAIL" or verdicts.get("spf") == "FAIL":
@@ -133,8 +154,10 @@ class MailIntake:
 
     def process(self, note: Notification) -> Outcome:
         rid = record_id_for(note.bucket, note.key)
-        existing = self._store.get_extra(rid, ("disposition", "reason", "thread_of"))
+        existing = self._store.get_extra(rid, ("disposition", "reason", "thread_of", "ack"))
         if existing:
+            if existing.get("ack") == "owed":
+                self._acknowledge_again(rid)
             return Outcome(
                 rid,
                 str(existing["disposition"]),
@@ -152,19 +175,30 @@ class MailIntake:
                 return self._record_only(
                     rid, note, mail, "quarantine", f"ses {verdict} verdict FAIL"
                 )
-        reason = machine_reason(mail, note.envelope_sender) or self._bounce_of_ours(raw)
+        reason = machine_reason(mail, note.envelope_sender) or self._bounce_of_ours(raw, mail)
         if reason:
             return self._record_only(rid, note, mail, "machine", reason)
+        identity = mail_identity(mail)
+        original = self._store.mail_identity(identity) if identity else None
+        if original and original != rid:
+            return self._duplicate(rid, note, mail, original)
         verified = sender_verified(mail, note.verdicts)
         account = (
             self._accounts.find_by_email(mail.from_addr) if verified and mail.from_addr else None
         )
         target = thread_reference(mail, self._config.domain)
-        if target:
-            outcome = self._append_reply(rid, note, mail, target, verified, account)
-            if outcome is not None:
-                return outcome
-        return self._advisory(rid, note, mail, verified, account)
+        try:
+            if target:
+                outcome = self._append_reply(rid, note, mail, target, verified, account, identity)
+                if outcome is not None:
+                    return outcome
+            return self._advisory(rid, note, mail, verified, account, identity)
+        except DuplicateMail as duplicate:
+            # A copy of the same message won the race to record it.
+            return self._duplicate(rid, note, mail, duplicate.original)
+
+    def _duplicate(self, rid: str, note: Notification, mail: ParsedMail, original: str) -> Outcome:
+        return self._record_only(rid, note, mail, "duplicate", f"duplicate_of: {original}")
 
     # -- the three kinds of outcome -------------------------------------------------------
 
@@ -174,7 +208,9 @@ class MailIntake:
         """Machine or quarantined mail: recorded with its reason, nothing else happens."""
         ticket = self._ticket(rid, mail, Scope("unclear"), (), "closed", customer="machine")
         created = self._store_record(ticket, note, mail, disposition, reason, (), None)
-        metric = obs.MACHINE_MAIL if disposition == "machine" else obs.MAIL_QUARANTINED
+        metric = {"machine": obs.MACHINE_MAIL, "quarantine": obs.MAIL_QUARANTINED}.get(
+            disposition, obs.MAIL_DUPLICATES
+        )
         if created:
             obs.count(metric, reason=reason.split(":")[0])
         return Outcome(rid, disposition, reason, created)
@@ -187,6 +223,7 @@ class MailIntake:
         target: str,
         verified: bool,
         account: str | None,
+        identity: str | None,
     ) -> Outcome | None:
         """A reply by the owner of the thread joins it; anyone else starts a new record."""
         ticket = self._store.get_ticket(target)
@@ -213,18 +250,20 @@ class MailIntake:
         audit = AuditEvent(
             new_event_id(), target, "email_reply", mail.from_addr, at, {"mail_record": rid}
         )
-        # One transaction: the reply's own record is the condition, so a redelivered
-        # or concurrent copy of the mail cannot append the message twice.
+        # One transaction: the reply's own record and the mail's identity are the
+        # conditions, so a redelivered, concurrent or re-stored copy of the mail cannot
+        # append the message twice.
+        items = [{**ticket_to_item(reply), **extra}, message_to_item(message)]
+        if identity:
+            items.append(mail_identity_item(identity, rid))
         try:
             self._store.change_ticket(
-                target,
-                at=at,
-                audit=audit,
-                status="open",
-                items=[{**ticket_to_item(reply), **extra}, message_to_item(message)],
-                bump_messages=True,
+                target, at=at, audit=audit, status="open", items=items, bump_messages=True
             )
         except AlreadyRecorded:
+            original = self._store.mail_identity(identity) if identity else None
+            if original and original != rid:
+                raise DuplicateMail(original) from None
             return Outcome(rid, "reply", None, False, target)
         obs.count(obs.MAIL_REPLIES)
         return Outcome(rid, "reply", None, True, target)
@@ -236,6 +275,7 @@ class MailIntake:
         mail: ParsedMail,
         verified: bool,
         account: str | None,
+        identity: str | None,
     ) -> Outcome:
         scope, kb = self._classify(mail.subject, mail.text, "email")
         flags = list(scope.flags)
@@ -244,7 +284,12 @@ class MailIntake:
         scope = replace(scope, flags=tuple(flags))
         customer = account or f"{'email' if verified else 'unverified'}:{mail.from_addr or '?'}"
         ticket = self._ticket(rid, mail, scope, kb, "open", customer=customer)
-        created = self._store_record(ticket, note, mail, "advisory", None, kb, None)
+        # An acknowledgement is owed to a sender with an address; it is settled once sent
+        # (or refused by the rate limit), and a redelivery retries one still owed.
+        ack = "owed" if mail.from_addr and "@" in mail.from_addr else None
+        created = self._store_record(
+            ticket, note, mail, "advisory", None, kb, None, identity=identity, ack=ack
+        )
         if not created:
             return Outcome(rid, "advisory", None, False)
         stored = self._store.get_ticket(rid)
@@ -253,7 +298,8 @@ class MailIntake:
         obs.count(obs.ADVISORY_RECORDED, channel="email")
         if "ticket_recommended" in flags:
             obs.count(obs.TICKET_RECOMMENDED, channel="email")
-        self._acknowledge(rid, mail, kb)
+        if ack:
+            self._acknowledge(rid, mail.from_addr or "", mail.subject, mail.message_id, kb)
         return Outcome(rid, "advisory", None, True)
 
     # -- helpers ------------------------------------------------------------------------
@@ -293,9 +339,13 @@ class MailIntake:
         reason: str | None,
         kb: Any,
         thread_of: str | None,
+        identity: str | None = None,
+        ack: str | None = None,
     ) -> bool:
         """Put full text and attachments in S3, then the bounded record; False if it existed."""
         extra = self._persist_content(ticket.id, note, mail, disposition, reason, thread_of)
+        if ack:
+            extra["ack"] = ack
         audit = AuditEvent(
             new_event_id(),
             ticket.id,
@@ -305,7 +355,7 @@ class MailIntake:
             {"reason": reason},
         )
         try:
-            self._store.create_advisory(ticket, [], audit, extra)
+            self._store.create_advisory(ticket, [], audit, extra, identity)
         except AlreadyRecorded:
             return False
         return True
@@ -326,7 +376,9 @@ class MailIntake:
                 Bucket=self._config.bucket, Key=f"{prefix}/text.txt", Body=mail.text.encode()
             )
         listed: list[dict[str, Any]] = []
-        for attachment in mail.attachments:
+        # Each attachment is one S3 write; past the limit they stay in the raw mail,
+        # which is kept, and the record says how many were not extracted.
+        for attachment in mail.attachments[:MAX_STORED_ATTACHMENTS]:
             key = f"{prefix}/attachments/{attachment.sha256}"
             self._s3.put_object(
                 Bucket=self._config.bucket,
@@ -343,6 +395,7 @@ class MailIntake:
                         "size": attachment.size,
                         "sha256": attachment.sha256,
                         "s3_key": key,
+                        "inline": attachment.inline,
                     }
                 )
         extra = {
@@ -355,31 +408,57 @@ class MailIntake:
             else None,
             "attachments": listed,
             "attachment_count": len(mail.attachments),
+            "attachments_not_extracted": max(0, len(mail.attachments) - MAX_STORED_ATTACHMENTS)
+            or None,
             "message_id": mail.message_id,
             "defects": mail.defects[:20],
         }
         return {k: v for k, v in extra.items() if v is not None}
 
-    def _bounce_of_ours(self, raw: bytes) -> str | None:
-        """A failure notice quoting one of our acknowledgements is a bounce of ours."""
-        marker = f"@{self._config.domain}>".encode()
-        if b"<ack." in raw and marker in raw and b"auto-replied" in raw.lower():
+    def _bounce_of_ours(self, raw: bytes, mail: ParsedMail) -> str | None:
+        """A failure notice quoting one of our acknowledgements is a bounce of ours.
+
+        Only quoted header lines in the body count: a person's reply names our
+        Message-ID in its own headers and may say "auto-replied" in its text.
+        """
+        sample = raw[mail.body_offset : mail.body_offset + BOUNCE_SCAN_BYTES].lower()
+        ours = re.compile(
+            rb"^[> \t]*message-id:[ \t]*<ack\.[^>\s]*@"
+            + re.escape(self._config.domain.lower().encode())
+            + rb">",
+            re.MULTILINE,
+        )
+        if ours.search(sample) and _QUOTED_AUTO_REPLY.search(sample):
             return "bounce_of_our_acknowledgement"
         return None
 
-    def _acknowledge(self, rid: str, mail: ParsedMail, kb: Any) -> None:
-        if not mail.from_addr or "@" not in mail.from_addr:
+    def _acknowledge_again(self, rid: str) -> None:
+        """Retry an acknowledgement a previous delivery owed but could not send."""
+        ticket = self._store.get_ticket(rid)
+        if ticket is None or not ticket.customer_email:
             return
+        message_id = self._store.get_extra(rid, ("message_id",)).get("message_id")
+        self._acknowledge(rid, ticket.customer_email, ticket.subject, message_id, ticket.kb)
+
+    def _acknowledge(
+        self, rid: str, to_addr: str, subject: str, message_id: str | None, kb: Any
+    ) -> None:
+        """Send the owed acknowledgement, or settle it as rate-limited.
+
+        A failed send gives the allowance back and raises, so the queue redelivers the
+        notification and the retry finds the acknowledgement still owed.
+        """
         at = to_iso(self._clock())
-        if not self._store.take_ack_allowance(mail.from_addr, at, self._config.acks_per_day):
+        if not self._store.take_ack_allowance(to_addr, at, self._config.acks_per_day, rid):
             obs.count(obs.ACKS_RATE_LIMITED)
+            self._store.settle_ack(rid, "rate_limited")
             return
         message = build_ack(
             record_id=rid,
-            to_addr=mail.from_addr,
+            to_addr=to_addr,
             from_addr=self._config.ack_from,
-            subject=mail.subject,
-            in_reply_to=mail.message_id,
+            subject=subject,
+            in_reply_to=message_id,
             kb=tuple(kb),
             cabinet_url=self._config.cabinet_url,
             domain=self._config.domain,
@@ -388,11 +467,13 @@ class MailIntake:
         try:
             self._ses.send_raw_email(
                 Source=self._config.ack_from,
-                Destinations=[mail.from_addr],
+                Destinations=[to_addr],
                 RawMessage={"Data": message.as_bytes()},
             )
-        except Exception:
+        except Exception as error:
             obs.logger.exception("acknowledgement not sent", extra={"record_id": rid})
             obs.count(obs.NOTICE_FAILURES, kind="acknowledgement")
-            return
+            self._store.release_ack_allowance(to_addr, at, rid)
+            raise MailError(f"acknowledgement of {rid} not sent; retried") from error
+        self._store.settle_ack(rid, "sent")
         obs.count(obs.ACKS_SENT)
