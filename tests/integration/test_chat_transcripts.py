@@ -258,3 +258,21 @@ def test_support_hours_endpoint(api: Api) -> None:
     status, body, _ = api.call("GET", "/support/hours?at=soon")
     assert status == 400 and body["error"]["code"] == "invalid_at"
     assert api.call("GET", "/support/hours")[0] == 200
+
+
+def test_a_valid_2_mb_transcript_of_long_pastes_is_recorded(api: Api) -> None:
+    # Customers pasting logs without spaces: the classifier reads a bounded excerpt and
+    # is linear in it (this took a minute before, past API Gateway's 29 s).
+    turns = [
+        {
+            "from": "customer",
+            "at": f"2026-11-24T12:{i // 60:02d}:{i % 60:02d}+03:00",
+            "text": "x" * 19_000 + " не работает почта",
+        }
+        for i in range(104)
+    ]
+    body = transcript(id="conv-paste", ended_at="2026-11-24T13:00:00+03:00", messages=turns)
+    assert 1.8 * 1024 * 1024 < len(json.dumps(body, ensure_ascii=False).encode()) < 2 * 1024 * 1024
+    status, record, _ = post(api, body)
+    assert status == 201, record
+    assert record["message_count"] == 104

@@ -29,6 +29,7 @@ MAX_FIELDS = 1_000
 VALUE_BUDGET = 16_384  # raw bytes kept of one header value
 PARAM_BUDGET = 4_096  # of Content-Type / Content-Disposition, for parameter parsing
 LOOKAHEAD_LINES = 20
+MAX_BOUNDARY_MISSES = 100_000
 _NAME = re.compile(rb"([!-9;-~]{1,100})[ \t]*:")
 _BOM = b"\xef\xbb\xbf"
 
@@ -112,6 +113,10 @@ class _Context:
         self.raw = raw
         self.defects: list[str] = []
         self.parts = 0
+        # Lines that start like a boundary but are not one cost a step each; a message
+        # made of them (with boundaries that prefix each other at every level) must not
+        # cost depth x size steps.
+        self.scan_budget = MAX_BOUNDARY_MISSES
 
     def defect(self, name: str) -> None:
         if len(self.defects) < 50 and name not in self.defects:
@@ -129,7 +134,14 @@ class _Context:
             self.defect("nesting_too_deep" if depth >= MAX_DEPTH else "too_many_parts")
             part.kept_raw = True
             return part
-        spans = split_multipart(self.raw, body_start, end, boundary) if boundary else None
+        spans: list[tuple[int, int]] = []
+        if boundary:
+            spans, misses = split_multipart(
+                self.raw, body_start, end, boundary, MAX_PARTS - self.parts, self.scan_budget
+            )
+            self.scan_budget -= misses
+            if self.scan_budget < 0:
+                self.defect("boundary_scan_budget_spent")
         if not spans:
             # No boundary, or none found: the stdlib reads such a body as plain text too.
             self.defect("multipart_without_parts")
@@ -235,14 +247,20 @@ def _frozen(fields: list[tuple[str, bytearray]]) -> list[tuple[str, bytes]]:
     return [(name, bytes(value).strip()) for name, value in fields]
 
 
-def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int]]:
-    """Body ranges between `--boundary` lines (RFC 2046); the line break before a
-    delimiter belongs to it. A missing close delimiter ends the last part at `end`."""
+def split_multipart(
+    raw: bytes, start: int, end: int, boundary: bytes, max_parts: int, max_misses: int
+) -> tuple[list[tuple[int, int]], int]:
+    """Body ranges between `--boundary` lines (RFC 2046), and how many look-alike lines
+    were passed over. The line break before a delimiter belongs to it; a missing close
+    delimiter ends the last part at `end`. Past `max_parts` parts, or `max_misses` lines
+    that start like a delimiter but are not one, the rest is one last part, unsplit.
+    """
     delimiter = b"--" + boundary
     spans: list[tuple[int, int]] = []
     part_start: int | None = None
     position = start
-    while position < end:
+    misses = 0
+    while position < end and len(spans) < max_parts and misses <= max_misses:
         found = raw.find(delimiter, position, end)
         if found == -1:
             break
@@ -250,14 +268,17 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
         newline = raw.find(b"\n", after, end)
         line_end = end if newline == -1 else newline
         if found != start and raw[found - 1] != 0x0A:
+            misses += 1
             position = after
             continue
         if line_end - after > 100:
+            misses += 1
             position = line_end
             continue
         tail = raw[after:line_end].rstrip(b"\r")
         closing = tail.startswith(b"--")
         if (tail[2:] if closing else tail).strip(b" \t"):
+            misses += 1
             position = line_end
             continue
         if part_start is not None:
@@ -269,11 +290,11 @@ def split_multipart(raw: bytes, start: int, end: int, boundary: bytes) -> list[t
             spans.append((part_start, part_end))
         part_start = min(line_end + 1, end)
         if closing:
-            return spans
+            return spans, misses
         position = part_start
     if part_start is not None and part_start < end:
         spans.append((part_start, end))
-    return spans
+    return spans, misses
 
 
 def _content_type(part: Part, default: str) -> str:
