@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
-from chalice.app import SQSEvent
+from chalice.app import Request, SQSEvent
 
 from chalicelib import http
+from chalicelib.config import origins
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
@@ -28,6 +30,18 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
 app.register_middleware(http.reshape_chalice_errors, "http")
 
+
+@app.middleware("http")
+def cors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """CORS on every response for the configured cabinet origins (API.md, Conventions)."""
+    return http.with_cors(event, get_response, allowed_origins())
+
+
+def allowed_origins() -> tuple[str, ...]:
+    # Read per request: chalice's test client sets the stage's environment per call.
+    return origins(os.environ.get("CORS_ORIGINS", ""))
+
+
 cabinet_users = CognitoUserPoolAuthorizer(
     "SupportUsers",
     provider_arns=[
@@ -40,6 +54,13 @@ cabinet_users = CognitoUserPoolAuthorizer(
 
 def runtime() -> Runtime:
     return get_runtime(os.environ)
+
+
+def created(body: dict, path: str) -> Response:
+    """201 with `Location`: messages, answers and notices are read in their request's
+    thread, which is where it points."""
+    headers: dict[str, str | list[str]] = {"Location": http.location(app.current_request, path)}
+    return http.json_response(body, 201, headers)
 
 
 def _body() -> dict:
@@ -58,9 +79,9 @@ def create_ticket() -> Response:
     who = http.principal(app.current_request)
     new = parse_new_ticket(_body())
     key = app.current_request.headers.get("idempotency-key")
-    body, created = runtime().create_ticket(who, new, key, app.lambda_context)
-    headers = {"Location": f"/tickets/{body['id']}"}
-    if not created:
+    body, new_ticket = runtime().create_ticket(who, new, key, app.lambda_context)
+    headers = {"Location": http.location(app.current_request, f"/tickets/{body['id']}")}
+    if not new_ticket:
         headers["Idempotent-Replayed"] = "true"
     return http.json_response(body, 201, headers)
 
@@ -87,7 +108,7 @@ def post_message(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
-    return http.json_response(message.to_api(), 201)
+    return created(message.to_api(), f"/tickets/{ticket_id}")
 
 
 @app.route("/staff/queue", methods=["GET"], authorizer=cabinet_users)
@@ -105,7 +126,7 @@ def post_response(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     text = parse_staff_response(_body())
     message = runtime().desk.respond(who, ticket_id, text)
-    return http.json_response(message.to_api(), 201)
+    return created(message.to_api(), f"/tickets/{ticket_id}")
 
 
 @app.route("/tickets/{ticket_id}/delay-notices", methods=["POST"], authorizer=cabinet_users)
@@ -113,7 +134,7 @@ def post_response(ticket_id: str) -> Response:
 def post_delay_notice(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     notice = runtime().desk.post_delay_notice(who, ticket_id, _body())
-    return http.json_response(notice.to_api(), 201)
+    return created(notice.to_api(), f"/tickets/{ticket_id}")
 
 
 @app.route("/tickets/{ticket_id}/scope", methods=["PUT"], authorizer=cabinet_users)
@@ -150,9 +171,29 @@ def chat_transcript() -> Response:
         )
     verify_signature(runtime().chat_secret(), raw, request.headers.get("x-signature"))
     transcript = parse_transcript(parse_json_object(raw, CHAT_MAX_BYTES))
-    body, created = runtime().chat.record(transcript)
-    headers = {} if created else {"Idempotent-Replayed": "true"}
+    body, new = runtime().chat.record(transcript)
+    headers: dict[str, str | list[str]] = {
+        "Location": http.location(request, f"/tickets/{body['id']}")
+    }
+    if not new:
+        headers["Idempotent-Replayed"] = "true"
     return http.json_response(body, 201, headers)
+
+
+def _preflight_view(methods: list[str]) -> Callable[..., Response]:
+    def preflight(**_uri_params: str) -> Response:
+        return http.preflight(app.current_request, allowed_origins(), methods)
+
+    return preflight
+
+
+# A browser asks before it sends Authorization or JSON across origins. API Gateway sends
+# OPTIONS to the function like any route (no authorizer), and chalice local calls it
+# too, so the allowed origins are checked in one place.
+for _path, _views in list(app.routes.items()):
+    app.route(_path, methods=["OPTIONS"], name=f"preflight {_path}")(
+        _preflight_view(sorted(_views))
+    )
 
 
 @app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)

@@ -27,6 +27,8 @@ OPTIONAL = (
     "MAX_BODY_BYTES",
     "IDEMPOTENCY_TTL_SECONDS",
     "CABINET_URL",
+    "KB_BASE_URL",
+    "CORS_ORIGINS",
 )
 
 
@@ -55,6 +57,9 @@ class Settings:
     mail_domain: str = "support.hosting.example"
     ack_from: str = "support@support.hosting.example"
     acks_per_day: int = 3
+    kb_base_url: str | None = None  # None: the local default in classify/kb.json
+    # Browser origins of the cabinet frontend allowed to call the API (CORS).
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -84,6 +89,8 @@ class Settings:
                 env, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds
             ),
             cabinet_url=env.get("CABINET_URL", cls.cabinet_url),
+            kb_base_url=env.get("KB_BASE_URL") or None,
+            cors_origins=origins(env.get("CORS_ORIGINS", "")),
         )
         settings.validate()
         return settings
@@ -100,6 +107,20 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"unknown time zone {self.timezone!r}") from None
+        if self.kb_base_url is not None and not (
+            self.kb_base_url.startswith(("https://", "http://")) and self.kb_base_url.endswith("/")
+        ):
+            raise ConfigError("KB_BASE_URL must be an http(s) URL ending in /")
+        for origin in self.cors_origins:
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ConfigError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])"
+                )
+
+
+def origins(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of origins, as browsers send them (no trailing slash)."""
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

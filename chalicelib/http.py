@@ -19,6 +19,10 @@ from chalicelib.identity import Principal, principal_from_claims
 from chalicelib.timeutil import parse_iso, utc_now
 
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json; charset=utf-8"}
+# CORS (API.md, Conventions): what a browser on an allowed origin may send and read.
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+EXPOSED_HEADERS = "Location, Idempotent-Replayed"
+PREFLIGHT_MAX_AGE = "600"
 
 # Chalice's own refusals (415, 405, ...) come as {"Code", "Message"}; rename them.
 _CHALICE_CODES = {
@@ -83,6 +87,9 @@ def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
             obs.count(obs.REQUESTS_REJECTED, reason=error.code)
             return error_response(error)
         except Exception:
+            # Caught to answer in the error shape, so Lambda's Errors stays at 0: the
+            # UnhandledErrors metric is what alarms on a bug.
+            obs.count(obs.UNHANDLED_ERRORS, where="api")
             obs.logger.exception("unhandled error")
             return Response(
                 body=_dumps({"error": {"code": "internal_error", "message": "internal error"}}),
@@ -111,3 +118,72 @@ def reshape_chalice_errors(event: Request, get_response: Callable[[Request], Res
             )
             response.headers = {**(response.headers or {}), **JSON_HEADERS}
     return response
+
+
+def request_header(request: Request, name: str) -> str | None:
+    """A request header by lower-case name (Chalice's mapping is case-insensitive)."""
+    headers: Any = request.headers
+    value = headers.get(name) if headers else None
+    return None if value is None else str(value)
+
+
+def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
+    """Headers that let a browser on an allowed origin read the response.
+
+    The origin is echoed only when it is configured; `Vary: Origin` keeps caches from
+    serving one origin's answer to another.
+    """
+    headers = {"Vary": "Origin"}
+    if origin and origin in allowed:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    return headers
+
+
+def with_cors(
+    event: Request, get_response: Callable[[Request], Response], allowed: tuple[str, ...]
+) -> Response:
+    """HTTP middleware: CORS headers on every response, success and error alike."""
+    response = get_response(event)
+    origin = request_header(event, "origin")
+    response.headers = {**(response.headers or {}), **cors_headers(origin, allowed)}
+    return response
+
+
+def preflight(request: Request, allowed: tuple[str, ...], methods: list[str]) -> Response:
+    """The answer to a browser's OPTIONS preflight for one route."""
+    origin = request_header(request, "origin")
+    if not origin or origin not in allowed:
+        body = {
+            "error": {"code": "origin_not_allowed", "message": "this origin may not call the API"}
+        }
+        return Response(
+            body=_dumps(body), status_code=403, headers={**JSON_HEADERS, "Vary": "Origin"}
+        )
+    return Response(
+        body="",
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ", ".join([*methods, "OPTIONS"]),
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+            "Vary": "Origin",
+        },
+    )
+
+
+def location(request: Request, path: str) -> str:
+    """`path` under the API's base URL as the caller reached it.
+
+    Behind the execute-api URL the stage is part of the path (`/api/tickets/...`), behind
+    a custom domain the base path mapping is; both are what the request's own path has
+    in front of the route it matched.
+    """
+    context = request.context or {}
+    full = str(context.get("path") or "")
+    concrete = str(context.get("resourcePath") or "")
+    for name, value in (request.uri_params or {}).items():
+        concrete = concrete.replace("{" + name + "}", str(value))
+    base = full[: len(full) - len(concrete)] if concrete and full.endswith(concrete) else ""
+    return base.rstrip("/") + path

@@ -39,6 +39,7 @@ MAIL_REPLIES = "MailReplies"
 ACKS_SENT = "AcksSent"
 ACKS_RATE_LIMITED = "AcksRateLimited"
 MAIL_FAILED = "MailFailed"
+UNHANDLED_ERRORS = "UnhandledErrors"
 IMPORTS_REJECTED = "ImportsRejected"
 
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from chalicelib import observability as obs
 from chalicelib.accounts import CognitoDirectory
-from chalicelib.classify import classify_request
+from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.hours import SupportHours
@@ -66,6 +66,7 @@ def build_runtime(
     """Wire storage, the classifier, notices and idempotency for one process."""
     client = dynamodb or boto3.client("dynamodb", region_name=settings.region)
     store = SupportStore(client, settings.table_name)
+    classify_request = default_classifier(settings.kb_base_url)
     publisher = publisher or SnsPublisher(boto3.client("sns", region_name=settings.region))
     cabinet = CabinetService(store, classify_request, clock, settings.first_response_minutes)
     abuse = AbuseNotices(store, publisher, settings.management_topic_arn, clock)

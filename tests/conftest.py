@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,10 @@ os.environ.update(
         "CHAT_SECRET_NAME": "support-intake/chat-webhook-local",
         "USER_POOL_ID": "set-by-the-aws-fixture",
         "MAIL_BUCKET": "support-intake-mail-local",
+        # The local stage's origins, read from the same config the local stack uses.
+        "CORS_ORIGINS": json.loads(
+            (Path(__file__).parents[1] / ".chalice" / "config.json").read_text()
+        )["stages"]["local"]["environment_variables"]["CORS_ORIGINS"],
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

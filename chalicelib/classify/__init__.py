@@ -75,14 +75,22 @@ class AbuseLexicon:
 class Classifier:
     """The scope classifier: rules, abuse lexicon and KB index compiled once."""
 
-    def __init__(self, rules: dict[str, Any], abuse: dict[str, Any], kb: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        rules: dict[str, Any],
+        abuse: dict[str, Any],
+        kb: dict[str, Any],
+        kb_base_url: str | None = None,
+    ) -> None:
         self.rules = RuleSet(rules)
         self._fallback = rules["fallback"]
         recommend = rules["ticket_recommended"]
         self._recommend_rule = recommend["rule"]
         self._recommend_labels = frozenset(recommend["labels"])
         self.abuse = AbuseLexicon(abuse, self.rules.vocabulary)
-        base = kb["base_url"]
+        # The help centre's address is the deployment's (KB_BASE_URL); kb.json's is the
+        # local default.
+        base = kb_base_url or kb["base_url"]
         self._articles = tuple(
             _Article(
                 slug=a["slug"],
@@ -148,8 +156,8 @@ class Classifier:
 
 
 @cache
-def default_classifier() -> Classifier:
-    return Classifier(_load("rules.json"), _load("abuse.json"), _load("kb.json"))
+def default_classifier(kb_base_url: str | None = None) -> Classifier:
+    return Classifier(_load("rules.json"), _load("abuse.json"), _load("kb.json"), kb_base_url)
 
 
 def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tuple[KbArticle, ...]]:

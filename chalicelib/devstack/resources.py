@@ -91,12 +91,15 @@ def create_user_pool(cognito: Any, pool_name: str) -> tuple[str, str, str]:
         AutoVerifiedAttributes=props["AutoVerifiedAttributes"],
         Policies=props["Policies"],
     )["UserPool"]
-    client_props = resource("UserPoolClient")["Properties"]
+    client_definition = resource("UserPoolClient")
+    client_props = client_definition["Properties"]
     client = cognito.create_user_pool_client(
         UserPoolId=pool["Id"],
         ClientName=client_props["ClientName"],
         GenerateSecret=client_props["GenerateSecret"],
-        ExplicitAuthFlows=client_props["ExplicitAuthFlows"],
+        # Locally, dev-token signs users in with admin password auth; the deployed client
+        # does not allow it (the template's Metadata says which flows are local-only).
+        ExplicitAuthFlows=client_definition["Metadata"]["LocalExplicitAuthFlows"],
     )["UserPoolClient"]
     group = resource("StaffGroup")["Properties"]
     cognito.create_group(

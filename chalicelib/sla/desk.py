@@ -175,6 +175,9 @@ class StaffDesk:
         if before is None or sla is None or before.first_response_at or not sla.first_response_at:
             return
         minutes = minutes_between(ticket.created_at, sla.first_response_at)
+        # Once overall (the dashboard's p50/p95: CloudWatch cannot merge percentiles
+        # across dimension values) and once by how and whether late.
+        obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes)
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes, via=via, late=str(sla.state == "breached"))
 
 

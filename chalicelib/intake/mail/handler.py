@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability as obs
 from chalicelib.intake.chat_import import ChatImport
-from chalicelib.intake.mail.pipeline import MailIntake, Outcome, parse_notification
+from chalicelib.intake.mail.pipeline import MailError, MailIntake, Outcome, parse_notification
 
 
 def s3_objects(body: str) -> list[tuple[str, str]] | None:
@@ -40,6 +40,57 @@ def s3_objects(body: str) -> list[tuple[str, str]] | None:
     return found
 
 
+SES_SETUP_OBJECT = "AMAZON_SES_SETUP_NOTIFICATION"
+
+
+def setup_notice(body: str) -> str | None:
+    """What a queue message is if AWS sent it while wiring the mail path, else None.
+
+    S3 sends `s3:TestEvent` when a bucket notification is created; SES writes
+    AMAZON_SES_SETUP_NOTIFICATION into the bucket and confirms its topic when a receipt
+    rule is saved; SNS may deliver a subscription confirmation. None of them is mail, and
+    none may end in the dead-letter queue (its alarm would fire on day one).
+    """
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    if event.get("Event") == "s3:TestEvent":
+        return "s3:TestEvent"
+    if event.get("Type") in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
+        return f"sns {event['Type']}"
+    inner: Any = event
+    if isinstance(event.get("Message"), str):
+        try:
+            inner = json.loads(event["Message"])
+        except ValueError:
+            return None
+    if not isinstance(inner, dict):
+        return None
+    kind = inner.get("notificationType") or inner.get("eventType")
+    if kind is not None and kind != "Received":
+        return f"ses {str(kind)[:60]}"
+    action = (inner.get("receipt") or {}).get("action") or {}
+    if str(action.get("objectKey", "")).endswith(SES_SETUP_OBJECT):
+        return "ses setup object"
+    records = event.get("Records")
+    if (
+        isinstance(records, list)
+        and records
+        and all(
+            isinstance(r, dict)
+            and str(((r.get("s3") or {}).get("object") or {}).get("key", "")).endswith(
+                SES_SETUP_OBJECT
+            )
+            for r in records
+        )
+    ):
+        return "ses setup object"
+    return None
+
+
 def mail_batch(
     event: dict[str, Any], intake: MailIntake, imports: ChatImport | None = None
 ) -> dict[str, Any]:
@@ -52,14 +103,22 @@ def mail_batch(
     # the queue retries each the same way, and the local poller keeps running.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    def handle(record: SQSRecord) -> Outcome | list[dict[str, Any]]:
+    def handle(record: SQSRecord) -> Outcome | list[dict[str, Any]] | str:
+        notice = setup_notice(record.body)
+        if notice is not None:
+            obs.logger.info("setup notification passed over", extra={"notification": notice})
+            return notice
         objects = s3_objects(record.body)
         if objects is not None and imports is not None:
             return [imports.process_object(bucket, key) for bucket, key in objects]
         try:
             outcome = intake.process(parse_notification(record.body))
-        except Exception:
+        except Exception as error:
             obs.count(obs.MAIL_FAILED)
+            if not isinstance(error, MailError):
+                # Not a known condition (unreadable object, a send to retry): a bug. The
+                # batch processor keeps Lambda's Errors at 0, so it is counted here.
+                obs.count(obs.UNHANDLED_ERRORS, where="mail")
             obs.logger.exception("mail not processed", extra={"message_id": record.message_id})
             raise
         obs.logger.info(
