@@ -145,6 +145,12 @@ def put_scope(ticket_id: str) -> Response:
     return http.json_response(ticket.to_api())
 
 
+@app.route("/openapi.json", methods=["GET"])
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this interface (API.md, Conventions)."""
+    return Response(body=http.openapi_document(), status_code=200, headers=http.JSON_HEADERS)
+
+
 @app.route("/support/hours", methods=["GET"])
 @http.api_view
 def support_hours() -> Response:

@@ -9,6 +9,7 @@ import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from chalice.app import Request, Response
@@ -38,6 +39,12 @@ _CHALICE_CODES = {
     "TooManyRequestsError": "too_many_requests",
     "InternalServerError": "internal_error",
 }
+
+
+@functools.cache
+def openapi_document() -> str:
+    """`openapi.json` as shipped in the bundle (the project root links to it)."""
+    return (Path(__file__).parent / "openapi.json").read_text(encoding="utf-8")
 
 
 def principal(request: Request) -> Principal:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # moto's account and region; the fixture checks the topics it creates get these ARNs.
 TOPIC_PREFIX = "arn:aws:sns:eu-central-1:123456789012:"
@@ -158,6 +162,45 @@ def client(aws: Any) -> Iterator[Any]:
         yield test_client
 
 
+@functools.cache
+def openapi() -> Any:
+    from openapi_core import OpenAPI
+
+    return OpenAPI.from_file_path(str(ROOT / "openapi.json"))
+
+
+def conforms_to_openapi(method: str, path: str, headers: dict[str, str], response: Any) -> None:
+    """Every response an integration test sees must match openapi.json (API.md): its
+    status is documented for the route and its body validates against the schema."""
+    from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+    from openapi_core.testing import MockRequest, MockResponse
+
+    route, _, query = path.partition("?")
+    request = MockRequest(
+        "http://localhost",
+        method.lower(),
+        route,
+        args=dict(urllib.parse.parse_qsl(query)),
+        headers=headers,
+    )
+    content_type = str(response.headers.get("Content-Type", "application/json")).split(";")[0]
+    served = MockResponse(
+        response.body or b"",
+        status_code=response.status_code,
+        headers=dict(response.headers),
+        content_type=content_type,
+    )
+    try:
+        openapi().validate_response(request, served)
+    except (PathNotFound, OperationNotFound):
+        return  # a route the API does not have: the test is probing an unknown one
+    except Exception as error:
+        raise AssertionError(
+            f"{method} {path} -> {response.status_code} does not match openapi.json: {error!r}"
+            f"\n{(response.body or b'')[:500]!r}"
+        ) from error
+
+
 class Api:
     """Small helper over chalice's test client speaking JSON with a customer's token."""
 
@@ -181,6 +224,7 @@ class Api:
         response = getattr(self.client.http, method.lower())(path, headers=sent, body=payload)
         text = response.body.decode() if response.body else ""
         headers_out = {k.lower(): v for k, v in response.headers.items()}
+        conforms_to_openapi(method, path, sent, response)
         return response.status_code, json.loads(text) if text else None, headers_out
 
 
