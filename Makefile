@@ -14,8 +14,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
+# make run PORT=8100 AWS_PORT=4699 runs a second stack beside the first (or set
+# SUPPORT_INTAKE_LOCAL=8100:4699, which every command reads).
 run: $(STAMP)
-	$(BIN)/python -m chalicelib dev
+	$(BIN)/python -m chalicelib dev $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

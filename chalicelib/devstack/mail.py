@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import shutil
 import threading
@@ -126,30 +126,20 @@ def redrive_dead_letters() -> int:
 
 def wait_for_record(record_id: str, timeout: float = 30) -> dict[str, Any]:
     """The intake's record once the poller has processed the mail (or {} after timeout)."""
-    from chalicelib.config import Settings
-    from chalicelib.runtime import build_runtime
-
-    store = build_runtime(Settings.from_env(os.environ)).store
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = store.get_extra(record_id, ("disposition", "reason", "scope", "thread_of"))
+        found: dict[str, Any] = _store().get_extra(
+            record_id, ("disposition", "reason", "scope", "thread_of")
+        )
         if found:
             return found
-        time.sleep(0.5)
+        time.sleep(0.2)
     return {}
 
 
-def describe_outcome(name: str, record_id: str, found: dict[str, Any]) -> str:
-    scope = found.get("scope") or {}
-    return json.dumps(
-        {
-            "file": name,
-            "record_id": record_id,
-            "disposition": found.get("disposition", "not processed yet"),
-            "reason": found.get("reason"),
-            "label": scope.get("label"),
-            "flags": scope.get("flags"),
-            "thread_of": found.get("thread_of"),
-        },
-        ensure_ascii=False,
-    )
+@functools.cache
+def _store() -> Any:
+    from chalicelib.config import Settings
+    from chalicelib.runtime import build_runtime
+
+    return build_runtime(Settings.from_env(os.environ)).store

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
 import signal
-import sys
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
+from chalicelib.config import origins
 from chalicelib.devstack.mail import poll_queue, watch_inbox
 from chalicelib.devstack.resources import (
     REPO,
@@ -24,16 +25,22 @@ from chalicelib.devstack.resources import (
     create_user_pool,
     local_names,
 )
+from chalicelib.devstack.stack import ENV_VAR, LocalStack
 
 STAGE = "local"
-DEFAULT_AWS_PORT = 4599
-DEFAULT_API_PORT = 8000
 REGION = "eu-central-1"
 POOL_NAME = "support-intake-local"
 
 
 def aws_endpoint(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
+    return LocalStack(aws_port=port).aws_url
+
+
+def not_running(aws_port: int) -> SystemExit:
+    return SystemExit(
+        f"no local stack answers on {aws_endpoint(aws_port)}: start one with `make run`, "
+        f"or name the one you started with --port/--aws-port or {ENV_VAR}=<api port>:<aws port>"
+    )
 
 
 def point_boto3_at_moto(port: int) -> None:
@@ -94,15 +101,13 @@ def local_environment(aws_port: int) -> dict[str, str]:
     try:
         tables = set(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"])
     except EndpointConnectionError:
-        raise SystemExit(
-            f"the local stack is not running on {aws_endpoint(aws_port)}: start it with `make run`"
-        ) from None
+        raise not_running(aws_port) from None
     if names["SUPPORT_TABLE_NAME"] not in tables:
         raise SystemExit("the local stack has no tables yet: start it with `make run`")
     return {**os.environ, **bootstrap(aws_port)}
 
 
-def dev_secret(aws_port: int = DEFAULT_AWS_PORT) -> str:
+def dev_secret(aws_port: int) -> str:
     """The chat webhook secret of the running local stack."""
     import boto3
 
@@ -183,6 +188,40 @@ class _StrictLocalAuthorizer:
         return self._inner.authorize(raw_path, lambda_event, lambda_context)
 
 
+def install_gateway_responses(local: Any, allowed: tuple[str, ...]) -> None:
+    """API Gateway's own answers, as the template's Gateway Responses shape them.
+
+    chalice local answers an unknown route with 403 `{"message": "Missing Authentication
+    Token"}` and a refused token with `{"message": "Unauthorized"}`; deployed, the
+    Gateway Responses make them 404 and 401 in API.md's error shape, with CORS.
+    """
+    from chalicelib.http import cors_headers
+
+    class GatewayError(local.LocalGatewayException):  # type: ignore[misc]
+        def __init__(self, status: int, code: str, message: str, origin: str | None) -> None:
+            headers = {"Content-Type": "application/json", **cors_headers(origin, allowed)}
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            super().__init__(headers, body)
+            self.CODE = status
+
+    class Gateway(local.LocalGateway):  # type: ignore[misc]
+        def handle_request(
+            self, method: str, path: str, headers: dict[str, str], body: bytes | None
+        ) -> Any:
+            origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
+            try:
+                return super().handle_request(method, path, headers, body)
+            except local.ForbiddenError:
+                raise GatewayError(404, "not_found", "no such route", origin) from None
+            except local.NotAuthorizedError as error:
+                message = "a valid cabinet token is required"
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    message = json.loads(error.body or b"{}")["error"]["message"]
+                raise GatewayError(401, "unauthenticated", message, origin) from None
+
+    local.LocalGateway = Gateway
+
+
 def _looks_like_jwt(token: str) -> bool:
     parts = token.removeprefix("Bearer ").split(".")
     if len(parts) != 3:
@@ -194,8 +233,9 @@ def _looks_like_jwt(token: str) -> bool:
     return isinstance(payload, dict)
 
 
-def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) -> int:
+def serve(stack: LocalStack) -> int:
     """Run the stack until Ctrl-C; returns the exit status."""
+    aws_port, api_port = stack.aws_port, stack.api_port
     from chalice import local
     from chalice.cli.factory import CLIFactory
     from moto.server import ThreadedMotoServer
@@ -220,6 +260,7 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
             original(app_object)
         )
+        install_gateway_responses(local, origins(os.environ.get("CORS_ORIGINS", "")))
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
         stop = stop_workers
         for worker in (_print_notices, _sweep_every_minute, poll_queue):
@@ -232,13 +273,7 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
             threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, _shutdown)
-        print(f"AWS stand-in (moto) on {aws_endpoint(aws_port)}", flush=True)
-        print(f"API on http://127.0.0.1:{api_port}  (Ctrl-C stops everything)", flush=True)
-        print(
-            "Get a token:  .venv/bin/python -m chalicelib dev-token --email you@example.com",
-            flush=True,
-        )
-        print(f"Drop .eml files into {inbox}/ to receive them as e-mail", flush=True)
+        print(banner(stack, inbox), flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -251,7 +286,7 @@ def serve(aws_port: int = DEFAULT_AWS_PORT, api_port: int = DEFAULT_API_PORT) ->
     return 0
 
 
-def dev_token(email: str, staff: bool, aws_port: int = DEFAULT_AWS_PORT) -> str:
+def dev_token(email: str, staff: bool, aws_port: int) -> str:
     """An IdToken from the local user pool, creating the user on first use."""
     import boto3
     from botocore.exceptions import ClientError, EndpointConnectionError
@@ -261,9 +296,7 @@ def dev_token(email: str, staff: bool, aws_port: int = DEFAULT_AWS_PORT) -> str:
     try:
         pool = find_pool(cognito)
     except EndpointConnectionError:
-        raise SystemExit(
-            f"the local stack is not running on {aws_endpoint(aws_port)}: start it with `make run`"
-        ) from None
+        raise not_running(aws_port) from None
     if pool is None:
         raise SystemExit("the local stack has no user pool yet: start it with `make run`")
     pool_id = pool["Id"]
@@ -299,12 +332,23 @@ def dev_token(email: str, staff: bool, aws_port: int = DEFAULT_AWS_PORT) -> str:
     return token
 
 
-def main_dev(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m chalicelib dev")
-    parser.add_argument("--aws-port", type=int, default=DEFAULT_AWS_PORT)
-    parser.add_argument("--port", type=int, default=DEFAULT_API_PORT)
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(REPO)))
-    return serve(args.aws_port, args.port)
+def banner(stack: LocalStack, inbox: Path) -> str:
+    """What a user needs to talk to this stack, as commands to copy."""
+    cli = ".venv/bin/python -m chalicelib"
+    return "\n".join(
+        [
+            f"Local stack {stack.name}: API {stack.api_url}, AWS stand-in (moto) {stack.aws_url}",
+            "In another terminal, name this stack once, then every command talks to it:",
+            f"  export {ENV_VAR}={stack.name}",
+            f"  API=$({cli} dev-url)",
+            f"  TOKEN=$({cli} dev-token --email you@example.com)",
+            '  curl -s -X POST "$API/tickets" -H "Authorization: $TOKEN" '
+            "-H 'Content-Type: application/json' "
+            '-d \'{"subject": "Hi", "text": "FTP is down"}\'',
+            f"  {cli} replay ../shared/corpus/human-mail",
+            f"Drop .eml files into {inbox}/ to receive them as e-mail;"
+            f" processed ones move to {inbox}/done/.",
+            "State lives in memory: stopping the stack forgets every ticket and mail.",
+            "Ctrl-C stops everything.",
+        ]
+    )

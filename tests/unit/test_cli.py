@@ -1,0 +1,76 @@
+"""The command line keeps its word: one name for a local stack, help that works, portable
+helpers (issue 11)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.__main__ import main, time_from_now
+from chalicelib.devstack.stack import ENV_VAR, LocalStack, resolve
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_suites_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() switches metrics off for command output; undo it after each test.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+
+
+def test_flags_name_the_stack_before_the_environment_and_the_defaults() -> None:
+    assert resolve(None, None, {}) == LocalStack(8000, 4599)
+    assert resolve(None, None, {ENV_VAR: "8100:4699"}) == LocalStack(8100, 4699)
+    assert resolve(9000, None, {ENV_VAR: "8100:4699"}) == LocalStack(9000, 4699)
+    assert resolve(9000, 5000, {ENV_VAR: "8100:4699"}) == LocalStack(9000, 5000)
+
+
+@pytest.mark.parametrize("value", ["x:1", "8100:0", "99999:4599", "8100:abc"])
+def test_a_malformed_stack_name_is_refused_with_the_expected_form(value: str) -> None:
+    with pytest.raises(SystemExit, match="<api port>:<aws port>"):
+        resolve(None, None, {ENV_VAR: value})
+
+
+def test_dev_url_prints_the_named_stacks_api(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "8100:4699")
+    assert main(["dev-url"]) == 0
+    assert capsys.readouterr().out.strip() == "http://127.0.0.1:8100"
+    assert main(["dev-url", "--port", "8200"]) == 0
+    assert capsys.readouterr().out.strip() == "http://127.0.0.1:8200"
+
+
+@pytest.mark.parametrize("command", ["dev", "dev-token", "replay", "sla-sweep", "dev-sign"])
+def test_help_works_and_names_the_port_options(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "--port" in out and "--aws-port" in out
+
+
+def test_dev_takes_leading_options() -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["dev", "--port", "not-a-port"])
+    assert stop.value.code == 2  # argparse refuses the value, not the option
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        ("+3h", "2026-11-25T15:00:00+00:00"),
+        ("+61min", "2026-11-25T13:01:00+00:00"),
+        ("-5m", "2026-11-25T11:55:00+00:00"),
+        ("+2d", "2026-11-27T12:00:00+00:00"),
+        ("now", "2026-11-25T12:00:00+00:00"),
+    ],
+)
+def test_dev_time_needs_no_gnu_date(offset: str, expected: str) -> None:
+    assert time_from_now(offset, datetime(2026, 11, 25, 12, tzinfo=UTC)) == expected
+
+
+def test_dev_time_refuses_what_it_cannot_read(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev-time", "tomorrow"]) == 2
+    assert "+3h" in capsys.readouterr().err
