@@ -45,8 +45,9 @@ def post(api: Api, body: Any, *, signature: str | None = None, raw: bytes | None
 
 def test_r1_4_a_transcript_is_an_advisory_record_linked_by_the_account_email(api: Api) -> None:
     sub = register("olga@kofeinya.example")
-    status, record, _ = post(api, transcript())
+    status, record, headers = post(api, transcript())
     assert status == 201, record
+    assert headers["location"] == f"/tickets/{record['id']}"
     assert record["official"] is False and record["advisory"] is True
     assert record["channel"] == "chat"
     assert record["account"] == sub  # R1.6
