@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.intake.mail.offline import describe  # noqa: E402
+from devtools.offline import describe  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 DOMAIN = "support.hosting.example"

@@ -36,12 +36,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib.devstack.resources import create_tables  # noqa: E402
 from chalicelib.models import Scope, Ticket  # noqa: E402
 from chalicelib.sla.deadlines import first_response_deadline  # noqa: E402
 from chalicelib.sla.sweep import Sweeper  # noqa: E402
 from chalicelib.storage import SupportStore, _dump, ticket_to_item  # noqa: E402
 from chalicelib.timeutil import to_iso  # noqa: E402
+from devtools.resources import create_tables  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

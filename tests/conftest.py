@@ -66,14 +66,14 @@ def aws() -> Iterator[Any]:
     from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    from chalicelib.devstack.resources import (
+    from chalicelib.runtime import runtime_from_env
+    from devtools.resources import (
         create_mail_path,
         create_secrets,
         create_tables,
         create_topics,
         create_user_pool,
     )
-    from chalicelib.runtime import runtime_from_env
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-central-1")

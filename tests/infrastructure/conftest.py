@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`chalice package --merge-template` into a temporary folder, then finalize.py."""
     out = tmp_path_factory.mktemp("package")
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
@@ -41,4 +42,17 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         cwd=ROOT,
         check=True,
     )
-    return dict(json.loads((out / "sam.json").read_text()))
+    return out
+
+
+@pytest.fixture(scope="session")
+def packaged(package_dir: Path) -> dict[str, Any]:
+    """The packaged template."""
+    return dict(json.loads((package_dir / "sam.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def bundle(package_dir: Path) -> list[str]:
+    """The file names inside the Lambda deployment package."""
+    with zipfile.ZipFile(package_dir / "deployment.zip") as archive:
+        return archive.namelist()

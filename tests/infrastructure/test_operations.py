@@ -238,3 +238,12 @@ def test_gateway_responses_have_the_error_shape_and_cors(
     assert "Idempotent-Replayed" in headers["Access-Control-Expose-Headers"]
     origin = headers["Access-Control-Allow-Origin"]["Fn::Sub"]
     assert origin[1] == {"First": {"Fn::Select": [0, {"Fn::Split": [",", {"Ref": "CorsOrigins"}]}]}}
+
+
+def test_the_bundle_holds_only_what_runs_in_lambda(bundle: list[str]) -> None:
+    """No moto, no local stack, no command line (issue 12): `python -m chalicelib` is a
+    thin entry point that delegates to devtools/, which is not packaged."""
+    assert not [n for n in bundle if n.startswith(("moto/", "devtools/", "chalicelib/devstack/"))]
+    assert not [n for n in bundle if n.startswith(("boto3/", "botocore/"))]  # the runtime's
+    assert "chalicelib/__main__.py" in bundle and "app.py" in bundle
+    assert "chalicelib/openapi.json" in bundle

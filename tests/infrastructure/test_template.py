@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import REQUIRED
-from chalicelib.devstack.resources import template
+from devtools.resources import template
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("APIHandler", "SlaSweep", "OnMail")

@@ -14,9 +14,9 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib.devstack.resources import ses_notification
 from chalicelib.intake.mail.handler import mail_batch
 from chalicelib.intake.mail.pipeline import record_id_for
+from devtools.resources import ses_notification
 from tests.conftest import register
 
 BUCKET = os.environ["MAIL_BUCKET"]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chalicelib.__main__ import classify_lines
 from chalicelib.classify import classify_request
+from devtools.cli import classify_lines
 
 
 def scope(text: str, subject: str = "", channel: str = "cabinet"):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.__main__ import main, time_from_now
-from chalicelib.devstack.stack import ENV_VAR, LocalStack, resolve
+from devtools.cli import main, time_from_now
+from devtools.stack import ENV_VAR, LocalStack, resolve
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """The local stack answers a token that is not a JWT with 401 instead of crashing."""
 
-from chalicelib.devstack.server import _looks_like_jwt
+from devtools.server import _looks_like_jwt
 from tests.conftest import make_token
 
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from chalicelib.devstack.resources import REGION, ses_notification
+from devtools.resources import REGION, ses_notification
 
 LOCAL_VERDICTS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
 

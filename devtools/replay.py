@@ -25,18 +25,18 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from chalicelib.devstack.stack import LocalStack
+from devtools.stack import LocalStack
 
 PROGRESS_EVERY = 25
 FAILED = ("refused", "not processed")
 
 
 def replay(path: Path, *, stack: LocalStack, api: str, dead_letters: bool) -> int:
-    from chalicelib.devstack.server import local_environment
+    from devtools.server import local_environment
 
     os.environ.update(local_environment(stack.aws_port))
     if dead_letters:
-        from chalicelib.devstack.mail import redrive_dead_letters
+        from devtools.mail import redrive_dead_letters
 
         print(json.dumps({"summary": {"redriven": redrive_dead_letters()}}))
         return 0
@@ -101,7 +101,7 @@ def line(item: str, channel: str, result: str, **fields: Any) -> dict[str, Any]:
 
 
 def _mail(files: list[Path]) -> Iterator[dict[str, Any]]:
-    from chalicelib.devstack.mail import push_mail
+    from devtools.mail import push_mail
 
     # Push everything first: the poller works while the first records are awaited.
     pushed = [(f.name, push_mail(f.read_bytes())) for f in files]
@@ -110,8 +110,8 @@ def _mail(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 
 def _mail_outcome(name: str, key: str) -> dict[str, Any]:
-    from chalicelib.devstack.mail import wait_for_record
     from chalicelib.intake.mail.pipeline import record_id_for
+    from devtools.mail import wait_for_record
 
     rid = record_id_for(os.environ["MAIL_BUCKET"], key)
     found = wait_for_record(rid)
@@ -151,7 +151,7 @@ def _requests(lines: list[str], stack: LocalStack, api: str) -> Iterator[dict[st
 
 
 def _push_text_mail(ident: object, subject: str, text: str) -> str:
-    from chalicelib.devstack.mail import push_mail
+    from devtools.mail import push_mail
 
     message = EmailMessage()
     message["From"] = f"replay-{ident}@local.example"
@@ -204,14 +204,14 @@ def _answered(
 
 @functools.cache
 def _token(stack: LocalStack) -> str:
-    from chalicelib.devstack.server import dev_token
+    from devtools.server import dev_token
 
     return dev_token("replay@local.example", False, stack.aws_port)
 
 
 @functools.cache
 def _secret(stack: LocalStack) -> bytes:
-    from chalicelib.devstack.server import dev_secret
+    from devtools.server import dev_secret
 
     return dev_secret(stack.aws_port).encode()
 

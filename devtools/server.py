@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import origins
-from chalicelib.devstack.mail import poll_queue, watch_inbox
-from chalicelib.devstack.resources import (
+from devtools.mail import poll_queue, watch_inbox
+from devtools.resources import (
     REPO,
     create_mail_path,
     create_secrets,
@@ -25,7 +25,7 @@ from chalicelib.devstack.resources import (
     create_user_pool,
     local_names,
 )
-from chalicelib.devstack.stack import ENV_VAR, LocalStack
+from devtools.stack import ENV_VAR, LocalStack
 
 STAGE = "local"
 REGION = "eu-central-1"

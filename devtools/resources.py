@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
 TEMPLATE = REPO / "infrastructure" / "resources.json"
 _CREATE_TABLE_KEYS = (

@@ -1,0 +1,213 @@
+"""The command line behind `python -m chalicelib <command>` (README, Command line)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from chalicelib.classify import classify_request
+
+CHANNELS = ("cabinet", "email", "chat", "skype")
+
+
+def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str]) -> int:
+    """JSONL in (`id`, `channel`, `subject`, `text`), JSONL out; bad lines go to stderr."""
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError("`text` must be a string")
+            subject = record.get("subject") or ""
+            if not isinstance(subject, str):
+                raise ValueError("`subject` must be a string")
+            channel = record.get("channel") or "cabinet"
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r}")
+        except ValueError as error:
+            failures += 1
+            print(f"line {number}: {error}", file=err)
+            continue
+        scope, kb = classify_request(subject, text, channel)
+        result: dict[str, Any] = {"id": record.get("id"), **scope.to_dict()}
+        result["kb"] = [a.to_dict() for a in kb]
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 1 if failures else 0
+
+
+def _configured_runtime(stack: Any) -> Any:
+    """The runtime of the configured stack: the environment's (deployed), else the local one."""
+    from chalicelib.config import Settings
+    from chalicelib.runtime import build_runtime
+
+    env: dict[str, str] = dict(os.environ)
+    if "SUPPORT_TABLE_NAME" not in env:
+        from devtools.server import local_environment
+
+        env = local_environment(stack.aws_port)
+    return build_runtime(Settings.from_env(env))
+
+
+def export_corrections(stack: Any) -> int:
+    """Corrected requests in the labelled format bench/classify_bench.py reads."""
+    fields = ("id", "channel", "subject", "text", "label", "sub", "abusive", "classifier")
+    for item in _configured_runtime(stack).store.corrections():
+        print(json.dumps({k: item.get(k) for k in fields}, ensure_ascii=False))
+    return 0
+
+
+def sla_sweep(now_text: str | None, stack: Any) -> int:
+    """One sweep against the configured stack: the environment's, else the local one."""
+    from chalicelib.timeutil import parse_iso
+
+    now = None
+    if now_text:
+        try:
+            now = parse_iso(now_text)
+        except ValueError:
+            print(f"--now: not an ISO 8601 time with offset: {now_text!r}", file=sys.stderr)
+            return 2
+    report = _configured_runtime(stack).sweeper.run(now)
+    print(json.dumps(report.to_dict(), ensure_ascii=False))
+    return 0
+
+
+def time_from_now(offset: str, now: datetime | None = None) -> str:
+    """`+3h`, `-15min`, `+61m`, `+2d`, `now`: that time in ISO 8601 with offset (UTC)."""
+    now = now or datetime.now(UTC)
+    text = offset.strip().lower()
+    if text == "now":
+        return now.isoformat(timespec="seconds")
+    match = re.fullmatch(r"([+-])(\d{1,6})\s*(s|sec|m|min|h|hour|hours|d|day|days)", text)
+    if not match:
+        raise ValueError(f"not an offset like +3h or +61min: {offset!r}")
+    sign, amount, unit = match.groups()
+    seconds = int(amount) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit[0]]
+    return (now + timedelta(seconds=seconds if sign == "+" else -seconds)).isoformat(
+        timespec="seconds"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from devtools.stack import add_stack_arguments, resolve
+
+    parser = argparse.ArgumentParser(prog="python -m chalicelib")
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="classify JSONL requests")
+    classify.add_argument("file", nargs="?", default="-")
+    parse_email = commands.add_parser("parse-email", help="describe .eml files as JSON lines")
+    parse_email.add_argument("files", nargs="+")
+    parse_email.add_argument("--domain", default="support.hosting.example")
+    local = {
+        "dev": "run the local stack (moto, the API, the workers) until Ctrl-C",
+        "dev-url": "print the local API's base URL",
+        "dev-token": "print an IdToken of the local stack (the user is created on first use)",
+        "dev-secret": "print the local chat webhook secret",
+        "dev-sign": "print the X-Signature of a body (stdin or FILE) with the local secret",
+        "replay": "push mail, requests or a chat export through the local stack; report",
+        "corrections": "staff scope corrections as labelled JSONL (for bench/)",
+        "sla-sweep": "run one SLA sweep and print what changed",
+    }
+    sub = {
+        name: commands.add_parser(name, help=text, description=text) for name, text in local.items()
+    }
+    for command in sub.values():
+        add_stack_arguments(command)
+    sub["dev-token"].add_argument("--email", required=True)
+    sub["dev-token"].add_argument("--staff", action="store_true")
+    sub["dev-sign"].add_argument("file", nargs="?", default="-")
+    sub["replay"].add_argument("path", nargs="?", default=".")
+    sub["replay"].add_argument("--api", default=None, help="the API's URL (default: the stack's)")
+    sub["replay"].add_argument(
+        "--dlq", action="store_true", help="re-drive the mail dead-letter queue"
+    )
+    sub["sla-sweep"].add_argument("--now", help="ISO 8601 time with offset (default: now)")
+    dev_time = commands.add_parser("dev-time", help="print a time from now: +3h, +61min, -5m, now")
+    dev_time.add_argument("offset")
+    args = parser.parse_args(argv)
+
+    if args.command == "classify":
+        if args.file == "-":
+            return classify_lines(sys.stdin, sys.stdout, sys.stderr)
+        with open(args.file, encoding="utf-8") as handle:
+            return classify_lines(handle, sys.stdout, sys.stderr)
+    if args.command == "parse-email":
+        from pathlib import Path
+
+        from devtools.offline import describe
+
+        for name in args.files:
+            print(json.dumps(describe(Path(name), args.domain), ensure_ascii=False))
+        return 0
+    if args.command == "dev-time":
+        try:
+            print(time_from_now(args.offset))
+        except ValueError as error:
+            print(f"dev-time: {error}", file=sys.stderr)
+            return 2
+        return 0
+    stack = resolve(args.port, args.aws_port)
+    # A command's output is its report; EMF metric lines would only be noise on stdout.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    if args.command == "dev":
+        from pathlib import Path
+
+        from devtools.resources import REPO
+        from devtools.server import serve
+
+        os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)  # the stack shows them as Lambda would
+        sys.path.insert(0, str(Path(REPO)))
+        return serve(stack)
+    if args.command == "dev-url":
+        print(stack.api_url)
+        return 0
+    if args.command == "dev-token":
+        from devtools.server import dev_token
+
+        print(dev_token(args.email, args.staff, stack.aws_port))
+        return 0
+    if args.command in ("dev-secret", "dev-sign"):
+        from devtools.server import dev_secret
+
+        secret = dev_secret(stack.aws_port)
+        if args.command == "dev-secret":
+            print(secret)
+            return 0
+        if args.file == "-":
+            body = sys.stdin.buffer.read()
+        else:
+            with open(args.file, "rb") as handle:
+                body = handle.read()
+        print("sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest())
+        return 0
+    if args.command == "replay":
+        from pathlib import Path
+
+        from devtools.replay import replay as run_replay
+
+        return run_replay(
+            Path(args.path), stack=stack, api=args.api or stack.api_url, dead_letters=args.dlq
+        )
+    if args.command == "corrections":
+        return export_corrections(stack)
+    if args.command == "sla-sweep":
+        return sla_sweep(args.now, stack)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
