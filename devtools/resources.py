@@ -191,6 +191,42 @@ def create_mail_path(s3: Any, sns: Any, sqs: Any) -> dict[str, str]:
     }
 
 
+def discover(session: Any) -> dict[str, str] | None:
+    """EnvVar -> the running local resource, found by its local name; None if any is
+    missing. Reads only: nothing is created."""
+    found: dict[str, str] = {}
+    tables = set(session.client("dynamodb").list_tables()["TableNames"])
+    topics = {
+        arn.rsplit(":", 1)[-1]: arn
+        for page in session.client("sns").get_paginator("list_topics").paginate()
+        for arn in (t["TopicArn"] for t in page["Topics"])
+    }
+    sqs = session.client("sqs")
+    for definition in template()["Resources"].values():
+        meta = definition.get("Metadata") or {}
+        if "LocalName" not in meta:
+            continue
+        kind, name, var = definition["Type"], meta["LocalName"], meta["EnvVar"]
+        if kind == "AWS::DynamoDB::Table":
+            if name not in tables:
+                return None
+            found[var] = name
+        elif kind == "AWS::SNS::Topic":
+            if name not in topics:
+                return None
+            found[var] = topics[name]
+        elif kind == "AWS::SQS::Queue":
+            try:
+                url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            except sqs.exceptions.QueueDoesNotExist:
+                return None
+            found[var] = name
+            found["MAIL_DLQ_URL" if var == "MAIL_DLQ_NAME" else "MAIL_QUEUE_URL"] = url
+        elif kind in ("AWS::SecretsManager::Secret", "AWS::S3::Bucket"):
+            found[var] = name
+    return found
+
+
 def ses_notification(bucket: str, key: str, *, source: str | None, verdicts: dict[str, str]) -> str:
     """The SNS message SES publishes for an S3 receipt action (the fields we read)."""
     receipt = {f"{name}Verdict": {"status": status} for name, status in verdicts.items()}

@@ -23,6 +23,7 @@ from devtools.resources import (
     create_tables,
     create_topics,
     create_user_pool,
+    discover,
     local_names,
 )
 from devtools.stack import ENV_VAR, LocalStack
@@ -92,19 +93,25 @@ def bootstrap(port: int) -> dict[str, str]:
 
 
 def local_environment(aws_port: int) -> dict[str, str]:
-    """The environment of the running local stack, for commands run beside it."""
+    """The environment of the running local stack, for commands run beside it.
+
+    It only reads: the resources are found by their local names; creating them is the
+    stack's own start-up (`bootstrap`).
+    """
     import boto3
     from botocore.exceptions import EndpointConnectionError
 
     point_boto3_at_moto(aws_port)
-    names = local_names()
     try:
-        tables = set(boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"])
+        found = discover(boto3.session.Session(region_name=REGION))
     except EndpointConnectionError:
         raise not_running(aws_port) from None
-    if names["SUPPORT_TABLE_NAME"] not in tables:
-        raise SystemExit("the local stack has no tables yet: start it with `make run`")
-    return {**os.environ, **bootstrap(aws_port)}
+    pool = find_pool(boto3.client("cognito-idp", region_name=REGION))
+    if found is None or pool is None:
+        raise SystemExit(
+            f"the stack on {aws_endpoint(aws_port)} has not finished starting: wait for its banner"
+        )
+    return {**os.environ, **found, "USER_POOL_ID": pool["Id"], "USER_POOL_ARN": pool["Arn"]}
 
 
 def dev_secret(aws_port: int) -> str:
