@@ -10,6 +10,7 @@ from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rat
 from chalice.app import Request, SQSEvent
 
 from chalicelib import http
+from chalicelib import observability as obs
 from chalicelib.config import origins
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
@@ -34,6 +35,7 @@ app.register_middleware(http.reshape_chalice_errors, "http")
 @app.middleware("http")
 def cors(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """CORS on every response for the configured cabinet origins (API.md, Conventions)."""
+    obs.count(obs.API_REQUESTS)
     return http.with_cors(event, get_response, allowed_origins())
 
 

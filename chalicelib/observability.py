@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -10,12 +12,15 @@ SERVICE = "support-intake"
 DEFAULT_NAMESPACE = "SupportIntake"
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(service=SERVICE)
+# Lambda has POWERTOOLS_METRICS_NAMESPACE at import; chalice local and its test client
+# apply the stage's variables only per call, after this module is imported.
+metrics = Metrics(
+    service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+)
 tracer = Tracer(service=SERVICE)
 
 # Metric names: dashboards and alarms in infrastructure/ are built on these.
 TICKETS_CREATED = "TicketsCreated"
-CUSTOMER_MESSAGES = "CustomerMessages"
 IDEMPOTENT_REPLAYS = "IdempotentReplays"
 REQUESTS_REJECTED = "RequestsRejected"
 SCOPE_LABELLED = "ScopeLabelled"
@@ -41,10 +46,13 @@ ACKS_RATE_LIMITED = "AcksRateLimited"
 MAIL_FAILED = "MailFailed"
 UNHANDLED_ERRORS = "UnhandledErrors"
 IMPORTS_REJECTED = "ImportsRejected"
+# One per invocation, so every flush has something to publish.
+API_REQUESTS = "ApiRequests"
+MAIL_NOTIFICATIONS = "MailNotifications"
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
-    """Emit one count now, with its own dimensions (EMF, flushed immediately)."""
+    """Count something that happened; with extra dimensions it is emitted on its own."""
     _emit(name, MetricUnit.Count, value, dimensions)
 
 
@@ -54,18 +62,30 @@ def measure(name: str, value: float, **dimensions: str) -> None:
 
 
 def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
-    if is_metrics_disabled():  # single_metric does not check this switch itself
-        return
     # A metric is never worth failing the state change it reports on.
     try:
+        if not dimensions:
+            # Batched with the invocation's other metrics and flushed once by the
+            # log_metrics middleware (the local workers flush themselves).
+            metrics.add_metric(name=name, unit=unit, value=value)
+            return
+        if is_metrics_disabled():  # single_metric does not check this switch itself
+            return
+        # Other dimensions than the service's need their own EMF document.
         with single_metric(
             name=name,
             unit=unit,
             value=value,
-            namespace=metrics.namespace or DEFAULT_NAMESPACE,
+            namespace=metrics.namespace,
             default_dimensions={"service": SERVICE},
         ) as metric:
             for key, dim_value in dimensions.items():
                 metric.add_dimension(name=key, value=dim_value)
     except Exception:
         logger.exception("could not emit metric", extra={"metric": name})
+
+
+def flush() -> None:
+    """Outside Lambda's middleware (the local stack's workers): publish what was added."""
+    if metrics.metric_set:
+        metrics.flush_metrics()

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from chalicelib import observability as obs
 from devtools.resources import REGION, ses_notification
 
 LOCAL_VERDICTS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
@@ -76,6 +77,7 @@ def poll_queue(stop: threading.Event) -> None:
             continue
         event = {"Records": [_lambda_record(m) for m in batch]}
         response = mail_batch(event, runtime.mail, runtime.imports)
+        obs.flush()  # what Lambda's log_metrics middleware does after each batch
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in batch:
             if message["MessageId"] in failed:

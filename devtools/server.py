@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from chalicelib import observability as obs
 from chalicelib.config import origins
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
@@ -158,6 +159,8 @@ def _sweep_every_minute(stop: threading.Event) -> None:
         except Exception as error:  # keep the stack up; the next minute tries again
             print(f"sla sweep failed: {error}", flush=True)
             continue
+        finally:
+            obs.flush()  # what Lambda's log_metrics middleware does after each run
         if report.warned or report.breached or report.escalated:
             print(f"SLA SWEEP {json.dumps(report.to_dict())}", flush=True)
 
@@ -253,7 +256,6 @@ def serve(stack: LocalStack) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Known and handled: the handlers demand claims themselves (see README, local stack).
     warnings.filterwarnings("ignore", message="CognitoUserPoolAuthorizer is not a supported")
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto.start()
     server = None

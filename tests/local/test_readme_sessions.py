@@ -51,16 +51,18 @@ def sessions() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[str]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     api, aws = free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib", "dev", "--port", str(api), "--aws-port", str(aws)],
-        cwd=ROOT,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # The stack's console goes to a file: a pipe nobody reads would fill and block it.
+    console = tmp_path_factory.mktemp("stack") / "console.log"
+    with console.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib", "dev", "--port", str(api), "--aws-port", str(aws)],
+            cwd=ROOT,
+            env=clean_environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + STARTUP_SECONDS
     try:
         while True:
@@ -70,7 +72,7 @@ def stack() -> Iterator[str]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
-                        f"the local stack did not start:\n{process.stdout.read() if process.stdout else ''}"
+                        f"the local stack did not start:\n{console.read_text()}"
                     ) from None
                 time.sleep(0.5)
         yield f"{api}:{aws}"

@@ -102,6 +102,7 @@ def mail_batch(
     # When every record fails, report them all as item failures rather than raising:
     # the queue retries each the same way, and the local poller keeps running.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    obs.count(obs.MAIL_NOTIFICATIONS, len(event.get("Records") or []))
 
     def handle(record: SQSRecord) -> Outcome | list[dict[str, Any]] | str:
         notice = setup_notice(record.body)
