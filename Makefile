@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGE := build/package/sam.json
+# What goes into the deployable template and bundle: rebuild only when one changes.
+PACKAGE_SOURCES := app.py requirements.txt .chalice/config.json $(wildcard infrastructure/*) \
+	$(shell find chalicelib -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: run test lint typecheck unit setup bench clean package lint-infra
+.PHONY: run test lint typecheck unit integration setup bench clean package lint-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -26,14 +30,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Unit tests need no AWS (fakes only); integration tests run on moto, the packaged
+# template and a local stack.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
 
-test: lint typecheck lint-infra unit
+integration: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/integration tests/infrastructure tests/local
+
+test: lint typecheck lint-infra $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The deployable template: Chalice's resources merged with infrastructure/resources.json.
 # aws-xray-sdk is vendored without its botocore dependency (the Lambda runtime has it).
-package: $(STAMP)
+$(PACKAGE): $(STAMP) $(PACKAGE_SOURCES)
 	rm -rf build/package vendor .chalice/deployments
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target vendor aws-xray-sdk==2.15.0
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(BIN)/chalice package --stage prod \
@@ -41,8 +51,10 @@ package: $(STAMP)
 	$(BIN)/python infrastructure/finalize.py build/package/sam.json
 	rm -rf vendor
 
-lint-infra: package
-	$(BIN)/cfn-lint build/package/sam.json
+package: $(PACKAGE)
+
+lint-infra: $(PACKAGE)
+	$(BIN)/cfn-lint $(PACKAGE)
 
 bench: package
 	$(BIN)/python bench/classify_bench.py
