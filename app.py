@@ -16,9 +16,10 @@ from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
 from chalicelib.intake.chat import parse_transcript, verify_signature
-from chalicelib.intake.validation import limit_param, parse_json_object
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
+from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
+from chalicelib.validation import limit_param, parse_json_object
 
 app = Chalice(app_name="support-intake")
 app.register_middleware(
@@ -135,7 +136,7 @@ def post_response(ticket_id: str) -> Response:
 @http.api_view
 def post_delay_notice(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
-    notice = runtime().desk.post_delay_notice(who, ticket_id, _body())
+    notice = runtime().desk.post_delay_notice(who, ticket_id, parse_delay_notice_request(_body()))
     return created(notice.to_api(), f"/tickets/{ticket_id}")
 
 
@@ -143,7 +144,7 @@ def post_delay_notice(ticket_id: str) -> Response:
 @http.api_view
 def put_scope(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
-    ticket = runtime().desk.correct_scope(who, ticket_id, _body())
+    ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
     return http.json_response(ticket.to_api())
 
 

@@ -45,7 +45,3 @@ class Conflict(DomainError):
 
 class PayloadTooLarge(DomainError):
     status = 413
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415

@@ -1,7 +1,11 @@
-"""Opaque identifiers. Ticket ids are short enough to read out and to put in a subject tag."""
+"""Every identifier the system makes. Ticket ids are short enough to read out and to put
+in a subject tag; record ids of e-mail and chat are derived from their source, so a
+redelivered input finds the record it already made."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 
 # Crockford base32: no I, L, O, U, so ids survive being read over the phone.
@@ -23,3 +27,24 @@ def new_message_id() -> str:
 
 def new_event_id() -> str:
     return "E-" + _random(12)
+
+
+# A request id as it appears in a subject tag `[#T-XXXXXXX]` or in our Message-IDs.
+REQUEST_ID = r"(?:T|E|C)-[0-9A-Z]{5,12}"
+SUBJECT_TAG = re.compile(r"\[#(" + REQUEST_ID + r")\]")
+OUR_MESSAGE_ID = re.compile(r"^(?:ack\.|reply-)(" + REQUEST_ID + r")[.@]")
+
+
+def mail_record_id(bucket: str, key: str) -> str:
+    """`E-` and 10 hex characters of the S3 object's hash."""
+    return "E-" + hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:10].upper()
+
+
+def chat_record_id(channel: str, transcript_id: str) -> str:
+    """`C-` and 10 hex characters of the channel and the platform's transcript id."""
+    return "C-" + hashlib.sha256(f"{channel}:{transcript_id}".encode()).hexdigest()[:10].upper()
+
+
+def our_message_id(kind: str, record_id: str, domain: str) -> str:
+    """A Message-ID of ours that names the request it belongs to, for threading."""
+    return f"<{kind}.{record_id}.{secrets.token_hex(6)}@{domain}>"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
 SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
+Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifecycle
+# What the e-mail intake made of a mail (parse-email and the record's `disposition`).
+Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class Ticket:
     id: str
     channel: Channel
     official: bool
-    status: str
+    status: Status
     subject: str
     text: str
     created_at: str
@@ -176,6 +180,22 @@ class DelayNotice:
             "eta": self.eta,
             "posted_at": self.posted_at,
         }
+
+
+@dataclass(frozen=True)
+class DelayNoticeRequest:
+    """A staff delay notice as asked for (R2.2): why, and when the answer will come."""
+
+    reason: str
+    eta: datetime
+
+
+@dataclass(frozen=True)
+class ScopeCorrection:
+    """A staff correction of the classifier's label, kept beside its answer."""
+
+    label: str
+    sub: str | None
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from chalicelib.classify import classify_request
+from chalicelib.ids import SUBJECT_TAG
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import parse_mail
 from chalicelib.intake.mail.pipeline import thread_reference
 
 TEXT_CHARS = 2_000
-_TAG = re.compile(r"\[#((?:T|E|C)-[0-9A-Z]{5,12})\]")
 
 
 def describe(path: Path, domain: str, text_chars: int | None = TEXT_CHARS) -> dict[str, Any]:
@@ -23,7 +22,7 @@ def describe(path: Path, domain: str, text_chars: int | None = TEXT_CHARS) -> di
         return {"file": str(path), "disposition": "quarantine", "reason": f"unreadable: {error}"}
     mail = parse_mail(raw)
     reason = machine_reason(mail)
-    tag = _TAG.search(mail.subject)
+    tag = SUBJECT_TAG.search(mail.subject)
     if reason:
         disposition, scope = "machine", None
     else:

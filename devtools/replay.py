@@ -110,10 +110,10 @@ def _mail(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 
 def _mail_outcome(name: str, key: str) -> dict[str, Any]:
-    from chalicelib.intake.mail.pipeline import record_id_for
+    from chalicelib.ids import mail_record_id
     from devtools.mail import wait_for_record
 
-    rid = record_id_for(os.environ["MAIL_BUCKET"], key)
+    rid = mail_record_id(os.environ["MAIL_BUCKET"], key)
     found = wait_for_record(rid)
     result = str(found.get("disposition", "not processed"))
     reason = found.get("reason") if found else "no record within 30 s; see the make run terminal"

@@ -8,16 +8,16 @@ from typing import Any, Protocol
 from chalicelib.errors import NotFound
 from chalicelib.identity import Principal
 from chalicelib.ids import new_event_id, new_message_id, new_ticket_id
-from chalicelib.intake.validation import (
+from chalicelib.models import AuditEvent, KbArticle, Message, Page, Scope, Ticket, TicketThread
+from chalicelib.sla.deadlines import first_response_deadline
+from chalicelib.storage import IdCollision, SupportStore
+from chalicelib.timeutil import Clock, to_iso
+from chalicelib.validation import (
     choice_field,
     domain_field,
     reject_unknown_fields,
     text_field,
 )
-from chalicelib.models import AuditEvent, KbArticle, Message, Page, Scope, Ticket, TicketThread
-from chalicelib.sla.deadlines import first_response_deadline
-from chalicelib.storage import IdCollision, SupportStore
-from chalicelib.timeutil import Clock, to_iso
 
 SUBJECT_MAX = 200
 TEXT_MAX = 20_000

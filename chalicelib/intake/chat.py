@@ -19,13 +19,13 @@ from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
 from chalicelib.errors import InvalidInput, Unauthenticated
 from chalicelib.hours import SupportHours
-from chalicelib.ids import new_event_id
+from chalicelib.ids import chat_record_id, new_event_id
 from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import Classifier
-from chalicelib.intake.validation import reject_unknown_fields, text_field
 from chalicelib.models import AuditEvent, Message, Ticket
 from chalicelib.storage import AlreadyRecorded, SupportStore
 from chalicelib.timeutil import Clock, parse_iso, to_iso
+from chalicelib.validation import reject_unknown_fields, text_field
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGES = 2_000
@@ -142,12 +142,6 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
     )
 
 
-def record_id(channel: str, transcript_id: str) -> str:
-    """Deterministic, so a redelivered transcript finds its first record."""
-    digest = hashlib.sha256(f"{channel}:{transcript_id}".encode()).hexdigest()[:10].upper()
-    return f"C-{digest}"
-
-
 class ChatIntake:
     def __init__(
         self,
@@ -169,7 +163,7 @@ class ChatIntake:
 
     def record(self, transcript: Transcript) -> tuple[dict[str, Any], bool]:
         """Store the transcript as an advisory record; (its API form, created now)."""
-        rid = record_id(transcript.channel, transcript.id)
+        rid = chat_record_id(transcript.channel, transcript.id)
         existing = self._store.get_ticket(rid)
         if existing is not None:
             return self.view(existing), False

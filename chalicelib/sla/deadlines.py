@@ -80,6 +80,19 @@ def after_delay_notice(sla: Sla, now: datetime, eta: datetime) -> Sla:
 
 def parse_delay_notice(reason: object, eta: object, now: datetime) -> tuple[str, datetime]:
     """R2.2: both fields are mandatory; an ETA in the past is refused."""
+    text, when = delay_notice_fields(reason, eta)
+    require_future_eta(when, now)
+    return text, when
+
+
+def require_future_eta(eta: datetime, now: datetime) -> None:
+    """R2.2: a delay notice promises a time still to come."""
+    if eta <= now:
+        raise InvalidInput("eta_in_past", "the ETA must be in the future (R2.2)", field="eta")
+
+
+def delay_notice_fields(reason: object, eta: object) -> tuple[str, datetime]:
+    """R2.2: both fields are mandatory and well formed."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("reason_required", "a delay notice must say why (R2.2)", field="reason")
     if len(reason.strip()) > REASON_MAX:
@@ -94,8 +107,6 @@ def parse_delay_notice(reason: object, eta: object, now: datetime) -> tuple[str,
         raise InvalidInput(
             "invalid_eta", "`eta` must be an ISO 8601 time with an offset", field="eta"
         ) from None
-    if when <= now:
-        raise InvalidInput("eta_in_past", "the ETA must be in the future (R2.2)", field="eta")
     return reason.strip(), when
 
 

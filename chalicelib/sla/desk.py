@@ -11,13 +11,22 @@ from chalicelib.classify import label_catalogue
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.identity import Principal, require_staff
 from chalicelib.ids import new_event_id, new_message_id
-from chalicelib.intake.validation import reject_unknown_fields
-from chalicelib.models import AuditEvent, DelayNotice, Message, Page, Sla, Ticket
+from chalicelib.models import (
+    AuditEvent,
+    DelayNotice,
+    DelayNoticeRequest,
+    Message,
+    Page,
+    ScopeCorrection,
+    Sla,
+    Ticket,
+)
 from chalicelib.sla.deadlines import (
     after_delay_notice,
     after_staff_response,
+    delay_notice_fields,
     minutes_between,
-    parse_delay_notice,
+    require_future_eta,
 )
 from chalicelib.storage import (
     StaleState,
@@ -27,6 +36,7 @@ from chalicelib.storage import (
     message_to_item,
 )
 from chalicelib.timeutil import Clock, to_iso
+from chalicelib.validation import reject_unknown_fields
 
 _ATTEMPTS = 4
 T = TypeVar("T")
@@ -70,12 +80,12 @@ class StaffDesk:
         return message
 
     def post_delay_notice(
-        self, staff: Principal, ticket_id: str, body: dict[str, Any]
+        self, staff: Principal, ticket_id: str, request: DelayNoticeRequest
     ) -> DelayNotice:
         """R2.2: reason and ETA, seen by the customer; before the deadline it is the answer."""
         require_staff(staff)
-        reject_unknown_fields(body, ("reason", "eta"))
-        reason, eta = parse_delay_notice(body.get("reason"), body.get("eta"), self._clock())
+        require_future_eta(request.eta, self._clock())
+        reason, eta = request.reason, request.eta
 
         def attempt(ticket: Ticket, now: datetime) -> tuple[DelayNotice, Sla | None]:
             if not ticket.official or ticket.sla is None:
@@ -102,11 +112,10 @@ class StaffDesk:
         self._first_response_metrics(ticket, sla, via="delay_notice")
         return notice
 
-    def correct_scope(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Ticket:
+    def correct_scope(self, staff: Principal, ticket_id: str, request: ScopeCorrection) -> Ticket:
         """A staff correction, kept beside the classifier's answer (both are shown)."""
         require_staff(staff)
-        reject_unknown_fields(body, ("label", "sub"))
-        label, sub = _parse_scope(body)
+        label, sub = request.label, request.sub
         ticket = self._get(ticket_id)
         at = to_iso(self._clock())
         correction = {
@@ -179,6 +188,20 @@ class StaffDesk:
         # across dimension values) and once by how and whether late.
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes)
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes, via=via, late=str(sla.state == "breached"))
+
+
+def parse_delay_notice_request(body: dict[str, Any]) -> DelayNoticeRequest:
+    """A `POST /tickets/{id}/delay-notices` body (R2.2); unknown fields are refused."""
+    reject_unknown_fields(body, ("reason", "eta"))
+    reason, eta = delay_notice_fields(body.get("reason"), body.get("eta"))
+    return DelayNoticeRequest(reason, eta)
+
+
+def parse_scope_correction(body: dict[str, Any]) -> ScopeCorrection:
+    """A `PUT /tickets/{id}/scope` body: a label of SPEC.md and, where it has them, a sub."""
+    reject_unknown_fields(body, ("label", "sub"))
+    label, sub = _parse_scope(body)
+    return ScopeCorrection(label, sub)
 
 
 def _parse_scope(body: dict[str, Any]) -> tuple[str, str | None]:

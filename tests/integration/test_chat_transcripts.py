@@ -190,12 +190,12 @@ def test_signed_with_another_secret_is_401(api: Api) -> None:
 )
 def test_bad_transcripts_are_400_and_nothing_is_written(api: Api, change: dict, code: str) -> None:
     from app import runtime
-    from chalicelib.intake.chat import record_id
+    from chalicelib.ids import chat_record_id
 
     status, body, _ = post(api, transcript(**change))
     assert status == 400, body
     assert body["error"]["code"] == code
-    assert runtime().store.get_ticket(record_id("chat", "conv-1001")) is None
+    assert runtime().store.get_ticket(chat_record_id("chat", "conv-1001")) is None
 
 
 def test_a_transcript_over_2_mb_is_413(api: Api) -> None:

@@ -14,8 +14,8 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from chalicelib.ids import mail_record_id
 from chalicelib.intake.mail.handler import mail_batch
-from chalicelib.intake.mail.pipeline import record_id_for
 from devtools.resources import ses_notification
 from tests.conftest import register
 
@@ -81,7 +81,7 @@ def deliver(
 def record(key: str) -> dict:
     from app import runtime
 
-    rid = record_id_for(BUCKET, key)
+    rid = mail_record_id(BUCKET, key)
     extra = runtime().store.get_extra(
         rid,
         (
@@ -124,7 +124,7 @@ def test_redelivery_three_times_creates_one_record_and_one_ack(aws: Any) -> None
     key = store_raw(mail())
     for _ in range(3):
         deliver(b"", key=key)
-    rid = record_id_for(BUCKET, key)
+    rid = mail_record_id(BUCKET, key)
     assert len(runtime().store.audit_trail(rid)) == 1
     assert len(acks()) == 1
 

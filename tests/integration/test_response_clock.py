@@ -13,6 +13,7 @@ from chalicelib.errors import Forbidden, InvalidInput
 from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.runtime import Runtime, build_runtime
+from chalicelib.sla.desk import parse_delay_notice_request
 from tests.conftest import Api, Notices, make_token
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 06:00 in Moscow: R1.2, tickets are 24/7
@@ -145,7 +146,11 @@ def test_r2_2_delay_notice_at_30_with_eta_3h_prevents_the_breach_then_breaches_a
     clock.now = at(30)
     eta = at(180)
     rt.desk.post_delay_notice(
-        AGENT, ticket, {"reason": "Waiting for the datacentre", "eta": eta.isoformat()}
+        AGENT,
+        ticket,
+        parse_delay_notice_request(
+            {"reason": "Waiting for the datacentre", "eta": eta.isoformat()}
+        ),
     )
     state = sla(rt, ticket)
     assert state["state"] == "delayed"
@@ -165,7 +170,11 @@ def test_r2_2_delay_notice_at_30_with_eta_3h_prevents_the_breach_then_breaches_a
 def test_r2_2_a_staff_response_closes_a_delay(rt: Runtime, clock: Clock) -> None:
     ticket = open_ticket(rt)
     clock.now = at(20)
-    rt.desk.post_delay_notice(AGENT, ticket, {"reason": "Checking", "eta": at(120).isoformat()})
+    rt.desk.post_delay_notice(
+        AGENT,
+        ticket,
+        parse_delay_notice_request({"reason": "Checking", "eta": at(120).isoformat()}),
+    )
     clock.now = at(100)
     rt.desk.respond(AGENT, ticket, "Fixed: the mail queue is flowing again.")
     state = sla(rt, ticket)
@@ -222,7 +231,7 @@ def test_r2_2_delay_notice_needs_a_reason_and_a_future_eta(
 ) -> None:
     ticket = open_ticket(rt)
     with pytest.raises(InvalidInput) as caught:
-        rt.desk.post_delay_notice(AGENT, ticket, body)
+        rt.desk.post_delay_notice(AGENT, ticket, parse_delay_notice_request(body))
     assert caught.value.code == code
     assert sla(rt, ticket)["state"] == "pending"
 
@@ -310,7 +319,11 @@ def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
         advisory, AuditEvent(new_event_id(), advisory.id, "created", "test", advisory.created_at)
     )
     with pytest.raises(Conflict):
-        rt.desk.post_delay_notice(AGENT, advisory.id, {"reason": "r", "eta": at(300).isoformat()})
+        rt.desk.post_delay_notice(
+            AGENT,
+            advisory.id,
+            parse_delay_notice_request({"reason": "r", "eta": at(300).isoformat()}),
+        )
     assert rt.sweeper.run(at(600)).breached == [ticket.id]
 
 

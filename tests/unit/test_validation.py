@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_ticket
-from chalicelib.intake.validation import limit_param, parse_json_object
+from chalicelib.validation import limit_param, parse_json_object
 
 
 def reason(call, *args) -> str:

@@ -7,11 +7,11 @@ single-line text and encoded by the library, never copied raw from the inbound m
 
 from __future__ import annotations
 
-import secrets
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from chalicelib.ids import our_message_id
 from chalicelib.models import KbArticle
 from chalicelib.timeutil import Clock
 
@@ -35,10 +35,6 @@ official tickets are filed from your cabinet ({cabinet}) and answered within an 
 def single_line(text: str, limit: int = 150) -> str:
     """Header-safe text: no CR/LF or other controls, bounded."""
     return "".join(ch if ch.isprintable() else " " for ch in text).strip()[:limit]
-
-
-def our_message_id(kind: str, record_id: str, domain: str) -> str:
-    return f"<{kind}.{record_id}.{secrets.token_hex(6)}@{domain}>"
 
 
 def build_ack(

@@ -19,13 +19,13 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
-from chalicelib.ids import new_event_id
+from chalicelib.ids import OUR_MESSAGE_ID, SUBJECT_TAG, mail_record_id, new_event_id
 from chalicelib.intake.abuse import AbuseNotices
 from chalicelib.intake.cabinet import Classifier
 from chalicelib.intake.mail.ack import build_ack
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import ParsedMail, parse_mail
-from chalicelib.models import AuditEvent, Message, Scope, Ticket
+from chalicelib.models import AuditEvent, Disposition, Message, Scope, Status, Ticket
 from chalicelib.storage import (
     AlreadyRecorded,
     DuplicateMail,
@@ -41,8 +41,6 @@ MAX_LISTED_ATTACHMENTS = 50
 MAX_STORED_ATTACHMENTS = 100
 BOUNCE_SCAN_BYTES = 262_144
 _QUOTED_AUTO_REPLY = re.compile(rb"^[> \t]*auto-submitted:[ \t]*auto-replied", re.MULTILINE)
-_TAG = re.compile(r"\[#((?:T|E|C)-[0-9A-Z]{5,12})\]")
-_OURS = re.compile(r"^(?:ack\.|reply-)((?:T|E|C)-[0-9A-Z]{5,12})[.@]")
 _TRUSTED_AUTHSERV = ("amazonses.com",)
 
 
@@ -70,7 +68,7 @@ class Notification:
 @dataclass(frozen=True)
 class Outcome:
     record_id: str
-    disposition: str  # advisory | reply | machine | quarantine
+    disposition: Disposition
     reason: str | None
     created: bool
     ticket_id: str | None = None
@@ -94,18 +92,14 @@ def parse_notification(body: str) -> Notification:
     return Notification(bucket, key, None if source is None else str(source), verdicts)
 
 
-def record_id_for(bucket: str, key: str) -> str:
-    return "E-" + hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:10].upper()
-
-
 def thread_reference(mail: ParsedMail, domain: str) -> str | None:
     """The request a mail answers: our Message-IDs first, then the subject tag."""
     for message_id in [*mail.in_reply_to, *reversed(mail.references)]:
         local, _, host = message_id.rpartition("@")
-        match = _OURS.match(message_id)
+        match = OUR_MESSAGE_ID.match(message_id)
         if match and host.lower() == domain.lower() and local:
             return match.group(1)
-    tag = _TAG.search(mail.subject)
+    tag = SUBJECT_TAG.search(mail.subject)
     return tag.group(1) if tag else None
 
 
@@ -153,14 +147,14 @@ class MailIntake:
         self._config = config
 
     def process(self, note: Notification) -> Outcome:
-        rid = record_id_for(note.bucket, note.key)
+        rid = mail_record_id(note.bucket, note.key)
         existing = self._store.get_extra(rid, ("disposition", "reason", "thread_of", "ack"))
         if existing:
             if existing.get("ack") == "owed":
                 self._acknowledge_again(rid)
             return Outcome(
                 rid,
-                str(existing["disposition"]),
+                existing["disposition"],
                 existing.get("reason"),
                 False,
                 existing.get("thread_of"),
@@ -203,7 +197,7 @@ class MailIntake:
     # -- the three kinds of outcome -------------------------------------------------------
 
     def _record_only(
-        self, rid: str, note: Notification, mail: ParsedMail, disposition: str, reason: str
+        self, rid: str, note: Notification, mail: ParsedMail, disposition: Disposition, reason: str
     ) -> Outcome:
         """Machine or quarantined mail: recorded with its reason, nothing else happens."""
         ticket = self._ticket(rid, mail, Scope("unclear"), (), "closed", customer="machine")
@@ -310,7 +304,7 @@ class MailIntake:
         mail: ParsedMail,
         scope: Scope,
         kb: Any,
-        status: str,
+        status: Status,
         *,
         customer: str,
     ) -> Ticket:
