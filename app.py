@@ -82,7 +82,7 @@ def create_ticket() -> Response:
     who = http.principal(app.current_request)
     new = parse_new_ticket(_body())
     key = app.current_request.headers.get("idempotency-key")
-    body, new_ticket = runtime().create_ticket(who, new, key, app.lambda_context)
+    body, new_ticket = runtime().cabinet.create_ticket(who, new, key, app.lambda_context)
     headers = {"Location": http.location(app.current_request, f"/tickets/{body['id']}")}
     if not new_ticket:
         headers["Idempotent-Replayed"] = "true"

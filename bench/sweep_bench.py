@@ -39,7 +39,8 @@ from moto import mock_aws  # noqa: E402
 from chalicelib.models import Scope, Ticket  # noqa: E402
 from chalicelib.sla.deadlines import first_response_deadline  # noqa: E402
 from chalicelib.sla.sweep import Sweeper  # noqa: E402
-from chalicelib.storage import SupportStore, _dump, ticket_to_item  # noqa: E402
+from chalicelib.storage.codec import dump, ticket_to_item  # noqa: E402
+from chalicelib.storage.dynamo import dynamo_store  # noqa: E402
 from chalicelib.timeutil import to_iso  # noqa: E402
 from devtools.resources import create_tables  # noqa: E402
 
@@ -106,7 +107,7 @@ def seed(client: Any, table: str, total: int, due: int) -> None:
             updated_at=to_iso(created),
             sla=first_response_deadline(created, 60),
         )
-        batch.append({"PutRequest": {"Item": _dump(ticket_to_item(ticket))}})
+        batch.append({"PutRequest": {"Item": dump(ticket_to_item(ticket))}})
         if len(batch) == 25:
             client.batch_write_item(RequestItems={table: batch})
             batch = []
@@ -123,7 +124,8 @@ def run(total: int, due: int) -> None:
         seeded = time.perf_counter() - started
         client = CountingClient(raw)
         publisher = Recorder()
-        sweeper = Sweeper(SupportStore(client, "bench"), publisher, "arn:bench", lambda: NOW, 15)
+        store = dynamo_store(client, "bench")
+        sweeper = Sweeper(store.requests, store.deadlines, publisher, "arn:bench", lambda: NOW, 15)
         started = time.perf_counter()
         report = sweeper.run(NOW)
         elapsed = time.perf_counter() - started

@@ -12,6 +12,8 @@ SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
 Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifecycle
 # What the e-mail intake made of a mail (parse-email and the record's `disposition`).
 Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
+# What became of an automatic acknowledgement owed to an e-mail sender.
+AckState = Literal["owed", "sent", "rate_limited"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,59 @@ class Sla:
 
 
 @dataclass(frozen=True)
+class StoredAttachment:
+    """A file that came with a request: kept whole in S3, described on the record."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    s3_key: str
+    inline: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "s3_key": self.s3_key,
+            "inline": self.inline,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredAttachment:
+        return cls(
+            name=str(data["name"]),
+            content_type=str(data["content_type"]),
+            size=int(data["size"]),
+            sha256=str(data["sha256"]),
+            s3_key=str(data["s3_key"]),
+            inline=bool(data.get("inline")),
+        )
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a record came from and what the intake made of it (advisory channels)."""
+
+    source_ref: str  # s3://bucket/key of the raw mail, or <channel>:<transcript id>
+    disposition: Disposition = "advisory"
+    reason: str | None = None
+    account: str | None = None  # the linked cabinet account (`sub`), if any
+    thread_of: str | None = None  # the request a reply joined
+    message_id: str | None = None  # the customer's Message-ID, for threading answers
+    full_text_ref: str | None = None  # s3:// of the whole text when the record holds less
+    attachments: tuple[StoredAttachment, ...] = ()
+    attachment_count: int = 0
+    attachments_not_extracted: int = 0
+    defects: tuple[str, ...] = ()
+    within_hours: bool | None = None  # chat and Skype (R1.3)
+    ended_at: str | None = None
+    ack: AckState | None = None
+
+
+@dataclass(frozen=True)
 class Ticket:
     """An official request from the cabinet (R1.4), or an advisory record."""
 
@@ -116,6 +171,7 @@ class Ticket:
     domain: str | None = None
     message_count: int = 0
     scope_correction: dict[str, Any] | None = None
+    origin: Origin | None = None
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {

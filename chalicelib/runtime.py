@@ -1,4 +1,7 @@
-"""The collaborators of one cold start, built once from the settings and injected."""
+"""The collaborators of one cold start, built once from the settings and injected.
+
+Wiring only: every decision lives in the modules wired here.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +13,36 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
     DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
 )
 
-from chalicelib import observability as obs
-from chalicelib.accounts import CognitoDirectory
+from chalicelib.accounts import AccountDirectory, CognitoDirectory
+from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
-from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.hours import SupportHours
-from chalicelib.identity import Principal
 from chalicelib.intake.abuse import AbuseNotices
-from chalicelib.intake.cabinet import CabinetService, NewTicket
+from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
-from chalicelib.intake.mail.pipeline import MailConfig, MailIntake
+from chalicelib.intake.mail.ack import AckConfig, MailAcknowledgements
+from chalicelib.intake.mail.adapter import MailIntake
+from chalicelib.intake.pipeline import IntakePipeline
+from chalicelib.mailer import Mailer, SesMailer
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.sweep import Sweeper
-from chalicelib.storage import SupportStore
+from chalicelib.storage import Store
+from chalicelib.storage.dynamo import dynamo_store
 from chalicelib.timeutil import Clock, utc_now
-
-IDEMPOTENCY_KEY_MAX = 255
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    store: SupportStore
+    store: Store
+    pipeline: IntakePipeline
     cabinet: CabinetService
     desk: StaffDesk
     sweeper: Sweeper
@@ -53,138 +52,111 @@ class Runtime:
     imports: ChatImport
     hours: SupportHours
     chat_secret: Callable[[], bytes]
-    create_ticket: Callable[[Principal, NewTicket, str | None, Any], tuple[dict[str, Any], bool]]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the runtime talks to outside itself; tests pass fakes for any of them."""
+
+    store: Store
+    publisher: Publisher
+    directory: AccountDirectory
+    blobs: BlobStore
+    mailer: Mailer
+    idempotency: BasePersistenceLayer
+
+
+def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
+    """The AWS implementations, each with its own client for the configured region."""
+    region = settings.region
+    client = dynamodb or boto3.client("dynamodb", region_name=region)
+    return Services(
+        store=dynamo_store(client, settings.table_name),
+        publisher=SnsPublisher(boto3.client("sns", region_name=region)),
+        directory=CognitoDirectory(
+            boto3.client("cognito-idp", region_name=region), settings.user_pool_id
+        ),
+        blobs=S3Blobs(boto3.client("s3", region_name=region)),
+        mailer=SesMailer(boto3.client("ses", region_name=region)),
+        idempotency=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table_name, boto3_client=client
+        ),
+    )
 
 
 def build_runtime(
     settings: Settings,
     *,
     clock: Clock = utc_now,
-    dynamodb: Any = None,
-    publisher: Publisher | None = None,
+    services: Services | None = None,
+    chat_secret: Callable[[], bytes] | None = None,
 ) -> Runtime:
-    """Wire storage, the classifier, notices and idempotency for one process."""
-    client = dynamodb or boto3.client("dynamodb", region_name=settings.region)
-    store = SupportStore(client, settings.table_name)
+    """Wire the domain to its collaborators for one process."""
+    services = services or aws_services(settings)
+    store = services.store
     classify_request = default_classifier(settings.kb_base_url)
-    publisher = publisher or SnsPublisher(boto3.client("sns", region_name=settings.region))
-    cabinet = CabinetService(store, classify_request, clock, settings.first_response_minutes)
-    abuse = AbuseNotices(store, publisher, settings.management_topic_arn, clock)
-    desk = StaffDesk(store, clock)
-    sweeper = Sweeper(
-        store, publisher, settings.escalation_topic_arn, clock, settings.warning_minutes
+    abuse = AbuseNotices(store.markers, services.publisher, settings.management_topic_arn, clock)
+    acknowledgements = MailAcknowledgements(
+        store.requests,
+        store.markers,
+        services.mailer,
+        AckConfig(
+            sender=settings.ack_from,
+            domain=settings.mail_domain,
+            cabinet_url=settings.cabinet_url,
+            per_day=settings.acks_per_day,
+        ),
+        clock,
     )
-    hours = SupportHours(settings.timezone)
-    directory = CognitoDirectory(
-        boto3.client("cognito-idp", region_name=settings.region), settings.user_pool_id
-    )
-    chat = ChatIntake(store, classify_request, directory, hours, abuse, clock, settings.cabinet_url)
-
-    mail = MailIntake(
-        store,
-        boto3.client("s3", region_name=settings.region),
-        boto3.client("ses", region_name=settings.region),
+    pipeline = IntakePipeline(
+        store.requests,
         classify_request,
-        directory,
+        services.directory,
         abuse,
         clock,
-        MailConfig(
-            bucket=settings.mail_bucket,
-            domain=settings.mail_domain,
-            ack_from=settings.ack_from,
-            cabinet_url=settings.cabinet_url,
-            acks_per_day=settings.acks_per_day,
-        ),
+        settings.first_response_minutes,
+        acknowledgements,
     )
+    hours = SupportHours(settings.timezone)
+    chat = ChatIntake(pipeline, hours, settings.cabinet_url)
 
-    def chat_secret() -> bytes:
+    def secret_from_secrets_manager() -> bytes:
         # Cached for five minutes: a rotated secret is picked up without a redeploy.
         value = parameters.get_secret(settings.chat_secret_name, max_age=300)
         return value.encode() if isinstance(value, str) else bytes(value)
 
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table_name, boto3_client=client
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[customer, key]",
-        payload_validation_jmespath="ticket",
-        expires_after_seconds=settings.idempotency_ttl_seconds,
-        use_local_cache=False,
-    )
-
-    @idempotent_function(  # type: ignore[misc]
-        data_keyword_argument="request",
-        persistence_store=persistence,
-        config=config,
-    )
-    def create_once(
-        request: dict[str, Any], principal: Principal, created: list[bool]
-    ) -> dict[str, Any]:
-        # Only `request` is hashed and stored; the principal is bound by the caller
-        # from the token and is part of the key through request["customer"].
-        created.append(True)
-        return _create(principal, NewTicket(**request["ticket"]))
-
-    def _create(principal: Principal, new: NewTicket) -> dict[str, Any]:
-        ticket = cabinet.open_ticket(principal, new)
-        abuse.notify(ticket)
-        obs.count(obs.TICKETS_CREATED, channel="cabinet")
-        obs.count(obs.SCOPE_LABELLED, channel="cabinet", label=ticket.scope.label)
-        obs.logger.info(
-            "ticket created",
-            extra={"ticket_id": ticket.id, "label": ticket.scope.label},
-        )
-        return ticket.to_api()
-
-    def create_ticket(
-        principal: Principal, new: NewTicket, key: str | None, lambda_context: Any = None
-    ) -> tuple[dict[str, Any], bool]:
-        """Open a ticket; with an Idempotency-Key a replay returns the first response.
-
-        Returns the ticket body and whether this call created it.
-        """
-        if key is None:
-            return _create(principal, new), True
-        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable() or not key.isascii():
-            raise InvalidInput(
-                "invalid_idempotency_key",
-                f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters",
-            )
-        if lambda_context is not None:
-            # Lets an in-progress record expire with the invocation that wrote it.
-            config.register_lambda_context(lambda_context)
-        created: list[bool] = []
-        request = {"customer": principal.sub, "key": key, "ticket": new.to_dict()}
-        try:
-            body: dict[str, Any] = create_once(
-                request=request, principal=principal, created=created
-            )
-        except IdempotencyValidationError:
-            raise Conflict(
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used for a different ticket",
-            ) from None
-        except IdempotencyAlreadyInProgressError:
-            raise Conflict(
-                "request_in_progress", "a request with this Idempotency-Key is in progress"
-            ) from None
-        if not created:
-            obs.count(obs.IDEMPOTENT_REPLAYS, channel="cabinet")
-        return body, bool(created)
-
     return Runtime(
         settings=settings,
         store=store,
-        cabinet=cabinet,
-        desk=desk,
-        sweeper=sweeper,
+        pipeline=pipeline,
+        cabinet=CabinetService(
+            store.requests,
+            pipeline,
+            clock,
+            services.idempotency,
+            settings.idempotency_ttl_seconds,
+        ),
+        desk=StaffDesk(store.requests, store.deadlines, clock),
+        sweeper=Sweeper(
+            store.requests,
+            store.deadlines,
+            services.publisher,
+            settings.escalation_topic_arn,
+            clock,
+            settings.warning_minutes,
+        ),
         abuse=abuse,
         chat=chat,
-        mail=mail,
-        imports=ChatImport(boto3.client("s3", region_name=settings.region), chat),
+        mail=MailIntake(
+            pipeline,
+            services.blobs,
+            clock,
+            bucket=settings.mail_bucket,
+            domain=settings.mail_domain,
+        ),
+        imports=ChatImport(services.blobs, chat),
         hours=hours,
-        chat_secret=chat_secret,
-        create_ticket=create_ticket,
+        chat_secret=chat_secret or secret_from_secrets_manager,
     )
 
 

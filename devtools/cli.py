@@ -64,7 +64,7 @@ def _configured_runtime(stack: Any) -> Any:
 def export_corrections(stack: Any) -> int:
     """Corrected requests in the labelled format bench/classify_bench.py reads."""
     fields = ("id", "channel", "subject", "text", "label", "sub", "abusive", "classifier")
-    for item in _configured_runtime(stack).store.corrections():
+    for item in _configured_runtime(stack).store.requests.corrections():
         print(json.dumps({k: item.get(k) for k in fields}, ensure_ascii=False))
     return 0
 

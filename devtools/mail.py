@@ -130,18 +130,22 @@ def wait_for_record(record_id: str, timeout: float = 30) -> dict[str, Any]:
     """The intake's record once the poller has processed the mail (or {} after timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found: dict[str, Any] = _store().get_extra(
-            record_id, ("disposition", "reason", "scope", "thread_of")
-        )
-        if found:
-            return found
+        record = _requests().get(record_id)
+        if record is not None:
+            origin = record.origin
+            return {
+                "disposition": origin.disposition if origin else "advisory",
+                "reason": origin.reason if origin else None,
+                "thread_of": origin.thread_of if origin else None,
+                "scope": record.scope.to_dict(),
+            }
         time.sleep(0.2)
     return {}
 
 
 @functools.cache
-def _store() -> Any:
+def _requests() -> Any:
     from chalicelib.config import Settings
     from chalicelib.runtime import build_runtime
 
-    return build_runtime(Settings.from_env(os.environ)).store
+    return build_runtime(Settings.from_env(os.environ)).store.requests

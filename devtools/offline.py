@@ -7,9 +7,9 @@ from typing import Any
 
 from chalicelib.classify import classify_request
 from chalicelib.ids import SUBJECT_TAG
+from chalicelib.intake.mail.adapter import thread_reference
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import parse_mail
-from chalicelib.intake.mail.pipeline import thread_reference
 
 TEXT_CHARS = 2_000
 

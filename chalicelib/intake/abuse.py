@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib import observability as obs
 from chalicelib.models import Ticket
 from chalicelib.notify import Publisher
-from chalicelib.storage import SupportStore
+from chalicelib.storage import Markers
 from chalicelib.timeutil import Clock, to_iso
 
 NOTICE = "abuse"
@@ -13,9 +13,9 @@ NOTICE = "abuse"
 
 class AbuseNotices:
     def __init__(
-        self, store: SupportStore, publisher: Publisher, topic_arn: str, clock: Clock
+        self, markers: Markers, publisher: Publisher, topic_arn: str, clock: Clock
     ) -> None:
-        self._store = store
+        self._markers = markers
         self._publisher = publisher
         self._topic = topic_arn
         self._clock = clock
@@ -30,7 +30,7 @@ class AbuseNotices:
         if "abusive" not in ticket.scope.flags:
             return False
         at = to_iso(self._clock())
-        if not self._store.claim_notice(ticket.id, NOTICE, at):
+        if not self._markers.claim_notice(ticket.id, NOTICE, at):
             return False
         evidence = [e.to_dict() for e in ticket.scope.evidence if e.name == "abusive"]
         try:
@@ -48,7 +48,7 @@ class AbuseNotices:
                 },
             )
         except Exception:
-            self._store.release_notice(ticket.id, NOTICE, at)
+            self._markers.release_notice(ticket.id, NOTICE, at)
             obs.logger.exception("could not notify management", extra={"ticket_id": ticket.id})
             obs.count(obs.NOTICE_FAILURES, kind="abusive_request")
             return False

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from chalicelib.errors import NotFound
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from chalicelib import observability as obs
+from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.identity import Principal
-from chalicelib.ids import new_event_id, new_message_id, new_ticket_id
-from chalicelib.models import AuditEvent, KbArticle, Message, Page, Scope, Ticket, TicketThread
-from chalicelib.sla.deadlines import first_response_deadline
-from chalicelib.storage import IdCollision, SupportStore
+from chalicelib.ids import new_event_id, new_message_id
+from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
+from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
+from chalicelib.storage import AppendMessage, Requests, SetStatus, StaleState
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
@@ -36,15 +48,7 @@ SERVICES = (
     "billing",
     "other",
 )
-_ID_ATTEMPTS = 5
-
-
-class Classifier(Protocol):
-    def __call__(
-        self, subject: str, text: str, channel: str
-    ) -> tuple[Scope, tuple[KbArticle, ...]]:
-        """Scope label, flags, evidence and knowledge-base suggestions for a request."""
-        ...
+IDEMPOTENCY_KEY_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -83,65 +87,104 @@ def parse_new_message(body: dict[str, Any]) -> str:
 parse_staff_response = parse_new_message
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """What the idempotency layer hands back instead of calling again: the first answer."""
+
+    body: dict[str, Any]
+
+
+def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
+    return _Replayed(dict(response))
+
+
 class CabinetService:
     """What a customer can do with their tickets in the cabinet."""
 
     def __init__(
         self,
-        store: SupportStore,
-        classify: Classifier,
+        requests: Requests,
+        pipeline: IntakePipeline,
         clock: Clock,
-        first_response_minutes: int,
+        idempotency: BasePersistenceLayer,
+        idempotency_ttl_seconds: int,
     ) -> None:
-        self._store = store
-        self._classify = classify
+        self._requests = requests
+        self._pipeline = pipeline
         self._clock = clock
-        self._minutes = first_response_minutes
+        self._config = IdempotencyConfig(
+            event_key_jmespath="[customer, key]",
+            payload_validation_jmespath="ticket",
+            expires_after_seconds=idempotency_ttl_seconds,
+            use_local_cache=False,
+            response_hook=_mark_replay,
+        )
+        self._create_once = idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=idempotency,
+            config=self._config,
+        )(self._create_for_request)
+
+    def create_ticket(
+        self, customer: Principal, new: NewTicket, key: str | None, lambda_context: Any = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Open a ticket; with an Idempotency-Key a replay returns the first response.
+
+        Returns the ticket's API form and whether this call created it.
+        """
+        if key is None:
+            return self.open_ticket(customer, new).to_api(), True
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable() or not key.isascii():
+            raise InvalidInput(
+                "invalid_idempotency_key",
+                f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+            )
+        if lambda_context is not None:
+            # Lets an in-progress record expire with the invocation that wrote it.
+            self._config.register_lambda_context(lambda_context)
+        request = {"customer": customer.sub, "key": key, "ticket": new.to_dict()}
+        try:
+            result = self._create_once(request=request, customer=customer)
+        except IdempotencyValidationError:
+            raise Conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different ticket",
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise Conflict(
+                "request_in_progress", "a request with this Idempotency-Key is in progress"
+            ) from None
+        if isinstance(result, _Replayed):
+            obs.count(obs.IDEMPOTENT_REPLAYS, channel="cabinet")
+            return result.body, False
+        return dict(result), True
+
+    def _create_for_request(self, request: dict[str, Any], customer: Principal) -> dict[str, Any]:
+        # Only `request` is hashed and stored; the customer is bound by the caller from
+        # the token, and is part of the key through request["customer"].
+        return self.open_ticket(customer, NewTicket(**request["ticket"])).to_api()
 
     def open_ticket(self, customer: Principal, new: NewTicket) -> Ticket:
         """R1.4: an official ticket with its scope and its first-response deadline (R2.1)."""
-        now = self._clock()
-        created_at = to_iso(now)
-        scope, kb = self._classify(new.subject, new.text, "cabinet")
-        for _ in range(_ID_ATTEMPTS):
-            ticket = Ticket(
-                id=new_ticket_id(),
-                channel="cabinet",
-                official=True,
-                status="open",
-                subject=new.subject,
-                text=new.text,
-                created_at=created_at,
-                updated_at=created_at,
-                customer=customer.sub,
-                customer_email=customer.email,
-                scope=scope,
-                kb=kb,
-                sla=first_response_deadline(now, self._minutes),
-                service=new.service,
-                domain=new.domain,
-            )
-            audit = AuditEvent(
-                id=new_event_id(),
-                ticket_id=ticket.id,
-                action="ticket_created",
-                actor=customer.sub,
-                at=created_at,
-                detail={"label": scope.label, "due_at": ticket.sla.due_at if ticket.sla else None},
-            )
-            try:
-                self._store.create_ticket(ticket, audit)
-            except IdCollision:
-                continue
-            return ticket
-        raise RuntimeError("could not draw a free ticket id")
+        intake = Intake(
+            channel="cabinet",
+            official=True,
+            sender=Sender(customer.email, "token", account=customer.sub),
+            subject=new.subject,
+            text=new.text,
+            received_at=self._clock(),
+            recorded_by=customer.sub,
+            service=new.service,
+            domain=new.domain,
+        )
+        return self._pipeline.take(intake).request
 
     def list_tickets(self, customer: Principal, limit: int, next_token: str | None) -> Page:
-        return self._store.list_customer_tickets(customer.sub, limit, next_token)
+        return self._requests.for_customer(customer.sub, limit, next_token)
 
     def thread(self, customer: Principal, ticket_id: str) -> TicketThread:
         """A ticket with its conversation; another customer's ticket does not exist (404)."""
-        thread = self._store.get_thread(ticket_id)
+        thread = self._requests.thread(ticket_id)
         if thread is None or (thread.ticket.customer != customer.sub and not customer.is_staff):
             raise NotFound("ticket_not_found", "no such ticket")
         return thread
@@ -165,5 +208,11 @@ class CabinetService:
             at=at,
             detail={"message_id": message.id},
         )
-        self._store.add_message(message, audit, owner=customer.sub, new_status="open")
+        # Conditional on the owner, so a check-then-write race cannot let anyone else in.
+        try:
+            self._requests.change(
+                ticket_id, audit, AppendMessage(message, owner=customer.sub), SetStatus("open")
+            )
+        except StaleState:
+            raise NotFound("ticket_not_found", "no such ticket") from None
         return message

@@ -15,16 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib import observability as obs
-from chalicelib.accounts import AccountDirectory
 from chalicelib.errors import InvalidInput, Unauthenticated
 from chalicelib.hours import SupportHours
-from chalicelib.ids import chat_record_id, new_event_id
-from chalicelib.intake.abuse import AbuseNotices
-from chalicelib.intake.cabinet import Classifier
-from chalicelib.models import AuditEvent, Message, Ticket
-from chalicelib.storage import AlreadyRecorded, SupportStore
-from chalicelib.timeutil import Clock, parse_iso, to_iso
+from chalicelib.ids import chat_record_id
+from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
+from chalicelib.models import Origin, Ticket
+from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -40,13 +36,6 @@ RECOMMEND_TEMPLATE = (
     "This needs an official ticket: please open one in your cabinet ({url}); "
     "official tickets get a first answer within an hour."
 )
-
-
-@dataclass(frozen=True)
-class Turn:
-    author: str  # "customer" or "operator"
-    at: datetime
-    text: str
 
 
 @dataclass(frozen=True)
@@ -129,7 +118,7 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
         previous = at
         text = text_field(message, "text", max_chars=MESSAGE_MAX)
         assert text is not None
-        turns.append(Turn(str(author), at, text))
+        turns.append(Turn("customer" if author == "customer" else "operator", at, text))
     if not any(t.author == "customer" for t in turns):
         raise InvalidInput("no_customer_turns", "the transcript has no customer message")
     return Transcript(
@@ -143,95 +132,43 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
 
 
 class ChatIntake:
-    def __init__(
-        self,
-        store: SupportStore,
-        classify: Classifier,
-        accounts: AccountDirectory,
-        hours: SupportHours,
-        abuse: AbuseNotices,
-        clock: Clock,
-        cabinet_url: str,
-    ) -> None:
-        self._store = store
-        self._classify = classify
-        self._accounts = accounts
+    """Turns transcripts into intakes; the pipeline does the rest."""
+
+    def __init__(self, pipeline: IntakePipeline, hours: SupportHours, cabinet_url: str) -> None:
+        self._pipeline = pipeline
         self._hours = hours
-        self._abuse = abuse
-        self._clock = clock
         self._cabinet_url = cabinet_url
 
     def record(self, transcript: Transcript) -> tuple[dict[str, Any], bool]:
         """Store the transcript as an advisory record; (its API form, created now)."""
-        rid = chat_record_id(transcript.channel, transcript.id)
-        existing = self._store.get_ticket(rid)
-        if existing is not None:
-            return self.view(existing), False
+        recorded = self._pipeline.take(self.intake(transcript))
+        return self.view(recorded.request), recorded.created
+
+    def intake(self, transcript: Transcript) -> Intake:
         customer_text = "\n".join(t.text for t in transcript.turns if t.author == "customer")
         first_line = customer_text.strip().splitlines()[0] if customer_text.strip() else ""
-        subject = first_line[:SUBJECT_MAX]
-        scope, kb = self._classify("", customer_text, transcript.channel)
         email = transcript.customer_email or _email_in(customer_text)
-        account = self._accounts.find_by_email(email) if email else None
-        flags = list(scope.flags)
-        if email is None:
-            flags.append("account_email_missing")  # R1.6
-        elif account is None:
-            flags.append("account_unknown")
-        within = self._hours.is_staffed(transcript.channel, transcript.started_at)
-        now = to_iso(self._clock())
-        ticket = Ticket(
-            id=rid,
+        return Intake(
             channel="chat" if transcript.channel == "chat" else "skype",
             official=False,  # R1.4
-            status="closed",
-            subject=subject,
+            sender=Sender(email, "stated" if email else "absent"),  # R1.6
+            subject=first_line[:SUBJECT_MAX],
             text=customer_text[:MESSAGE_MAX],
-            created_at=to_iso(transcript.started_at),
-            updated_at=now,
-            customer=account or f"unlinked:{email or 'unknown'}",
-            customer_email=email,
-            scope=type(scope)(scope.label, scope.sub, tuple(flags), scope.evidence),
-            kb=kb,
-            message_count=len(transcript.turns),
+            received_at=transcript.started_at,
+            recorded_by="chat-webhook",
+            origin=Origin(
+                source_ref=f"{transcript.channel}:{transcript.id}",
+                within_hours=self._hours.is_staffed(transcript.channel, transcript.started_at),
+                ended_at=to_iso(transcript.ended_at),
+            ),
+            record_id=chat_record_id(transcript.channel, transcript.id),
+            conversation=transcript.turns,
+            status="closed",  # the conversation is over when its transcript arrives
         )
-        messages = [
-            Message(
-                id=f"{rid}-{index:04d}",
-                ticket_id=rid,
-                author="customer" if turn.author == "customer" else "operator",
-                author_id=(account or "") if turn.author == "customer" else "operator",
-                text=turn.text,
-                at=to_iso(turn.at),
-            )
-            for index, turn in enumerate(transcript.turns)
-        ]
-        extra = {
-            "source_ref": f"{transcript.channel}:{transcript.id}",
-            "account": account,
-            "within_hours": within,
-            "ended_at": to_iso(transcript.ended_at),
-        }
-        audit = AuditEvent(new_event_id(), rid, "advisory_recorded", "chat-webhook", now, extra)
-        try:
-            self._store.create_advisory(ticket, messages, audit, extra)
-        except AlreadyRecorded:
-            stored = self._store.get_ticket(rid)
-            assert stored is not None
-            return self.view(stored), False
-        stored = self._store.get_ticket(rid)
-        assert stored is not None
-        self._abuse.notify(stored)
-        obs.count(obs.ADVISORY_RECORDED, channel=transcript.channel)
-        if "ticket_recommended" in flags:
-            obs.count(obs.TICKET_RECOMMENDED, channel=transcript.channel)
-        if not within:
-            obs.count(obs.OUTSIDE_HOURS, channel=transcript.channel)
-        return self.view(stored), True
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The API.md answer for an advisory record."""
-        extra = self._store.get_extra(ticket.id, ("account", "within_hours", "source_ref"))
+        origin = ticket.origin
         recommended = "ticket_recommended" in ticket.scope.flags
         reason = next(
             (e.cue for e in ticket.scope.evidence if e.name == "ticket_recommended"), None
@@ -241,15 +178,15 @@ class ChatIntake:
             "channel": ticket.channel,
             "official": False,
             "advisory": True,
-            "account": extra.get("account"),
+            "account": origin.account if origin else None,
             "account_email": ticket.customer_email,
             "ticket_recommended": recommended,
             "ticket_recommended_reason": reason,
             "reply_template": RECOMMEND_TEMPLATE.format(url=self._cabinet_url)
             if recommended
             else None,
-            "within_hours": bool(extra.get("within_hours")),
-            "source_ref": extra.get("source_ref"),
+            "within_hours": bool(origin and origin.within_hours),
+            "source_ref": origin.source_ref if origin else None,
             "scope": ticket.scope.to_dict(),
             "kb": [a.to_dict() for a in ticket.kb],
             "message_count": ticket.message_count,

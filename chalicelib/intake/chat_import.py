@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from chalicelib import observability as obs
+from chalicelib.blobs import BlobStore
 from chalicelib.errors import DomainError
 from chalicelib.intake.chat import ChatIntake, parse_transcript
 from chalicelib.intake.mail.html_text import html_to_text
@@ -70,18 +71,17 @@ def _from_skype(export: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class ChatImport:
-    def __init__(self, s3: Any, chat: ChatIntake) -> None:
-        self._s3 = s3
+    def __init__(self, blobs: BlobStore, chat: ChatIntake) -> None:
+        self._blobs = blobs
         self._chat = chat
 
     def process_object(self, bucket: str, key: str) -> dict[str, Any]:
         """Import one exported file; the per-transcript report is also stored in S3."""
         report: dict[str, Any] = {"file": f"s3://{bucket}/{key}", "transcripts": []}
         try:
-            head = self._s3.head_object(Bucket=bucket, Key=key)
-            if head["ContentLength"] > MAX_FILE_BYTES:
+            if self._blobs.size(bucket, key) > MAX_FILE_BYTES:
                 raise ValueError(f"file over {MAX_FILE_BYTES} bytes")
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = self._blobs.read(bucket, key)
             bodies = transcripts_from_export(json.loads(body))
         except (ValueError, UnicodeDecodeError) as error:
             report["error"] = str(error)
@@ -106,9 +106,5 @@ class ChatImport:
 
     def _save(self, bucket: str, key: str, report: dict[str, Any]) -> None:
         name = REPORTS + key.removeprefix(PREFIX) + ".report.json"
-        self._s3.put_object(
-            Bucket=bucket,
-            Key=name,
-            Body=json.dumps(report, ensure_ascii=False, indent=1).encode(),
-            ContentType="application/json",
-        )
+        body = json.dumps(report, ensure_ascii=False, indent=1).encode()
+        self._blobs.write(bucket, name, body, content_type="application/json")

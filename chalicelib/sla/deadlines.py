@@ -24,6 +24,27 @@ class SweepAction(Enum):
     BREACH = "breach"
 
 
+class Duty(Enum):
+    """What a running clock is owed next (R2.4); the deadline index is kept by it."""
+
+    WARN = "warn"  # pending, or delayed and not yet warned: a warning before due_at
+    BREACH = "breach"  # warned: a breach at due_at
+    ANSWER = "answer"  # breached and unanswered: only a staff answer settles it
+
+
+def duty(sla: Sla | None) -> Duty | None:
+    """The duty of a clock, or None once nothing more is owed (met, or answered late)."""
+    if sla is None or sla.due_at is None:
+        return None
+    if sla.state in ("pending", "delayed"):
+        return Duty.BREACH if sla.warned_at else Duty.WARN
+    if sla.state == "warned":
+        return Duty.BREACH
+    if sla.state == "breached" and sla.first_response_at is None:
+        return Duty.ANSWER
+    return None
+
+
 def first_response_deadline(created_at: datetime, minutes: int) -> Sla:
     """R2.1: the first staff response is due `minutes` after creation; R1.2 means 24/7."""
     return Sla(state="pending", due_at=to_iso(created_at + timedelta(minutes=minutes)))

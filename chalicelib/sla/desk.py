@@ -29,11 +29,15 @@ from chalicelib.sla.deadlines import (
     require_future_eta,
 )
 from chalicelib.storage import (
+    AddDelayNotice,
+    AppendMessage,
+    Change,
+    CorrectScope,
+    DeadlineIndex,
+    MoveClock,
+    Requests,
+    SetStatus,
     StaleState,
-    SupportStore,
-    correction_item,
-    delay_to_item,
-    message_to_item,
 )
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import reject_unknown_fields
@@ -45,13 +49,14 @@ T = TypeVar("T")
 class StaffDesk:
     """What support staff do to requests; every action checks the staff group first."""
 
-    def __init__(self, store: SupportStore, clock: Clock) -> None:
-        self._store = store
+    def __init__(self, requests: Requests, deadlines: DeadlineIndex, clock: Clock) -> None:
+        self._requests = requests
+        self._deadlines = deadlines
         self._clock = clock
 
     def queue(self, staff: Principal, limit: int, next_token: str | None) -> Page:
         require_staff(staff)
-        return self._store.open_queue(limit, next_token)
+        return self._deadlines.queue(limit, next_token)
 
     def respond(self, staff: Principal, ticket_id: str, text: str) -> Message:
         """A staff answer; the first one meets the deadline (R2.1) or follows a breach."""
@@ -63,16 +68,10 @@ class StaffDesk:
             message = Message(new_message_id(), ticket_id, "staff", staff.sub, text, at)
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
-            self._store.change_ticket(
-                ticket_id,
-                at=at,
-                audit=audit,
-                expect=ticket.sla,
-                sla=sla,
-                status="answered",
-                items=[message_to_item(message)],
-                bump_messages=True,
-            )
+            changes: list[Change] = [AppendMessage(message), SetStatus("answered")]
+            if ticket.sla is not None and sla is not None:
+                changes.append(MoveClock(ticket.sla, sla))
+            self._requests.change(ticket_id, audit, *changes)
             return message, sla
 
         message, ticket, sla = self._retry(ticket_id, attempt)
@@ -97,13 +96,8 @@ class StaffDesk:
             notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
-            self._store.change_ticket(
-                ticket_id,
-                at=at,
-                audit=audit,
-                expect=ticket.sla,
-                sla=sla,
-                items=[delay_to_item(notice)],
+            self._requests.change(
+                ticket_id, audit, AddDelayNotice(notice), MoveClock(ticket.sla, sla)
             )
             return notice, sla
 
@@ -126,26 +120,20 @@ class StaffDesk:
             "classifier": {"label": ticket.scope.label, "sub": ticket.scope.sub},
         }
         audit = AuditEvent(new_event_id(), ticket_id, "scope_corrected", staff.sub, at, correction)
-        self._store.change_ticket(
-            ticket_id,
-            at=at,
-            audit=audit,
-            extra={"scope_correction": correction},
-            items=[correction_item(ticket, correction)],
-        )
+        self._requests.change(ticket_id, audit, CorrectScope(correction, ticket))
         obs.count(
             obs.SCOPE_CORRECTED,
             classifier_label=ticket.scope.label,
             corrected_label=label,
         )
-        updated = self._store.get_ticket(ticket_id)
+        updated = self._requests.get(ticket_id)
         assert updated is not None
         return updated
 
     # -- helpers ------------------------------------------------------------------------
 
     def _get(self, ticket_id: str) -> Ticket:
-        ticket = self._store.get_ticket(ticket_id)
+        ticket = self._requests.get(ticket_id)
         if ticket is None:
             raise NotFound("ticket_not_found", "no such ticket")
         return ticket

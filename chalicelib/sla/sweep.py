@@ -14,19 +14,10 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, Ticket
+from chalicelib.models import AuditEvent, Sla, Ticket
 from chalicelib.notify import Publisher
 from chalicelib.sla.deadlines import SweepAction, breached, sweep_action, warned
-from chalicelib.storage import (
-    DEADLINE_SHARDS,
-    ESCALATION_OWED,
-    LATE,
-    PENDING,
-    WARNED,
-    StaleState,
-    SupportStore,
-    ticket_from_item,
-)
+from chalicelib.storage import DeadlineIndex, MoveClock, Requests, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
 ACTOR = "sla-sweep"
@@ -57,13 +48,15 @@ class SweepReport:
 class Sweeper:
     def __init__(
         self,
-        store: SupportStore,
+        requests: Requests,
+        deadlines: DeadlineIndex,
         publisher: Publisher,
         topic_arn: str,
         clock: Clock,
         warning_minutes: int,
     ) -> None:
-        self._store = store
+        self._requests = requests
+        self._deadlines = deadlines
         self._publisher = publisher
         self._topic = topic_arn
         self._clock = clock
@@ -74,15 +67,13 @@ class Sweeper:
         """One sweep over every shard; `now` lets a person or a test travel in time."""
         now = now or self._clock()
         report = SweepReport(now=to_iso(now))
-        for shard in range(DEADLINE_SHARDS):
-            for item in self._store.due_deadlines(ESCALATION_OWED, shard, None):
-                report.items_read += 1
-                self._retry_escalation(ticket_from_item(item), now, report)
-            for part, horizon in ((PENDING, now + self._warning), (WARNED, now)):
-                for item in self._store.due_deadlines(part, shard, to_iso(horizon)):
-                    report.items_read += 1
-                    self._act(ticket_from_item(item), now, report)
-        report.open_official = self._store.open_official_count()
+        for ticket in self._deadlines.parked():
+            report.items_read += 1
+            self._retry_escalation(ticket, now, report)
+        for ticket in self._deadlines.due(now, self._warning):
+            report.items_read += 1
+            self._act(ticket, now, report)
+        report.open_official = self._deadlines.open_count()
         obs.measure(obs.OPEN_OFFICIAL_TICKETS, report.open_official)
         obs.count(obs.SWEEP_RUNS)
         return report
@@ -106,7 +97,7 @@ class Sweeper:
                 obs.count(obs.SLA_BREACHED)
                 self._escalate(ticket, now, report)
 
-    def _transition(self, ticket: Ticket, action: str, at: str, before: Any, after: Any) -> bool:
+    def _transition(self, ticket: Ticket, action: str, at: str, before: Sla, after: Sla) -> bool:
         audit = AuditEvent(
             new_event_id(),
             ticket.id,
@@ -116,7 +107,7 @@ class Sweeper:
             {"sla_from": before.state, "sla_to": after.state, "due_at": before.due_at},
         )
         try:
-            self._store.change_ticket(ticket.id, at=at, audit=audit, expect=before, sla=after)
+            self._requests.change(ticket.id, audit, MoveClock(before, after))
         except StaleState:
             return False  # another sweep or a staff action got there first
         return True
@@ -128,7 +119,7 @@ class Sweeper:
             report.escalated.append(ticket.id)
             return
         try:
-            self._store.move_deadline(ticket.id, ticket.sla.due_at or "", LATE, ESCALATION_OWED)
+            self._deadlines.park(ticket)
         except StaleState:
             return
         report.parked.append(ticket.id)
@@ -136,8 +127,8 @@ class Sweeper:
 
     def _retry_escalation(self, ticket: Ticket, now: datetime, report: SweepReport) -> None:
         assert ticket.sla is not None
-        try:  # claim it, so that one sweep retries it
-            self._store.move_deadline(ticket.id, ticket.sla.due_at or "", ESCALATION_OWED, LATE)
+        try:  # take it back, so that one sweep retries it
+            self._deadlines.settle(ticket)
         except StaleState:
             return
         self._escalate(ticket, now, report)

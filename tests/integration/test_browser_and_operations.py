@@ -147,7 +147,7 @@ def test_a_bug_in_the_mail_path_is_counted_and_retried(
     def broken(*_: Any) -> Any:
         raise TypeError("bug")
 
-    monkeypatch.setattr(runtime().mail, "_advisory", broken)
+    monkeypatch.setattr(runtime().pipeline, "_create", broken)
     record_ = sqs_record(
         "support-intake-mail-local", store_raw(a_mail()), source="a@b.example", verdicts=PASS
     )

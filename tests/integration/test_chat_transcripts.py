@@ -61,7 +61,7 @@ def test_the_whole_conversation_is_kept_with_turns_apart(api: Api) -> None:
     from app import runtime
 
     _, record, _ = post(api, transcript())
-    thread = runtime().store.get_thread(record["id"])
+    thread = runtime().store.requests.thread(record["id"])
     assert [m.author for m in thread.messages] == ["customer", "operator", "customer"]
     assert thread.ticket.sla is None  # R2.4: advisory records are never swept
 
@@ -120,7 +120,7 @@ def test_the_same_transcript_twice_gives_the_first_record_and_nothing_new(api: A
     status, second, headers = post(api, transcript())
     assert status == 201 and second == first
     assert headers.get("idempotent-replayed") == "true"
-    assert len(runtime().store.audit_trail(first["id"])) == 1
+    assert len(runtime().store.requests.audit_trail(first["id"])) == 1
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_bad_transcripts_are_400_and_nothing_is_written(api: Api, change: dict, 
     status, body, _ = post(api, transcript(**change))
     assert status == 400, body
     assert body["error"]["code"] == code
-    assert runtime().store.get_ticket(chat_record_id("chat", "conv-1001")) is None
+    assert runtime().store.requests.get(chat_record_id("chat", "conv-1001")) is None
 
 
 def test_a_transcript_over_2_mb_is_413(api: Api) -> None:
@@ -246,7 +246,7 @@ def test_a_long_conversation_beyond_one_transaction_is_kept_whole(api: Api) -> N
     _, record, _ = post(
         api, transcript(id="conv-long", ended_at="2026-11-24T13:00:00+03:00", messages=turns)
     )
-    thread = runtime().store.get_thread(record["id"])
+    thread = runtime().store.requests.thread(record["id"])
     assert len(thread.messages) == 150
 
 

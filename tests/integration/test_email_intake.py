@@ -79,23 +79,25 @@ def deliver(
 
 
 def record(key: str) -> dict:
+    """What the intake stored for the mail at `key` ({"id"} alone if nothing)."""
     from app import runtime
 
     rid = mail_record_id(BUCKET, key)
-    extra = runtime().store.get_extra(
-        rid,
-        (
-            "disposition",
-            "reason",
-            "official",
-            "customer",
-            "scope",
-            "channel",
-            "thread_of",
-            "attachments",
-        ),
-    )
-    return {"id": rid, **extra}
+    found = runtime().store.requests.get(rid)
+    if found is None:
+        return {"id": rid}
+    origin = found.origin
+    return {
+        "id": rid,
+        "disposition": origin.disposition if origin else None,
+        "reason": origin.reason if origin else None,
+        "thread_of": origin.thread_of if origin else None,
+        "attachments": [a.to_dict() for a in origin.attachments] if origin else [],
+        "official": found.official,
+        "customer": found.customer,
+        "channel": found.channel,
+        "scope": found.scope.to_dict(),
+    }
 
 
 def acks() -> list:
@@ -125,7 +127,7 @@ def test_redelivery_three_times_creates_one_record_and_one_ack(aws: Any) -> None
     for _ in range(3):
         deliver(b"", key=key)
     rid = mail_record_id(BUCKET, key)
-    assert len(runtime().store.audit_trail(rid)) == 1
+    assert len(runtime().store.requests.audit_trail(rid)) == 1
     assert len(acks()) == 1
 
 
@@ -272,7 +274,7 @@ def test_a_reply_by_the_owner_joins_the_thread_and_a_stranger_starts_a_new_recor
     key2, _ = deliver(reply)
     assert record(key2)["disposition"] == "reply"
     assert record(key2)["thread_of"] == first
-    thread = runtime().store.get_thread(first)
+    thread = runtime().store.requests.thread(first)
     assert [m.text for m in thread.messages] == ["It works again, thanks!"]
 
     stranger = mail(
@@ -280,7 +282,7 @@ def test_a_reply_by_the_owner_joins_the_thread_and_a_stranger_starts_a_new_recor
     )
     key3, _ = deliver(stranger)
     assert record(key3)["disposition"] == "advisory"
-    assert len(runtime().store.get_thread(first).messages) == 1
+    assert len(runtime().store.requests.thread(first).messages) == 1
 
 
 def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -> None:
@@ -290,7 +292,7 @@ def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -
 
     sub = register("tom@brightlabs.example")
     owner = Principal(sub, "tom@brightlabs.example", frozenset())
-    body, _ = runtime().create_ticket(
+    body, _ = runtime().cabinet.create_ticket(
         owner, NewTicket(subject="FTP", text="FTP не подключается"), None
     )
     reply = mail(
@@ -300,6 +302,6 @@ def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -
     )
     key, _ = deliver(reply)
     assert record(key)["disposition"] == "reply"
-    thread = runtime().store.get_thread(body["id"])
+    thread = runtime().store.requests.thread(body["id"])
     assert [m.text for m in thread.messages] == ["Работает, спасибо"]
     assert thread.ticket.sla.state == "pending"  # a customer message never stops the clock

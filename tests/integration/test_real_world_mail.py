@@ -53,22 +53,29 @@ def test_a_reply_stored_twice_joins_its_thread_once(aws: Any) -> None:
     reply = mail(subject=f"Re: [#{first}] FTP", body="It works again, thanks!")
     keys = [deliver(reply)[0] for _ in range(2)]
     assert [record(k)["disposition"] for k in keys] == ["reply", "duplicate"]
-    assert [m.text for m in runtime().store.get_thread(first).messages] == [
+    assert [m.text for m in runtime().store.requests.thread(first).messages] == [
         "It works again, thanks!"
     ]
 
 
-class FailingSes:
-    """SES that refuses the first `failures` sends, then sends through moto."""
+class FailingMailer:
+    """A mailer that refuses the first `failures` sends, then sends through moto's SES."""
 
     def __init__(self, real: Any, failures: int) -> None:
         self.real, self.failures = real, failures
 
-    def send_raw_email(self, **kwargs: Any) -> Any:
+    def send(self, message: Any, *, source: str, to: str) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("SES throttled")
-        return self.real.send_raw_email(**kwargs)
+        self.real.send(message, source=source, to=to)
+
+
+def ack_state(key: str) -> str | None:
+    from app import runtime
+
+    found = runtime().store.requests.get(record(key)["id"])
+    return found.origin.ack if found and found.origin else None
 
 
 def test_a_failed_acknowledgement_is_retried_and_spends_no_allowance(
@@ -76,16 +83,18 @@ def test_a_failed_acknowledgement_is_retried_and_spends_no_allowance(
 ) -> None:
     from app import runtime
 
-    intake = runtime().mail
-    monkeypatch.setattr(intake, "_ses", FailingSes(intake._ses, failures=2))
+    acknowledgements = runtime().pipeline._acknowledger
+    monkeypatch.setattr(
+        acknowledgements, "_mailer", FailingMailer(acknowledgements._mailer, failures=2)
+    )
     key = store_raw(mail())
     for _ in range(2):
         _, response = deliver(b"", key=key)
         assert len(response["batchItemFailures"]) == 1  # redelivered by the queue
-        assert runtime().store.get_extra(record(key)["id"], ("ack",)) == {"ack": "owed"}
+        assert ack_state(key) == "owed"
     _, response = deliver(b"", key=key)
     assert response == {"batchItemFailures": []}
-    assert runtime().store.get_extra(record(key)["id"], ("ack",)) == {"ack": "sent"}
+    assert ack_state(key) == "sent"
     assert len(acks()) == 1
     # Two failures spent nothing: two more mails today are still acknowledged.
     for number in range(2):
@@ -115,7 +124,7 @@ def test_a_spoofed_sender_cannot_join_the_victims_thread(aws: Any) -> None:
     )
     key2, _ = deliver(spoofed, verdicts=PASS)
     assert record(key2)["disposition"] == "advisory"
-    assert runtime().store.get_thread(first).messages == ()
+    assert runtime().store.requests.thread(first).messages == ()
 
 
 def test_an_encoded_name_with_a_comma_is_acknowledged(aws: Any) -> None:
@@ -138,7 +147,7 @@ def test_a_reply_that_mentions_auto_replied_is_a_persons_reply(aws: Any) -> None
     )
     key2, _ = deliver(reply)
     assert record(key2)["disposition"] == "reply"
-    assert len(runtime().store.get_thread(first).messages) == 1
+    assert len(runtime().store.requests.thread(first).messages) == 1
 
 
 def test_mail_with_screenshots_and_a_pdf_is_stored_whole(aws: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import Forbidden, InvalidInput
 from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
-from chalicelib.runtime import Runtime, build_runtime
+from chalicelib.runtime import Runtime, aws_services, build_runtime
 from chalicelib.sla.desk import parse_delay_notice_request
 from tests.conftest import Api, Notices, make_token
 
@@ -40,12 +41,12 @@ def rt(aws: Any, clock: Clock) -> Runtime:
 
 
 def open_ticket(rt: Runtime, text: str = "Почта не работает с утра") -> str:
-    body, _ = rt.create_ticket(CUSTOMER, NewTicket(subject="Почта", text=text), None)
+    body, _ = rt.cabinet.create_ticket(CUSTOMER, NewTicket(subject="Почта", text=text), None)
     return str(body["id"])
 
 
 def sla(rt: Runtime, ticket_id: str) -> dict:
-    ticket = rt.store.get_ticket(ticket_id)
+    ticket = rt.store.requests.get(ticket_id)
     assert ticket is not None and ticket.sla is not None
     return ticket.sla.to_dict() | {"warned_at": ticket.sla.warned_at}
 
@@ -103,26 +104,14 @@ def test_r2_4_two_overlapping_sweeps_escalate_each_breach_once(
     not atomic across threads, so the interleaving is made explicit rather than threaded.)
     """
     tickets = sorted(open_ticket(rt) for _ in range(12))
-    store = rt.store
-    snapshot = {}
-    real = store.due_deadlines
-
-    def read_everything_first(part: str, shard: int, upto: str | None):
-        key = (part, shard, upto)
-        if key not in snapshot:
-            snapshot[key] = list(real(part, shard, upto))
-        return iter(snapshot[key])
-
-    from chalicelib.storage import DEADLINE_SHARDS, ESCALATION_OWED, PENDING, WARNED
-    from chalicelib.timeutil import to_iso
-
-    for shard in range(DEADLINE_SHARDS):
-        read_everything_first(ESCALATION_OWED, shard, None)
-        for part, horizon in ((PENDING, at(61 + 15)), (WARNED, at(61))):
-            read_everything_first(part, shard, to_iso(horizon))
+    deadlines = rt.store.deadlines
+    # What sweep A reads before sweep B runs: its view is stale by the time it acts.
+    stale_due = list(deadlines.due(at(61), timedelta(minutes=15)))
+    stale_parked = list(deadlines.parked())
     other = build_runtime(Settings.from_env(os.environ), clock=clock)
     report_b = other.sweeper.run(at(61))
-    store.due_deadlines = read_everything_first  # type: ignore[method-assign]
+    deadlines.due = lambda now, warning: iter(stale_due)  # type: ignore[method-assign]
+    deadlines.parked = lambda: iter(stale_parked)  # type: ignore[method-assign]
     report_a = rt.sweeper.run(at(61))
 
     assert sorted(report_b.breached) == tickets
@@ -191,7 +180,7 @@ def test_r2_1_first_response_in_time_is_met_and_leaves_the_sweep(rt: Runtime, cl
     assert state["state"] == "met"
     assert state["first_response_at"] == at(10).isoformat(timespec="milliseconds")
     assert rt.sweeper.run(at(61)).items_read == 0
-    assert rt.store.get_ticket(ticket).status == "answered"
+    assert rt.store.requests.get(ticket).status == "answered"
 
 
 def test_r2_4_a_response_after_a_breach_keeps_breached_and_records_the_response(
@@ -288,7 +277,9 @@ def test_a_failed_escalation_is_parked_and_retried_by_the_next_sweep(
             self.sent.append((kind, message))
 
     flaky = Flaky()
-    rt = build_runtime(Settings.from_env(os.environ), clock=clock, publisher=flaky)
+    settings = Settings.from_env(os.environ)
+    services = replace(aws_services(settings), publisher=flaky)
+    rt = build_runtime(settings, clock=clock, services=services)
     ticket = open_ticket(rt)
     report = rt.sweeper.run(at(61))
     assert report.breached == [ticket] and report.parked == [ticket] and report.escalated == []
@@ -306,7 +297,7 @@ def test_a_failed_escalation_is_parked_and_retried_by_the_next_sweep(
 def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
     from chalicelib.errors import Conflict
 
-    ticket = rt.store.get_ticket(open_ticket(rt))
+    ticket = rt.store.requests.get(open_ticket(rt))
     assert ticket is not None and ticket.official  # cabinet tickets do (R1.4)
     # Advisory records (e-mail, chat) are created without an Sla; the desk refuses notices.
     from dataclasses import replace
@@ -315,7 +306,7 @@ def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
     from chalicelib.models import AuditEvent
 
     advisory = replace(ticket, id="T-ADVISRY", channel="email", official=False, sla=None)
-    rt.store.create_ticket(
+    rt.store.requests.create(
         advisory, AuditEvent(new_event_id(), advisory.id, "created", "test", advisory.created_at)
     )
     with pytest.raises(Conflict):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.runtime import build_runtime
+from chalicelib.runtime import aws_services, build_runtime
 from tests.conftest import Api, Notices, make_token
 
 CUST = make_token("sub-rude", "rude@example.com")
@@ -28,7 +29,7 @@ def test_r6_2_abusive_ticket_is_accepted_flagged_and_management_told_once(
     # A second attempt to notify the same request sends nothing.
     from app import runtime
 
-    stored = runtime().store.get_ticket(ticket["id"])
+    stored = runtime().store.requests.get(ticket["id"])
     assert runtime().abuse.notify(stored) is False
     assert len(notices.all("abusive_request")) == 1
 
@@ -46,13 +47,16 @@ def test_r6_2_a_notice_that_cannot_be_sent_does_not_lose_the_ticket(aws: Any) ->
     from chalicelib.identity import Principal
     from chalicelib.intake.cabinet import NewTicket
 
-    rt = build_runtime(Settings.from_env(os.environ), publisher=Down())
+    settings = Settings.from_env(os.environ)
+    rt = build_runtime(settings, services=replace(aws_services(settings), publisher=Down()))
     who = Principal("sub-rude", None, frozenset())
-    body, _ = rt.create_ticket(who, NewTicket(subject=RUDE["subject"], text=RUDE["text"]), None)
-    assert rt.store.get_ticket(body["id"]) is not None
+    body, _ = rt.cabinet.create_ticket(
+        who, NewTicket(subject=RUDE["subject"], text=RUDE["text"]), None
+    )
+    assert rt.store.requests.get(body["id"]) is not None
     # The claim was released, so the notice can still be sent once SNS is back.
     ok = build_runtime(Settings.from_env(os.environ))
-    assert ok.abuse.notify(rt.store.get_ticket(body["id"])) is True
+    assert ok.abuse.notify(rt.store.requests.get(body["id"])) is True
 
 
 def test_staff_scope_correction_is_kept_beside_the_classifier_answer(api: Api) -> None:
@@ -90,7 +94,7 @@ def test_corrections_are_exported_as_labelled_cases_for_the_classifier_benchmark
         token=STAFF,
         body={"label": "out_of_scope", "sub": "self_service"},
     )
-    [case] = list(runtime().store.corrections())
+    [case] = list(runtime().store.requests.corrections())
     assert (case["id"], case["text"], case["label"], case["sub"]) == (
         ticket["id"],
         "Как сменить тариф?",

@@ -3,7 +3,7 @@
 import pytest
 
 from chalicelib.errors import InvalidInput
-from chalicelib.storage import (
+from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     deadline_keys,
     deadline_shard,

@@ -7,13 +7,17 @@ single-line text and encoded by the library, never copied raw from the inbound m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from chalicelib import observability as obs
 from chalicelib.ids import our_message_id
-from chalicelib.models import KbArticle
-from chalicelib.timeutil import Clock
+from chalicelib.mailer import Mailer
+from chalicelib.models import KbArticle, Ticket
+from chalicelib.storage import Markers, Requests
+from chalicelib.timeutil import Clock, to_iso
 
 ACK_BODY = """\
 Здравствуйте!
@@ -72,3 +76,66 @@ def build_ack(
         )
     )
     return message
+
+
+class AcknowledgementNotSent(Exception):
+    """The mail service refused an acknowledgement; it stays owed and is retried."""
+
+
+@dataclass(frozen=True)
+class AckConfig:
+    sender: str  # our From address
+    domain: str  # our mail domain, for Message-IDs
+    cabinet_url: str
+    per_day: int = 3  # acknowledgements per sender per 24 h
+
+
+class MailAcknowledgements:
+    """The acknowledgement an e-mail record is owed: sent once, within each sender's
+    daily allowance, and retried (not lost) when the mail service refuses it."""
+
+    def __init__(
+        self,
+        requests: Requests,
+        markers: Markers,
+        mailer: Mailer,
+        config: AckConfig,
+        clock: Clock,
+    ) -> None:
+        self._requests = requests
+        self._markers = markers
+        self._mailer = mailer
+        self._config = config
+        self._clock = clock
+
+    def acknowledge(self, record: Ticket) -> None:
+        """Send it, or settle it as rate-limited. A failed send gives the allowance back
+        and raises, so the queue redelivers the mail and the retry finds it still owed."""
+        to_addr = record.customer_email
+        if not to_addr:
+            return
+        at = to_iso(self._clock())
+        if not self._markers.take_ack_allowance(to_addr, at, self._config.per_day, record.id):
+            obs.count(obs.ACKS_RATE_LIMITED)
+            self._requests.settle_ack(record.id, "rate_limited")
+            return
+        message = build_ack(
+            record_id=record.id,
+            to_addr=to_addr,
+            from_addr=self._config.sender,
+            subject=record.subject,
+            in_reply_to=record.origin.message_id if record.origin else None,
+            kb=record.kb,
+            cabinet_url=self._config.cabinet_url,
+            domain=self._config.domain,
+            clock=self._clock,
+        )
+        try:
+            self._mailer.send(message, source=self._config.sender, to=to_addr)
+        except Exception as error:
+            obs.logger.exception("acknowledgement not sent", extra={"record_id": record.id})
+            obs.count(obs.NOTICE_FAILURES, kind="acknowledgement")
+            self._markers.release_ack_allowance(to_addr, at, record.id)
+            raise AcknowledgementNotSent(f"acknowledgement of {record.id} not sent") from error
+        self._requests.settle_ack(record.id, "sent")
+        obs.count(obs.ACKS_SENT)

@@ -20,7 +20,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability as obs
 from chalicelib.intake.chat_import import ChatImport
-from chalicelib.intake.mail.pipeline import MailError, MailIntake, Outcome, parse_notification
+from chalicelib.intake.mail.ack import AcknowledgementNotSent
+from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
 
 
 def s3_objects(body: str) -> list[tuple[str, str]] | None:
@@ -116,7 +117,7 @@ def mail_batch(
             outcome = intake.process(parse_notification(record.body))
         except Exception as error:
             obs.count(obs.MAIL_FAILED)
-            if not isinstance(error, MailError):
+            if not isinstance(error, (MailError, AcknowledgementNotSent)):
                 # Not a known condition (unreadable object, a send to retry): a bug. The
                 # batch processor keeps Lambda's Errors at 0, so it is counted here.
                 obs.count(obs.UNHANDLED_ERRORS, where="mail")

@@ -1,0 +1,353 @@
+"""One intake pipeline for every channel (DESIGN.md: one pipeline, three doors).
+
+A channel adapter only turns its input into an `Intake`. From there everything is
+channel-blind: classify, flag, link the account and the thread, store with one
+conditional commit, notify, count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal, Protocol
+
+from chalicelib import observability as obs
+from chalicelib.accounts import AccountDirectory
+from chalicelib.ids import new_event_id, new_ticket_id
+from chalicelib.intake.abuse import AbuseNotices
+from chalicelib.models import (
+    AuditEvent,
+    Author,
+    Channel,
+    Disposition,
+    KbArticle,
+    Message,
+    Origin,
+    Scope,
+    Status,
+    Ticket,
+)
+from chalicelib.sla.deadlines import first_response_deadline
+from chalicelib.storage import (
+    AlreadyRecorded,
+    AppendMessage,
+    DuplicateMail,
+    RecordReply,
+    Requests,
+    SetStatus,
+    StaleState,
+)
+from chalicelib.timeutil import Clock, to_iso
+
+# How far a sender's identity is known: `token` (a signed-in customer), `dmarc` (From
+# passed DMARC), `stated` (an address the customer gave in a conversation, R1.6),
+# `unverified` (a From we cannot trust), `absent` (no address at all).
+Verification = Literal["token", "dmarc", "stated", "unverified", "absent"]
+_TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc"})
+_UNLINKED_PREFIX = {"dmarc": "email", "unverified": "unverified", "stated": "unlinked"}
+_ID_ATTEMPTS = 5
+SUBJECT_MAX = 200
+
+
+class Classifier(Protocol):
+    def __call__(
+        self, subject: str, text: str, channel: str
+    ) -> tuple[Scope, tuple[KbArticle, ...]]:
+        """Scope label, flags, evidence and knowledge-base suggestions for a request."""
+        ...
+
+
+class Acknowledger(Protocol):
+    def acknowledge(self, record: Ticket) -> None:
+        """Send the automatic acknowledgement `record` is owed, or settle it as not sent;
+        raise if it should be retried (the record stays `owed`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a request, and how far that is known."""
+
+    address: str | None
+    verified_by: Verification
+    account: str | None = None  # known from the channel itself (the cabinet's token)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a conversation that arrives whole (a chat transcript)."""
+
+    author: Author
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A request as any channel delivers it, normalised."""
+
+    channel: Channel
+    official: bool  # R1.4: only a cabinet ticket from an authenticated customer
+    sender: Sender
+    subject: str
+    text: str  # what is recorded and classified: bounded by the adapter
+    received_at: datetime
+    recorded_by: str  # who the audit trail names
+    origin: Origin | None = None  # the source reference and what the channel saw
+    record_id: str | None = None  # derived from the source, so a redelivery finds it
+    thread_refs: tuple[str, ...] = ()  # requests it says it answers, most certain first
+    conversation: tuple[Turn, ...] = ()
+    identity: str | None = None  # what makes two deliveries one message (mail)
+    status: Status = "open"
+    service: str | None = None
+    domain: str | None = None
+    acknowledge: bool = False  # the sender is owed an automatic acknowledgement
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the pipeline made of an intake: the record, and whether it is new."""
+
+    request: Ticket
+    created: bool
+
+    @property
+    def disposition(self) -> Disposition:
+        return self.request.origin.disposition if self.request.origin else "advisory"
+
+
+class IntakePipeline:
+    def __init__(
+        self,
+        requests: Requests,
+        classify: Classifier,
+        accounts: AccountDirectory,
+        abuse: AbuseNotices,
+        clock: Clock,
+        first_response_minutes: int,
+        acknowledger: Acknowledger | None = None,
+    ) -> None:
+        self._requests = requests
+        self._classify = classify
+        self._accounts = accounts
+        self._abuse = abuse
+        self._clock = clock
+        self._minutes = first_response_minutes
+        self._acknowledger = acknowledger
+
+    def recorded(self, record_id: str) -> Recorded | None:
+        """The record an input already made, finishing an acknowledgement still owed."""
+        existing = self._requests.get(record_id)
+        if existing is None:
+            return None
+        if existing.origin and existing.origin.ack == "owed" and self._acknowledger:
+            self._acknowledger.acknowledge(existing)
+        return Recorded(existing, False)
+
+    def take(self, intake: Intake) -> Recorded:
+        """Record one intake exactly once, whatever channel it came from."""
+        if intake.record_id and (done := self.recorded(intake.record_id)):
+            return done
+        original = self._requests.record_for_mail(intake.identity) if intake.identity else None
+        if original and original != intake.record_id:
+            return self.record_only(intake, "duplicate", f"duplicate_of: {original}")
+        account = self._link(intake.sender)
+        try:
+            if intake.thread_refs and (joined := self._join(intake, account)):
+                return joined
+            return self._create(intake, account)
+        except DuplicateMail as duplicate:
+            # A copy of the same message won the race to record it.
+            return self.record_only(intake, "duplicate", f"duplicate_of: {duplicate.original}")
+
+    def record_only(self, intake: Intake, disposition: Disposition, reason: str) -> Recorded:
+        """Machine, quarantined or duplicate input: recorded with its reason, and nothing
+        else happens (no classification, no notice, no acknowledgement)."""
+        assert intake.record_id, "only inputs with a derived id are recorded unprocessed"
+        origin = replace(intake.origin or Origin(""), disposition=disposition, reason=reason)
+        record = self._record(intake, intake.record_id, Scope("unclear"), (), "machine", origin)
+        record = replace(record, status="closed")
+        try:
+            self._requests.create(record, self._audit(intake, record))
+        except AlreadyRecorded:
+            return Recorded(record, False)
+        metric = {"machine": obs.MACHINE_MAIL, "quarantine": obs.MAIL_QUARANTINED}.get(
+            disposition, obs.MAIL_DUPLICATES
+        )
+        obs.count(metric, reason=reason.split(":")[0])
+        return Recorded(record, True)
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def _link(self, sender: Sender) -> str | None:
+        """R1.6: an account only for an address we may trust or the customer stated."""
+        if sender.account or sender.address is None:
+            return sender.account
+        if sender.verified_by in ("dmarc", "stated"):
+            return self._accounts.find_by_email(sender.address)
+        return None
+
+    def _join(self, intake: Intake, account: str | None) -> Recorded | None:
+        """A reply by the owner of the thread joins it; anyone else starts a new record."""
+        target = self._requests.get(intake.thread_refs[0])
+        sender = intake.sender
+        if target is None or sender.verified_by not in _TRUSTED or not sender.address:
+            return None
+        owner = (
+            account == target.customer
+            if target.official
+            else (target.customer_email == sender.address)
+        )
+        if not owner or intake.record_id is None:
+            return None
+        at = to_iso(self._clock())
+        origin = replace(intake.origin or Origin(""), disposition="reply", thread_of=target.id)
+        reply = self._record(intake, intake.record_id, target.scope, (), target.customer, origin)
+        message = Message(
+            id=f"{reply.id}-0000",
+            ticket_id=target.id,
+            author="customer",
+            author_id=target.customer,
+            text=intake.text or "(empty message)",
+            at=at,
+        )
+        audit = AuditEvent(
+            new_event_id(), target.id, "email_reply", sender.address, at, {"mail_record": reply.id}
+        )
+        # One transaction: the reply's own record and the mail's identity are conditions,
+        # so a redelivered, concurrent or re-stored copy cannot append the message twice.
+        try:
+            self._requests.change(
+                target.id,
+                audit,
+                RecordReply(replace(reply, status="closed"), intake.identity),
+                AppendMessage(message),
+                SetStatus("open"),
+            )
+        except (AlreadyRecorded, StaleState):
+            return Recorded(reply, False)
+        obs.count(obs.MAIL_REPLIES)
+        return Recorded(reply, True)
+
+    def _create(self, intake: Intake, account: str | None) -> Recorded:
+        scope, kb = self._classify(intake.subject, intake.text, intake.channel)
+        scope = replace(scope, flags=(*scope.flags, *self._sender_flags(intake.sender, account)))
+        customer = account or (
+            f"{_UNLINKED_PREFIX.get(intake.sender.verified_by, 'unlinked')}:"
+            f"{intake.sender.address or '?'}"
+        )
+        origin = intake.origin
+        if origin is not None:
+            origin = replace(origin, account=account, ack="owed" if intake.acknowledge else None)
+        for _ in range(_ID_ATTEMPTS if intake.record_id is None else 1):
+            record = self._record(
+                intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
+            )
+            try:
+                self._requests.create(
+                    record,
+                    self._audit(intake, record),
+                    conversation=self._conversation(intake, record, account),
+                    identity=intake.identity,
+                )
+            except AlreadyRecorded:
+                if intake.record_id is None:
+                    continue  # a drawn id was taken: draw again
+                stored = self._requests.get(intake.record_id)
+                return Recorded(stored or record, False)
+            return self._after_create(intake, record)
+        raise RuntimeError("could not draw a free ticket id")
+
+    def _after_create(self, intake: Intake, record: Ticket) -> Recorded:
+        self._abuse.notify(record)
+        channel = intake.channel
+        obs.count(
+            obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
+        )
+        obs.count(obs.SCOPE_LABELLED, channel=channel, label=record.scope.label)
+        if "ticket_recommended" in record.scope.flags:
+            obs.count(obs.TICKET_RECOMMENDED, channel=channel)
+        if record.origin and record.origin.within_hours is False:
+            obs.count(obs.OUTSIDE_HOURS, channel=channel)
+        obs.logger.info(
+            "request recorded",
+            extra={"ticket_id": record.id, "channel": channel, "label": record.scope.label},
+        )
+        if intake.acknowledge and self._acknowledger:
+            self._acknowledger.acknowledge(record)
+        return Recorded(record, True)
+
+    # -- building the record ------------------------------------------------------------
+
+    @staticmethod
+    def _sender_flags(sender: Sender, account: str | None) -> tuple[str, ...]:
+        if sender.verified_by == "unverified":
+            return ("sender_unverified",)
+        if sender.verified_by == "absent":
+            return ("account_email_missing",)  # R1.6
+        if sender.verified_by == "stated" and account is None:
+            return ("account_unknown",)
+        return ()
+
+    def _record(
+        self,
+        intake: Intake,
+        record_id: str,
+        scope: Scope,
+        kb: tuple[KbArticle, ...],
+        customer: str,
+        origin: Origin | None,
+    ) -> Ticket:
+        now = self._clock()
+        official = intake.official
+        return Ticket(
+            id=record_id,
+            channel=intake.channel,
+            official=official,
+            status=intake.status,
+            subject=intake.subject[:SUBJECT_MAX],
+            text=intake.text,
+            created_at=to_iso(intake.received_at),
+            updated_at=to_iso(now),
+            customer=customer,
+            customer_email=intake.sender.address,
+            scope=scope,
+            kb=kb,
+            # R2.1: the first response is due from creation; advisory requests have no clock.
+            sla=first_response_deadline(intake.received_at, self._minutes) if official else None,
+            service=intake.service,
+            domain=intake.domain,
+            message_count=len(intake.conversation),
+            origin=origin,
+        )
+
+    @staticmethod
+    def _conversation(intake: Intake, record: Ticket, account: str | None) -> list[Message]:
+        author_id: Callable[[Turn], str] = lambda t: (  # noqa: E731
+            (account or "") if t.author == "customer" else t.author
+        )
+        return [
+            Message(f"{record.id}-{i:04d}", record.id, t.author, author_id(t), t.text, to_iso(t.at))
+            for i, t in enumerate(intake.conversation)
+        ]
+
+    @staticmethod
+    def _audit(intake: Intake, record: Ticket) -> AuditEvent:
+        if record.official:
+            action = "ticket_created"
+            detail = {
+                "label": record.scope.label,
+                "due_at": record.sla.due_at if record.sla else None,
+            }
+        else:
+            origin = record.origin
+            action = f"{origin.disposition if origin else 'advisory'}_recorded"
+            detail = {
+                "channel": record.channel,
+                "source_ref": origin.source_ref if origin else None,
+                "reason": origin.reason if origin else None,
+            }
+        return AuditEvent(
+            new_event_id(), record.id, action, intake.recorded_by, record.updated_at, detail
+        )

@@ -1,0 +1,196 @@
+"""What the domain asks of storage: three repositories, the changes they take, and the
+few ways a conditional write can lose.
+
+These are interfaces only, with no AWS in them. The DynamoDB implementation is
+`chalicelib.storage.dynamo` (one table; its schema is in `storage/keys.py`); tests run
+the same contract against an in-memory one (`tests/fakes.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.models import (
+    AckState,
+    AuditEvent,
+    DelayNotice,
+    Message,
+    Page,
+    Sla,
+    Status,
+    Ticket,
+    TicketThread,
+)
+
+
+class AlreadyRecorded(Exception):
+    """The id is taken: a redelivered input (derived ids), or a drawn id to draw again."""
+
+
+class DuplicateMail(Exception):
+    """Another record was made from the same message (same Message-ID and sender)."""
+
+    def __init__(self, original: str) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+class StaleState(Exception):
+    """The request changed since it was read; read it again and decide again."""
+
+
+# -- changes to a request, applied together in one conditional write -----------------
+
+
+@dataclass(frozen=True)
+class AppendMessage:
+    """A turn of the conversation. With `owner`, only if the request is that customer's."""
+
+    message: Message
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class AddDelayNotice:
+    notice: DelayNotice
+
+
+@dataclass(frozen=True)
+class MoveClock:
+    """An SLA transition, applied only if the clock is still as it was read (`before`)."""
+
+    before: Sla
+    after: Sla
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    status: Status
+
+
+@dataclass(frozen=True)
+class CorrectScope:
+    """A staff correction, kept beside the classifier's answer and as an evaluation case."""
+
+    correction: dict[str, Any]
+    request: Ticket
+
+
+@dataclass(frozen=True)
+class RecordReply:
+    """The record of an e-mail that joined `request`'s thread, and its mail identity."""
+
+    record: Ticket
+    identity: str | None = None
+
+
+Change = AppendMessage | AddDelayNotice | MoveClock | SetStatus | CorrectScope | RecordReply
+
+
+class Requests(Protocol):
+    """Requests (official tickets and advisory records) with their conversations."""
+
+    def create(
+        self,
+        request: Ticket,
+        audit: AuditEvent,
+        *,
+        conversation: Sequence[Message] = (),
+        identity: str | None = None,
+    ) -> None:
+        """Store a new request with its conversation and audit event; AlreadyRecorded if
+        its id is taken, DuplicateMail if another record holds the mail `identity`."""
+        ...
+
+    def get(self, request_id: str) -> Ticket | None: ...
+
+    def thread(self, request_id: str) -> TicketThread | None:
+        """The request with its messages and delay notices, oldest first."""
+        ...
+
+    def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
+        """A customer's own requests, newest first."""
+        ...
+
+    def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
+        """Apply every change and the audit event at once, or none: StaleState if the
+        request is missing, not the owner's, or its clock moved; AlreadyRecorded if an
+        added item exists; DuplicateMail if a reply's identity is held by another."""
+        ...
+
+    def settle_ack(self, record_id: str, state: AckState) -> None:
+        """Record what became of an owed acknowledgement (only while it is owed)."""
+        ...
+
+    def record_for_mail(self, identity: str) -> str | None:
+        """The record made from the message with this identity, if any."""
+        ...
+
+    def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        """Every recorded change of a request, oldest first."""
+        ...
+
+    def corrections(self) -> Iterator[dict[str, Any]]:
+        """Every staff scope correction with the request's words, oldest first."""
+        ...
+
+
+class DeadlineIndex(Protocol):
+    """Official requests whose response clock runs (R2): the sweep's and the queue's view."""
+
+    def due(self, now: datetime, warning: timedelta) -> Iterator[Ticket]:
+        """Requests whose warning or breach is due at `now`, each read once."""
+        ...
+
+    def parked(self) -> Iterator[Ticket]:
+        """Breaches whose escalation could not be handed over, to retry."""
+        ...
+
+    def park(self, request: Ticket) -> None:
+        """Park a breach's escalation for the next sweep; StaleState if it moved."""
+        ...
+
+    def settle(self, request: Ticket) -> None:
+        """Take a parked escalation back, so one sweep retries it; StaleState if taken."""
+        ...
+
+    def queue(self, limit: int, next_token: str | None) -> Page:
+        """Requests waiting for staff, the most urgent (earliest due) first."""
+        ...
+
+    def open_count(self) -> int:
+        """How many official requests wait for a staff answer."""
+        ...
+
+
+class Markers(Protocol):
+    """Small exactly-once facts: notices claimed, acknowledgements allowed."""
+
+    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
+        """Mark a notice as being sent; False if it already was."""
+        ...
+
+    def release_notice(self, request_id: str, notice: str, at: str) -> None:
+        """Undo a claim whose notice could not be handed over."""
+        ...
+
+    def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
+        """Spend one of a sender's acknowledgements of the last 24 h on `record_id`;
+        False if none is left. Taking it again for the same record spends nothing."""
+        ...
+
+    def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
+        """Give back what `record_id` took: its acknowledgement was not sent."""
+        ...
+
+
+@dataclass(frozen=True)
+class Store:
+    """The repositories of one process."""
+
+    requests: Requests
+    deadlines: DeadlineIndex
+    markers: Markers

@@ -1,0 +1,276 @@
+"""Items of the table and the domain values they hold, both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib.models import (
+    AuditEvent,
+    DelayNotice,
+    KbArticle,
+    Message,
+    Origin,
+    Scope,
+    Sla,
+    StoredAttachment,
+    Ticket,
+)
+from chalicelib.storage.keys import (
+    CORRECTIONS_PK,
+    META,
+    customer_pk,
+    deadline_keys,
+    deadline_part,
+    mail_identity_key,
+    request_pk,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def dump(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain item in DynamoDB's wire form; None attributes are left out."""
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def load(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the domain uses int."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def sla_attributes(request_id: str, sla: Sla | None) -> dict[str, Any]:
+    """The clock's attributes and its place in the deadline index; None means removed."""
+    if sla is None:
+        return {}
+    fields: dict[str, Any] = {
+        "sla_state": sla.state,
+        "due_at": sla.due_at,
+        "first_response_at": sla.first_response_at,
+        "breached_at": sla.breached_at,
+        "warned_at": sla.warned_at,
+        "GSI2PK": None,
+        "GSI2SK": None,
+    }
+    part = deadline_part(sla)
+    if part is not None and sla.due_at:
+        fields.update(deadline_keys(request_id, sla.due_at, part))
+    return fields
+
+
+def _origin_attributes(origin: Origin | None) -> dict[str, Any]:
+    if origin is None:
+        return {}
+    return {
+        "source_ref": origin.source_ref,
+        "disposition": origin.disposition,
+        "reason": origin.reason,
+        "account": origin.account,
+        "thread_of": origin.thread_of,
+        "message_id": origin.message_id,
+        "full_text_s3": origin.full_text_ref,
+        "attachments": [a.to_dict() for a in origin.attachments] or None,
+        "attachment_count": origin.attachment_count or None,
+        "attachments_not_extracted": origin.attachments_not_extracted or None,
+        "defects": list(origin.defects) or None,
+        "within_hours": origin.within_hours,
+        "ended_at": origin.ended_at,
+        "ack": origin.ack,
+    }
+
+
+def _origin_from(item: Mapping[str, Any]) -> Origin | None:
+    if "source_ref" not in item:
+        return None
+    return Origin(
+        source_ref=item["source_ref"],
+        disposition=item.get("disposition", "advisory"),
+        reason=item.get("reason"),
+        account=item.get("account"),
+        thread_of=item.get("thread_of"),
+        message_id=item.get("message_id"),
+        full_text_ref=item.get("full_text_s3"),
+        attachments=tuple(StoredAttachment.from_dict(a) for a in item.get("attachments") or ()),
+        attachment_count=int(item.get("attachment_count") or 0),
+        attachments_not_extracted=int(item.get("attachments_not_extracted") or 0),
+        defects=tuple(item.get("defects") or ()),
+        within_hours=item.get("within_hours"),
+        ended_at=item.get("ended_at"),
+        ack=item.get("ack"),
+    )
+
+
+def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "PK": request_pk(ticket.id),
+        "SK": META,
+        "entity": "request",
+        "GSI1PK": customer_pk(ticket.customer),
+        "GSI1SK": f"{ticket.created_at}#{ticket.id}",
+        "id": ticket.id,
+        "channel": ticket.channel,
+        "official": ticket.official,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "text": ticket.text,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "customer": ticket.customer,
+        "customer_email": ticket.customer_email,
+        "service": ticket.service,
+        "domain": ticket.domain,
+        "scope": ticket.scope.to_dict(),
+        "kb": [a.to_dict() for a in ticket.kb],
+        "message_count": ticket.message_count,
+        "scope_correction": ticket.scope_correction,
+        **_origin_attributes(ticket.origin),
+        **sla_attributes(ticket.id, ticket.sla),
+    }
+    return item
+
+
+def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
+    sla = None
+    if item.get("sla_state"):
+        sla = Sla(
+            state=item["sla_state"],
+            due_at=item.get("due_at"),
+            first_response_at=item.get("first_response_at"),
+            breached_at=item.get("breached_at"),
+            warned_at=item.get("warned_at"),
+        )
+    return Ticket(
+        id=item["id"],
+        channel=item["channel"],
+        official=bool(item["official"]),
+        status=item["status"],
+        subject=item["subject"],
+        text=item["text"],
+        created_at=item["created_at"],
+        updated_at=item.get("updated_at", item["created_at"]),
+        customer=item["customer"],
+        customer_email=item.get("customer_email"),
+        scope=Scope.from_dict(item["scope"]),
+        kb=tuple(KbArticle(title=a["title"], url=a["url"]) for a in item.get("kb") or ()),
+        sla=sla,
+        service=item.get("service"),
+        domain=item.get("domain"),
+        message_count=int(item.get("message_count") or 0),
+        scope_correction=item.get("scope_correction"),
+        origin=_origin_from(item),
+    )
+
+
+def message_to_item(message: Message) -> dict[str, Any]:
+    return {
+        "PK": request_pk(message.ticket_id),
+        "SK": f"MSG#{message.at}#{message.id}",
+        "entity": "message",
+        "id": message.id,
+        "ticket_id": message.ticket_id,
+        "author": message.author,
+        "author_id": message.author_id,
+        "text": message.text,
+        "at": message.at,
+    }
+
+
+def message_from_item(item: Mapping[str, Any]) -> Message:
+    return Message(
+        id=item["id"],
+        ticket_id=item["ticket_id"],
+        author=item["author"],
+        author_id=item["author_id"],
+        text=item["text"],
+        at=item["at"],
+    )
+
+
+def delay_to_item(notice: DelayNotice) -> dict[str, Any]:
+    return {
+        "PK": request_pk(notice.ticket_id),
+        "SK": f"DELAY#{notice.posted_at}#{notice.id}",
+        "entity": "delay_notice",
+        "id": notice.id,
+        "ticket_id": notice.ticket_id,
+        "reason": notice.reason,
+        "eta": notice.eta,
+        "posted_at": notice.posted_at,
+        "posted_by": notice.posted_by,
+    }
+
+
+def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
+    return DelayNotice(
+        id=item["id"],
+        ticket_id=item["ticket_id"],
+        reason=item["reason"],
+        eta=item["eta"],
+        posted_at=item["posted_at"],
+        posted_by=item["posted_by"],
+    )
+
+
+def audit_to_item(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "PK": request_pk(event.ticket_id),
+        "SK": f"AUDIT#{event.at}#{event.id}",
+        "entity": "audit",
+        "id": event.id,
+        "ticket_id": event.ticket_id,
+        "action": event.action,
+        "actor": event.actor,
+        "at": event.at,
+        "detail": event.detail,
+    }
+
+
+def audit_from_item(item: Mapping[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        id=item["id"],
+        ticket_id=item["ticket_id"],
+        action=item["action"],
+        actor=item["actor"],
+        at=item["at"],
+        detail=dict(item.get("detail") or {}),
+    )
+
+
+def mail_identity_item(identity: str, record_id: str) -> dict[str, Any]:
+    return {**mail_identity_key(identity), "record": record_id}
+
+
+def correction_item(request: Ticket, correction: Mapping[str, Any]) -> dict[str, Any]:
+    """A staff correction with the request's words: an evaluation case for the classifier.
+
+    Corrections are rare, so one partition holds them all, in the order they were made.
+    """
+    return {
+        "PK": CORRECTIONS_PK,
+        "SK": f"{correction['at']}#{request.id}",
+        "entity": "correction",
+        "id": request.id,
+        "channel": request.channel,
+        "subject": request.subject,
+        "text": request.text,
+        "label": correction["label"],
+        "sub": correction.get("sub"),
+        "abusive": "abusive" in request.scope.flags,
+        "classifier": correction["classifier"],
+        "by": correction["by"],
+        "at": correction["at"],
+    }

@@ -1,0 +1,21 @@
+"""The DynamoDB implementation of the repositories, on one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.storage import Store
+from chalicelib.storage.deadlines import DynamoDeadlineIndex
+from chalicelib.storage.markers import DynamoMarkers
+from chalicelib.storage.requests import DynamoRequests
+from chalicelib.storage.table import Table
+
+
+def dynamo_store(client: Any, table_name: str) -> Store:
+    """The repositories over `table_name`, through an injected low-level client."""
+    table = Table(client, table_name)
+    return Store(
+        requests=DynamoRequests(table),
+        deadlines=DynamoDeadlineIndex(table),
+        markers=DynamoMarkers(table),
+    )

@@ -1,0 +1,143 @@
+"""Key formats of the one table (infrastructure/resources.json, `SupportTable`).
+
+| item           | PK             | SK                        | indexes                         |
+|----------------|----------------|---------------------------|---------------------------------|
+| request        | REQ#<id>       | META                      | ByCustomer; DueDeadlines if due |
+| message        | REQ#<id>       | MSG#<at>#<message id>     |                                 |
+| delay notice   | REQ#<id>       | DELAY#<at>#<notice id>    |                                 |
+| audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
+| mail identity  | MAILID#<hash>  | MAIL                      |                                 |
+| ack allowance  | ACK#<address>  | RATE                      |                                 |
+| correction     | CORRECTIONS    | <at>#<request id>         |                                 |
+| open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
+
+`ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
+requests by time. `DueDeadlines` (GSI2PK = <part>#<shard>, GSI2SK = <due_at>#<id>) is
+sparse: only official requests still waiting for a staff answer carry its attributes.
+The partition says what the clock is owed next (`sla.deadlines.Duty`), so that one
+sweep reads an item only when an action on it is due:
+
+| part | requests                                   | the sweep reads          |
+|------|--------------------------------------------|--------------------------|
+| P    | pending, or delayed and not yet warned     | due_at <= now + warning  |
+| W    | warned (pending or delayed)                | due_at <= now            |
+| L    | breached and still unanswered              | never (staff queue only) |
+| X    | breached, escalation not yet handed to SNS | all (retry)              |
+
+Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
+and part, and the cost follows the due deadlines, not the table.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+from chalicelib.models import Sla
+from chalicelib.sla.deadlines import Duty, duty
+
+DEADLINE_SHARDS = 8
+BY_CUSTOMER_INDEX = "ByCustomer"
+DUE_DEADLINES_INDEX = "DueDeadlines"
+META = "META"
+STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
+CORRECTIONS_PK = "CORRECTIONS"
+
+PENDING, WARNED, LATE, ESCALATION_OWED = "P", "W", "L", "X"
+ALL_PARTS = (PENDING, WARNED, LATE, ESCALATION_OWED)
+_PART_OF_DUTY = {Duty.WARN: PENDING, Duty.BREACH: WARNED, Duty.ANSWER: LATE}
+
+
+def request_pk(request_id: str) -> str:
+    return f"REQ#{request_id}"
+
+
+def request_key(request_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": META}
+
+
+def customer_pk(sub: str) -> str:
+    return f"CUST#{sub}"
+
+
+def mail_identity_key(identity: str) -> dict[str, str]:
+    return {"PK": f"MAILID#{identity}", "SK": "MAIL"}
+
+
+def ack_allowance_key(address: str) -> dict[str, str]:
+    return {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
+
+
+def deadline_shard(request_id: str) -> int:
+    """Stable shard of a request in the deadline index, so no partition is hot."""
+    digest = hashlib.sha256(request_id.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % DEADLINE_SHARDS
+
+
+def deadline_part(sla: Sla | None) -> str | None:
+    """The part of the deadline index a clock belongs in, if any (see the module doc)."""
+    owed = duty(sla)
+    return None if owed is None else _PART_OF_DUTY[owed]
+
+
+def partition(part: str, shard: int) -> str:
+    return f"{part}#{shard:02d}"
+
+
+def deadline_keys(request_id: str, due_at: str, part: str = PENDING) -> dict[str, str]:
+    return {
+        "GSI2PK": partition(part, deadline_shard(request_id)),
+        "GSI2SK": f"{due_at}#{request_id}",
+    }
+
+
+def _b64(data: Any) -> str:
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(token: str) -> Any:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+
+
+def _not_ours() -> InvalidInput:
+    return InvalidInput("invalid_next", "the `next` token is not one this API issued")
+
+
+def encode_page_token(item: Mapping[str, Any]) -> str:
+    """Only the position goes in the token; the partition is rebuilt from the caller."""
+    return _b64({"k": item["GSI1SK"]})
+
+
+def decode_page_token(token: str) -> str:
+    data = _unb64(token)
+    position = data.get("k") if isinstance(data, dict) else None
+    if not isinstance(position, str) or "#" not in position:
+        raise _not_ours()
+    created_at, request_id = position.rsplit("#", 1)
+    if not created_at or not request_id:
+        raise _not_ours()
+    return position
+
+
+def encode_queue_token(cursors: Mapping[str, str | None]) -> str:
+    return _b64(dict(cursors))
+
+
+def decode_queue_token(token: str) -> dict[str, str | None]:
+    known = {partition(p, s) for p in ALL_PARTS for s in range(DEADLINE_SHARDS)}
+    data = _unb64(token)
+    if not isinstance(data, dict) or not all(
+        k in known and (v is None or isinstance(v, str)) for k, v in data.items()
+    ):
+        raise _not_ours()
+    return data

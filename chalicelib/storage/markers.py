@@ -1,0 +1,77 @@
+"""Exactly-once markers: notice claims on a request, and each sender's acknowledgements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.storage.keys import ack_allowance_key, request_key
+from chalicelib.storage.table import Table
+from chalicelib.timeutil import parse_iso, to_iso
+
+
+class DynamoMarkers:
+    """The `Markers` on DynamoDB: conditional writes, so a retry changes nothing twice."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
+        return self._table.update(
+            request_key(request_id),
+            "SET #n = :at",
+            "attribute_exists(PK) AND attribute_not_exists(#n)",
+            {":at": at},
+            {"#n": f"notice_{notice}"},
+        )
+
+    def release_notice(self, request_id: str, notice: str, at: str) -> None:
+        self._table.update(
+            request_key(request_id),
+            "REMOVE #n",
+            "#n = :at",
+            {":at": at},
+            {"#n": f"notice_{notice}"},
+        )
+
+    def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
+        """The sender's item keeps `<time> <record>` entries; the write is conditional on
+        the list read, so two concurrent mails cannot both spend the last."""
+
+        def change(recent: list[str]) -> list[str] | None:
+            if any(entry.endswith(f" {record_id}") for entry in recent):
+                return recent
+            if len(recent) >= per_day:
+                return None
+            return [*recent, f"{at} {record_id}"]
+
+        return self._change_allowance(address, at, change)
+
+    def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
+        self._change_allowance(
+            address, at, lambda recent: [e for e in recent if not e.endswith(f" {record_id}")]
+        )
+
+    def _change_allowance(
+        self, address: str, at: str, change: Callable[[list[str]], list[str] | None]
+    ) -> bool:
+        key = ack_allowance_key(address)
+        cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
+        for _ in range(5):
+            item = self._table.get(key) or {}
+            sent = [str(entry) for entry in item.get("sent") or []]
+            changed = change([entry for entry in sent if entry > cutoff])
+            if changed is None:
+                return False
+            if changed == sent:
+                return True
+            values: dict[str, Any] = {":new": changed}
+            if "sent" in item:
+                condition = "sent = :old"
+                values[":old"] = sent
+            else:
+                condition = "attribute_not_exists(sent)"
+            if self._table.update(key, "SET sent = :new", condition, values):
+                return True
+        return False

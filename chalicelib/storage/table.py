@@ -1,0 +1,118 @@
+"""The table's few primitive operations, with DynamoDB's failures made into answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.storage.codec import dump, load
+
+
+class Table:
+    """One DynamoDB table through a low-level client (injected, never created here)."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.name, Key=dump(key), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        return load(item) if item else None
+
+    def put_new(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """A transaction entry that puts `item` only if its key is free."""
+        return {
+            "Put": {
+                "TableName": self.name,
+                "Item": dump(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def put(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.name, "Item": dump(item)}}
+
+    def transact(self, entries: Sequence[dict[str, Any]]) -> int | None:
+        """Write all entries or none; the position of the entry whose condition failed."""
+        try:
+            self.client.transact_write_items(TransactItems=list(entries))
+        except ClientError as err:
+            failed = failed_condition(err)
+            if failed is None:
+                raise
+            return failed
+        return None
+
+    def update(
+        self,
+        key: Mapping[str, Any],
+        expression: str,
+        condition: str,
+        values: Mapping[str, Any],
+        names: Mapping[str, str] | None = None,
+    ) -> bool:
+        """One conditional UpdateItem; False when the condition did not hold."""
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": dump(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": dump(values),
+        }
+        if names:
+            params["ExpressionAttributeNames"] = dict(names)
+        try:
+            self.client.update_item(**params)
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return dict(self.client.query(TableName=self.name, **params))
+
+    def query_all(self, **params: Any) -> Iterator[dict[str, Any]]:
+        params["TableName"] = self.name
+        while True:
+            response = self.client.query(**params)
+            for item in response.get("Items", []):
+                yield load(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    def batch_put(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Write items 25 at a time, retrying what DynamoDB leaves unprocessed."""
+        for start in range(0, len(items), 25):
+            chunk = [{"PutRequest": {"Item": dump(i)}} for i in items[start : start + 25]]
+            request: dict[str, Any] = {self.name: chunk}
+            for _ in range(8):
+                request = (
+                    self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                )
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB kept items unprocessed; the caller retries")
+
+
+def failed_condition(err: ClientError) -> int | None:
+    """The position of the transaction entry whose condition cancelled it, if that was why."""
+    error = err.response.get("Error", {})
+    if error.get("Code") != "TransactionCanceledException":
+        return None
+    reasons = err.response.get("CancellationReasons")
+    if reasons:
+        codes = [str(r.get("Code")) for r in reasons]
+    else:
+        # Some SDK paths only carry the reasons in the message text.
+        message = str(error.get("Message", ""))
+        codes = [c.strip() for c in message.partition("[")[2].rstrip("]").split(",")]
+    return codes.index("ConditionalCheckFailed") if "ConditionalCheckFailed" in codes else None
