@@ -30,13 +30,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Unit tests need no AWS (fakes only); integration tests run on moto, the packaged
+# Unit tests need no AWS (fakes only); contract, integration and local tests run on moto,
+# the packaged
 # template and a local stack.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests/integration tests/infrastructure tests/local
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/contract tests/integration tests/infrastructure tests/local
 
 test: lint typecheck lint-infra $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -84,18 +84,11 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     )
 
 
-def build_runtime(
-    settings: Settings,
-    *,
-    clock: Clock = utc_now,
-    services: Services | None = None,
-    chat_secret: Callable[[], bytes] | None = None,
-) -> Runtime:
-    """Wire the domain to its collaborators for one process."""
-    services = services or aws_services(settings)
+def build_pipeline(
+    settings: Settings, services: Services, abuse: AbuseNotices, clock: Clock
+) -> IntakePipeline:
+    """The one intake pipeline every channel feeds, with the e-mail acknowledgements."""
     store = services.store
-    classify_request = default_classifier(settings.kb_base_url)
-    abuse = AbuseNotices(store.markers, services.publisher, settings.management_topic_arn, clock)
     acknowledgements = MailAcknowledgements(
         store.requests,
         store.markers,
@@ -108,23 +101,40 @@ def build_runtime(
         ),
         clock,
     )
-    pipeline = IntakePipeline(
+    return IntakePipeline(
         store.requests,
-        classify_request,
+        default_classifier(settings.kb_base_url),
         services.directory,
         abuse,
         clock,
         settings.first_response_minutes,
         acknowledgements,
     )
-    hours = SupportHours(settings.timezone)
-    chat = ChatIntake(pipeline, hours, settings.cabinet_url)
 
-    def secret_from_secrets_manager() -> bytes:
+
+def secret_from_secrets_manager(name: str) -> Callable[[], bytes]:
+    def chat_secret() -> bytes:
         # Cached for five minutes: a rotated secret is picked up without a redeploy.
-        value = parameters.get_secret(settings.chat_secret_name, max_age=300)
+        value = parameters.get_secret(name, max_age=300)
         return value.encode() if isinstance(value, str) else bytes(value)
 
+    return chat_secret
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    services: Services | None = None,
+    chat_secret: Callable[[], bytes] | None = None,
+) -> Runtime:
+    """Wire the domain to its collaborators for one process."""
+    services = services or aws_services(settings)
+    store = services.store
+    abuse = AbuseNotices(store.markers, services.publisher, settings.management_topic_arn, clock)
+    pipeline = build_pipeline(settings, services, abuse, clock)
+    hours = SupportHours(settings.timezone)
+    chat = ChatIntake(pipeline, hours, settings.cabinet_url)
     return Runtime(
         settings=settings,
         store=store,
@@ -156,7 +166,7 @@ def build_runtime(
         ),
         imports=ChatImport(services.blobs, chat),
         hours=hours,
-        chat_secret=chat_secret or secret_from_secrets_manager,
+        chat_secret=chat_secret or secret_from_secrets_manager(settings.chat_secret_name),
     )
 
 

@@ -81,7 +81,7 @@ class _Update:
         self.removes: list[str] = []
         self.conditions = ["attribute_exists(PK)"]
         self.entries: list[dict[str, Any]] = []  # after the update, in order
-        self.identities: set[int] = set()  # positions of mail identity claims
+        self.identities: set[int] = set()  # transaction positions of mail identity claims
         self.open_delta = 0
 
     def set(self, name: str, value: Any) -> None:
@@ -118,7 +118,7 @@ class _Update:
         elif isinstance(change, RecordReply):
             self.entries.append(self.table.put_new(ticket_to_item(change.record)))
             if change.identity:
-                self.identities.add(len(self.entries))
+                self.identities.add(len(self.entries) + 1)  # the update is position 0
                 self.entries.append(
                     self.table.put_new(mail_identity_item(change.identity, change.record.id))
                 )

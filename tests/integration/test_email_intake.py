@@ -18,26 +18,10 @@ from chalicelib.ids import mail_record_id
 from chalicelib.intake.mail.handler import mail_batch
 from devtools.resources import ses_notification
 from tests.conftest import register
+from tests.samples import mail
 
 BUCKET = os.environ["MAIL_BUCKET"]
 PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
-
-
-def mail(
-    sender: str = "anna@flowershop.example",
-    subject: str = "Почта не работает",
-    body: str = "С утра не уходят письма с нашего домена, сервер отвечает 451.",
-    **headers: str,
-) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "support@support.hosting.example"
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{uuid.uuid4().hex}@flowershop.example>"
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def sqs_record(bucket: str, key: str, *, source: str | None, verdicts: dict) -> dict:

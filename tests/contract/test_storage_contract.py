@@ -1,0 +1,363 @@
+"""One contract for storage, held by DynamoDB (on moto, tables from infrastructure/)
+and by the in-memory fake the service unit tests use: if the fake drifts from DynamoDB,
+these fail. The Chalice todo sample keeps its two `db` implementations honest this way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.ids import new_event_id
+from chalicelib.models import AuditEvent, DelayNotice, Message, Origin, Scope, Ticket
+from chalicelib.sla.deadlines import after_staff_response, breached, first_response_deadline
+from chalicelib.storage import (
+    AddDelayNotice,
+    AlreadyRecorded,
+    AppendMessage,
+    CorrectScope,
+    DuplicateMail,
+    MoveClock,
+    RecordReply,
+    SetStatus,
+    StaleState,
+    Store,
+)
+from chalicelib.timeutil import to_iso
+from tests.fakes import MemoryStore
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+WARNING = timedelta(minutes=15)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore().as_store()
+        return
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.storage.dynamo import dynamo_store
+    from devtools.resources import create_tables
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-central-1")
+        names = {"SUPPORT_TABLE_NAME": "contract", "IDEMPOTENCY_TABLE_NAME": "contract-i"}
+        create_tables(client, names)
+        yield dynamo_store(client, "contract")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def official(number: int, *, customer: str = "sub-a", minutes: float = 0) -> Ticket:
+    created = at(minutes)
+    return Ticket(
+        id=f"T-{number:07d}",
+        channel="cabinet",
+        official=True,
+        status="open",
+        subject=f"Request {number}",
+        text="MySQL is down",
+        created_at=to_iso(created),
+        updated_at=to_iso(created),
+        customer=customer,
+        customer_email=f"{customer}@example.com",
+        scope=Scope("outage", "mysql"),
+        sla=first_response_deadline(created, 60),
+    )
+
+
+def advisory(record_id: str = "E-00000001", **origin: Any) -> Ticket:
+    return Ticket(
+        id=record_id,
+        channel="email",
+        official=False,
+        status="open",
+        subject="Question",
+        text="How do I change my plan?",
+        created_at=to_iso(T0),
+        updated_at=to_iso(T0),
+        customer="email:anna@example.com",
+        customer_email="anna@example.com",
+        scope=Scope("consultation"),
+        origin=Origin(source_ref=f"s3://mail/raw/{record_id}", **origin),
+    )
+
+
+def audit(request_id: str, minutes: float = 0, action: str = "test") -> AuditEvent:
+    return AuditEvent(new_event_id(), request_id, action, "tester", to_iso(at(minutes)))
+
+
+def message(request_id: str, minutes: float, text: str = "hello", mid: str = "") -> Message:
+    return Message(
+        mid or new_event_id(), request_id, "customer", "sub-a", text, to_iso(at(minutes))
+    )
+
+
+def create(store: Store, ticket: Ticket, **kwargs: Any) -> Ticket:
+    store.requests.create(ticket, audit(ticket.id, action="created"), **kwargs)
+    return ticket
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+def test_a_request_reads_back_as_it_was_written(store: Store) -> None:
+    ticket = create(store, official(1))
+    record = create(
+        store,
+        advisory(within_hours=False, message_id="m1@example.com", ack="owed"),
+        conversation=[message("E-00000001", 1, "first", "E-00000001-0000")],
+    )
+    assert store.requests.get(ticket.id) == ticket
+    thread = store.requests.thread(record.id)
+    assert thread is not None
+    assert replace(thread.ticket, message_count=0) == replace(record, message_count=0)
+    assert [m.text for m in thread.messages] == ["first"]
+    assert store.requests.get("T-NOTHERE") is None and store.requests.thread("T-NOTHERE") is None
+
+
+def test_an_id_is_taken_once(store: Store) -> None:
+    create(store, official(1))
+    with pytest.raises(AlreadyRecorded):
+        create(store, replace(official(1), subject="another"))
+    assert store.requests.get("T-0000001").subject == "Request 1"  # type: ignore[union-attr]
+
+
+def test_a_mail_identity_names_the_record_that_holds_it(store: Store) -> None:
+    create(store, advisory("E-00000001"), identity="same-message")
+    with pytest.raises(DuplicateMail) as caught:
+        create(store, advisory("E-00000002"), identity="same-message")
+    assert caught.value.original == "E-00000001"
+    assert store.requests.record_for_mail("same-message") == "E-00000001"
+    assert store.requests.get("E-00000002") is None
+
+
+def test_a_customer_lists_only_their_own_newest_first_in_pages(store: Store) -> None:
+    for number in range(7):
+        create(store, official(number, minutes=number))
+    create(store, official(99, customer="sub-b"))
+    seen: list[str] = []
+    token = None
+    while True:
+        page = store.requests.for_customer("sub-a", 3, token)
+        seen += [t.id for t in page.items]
+        if page.next is None:
+            break
+        token = page.next
+    assert seen == [f"T-{n:07d}" for n in reversed(range(7))]
+
+
+def test_changes_apply_together_with_their_audit_event(store: Store) -> None:
+    ticket = create(store, official(1))
+    notice = DelayNotice("D-1", ticket.id, "Disk swap", to_iso(at(180)), to_iso(at(5)), "agent")
+    store.requests.change(
+        ticket.id,
+        audit(ticket.id, 5, "staff_response"),
+        AppendMessage(message(ticket.id, 5, "on it")),
+        AddDelayNotice(notice),
+        SetStatus("answered"),
+    )
+    thread = store.requests.thread(ticket.id)
+    assert thread is not None
+    assert thread.ticket.status == "answered" and thread.ticket.message_count == 1
+    assert thread.ticket.updated_at == to_iso(at(5))
+    assert [m.text for m in thread.messages] == ["on it"]
+    assert thread.delay_notices == (notice,)
+    assert [e.action for e in store.requests.audit_trail(ticket.id)] == [
+        "created",
+        "staff_response",
+    ]
+
+
+def test_only_the_owner_appends_and_a_refused_change_writes_nothing(store: Store) -> None:
+    ticket = create(store, official(1))
+    with pytest.raises(StaleState):
+        store.requests.change(
+            ticket.id,
+            audit(ticket.id, 1),
+            AppendMessage(message(ticket.id, 1), owner="sub-b"),
+            SetStatus("open"),
+        )
+    with pytest.raises(StaleState):
+        store.requests.change("T-NOTHERE", audit("T-NOTHERE", 1), SetStatus("open"))
+    assert store.requests.get(ticket.id) == ticket
+    assert len(store.requests.audit_trail(ticket.id)) == 1
+
+
+def test_a_clock_moves_only_from_the_state_that_was_read(store: Store) -> None:
+    ticket = create(store, official(1))
+    assert ticket.sla is not None
+    answered = after_staff_response(ticket.sla, at(10))
+    store.requests.change(ticket.id, audit(ticket.id, 10), MoveClock(ticket.sla, answered))
+    with pytest.raises(StaleState):  # a sweep that read the old clock loses
+        store.requests.change(
+            ticket.id, audit(ticket.id, 61), MoveClock(ticket.sla, breached(ticket.sla, at(61)))
+        )
+    assert store.requests.get(ticket.id).sla == answered  # type: ignore[union-attr]
+
+
+def test_a_reply_is_recorded_once_and_joins_once(store: Store) -> None:
+    target = create(store, advisory("E-00000001"))
+    reply = replace(advisory("E-00000002"), status="closed")
+
+    def join(record: Ticket, identity: str) -> None:
+        store.requests.change(
+            target.id,
+            audit(target.id, 5, "email_reply"),
+            RecordReply(record, identity),
+            AppendMessage(message(target.id, 5, "thanks", f"{record.id}-0000")),
+        )
+
+    join(reply, "reply-message")
+    with pytest.raises(AlreadyRecorded):
+        join(reply, "reply-message")  # the same object delivered again
+    with pytest.raises(DuplicateMail) as caught:
+        join(replace(reply, id="E-00000003"), "reply-message")  # stored twice by SES
+    assert caught.value.original == "E-00000002"
+    thread = store.requests.thread(target.id)
+    assert thread is not None and len(thread.messages) == 1
+    assert store.requests.get("E-00000002") is not None
+
+
+def test_an_acknowledgement_is_settled_only_while_owed(store: Store) -> None:
+    create(store, advisory(ack="owed"))
+    store.requests.settle_ack("E-00000001", "sent")
+    store.requests.settle_ack("E-00000001", "rate_limited")
+    found = store.requests.get("E-00000001")
+    assert found is not None and found.origin is not None and found.origin.ack == "sent"
+
+
+def test_scope_corrections_are_kept_and_exported(store: Store) -> None:
+    ticket = create(store, official(1))
+    correction = {
+        "label": "consultation",
+        "sub": None,
+        "by": "agent",
+        "at": to_iso(at(3)),
+        "classifier": {"label": "outage", "sub": "mysql"},
+    }
+    store.requests.change(ticket.id, audit(ticket.id, 3), CorrectScope(correction, ticket))
+    assert store.requests.get(ticket.id).scope_correction == correction  # type: ignore[union-attr]
+    [case] = list(store.requests.corrections())
+    assert case["id"] == ticket.id and case["label"] == "consultation"
+
+
+# -- the deadline index -------------------------------------------------------------------
+
+
+def test_due_gives_warnings_and_breaches_when_they_are_due(store: Store) -> None:
+    fresh, warn, late = official(1, minutes=30), official(2, minutes=-50), official(3, minutes=-61)
+    for ticket in (fresh, warn, late, advisory()):
+        create(store, ticket)
+    assert sorted(t.id for t in store.deadlines.due(at(0), WARNING)) == [warn.id, late.id]
+    assert store.deadlines.open_count() == 3
+
+
+def test_an_answered_request_leaves_the_index(store: Store) -> None:
+    ticket = create(store, official(1, minutes=-61))
+    assert ticket.sla is not None
+    store.requests.change(
+        ticket.id, audit(ticket.id), MoveClock(ticket.sla, after_staff_response(ticket.sla, at(0)))
+    )
+    assert list(store.deadlines.due(at(0), WARNING)) == []
+    assert store.deadlines.queue(10, None).items == ()
+    assert store.deadlines.open_count() == 0
+
+
+def test_a_parked_escalation_is_taken_back_once(store: Store) -> None:
+    ticket = create(store, official(1, minutes=-61))
+    assert ticket.sla is not None
+    late = breached(ticket.sla, at(0))
+    store.requests.change(ticket.id, audit(ticket.id), MoveClock(ticket.sla, late))
+    stored = store.requests.get(ticket.id)
+    assert stored is not None
+    store.deadlines.park(stored)
+    with pytest.raises(StaleState):
+        store.deadlines.park(stored)
+    assert [t.id for t in store.deadlines.parked()] == [ticket.id]
+    store.deadlines.settle(stored)
+    with pytest.raises(StaleState):
+        store.deadlines.settle(stored)  # another sweep took it first
+    assert list(store.deadlines.parked()) == []
+    store.deadlines.park(stored)
+    # A parked breach can still be answered.
+    store.requests.change(
+        ticket.id, audit(ticket.id, 2), MoveClock(late, after_staff_response(late, at(2)))
+    )
+    assert list(store.deadlines.parked()) == [] and store.deadlines.open_count() == 0
+
+
+def test_the_queue_puts_breaches_first_then_by_due_time_in_complete_pages(store: Store) -> None:
+    tickets = [create(store, official(n, minutes=n * 7 - 100)) for n in range(10)]
+    first = tickets[0]
+    assert first.sla is not None
+    store.requests.change(
+        first.id, audit(first.id), MoveClock(first.sla, breached(first.sla, at(0)))
+    )
+    seen: list[str] = []
+    token = None
+    while True:
+        page = store.deadlines.queue(3, token)
+        seen += [t.id for t in page.items]
+        if page.next is None:
+            break
+        token = page.next
+    assert seen == [t.id for t in tickets]
+
+
+def test_foreign_page_tokens_are_refused(store: Store) -> None:
+    from chalicelib.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        store.deadlines.queue(3, "bm90IGEgdG9rZW4")
+    with pytest.raises(InvalidInput):
+        store.requests.for_customer("sub-a", 3, "bm90IGEgdG9rZW4")
+
+
+# -- markers -------------------------------------------------------------------------------
+
+
+def test_a_notice_is_claimed_once_and_can_be_given_back(store: Store) -> None:
+    create(store, official(1))
+    assert store.markers.claim_notice("T-0000001", "abuse", "t1") is True
+    assert store.markers.claim_notice("T-0000001", "abuse", "t2") is False
+    store.markers.release_notice("T-0000001", "abuse", "t1")
+    assert store.markers.claim_notice("T-0000001", "abuse", "t3") is True
+    assert store.markers.claim_notice("T-NOTHERE", "abuse", "t1") is False
+
+
+def test_a_sender_gets_a_bounded_number_of_acknowledgements_a_day(store: Store) -> None:
+    markers = store.markers
+    now = to_iso(T0)
+    assert [markers.take_ack_allowance("A@x.example", now, 2, f"E-{n}") for n in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    assert markers.take_ack_allowance("a@x.example", now, 2, "E-0") is True  # same record
+    markers.release_ack_allowance("a@x.example", now, "E-1")
+    assert markers.take_ack_allowance("a@x.example", now, 2, "E-2") is True
+    tomorrow = to_iso(T0 + timedelta(hours=25))
+    assert markers.take_ack_allowance("a@x.example", tomorrow, 2, "E-3") is True
+
+
+def test_the_moto_tables_come_from_the_infrastructure_definitions() -> None:
+    # The dynamodb variant builds its table with devtools.resources.create_tables, which
+    # reads infrastructure/resources.json: there is no second copy of the schema.
+    import json
+    from pathlib import Path
+
+    resources = json.loads(
+        (Path(__file__).parents[2] / "infrastructure" / "resources.json").read_text()
+    )["Resources"]
+    assert "SupportTable" in resources
+    assert os.path.exists(Path(__file__).parents[2] / "devtools" / "resources.py")

@@ -1,0 +1,467 @@
+"""In-memory stand-ins for everything outside the domain: the store behind the
+repository interfaces, and the publisher, directory, mailer, blobs and idempotency
+layer. Service unit tests run on these with no moto; `tests/contract/` holds the
+store to the same contract as DynamoDB.
+
+The store takes one lock per operation, so each write is atomic the way a DynamoDB
+conditional write or transaction is, and concurrency tests can run threads against it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from chalicelib.errors import InvalidInput
+from chalicelib.models import (
+    AckState,
+    AuditEvent,
+    DelayNotice,
+    Message,
+    Page,
+    Sla,
+    Ticket,
+    TicketThread,
+)
+from chalicelib.sla.deadlines import Duty, duty
+from chalicelib.storage import (
+    AddDelayNotice,
+    AlreadyRecorded,
+    AppendMessage,
+    Change,
+    CorrectScope,
+    DuplicateMail,
+    MoveClock,
+    RecordReply,
+    SetStatus,
+    StaleState,
+    Store,
+)
+from chalicelib.timeutil import parse_iso, to_iso
+
+PARKED = "parked"
+
+
+def _token(position: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": position}).encode()).decode()
+
+
+def _position(token: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(data["after"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("invalid_next", "the `next` token is not one this API issued") from None
+
+
+@dataclass
+class _Request:
+    ticket: Ticket
+    parked: bool = False
+    messages: dict[str, Message] = field(default_factory=dict)
+    delays: dict[str, DelayNotice] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    notices: dict[str, str] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """Requests, DeadlineIndex and Markers in memory, with the same conditions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._requests: dict[str, _Request] = {}
+        self._identities: dict[str, str] = {}
+        self._allowances: dict[str, list[str]] = {}
+        self._corrections: list[dict[str, Any]] = []
+        self.writes = 0  # every accepted write, for tests that count them
+
+    def as_store(self) -> Store:
+        return Store(requests=self, deadlines=self, markers=self)
+
+    # -- Requests ---------------------------------------------------------------------
+
+    def create(
+        self,
+        request: Ticket,
+        audit: AuditEvent,
+        *,
+        conversation: Sequence[Message] = (),
+        identity: str | None = None,
+    ) -> None:
+        with self._lock:
+            if request.id in self._requests:
+                raise AlreadyRecorded(request.id)
+            if identity and identity in self._identities:
+                raise DuplicateMail(self._identities[identity])
+            stored = _Request(request, messages={m.id: m for m in conversation})
+            stored.audit.append(audit)
+            self._requests[request.id] = stored
+            if identity:
+                self._identities[identity] = request.id
+            self.writes += 1
+
+    def get(self, request_id: str) -> Ticket | None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            return found.ticket if found else None
+
+    def thread(self, request_id: str) -> TicketThread | None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is None:
+                return None
+            messages = sorted(found.messages.values(), key=lambda m: (m.at, m.id))
+            delays = sorted(found.delays.values(), key=lambda d: (d.posted_at, d.id))
+            return TicketThread(found.ticket, tuple(messages), tuple(delays))
+
+    def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
+        after = _position(next_token) if next_token else None
+        with self._lock:
+            mine = sorted(
+                (
+                    (f"{r.ticket.created_at}#{r.ticket.id}", r.ticket)
+                    for r in self._requests.values()
+                    if r.ticket.customer == sub
+                ),
+                reverse=True,
+            )
+        if after is not None:
+            mine = [entry for entry in mine if entry[0] < after]
+        page = mine[:limit]
+        more = len(mine) > limit
+        return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
+
+    def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is None:
+                raise StaleState(request_id)
+            ticket, parked = found.ticket, found.parked
+            messages, delays = dict(found.messages), dict(found.delays)
+            for change in changes:
+                if isinstance(change, AppendMessage):
+                    if change.owner is not None and ticket.customer != change.owner:
+                        raise StaleState(request_id)
+                    if change.message.id in messages:
+                        raise AlreadyRecorded(request_id)
+                    messages[change.message.id] = change.message
+                    ticket = replace(ticket, message_count=ticket.message_count + 1)
+                elif isinstance(change, AddDelayNotice):
+                    delays[change.notice.id] = change.notice
+                elif isinstance(change, MoveClock):
+                    if not self._clock_is(ticket, parked, change.before):
+                        raise StaleState(request_id)
+                    ticket, parked = replace(ticket, sla=change.after), False
+                elif isinstance(change, SetStatus):
+                    ticket = replace(ticket, status=change.status)
+                elif isinstance(change, CorrectScope):
+                    ticket = replace(ticket, scope_correction=copy.deepcopy(change.correction))
+                elif isinstance(change, RecordReply):
+                    self._check_reply(change)
+            for change in changes:  # every condition held: apply what lives elsewhere
+                if isinstance(change, RecordReply):
+                    self._requests[change.record.id] = _Request(change.record)
+                    if change.identity:
+                        self._identities[change.identity] = change.record.id
+                elif isinstance(change, CorrectScope):
+                    self._corrections.append({"id": request_id, **change.correction})
+            found.ticket = replace(ticket, updated_at=audit.at)
+            found.parked, found.messages, found.delays = parked, messages, delays
+            found.audit.append(audit)
+            self.writes += 1
+
+    def _check_reply(self, change: RecordReply) -> None:
+        if change.record.id in self._requests:
+            raise AlreadyRecorded(change.record.id)
+        held = self._identities.get(change.identity or "")
+        if held is not None:
+            if held != change.record.id:
+                raise DuplicateMail(held)
+            raise AlreadyRecorded(change.record.id)
+
+    @staticmethod
+    def _clock_is(ticket: Ticket, parked: bool, before: Sla) -> bool:
+        sla = ticket.sla
+        if sla is None or (sla.state, sla.due_at) != (before.state, before.due_at):
+            return False
+        was, now = duty(before), duty(sla)
+        if parked:  # a parked escalation is still the same breach
+            return was is Duty.ANSWER
+        return was is now
+
+    def settle_ack(self, record_id: str, state: AckState) -> None:
+        with self._lock:
+            found = self._requests.get(record_id)
+            if found and found.ticket.origin and found.ticket.origin.ack == "owed":
+                origin = replace(found.ticket.origin, ack=state)
+                found.ticket = replace(found.ticket, origin=origin)
+
+    def record_for_mail(self, identity: str) -> str | None:
+        with self._lock:
+            return self._identities.get(identity)
+
+    def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        with self._lock:
+            found = self._requests.get(request_id)
+            return sorted(found.audit, key=lambda e: (e.at, e.id)) if found else []
+
+    def corrections(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            yield from list(self._corrections)
+
+    # -- DeadlineIndex ----------------------------------------------------------------
+
+    def _running(self) -> list[_Request]:
+        with self._lock:
+            return [r for r in self._requests.values() if duty(r.ticket.sla) is not None]
+
+    def due(self, now: datetime, warning: timedelta) -> Iterator[Ticket]:
+        for found in self._running():
+            sla, owed = found.ticket.sla, duty(found.ticket.sla)
+            assert sla is not None and sla.due_at is not None
+            due = parse_iso(sla.due_at)
+            if (owed is Duty.WARN and due <= now + warning) or (owed is Duty.BREACH and due <= now):
+                yield found.ticket
+
+    def parked(self) -> Iterator[Ticket]:
+        yield from (r.ticket for r in self._running() if r.parked)
+
+    def park(self, request: Ticket) -> None:
+        self._move(request, parked=True)
+
+    def settle(self, request: Ticket) -> None:
+        self._move(request, parked=False)
+
+    def _move(self, request: Ticket, *, parked: bool) -> None:
+        with self._lock:
+            found = self._requests.get(request.id)
+            if (
+                found is None
+                or found.parked == parked
+                or duty(found.ticket.sla) is not Duty.ANSWER
+                or found.ticket.sla is None
+                or request.sla is None
+                or found.ticket.sla.due_at != request.sla.due_at
+            ):
+                raise StaleState(request.id)
+            found.parked = parked
+
+    def queue(self, limit: int, next_token: str | None) -> Page:
+        after = _position(next_token) if next_token else ""
+        waiting = sorted(
+            (f"{r.ticket.sla.due_at}#{r.ticket.id}", r.ticket)
+            for r in self._running()
+            if r.ticket.sla is not None
+        )
+        waiting = [entry for entry in waiting if entry[0] > after]
+        page = waiting[:limit]
+        more = len(waiting) > limit
+        return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
+
+    def open_count(self) -> int:
+        return len(self._running())
+
+    # -- Markers ----------------------------------------------------------------------
+
+    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is None or notice in found.notices:
+                return False
+            found.notices[notice] = at
+            return True
+
+    def release_notice(self, request_id: str, notice: str, at: str) -> None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is not None and found.notices.get(notice) == at:
+                del found.notices[notice]
+
+    def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
+        cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
+        with self._lock:
+            recent = [e for e in self._allowances.get(address.lower(), []) if e > cutoff]
+            if any(entry.endswith(f" {record_id}") for entry in recent):
+                return True
+            if len(recent) >= per_day:
+                return False
+            self._allowances[address.lower()] = [*recent, f"{at} {record_id}"]
+            return True
+
+    def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
+        with self._lock:
+            entries = self._allowances.get(address.lower(), [])
+            self._allowances[address.lower()] = [
+                e for e in entries if not e.endswith(f" {record_id}")
+            ]
+
+
+class FakePublisher:
+    """Keeps what was published; `down` makes every publish fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.down = False
+
+    def publish(self, topic_arn: str, kind: str, message: dict[str, Any]) -> None:
+        if self.down:
+            raise ConnectionError("SNS unreachable")
+        self.sent.append((topic_arn, kind, message))
+
+    def kinds(self) -> list[str]:
+        return [kind for _, kind, _ in self.sent]
+
+
+class FakeDirectory:
+    """Cabinet accounts by e-mail."""
+
+    def __init__(self, accounts: Mapping[str, str] | None = None) -> None:
+        self.accounts = {k.lower(): v for k, v in (accounts or {}).items()}
+
+    def find_by_email(self, email: str) -> str | None:
+        return self.accounts.get(email.lower())
+
+
+class FakeMailer:
+    """Keeps every sent message; `failures` sends are refused first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[EmailMessage] = []
+        self.failures = failures
+
+    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("SES throttled")
+        self.sent.append(message)
+
+
+class FakeBlobs:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def size(self, bucket: str, key: str) -> int:
+        return len(self.objects[(bucket, key)])
+
+    def read(self, bucket: str, key: str) -> bytes:
+        return self.objects[(bucket, key)]
+
+    def write(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.objects[(bucket, key)] = body
+
+
+class MemoryIdempotency(BasePersistenceLayer):
+    """Powertools' idempotency records in a dict (the DynamoDB layer's conditions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        if idempotency_key not in self.records:
+            raise IdempotencyItemNotFoundError
+        return self.records[idempotency_key]
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        existing = self.records.get(data_record.idempotency_key)
+        if existing is not None and not existing.is_expired:
+            # As the DynamoDB layer does with the item its failed condition returns.
+            self._validate_payload(data_payload=data_record, stored_data_record=existing)
+            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)
+
+
+class FixedClock:
+    """A clock a test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeWorld:
+    """A runtime wired to fakes only, and the fakes, for a service test to look at."""
+
+    runtime: Any
+    store: MemoryStore
+    publisher: FakePublisher
+    directory: FakeDirectory
+    mailer: FakeMailer
+    blobs: FakeBlobs
+    clock: FixedClock
+
+
+def fake_world(now: datetime, accounts: Mapping[str, str] | None = None) -> FakeWorld:
+    """`build_runtime` with every outside service faked, on the default settings."""
+    from chalicelib.config import Settings
+    from chalicelib.runtime import Services, build_runtime
+
+    settings = Settings(
+        table_name="unit",
+        idempotency_table_name="unit-idempotency",
+        escalation_topic_arn="arn:aws:sns:eu-central-1:000000000000:escalations",
+        management_topic_arn="arn:aws:sns:eu-central-1:000000000000:management",
+        chat_secret_name="unit/chat",
+        user_pool_id="unit-pool",
+        mail_bucket="unit-mail",
+    )
+    store, clock = MemoryStore(), FixedClock(now)
+    services = Services(
+        store=store.as_store(),
+        publisher=FakePublisher(),
+        directory=FakeDirectory(accounts),
+        blobs=FakeBlobs(),
+        mailer=FakeMailer(),
+        idempotency=MemoryIdempotency(),
+    )
+    runtime = build_runtime(settings, clock=clock, services=services, chat_secret=lambda: b"s")
+    return FakeWorld(
+        runtime,
+        store,
+        services.publisher,  # type: ignore[arg-type]
+        services.directory,  # type: ignore[arg-type]
+        services.mailer,  # type: ignore[arg-type]
+        services.blobs,  # type: ignore[arg-type]
+        clock,
+    )
+
+
+class FakeLambdaContext:
+    """Just enough of a Lambda context for the idempotency layer's in-progress expiry."""
+
+    function_name = "unit"
+    aws_request_id = "unit-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000

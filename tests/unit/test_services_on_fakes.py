@@ -1,0 +1,261 @@
+"""The use cases on in-memory fakes (tests/fakes.py): every channel through the one
+pipeline, the cabinet's idempotent create, the desk and the sweep. No AWS, no moto."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.identity import Principal
+from chalicelib.ids import mail_record_id
+from chalicelib.intake.cabinet import NewTicket
+from chalicelib.intake.chat import parse_transcript
+from chalicelib.intake.mail.ack import AcknowledgementNotSent
+from chalicelib.intake.mail.adapter import Notification
+from chalicelib.sla.desk import parse_delay_notice_request
+from tests.fakes import FakeLambdaContext, FakeWorld, fake_world
+from tests.samples import mail
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Moscow
+ANNA = Principal(sub="sub-anna", email="anna@flowershop.example", groups=())
+BORIS = Principal(sub="sub-boris", email="boris@example.com", groups=())
+AGENT = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
+PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
+CONTEXT = FakeLambdaContext()
+OUTAGE = NewTicket(subject="Почта не работает", text="Письма не уходят, сервер отвечает 451.")
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return fake_world(T0, accounts={"anna@flowershop.example": "sub-anna"})
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def deliver(world: FakeWorld, raw: bytes, *, key: str = "", verdicts: dict | None = None) -> str:
+    key = key or f"raw/{uuid.uuid4().hex}"
+    world.blobs.objects[("unit-mail", key)] = raw
+    note = Notification("unit-mail", key, "x@y.example", verdicts or PASS)
+    return world.runtime.mail.process(note).record_id
+
+
+def transcript(**change: object) -> dict:
+    body: dict = {
+        "id": "conv-1",
+        "channel": "chat",
+        "started_at": "2026-11-24T12:00:00+03:00",
+        "ended_at": "2026-11-24T12:10:00+03:00",
+        "messages": [
+            {"from": "customer", "at": "2026-11-24T12:01:00+03:00", "text": "Как сменить тариф?"},
+            {"from": "operator", "at": "2026-11-24T12:02:00+03:00", "text": "В кабинете."},
+        ],
+    }
+    body.update(change)
+    return body
+
+
+# -- cabinet (R1.4, R2.1) ------------------------------------------------------------------
+
+
+def test_r1_4_a_cabinet_ticket_is_official_and_due_in_an_hour(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    assert ticket.official and ticket.channel == "cabinet" and ticket.customer == "sub-anna"
+    assert ticket.sla is not None and ticket.sla.due_at == "2026-11-24T10:00:00.000+00:00"
+    assert ticket.scope.label == "outage"
+    assert world.store.open_count() == 1
+
+
+def test_an_idempotent_replay_returns_the_first_ticket_and_creates_nothing(
+    world: FakeWorld,
+) -> None:
+    first, created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    again, replayed_created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    assert created is True and replayed_created is False and again == first
+    assert world.store.for_customer("sub-anna", 10, None).items[0].id == first["id"]
+    assert len(world.store.for_customer("sub-anna", 10, None).items) == 1
+    # Another customer's same key is another request.
+    other, other_created = world.runtime.cabinet.create_ticket(BORIS, OUTAGE, "key-1", CONTEXT)
+    assert other_created and other["id"] != first["id"]
+
+
+def test_the_same_idempotency_key_with_another_body_is_a_conflict(world: FakeWorld) -> None:
+    world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    with pytest.raises(Conflict) as caught:
+        world.runtime.cabinet.create_ticket(
+            ANNA, NewTicket("Другое", "Совсем другое"), "key-1", CONTEXT
+        )
+    assert caught.value.code == "idempotency_key_reused"
+
+
+def test_a_customer_cannot_read_or_append_to_anothers_ticket(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    with pytest.raises(NotFound):
+        world.runtime.cabinet.thread(BORIS, ticket.id)
+    with pytest.raises(NotFound):
+        world.runtime.cabinet.add_message(BORIS, ticket.id, "let me in")
+    assert world.store.thread(ticket.id).messages == ()  # type: ignore[union-attr]
+
+
+def test_r6_2_an_abusive_ticket_is_kept_and_management_told_once(world: FakeWorld) -> None:
+    rude = NewTicket("Почта", "Вы там совсем охренели? Почта опять не работает, идиоты.")
+    ticket = world.runtime.cabinet.open_ticket(ANNA, rude)
+    assert "abusive" in ticket.scope.flags
+    assert world.publisher.kinds() == ["abusive_request"]
+    assert world.runtime.abuse.notify(ticket) is False  # once per request
+
+
+def test_r6_2_a_notice_that_cannot_be_sent_loses_no_ticket(world: FakeWorld) -> None:
+    world.publisher.down = True
+    rude = NewTicket("Почта", "Вы там совсем охренели? Почта опять не работает, идиоты.")
+    ticket = world.runtime.cabinet.open_ticket(ANNA, rude)
+    assert world.store.get(ticket.id) is not None
+    world.publisher.down = False
+    assert world.runtime.abuse.notify(ticket) is True  # the claim was given back
+
+
+# -- e-mail (R1.4, R1.2) -------------------------------------------------------------------
+
+
+def test_a_mail_is_an_advisory_record_linked_and_acknowledged_once(world: FakeWorld) -> None:
+    key = "raw/one"
+    raw = mail()
+    for _ in range(3):  # SQS delivers at least once
+        rid = deliver(world, raw, key=key)
+    record = world.store.get(rid)
+    assert record is not None and not record.official and record.sla is None
+    assert record.customer == "sub-anna" and record.origin is not None
+    assert record.origin.account == "sub-anna" and record.origin.ack == "sent"
+    assert len(world.mailer.sent) == 1
+    assert f"[#{rid}]" in str(world.mailer.sent[0]["Subject"])
+
+
+def test_a_sender_failing_dmarc_is_neither_linked_nor_trusted(world: FakeWorld) -> None:
+    rid = deliver(world, mail(), verdicts={**PASS, "dmarc": "FAIL"})
+    record = world.store.get(rid)
+    assert record is not None and record.customer == "unverified:anna@flowershop.example"
+    assert "sender_unverified" in record.scope.flags
+
+
+def test_machine_mail_is_recorded_and_never_answered(world: FakeWorld) -> None:
+    rid = deliver(world, mail(Auto_Submitted="auto-replied"))
+    record = world.store.get(rid)
+    assert record is not None and record.origin is not None
+    assert record.origin.disposition == "machine" and record.status == "closed"
+    assert world.mailer.sent == []
+
+
+def test_one_message_stored_twice_makes_one_record(world: FakeWorld) -> None:
+    raw = mail()
+    first, second = deliver(world, raw), deliver(world, raw)
+    duplicate = world.store.get(second)
+    assert duplicate is not None and duplicate.origin is not None
+    assert duplicate.origin.disposition == "duplicate"
+    assert duplicate.origin.reason == f"duplicate_of: {first}"
+    assert len(world.mailer.sent) == 1
+
+
+def test_a_reply_by_the_owner_joins_and_a_strangers_does_not(world: FakeWorld) -> None:
+    first = deliver(world, mail())
+    deliver(world, mail(subject=f"Re: [#{first}] Почта"))
+    deliver(world, mail(sender="eve@evil.example", subject=f"Re: [#{first}] Почта"))
+    thread = world.store.thread(first)
+    assert thread is not None and len(thread.messages) == 1
+    assert thread.messages[0].author == "customer"
+
+
+def test_a_refused_acknowledgement_stays_owed_and_is_sent_on_redelivery(
+    world: FakeWorld,
+) -> None:
+    world.mailer.failures = 1
+    raw = mail()
+    with pytest.raises(AcknowledgementNotSent):
+        deliver(world, raw, key="raw/ack")
+    rid = mail_record_id("unit-mail", "raw/ack")
+    assert world.store.get(rid).origin.ack == "owed"  # type: ignore[union-attr]
+    deliver(world, raw, key="raw/ack")
+    assert world.store.get(rid).origin.ack == "sent"  # type: ignore[union-attr]
+    assert len(world.mailer.sent) == 1
+
+
+# -- chat (R1.5, R1.6) ---------------------------------------------------------------------
+
+
+def test_r1_6_a_transcript_is_linked_by_the_account_email_given(world: FakeWorld) -> None:
+    body, created = world.runtime.chat.record(
+        parse_transcript(transcript(customer_email="anna@flowershop.example"))
+    )
+    again, created_again = world.runtime.chat.record(
+        parse_transcript(transcript(customer_email="anna@flowershop.example"))
+    )
+    assert created and not created_again and again == body
+    assert body["account"] == "sub-anna" and body["within_hours"] is True
+    thread = world.store.thread(body["id"])
+    assert thread is not None and [m.author for m in thread.messages] == ["customer", "operator"]
+
+
+@pytest.mark.parametrize(
+    ("email", "flag"),
+    [(None, "account_email_missing"), ("nobody@example.com", "account_unknown")],
+)
+def test_r1_6_a_transcript_without_a_known_account_is_flagged(
+    world: FakeWorld, email: str | None, flag: str
+) -> None:
+    change = {"customer_email": email} if email else {}
+    body, _ = world.runtime.chat.record(parse_transcript(transcript(**change)))
+    assert body["account"] is None and flag in body["scope"]["flags"]
+
+
+# -- the desk and the sweep (R2) -----------------------------------------------------------
+
+
+def test_r2_4_warned_at_46_breached_and_escalated_once_at_61(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    sweeper = world.runtime.sweeper
+    assert sweeper.run(at(44)).warned == []
+    assert sweeper.run(at(46)).warned == [ticket.id]
+    report = sweeper.run(at(61))
+    assert report.breached == [ticket.id] and report.escalated == [ticket.id]
+    assert sweeper.run(at(62)).breached == []
+    assert world.publisher.kinds() == ["sla_warning", "sla_breach"]
+
+
+def test_r2_4_a_failed_escalation_is_parked_and_retried_once(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.publisher.down = True
+    assert world.runtime.sweeper.run(at(61)).parked == [ticket.id]
+    world.publisher.down = False
+    assert world.runtime.sweeper.run(at(62)).escalated == [ticket.id]
+    assert world.runtime.sweeper.run(at(63)).escalated == []
+
+
+def test_r2_1_a_response_in_time_meets_the_deadline(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(20)
+    world.runtime.desk.respond(AGENT, ticket.id, "Fixed.")
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.status == "answered"
+    assert stored.sla is not None and stored.sla.state == "met"
+    assert world.runtime.sweeper.run(at(90)).breached == []
+
+
+def test_r2_2_a_delay_notice_moves_the_deadline_to_its_eta(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(30)
+    request = parse_delay_notice_request({"reason": "Disk swap", "eta": at(180).isoformat()})
+    world.runtime.desk.post_delay_notice(AGENT, ticket.id, request)
+    assert world.runtime.sweeper.run(at(61)).breached == []
+    assert world.runtime.sweeper.run(at(181)).breached == [ticket.id]
+
+
+def test_advisory_records_carry_no_deadline(world: FakeWorld) -> None:
+    rid = deliver(world, mail())
+    with pytest.raises(Conflict):
+        world.runtime.desk.post_delay_notice(
+            AGENT, rid, parse_delay_notice_request({"reason": "r", "eta": at(300).isoformat()})
+        )
+    assert list(world.store.due(at(600), timedelta(minutes=15))) == []
