@@ -31,8 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Unit tests need no AWS (fakes only); contract, integration and local tests run on moto,
-# the packaged
-# template and a local stack.
+# the packaged template and a local stack.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
 
