@@ -102,6 +102,7 @@ def list_tickets() -> Response:
 @http.api_view
 def get_ticket(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     return http.json_response(runtime().cabinet.thread(who, ticket_id).to_api())
 
 
@@ -109,6 +110,7 @@ def get_ticket(ticket_id: str) -> Response:
 @http.api_view
 def post_message(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
     return created(message.to_api(), f"/tickets/{ticket_id}")
@@ -127,6 +129,7 @@ def staff_queue() -> Response:
 @http.api_view
 def post_response(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     text = parse_staff_response(_body())
     message = runtime().desk.respond(who, ticket_id, text)
     return created(message.to_api(), f"/tickets/{ticket_id}")
@@ -136,6 +139,7 @@ def post_response(ticket_id: str) -> Response:
 @http.api_view
 def post_delay_notice(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     notice = runtime().desk.post_delay_notice(who, ticket_id, parse_delay_notice_request(_body()))
     return created(notice.to_api(), f"/tickets/{ticket_id}")
 
@@ -144,6 +148,7 @@ def post_delay_notice(ticket_id: str) -> Response:
 @http.api_view
 def put_scope(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
     return http.json_response(ticket.to_api())
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
+
+# What may go inside the ListUsers filter's quotes: a plain addr-spec. Quotes, backslashes
+# and other specials would change the filter (Cognito refuses it; moto accepts it).
+_FILTER_SAFE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
 class AccountDirectory(Protocol):
@@ -17,7 +22,8 @@ class CognitoDirectory:
         self._pool = user_pool_id
 
     def find_by_email(self, email: str) -> str | None:
-        # The address was validated as an e-mail (no quotes), so it is safe in the filter.
+        if not _FILTER_SAFE.fullmatch(email):
+            return None  # not an address an account can have: no lookup, no guess
         users = self._client.list_users(
             UserPoolId=self._pool, Filter=f'email = "{email}"', Limit=2
         ).get("Users", [])

@@ -15,8 +15,9 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib import observability as obs
-from chalicelib.errors import DomainError, InvalidInput
+from chalicelib.errors import DomainError, InvalidInput, NotFound
 from chalicelib.identity import Principal, principal_from_claims
+from chalicelib.ids import is_request_id
 from chalicelib.timeutil import parse_iso, utc_now
 
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json; charset=utf-8"}
@@ -57,6 +58,14 @@ def principal(request: Request) -> Principal:
 def _dumps(body: Any) -> str:
     # Readable UTF-8 rather than \u escapes: most requests are in Russian.
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def request_id(value: str) -> str:
+    """A `{ticket_id}` path parameter: anything not shaped like our ids is unknown (404),
+    before it reaches a key (DynamoDB refuses keys over 2 KB with a 400 of its own)."""
+    if not is_request_id(value):
+        raise NotFound("ticket_not_found", "no such ticket")
+    return value
 
 
 def instant_param(raw: str | None) -> datetime:

@@ -31,6 +31,14 @@ def new_event_id() -> str:
 
 # A request id as it appears in a subject tag `[#T-XXXXXXX]` or in our Message-IDs.
 REQUEST_ID = r"(?:T|E|C)-[0-9A-Z]{5,12}"
+_REQUEST_ID = re.compile(REQUEST_ID)
+
+
+def is_request_id(value: str) -> bool:
+    """Whether `value` has the shape of an id this system makes (anything else is unknown)."""
+    return len(value) <= 14 and _REQUEST_ID.fullmatch(value) is not None
+
+
 SUBJECT_TAG = re.compile(r"\[#(" + REQUEST_ID + r")\]")
 OUR_MESSAGE_ID = re.compile(r"^(?:ack\.|reply-)(" + REQUEST_ID + r")[.@]")
 

@@ -11,8 +11,15 @@ from typing import Any
 from chalicelib.errors import InvalidInput, PayloadTooLarge
 
 # C0/C1 controls other than tab, line feed and carriage return; they have no place in
-# a support request and break terminals, logs and e-mail headers downstream.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# a support request and break terminals, logs and e-mail headers downstream. Bidi
+# overrides and isolates (U+202A-202E, U+2066-2069) reorder what staff read (a subject
+# that displays one thing and says another); lone surrogates cannot be stored or sent.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+# Invisible characters that alone make no text: zero-width space, joiners, word joiner,
+# byte order mark, soft hyphen.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -30,6 +37,8 @@ def parse_json_object(raw: bytes | None, max_bytes: int) -> dict[str, Any]:
         raise InvalidInput("invalid_encoding", "the body must be UTF-8") from None
     except ValueError as err:
         raise InvalidInput("invalid_json", f"the body is not valid JSON: {err}") from None
+    except RecursionError:
+        raise InvalidInput("invalid_json", "the body nests too deeply") from None
     if not isinstance(body, dict):
         raise InvalidInput("body_not_object", "the body must be a JSON object")
     return body
@@ -54,19 +63,32 @@ def text_field(
     required: bool = True,
 ) -> str | None:
     """A trimmed, NFC-normalised string of 1..max_chars characters."""
-    value = body.get(name)
+    return clean_text(
+        body.get(name), name, max_chars=max_chars, single_line=single_line, required=required
+    )
+
+
+def clean_text(
+    value: object,
+    name: str,
+    *,
+    max_chars: int,
+    single_line: bool = False,
+    required: bool = True,
+) -> str | None:
+    """`value` as text a person wrote, or InvalidInput naming the field and the rule."""
     if value is None:
         if required:
             raise InvalidInput(f"{name}_required", f"`{name}` is required", field=name)
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"invalid_{name}", f"`{name}` must be a string", field=name)
+    if _CONTROL.search(value):
+        raise InvalidInput(f"invalid_{name}", f"`{name}` contains control characters", field=name)
     text = unicodedata.normalize("NFC", value)
     # A subject is one line; a text keeps its lines but not Windows line ends.
     text = " ".join(text.split()) if single_line else text.replace("\r\n", "\n").strip()
-    if _CONTROL.search(text):
-        raise InvalidInput(f"invalid_{name}", f"`{name}` contains control characters", field=name)
-    if not text:
+    if not text.strip(_INVISIBLE + " \n\t"):
         if required:
             raise InvalidInput(f"{name}_required", f"`{name}` must not be empty", field=name)
         return None
@@ -114,7 +136,8 @@ def choice_field(body: dict[str, Any], name: str, choices: Iterable[str]) -> str
 def limit_param(raw: str | None, *, default: int = 20, maximum: int = 100) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isdigit() is true for "²" and other digits int() refuses: ASCII only.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= maximum:
         raise InvalidInput(
             "invalid_limit", f"`limit` must be a whole number from 1 to {maximum}", field="limit"
         )

@@ -37,12 +37,18 @@ def transcripts_from_export(data: Any) -> list[dict[str, Any]]:
 
 def _from_skype(export: dict[str, Any]) -> list[dict[str, Any]]:
     operator = str(export["userId"])
+    conversations = export.get("conversations") or []
+    if not isinstance(conversations, list):
+        raise ValueError("a Skype export's `conversations` must be a list")
     transcripts = []
-    for conversation in export.get("conversations") or []:
+    for conversation in conversations:
         if not isinstance(conversation, dict):
             continue
+        items = conversation.get("MessageList") or []
+        if not isinstance(items, list):
+            raise ValueError("a Skype conversation's `MessageList` must be a list")
         messages = []
-        for item in conversation.get("MessageList") or []:
+        for item in items:
             if not isinstance(item, dict) or item.get("messagetype") not in _SKYPE_TEXT_TYPES:
                 continue  # calls, joins and other events are not conversation turns
             text = html_to_text(str(item.get("content") or ""))
@@ -83,8 +89,8 @@ class ChatImport:
                 raise ValueError(f"file over {MAX_FILE_BYTES} bytes")
             body = self._blobs.read(bucket, key)
             bodies = transcripts_from_export(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as error:
-            report["error"] = str(error)
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            report["error"] = str(error) or type(error).__name__
             obs.count(obs.IMPORTS_REJECTED)
             self._save(bucket, key, report)
             return report

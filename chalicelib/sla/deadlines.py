@@ -14,6 +14,7 @@ from enum import Enum
 from chalicelib.errors import InvalidInput
 from chalicelib.models import Sla
 from chalicelib.timeutil import parse_iso, to_iso
+from chalicelib.validation import clean_text
 
 OPEN_STATES = ("pending", "warned", "delayed")
 REASON_MAX = 2_000
@@ -114,12 +115,8 @@ def require_future_eta(eta: datetime, now: datetime) -> None:
 
 def delay_notice_fields(reason: object, eta: object) -> tuple[str, datetime]:
     """R2.2: both fields are mandatory and well formed."""
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("reason_required", "a delay notice must say why (R2.2)", field="reason")
-    if len(reason.strip()) > REASON_MAX:
-        raise InvalidInput(
-            "reason_too_long", f"`reason` is longer than {REASON_MAX} characters", field="reason"
-        )
+    text = clean_text(reason, "reason", max_chars=REASON_MAX)
+    assert text is not None  # required
     if not isinstance(eta, str) or not eta.strip():
         raise InvalidInput("eta_required", "a delay notice must give an ETA (R2.2)", field="eta")
     try:
@@ -128,7 +125,7 @@ def delay_notice_fields(reason: object, eta: object) -> tuple[str, datetime]:
         raise InvalidInput(
             "invalid_eta", "`eta` must be an ISO 8601 time with an offset", field="eta"
         ) from None
-    return reason.strip(), when
+    return text, when
 
 
 def minutes_between(start: str, end: str) -> float:

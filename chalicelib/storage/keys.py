@@ -34,10 +34,12 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import InvalidInput
+from chalicelib.ids import REQUEST_ID
 from chalicelib.models import Sla
 from chalicelib.sla.deadlines import Duty, duty
 
@@ -47,6 +49,12 @@ DUE_DEADLINES_INDEX = "DueDeadlines"
 META = "META"
 STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
 CORRECTIONS_PK = "CORRECTIONS"
+
+# A page token holds at most one position per stream of the queue (32 streams of about
+# 40 characters); anything longer was not issued here.
+MAX_TOKEN_CHARS = 4_096
+# A position: `<ISO instant>#<request id>`, as the index sort keys are written.
+_POSITION = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#" + REQUEST_ID)
 
 PENDING, WARNED, LATE, ESCALATION_OWED = "P", "W", "L", "X"
 ALL_PARTS = (PENDING, WARNED, LATE, ESCALATION_OWED)
@@ -102,6 +110,8 @@ def _b64(data: Any) -> str:
 
 
 def _unb64(token: str) -> Any:
+    if len(token) > MAX_TOKEN_CHARS:
+        return None
     try:
         padded = token + "=" * (-len(token) % 4)
         return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -121,10 +131,7 @@ def encode_page_token(item: Mapping[str, Any]) -> str:
 def decode_page_token(token: str) -> str:
     data = _unb64(token)
     position = data.get("k") if isinstance(data, dict) else None
-    if not isinstance(position, str) or "#" not in position:
-        raise _not_ours()
-    created_at, request_id = position.rsplit("#", 1)
-    if not created_at or not request_id:
+    if not isinstance(position, str) or not _POSITION.fullmatch(position):
         raise _not_ours()
     return position
 
@@ -137,7 +144,8 @@ def decode_queue_token(token: str) -> dict[str, str | None]:
     known = {partition(p, s) for p in ALL_PARTS for s in range(DEADLINE_SHARDS)}
     data = _unb64(token)
     if not isinstance(data, dict) or not all(
-        k in known and (v is None or isinstance(v, str)) for k, v in data.items()
+        k in known and (v is None or (isinstance(v, str) and _POSITION.fullmatch(v)))
+        for k, v in data.items()
     ):
         raise _not_ours()
     return data

@@ -60,3 +60,84 @@ def test_limit_outside_1_to_100_is_refused(raw: str) -> None:
 def test_limit_defaults_to_20() -> None:
     assert limit_param(None) == 20
     assert limit_param("100") == 100
+
+
+# -- issue 13: hostile input that used to reach a 5xx ----------------------------------
+
+from chalicelib.http import instant_param, request_id  # noqa: E402
+from chalicelib.intake.chat import parse_transcript  # noqa: E402
+from chalicelib.sla.desk import parse_delay_notice_request  # noqa: E402
+from chalicelib.storage.keys import decode_page_token, decode_queue_token  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"subject": "s\ud800", "text": "t"}, "invalid_subject"),
+        ({"subject": "s", "text": "lone \udc00 surrogate"}, "invalid_text"),
+        ({"subject": "\u200b\u200b\u2060", "text": "t"}, "subject_required"),
+        ({"subject": "invoice \u202etxt.exe", "text": "t"}, "invalid_subject"),
+        ({"subject": "s", "text": "\u2066isolated\u2069"}, "invalid_text"),
+        ({"subject": "s\x00", "text": "t"}, "invalid_subject"),
+    ],
+)
+def test_surrogates_bidi_overrides_nul_and_invisible_only_text_are_refused(
+    body: dict, code: str
+) -> None:
+    assert reason(parse_new_ticket, body) == code
+
+
+def test_a_delay_reason_with_control_characters_or_surrogates_is_refused() -> None:
+    eta = "2026-11-25T10:00:00+03:00"
+    assert reason(parse_delay_notice_request, {"reason": "disk\x00", "eta": eta}) == (
+        "invalid_reason"
+    )
+    assert reason(parse_delay_notice_request, {"reason": "\ud800", "eta": eta}) == (
+        "invalid_reason"
+    )
+
+
+def test_json_nested_ten_thousand_deep_is_400_not_a_recursion_error() -> None:
+    deep = b'{"a":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    assert reason(parse_json_object, deep, 1_000_000) == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1900-01-01T00:00:00Z"]
+)
+def test_instants_at_the_edges_of_the_calendar_are_400(when: str) -> None:
+    assert reason(instant_param, when) == "invalid_at"
+    assert reason(parse_delay_notice_request, {"reason": "r", "eta": when}) == "invalid_eta"
+    chat = {
+        "id": "c-1",
+        "channel": "chat",
+        "started_at": when,
+        "ended_at": when,
+        "messages": [{"from": "customer", "at": when, "text": "hi"}],
+    }
+    assert reason(parse_transcript, chat) == "invalid_started_at"
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "00000000001", "1e3"])
+def test_limits_that_are_digits_but_not_ascii_numbers_are_400(raw: str) -> None:
+    assert reason(limit_param, raw) == "invalid_limit"
+
+
+@pytest.mark.parametrize("value", ["T-" + "A" * 3000, "../etc", "T-abc", "X-1234567", ""])
+def test_path_ids_of_another_shape_are_unknown(value: str) -> None:
+    from chalicelib.errors import NotFound
+
+    with pytest.raises(NotFound):
+        request_id(value)
+
+
+def test_huge_or_hand_made_page_tokens_are_400() -> None:
+    import base64
+    import json
+
+    huge = base64.urlsafe_b64encode(json.dumps({"k": "x" * 5000 + "#T-ABCDE"}).encode()).decode()
+    forged = base64.urlsafe_b64encode(json.dumps({"k": "y" * 900 + "#T-ABCDE"}).encode()).decode()
+    queue = base64.urlsafe_b64encode(json.dumps({"P#00": "z" * 900}).encode()).decode()
+    for token in (huge, forged):
+        assert reason(decode_page_token, token) == "invalid_next"
+    assert reason(decode_queue_token, queue) == "invalid_next"
