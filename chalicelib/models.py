@@ -290,3 +290,17 @@ class AuditEvent:
     actor: str
     at: str
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """Something owed to the outside world (an escalation, a notice, a mail), written in
+    the same transaction as the change that owes it, and delivered by a sender later."""
+
+    id: str  # deterministic: the same change never owes it twice
+    kind: str  # what sends it: "sla_breach", "sla_warning", "abusive_request", ...
+    request_id: str
+    payload: dict[str, Any]
+    due_at: str  # when a sender may (next) try it; a claim moves it on as a lease
+    attempts: int = 0
+    last_error: str | None = None

@@ -46,6 +46,7 @@ ACKS_RATE_LIMITED = "AcksRateLimited"
 MAIL_FAILED = "MailFailed"
 UNHANDLED_ERRORS = "UnhandledErrors"
 IMPORTS_REJECTED = "ImportsRejected"
+DELIVERIES_GIVEN_UP = "DeliveriesGivenUp"
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

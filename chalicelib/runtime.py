@@ -21,8 +21,9 @@ from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
+from chalicelib.delivery import Dispatcher, publishing
 from chalicelib.hours import SupportHours
-from chalicelib.intake.abuse import AbuseNotices
+from chalicelib.intake.abuse import ABUSE_NOTICE
 from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
@@ -32,6 +33,7 @@ from chalicelib.intake.pipeline import IntakePipeline
 from chalicelib.mailer import Mailer, SesMailer
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
+from chalicelib.sla.notices import BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
@@ -46,7 +48,7 @@ class Runtime:
     cabinet: CabinetService
     desk: StaffDesk
     sweeper: Sweeper
-    abuse: AbuseNotices
+    dispatcher: Dispatcher
     chat: ChatIntake
     mail: MailIntake
     imports: ChatImport
@@ -84,8 +86,18 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     )
 
 
+def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Dispatcher:
+    """Delivery of the outbox: escalations and warnings on-duty, abuse to management."""
+    topics = {
+        WARNING: settings.escalation_topic_arn,
+        BREACH: settings.escalation_topic_arn,
+        ABUSE_NOTICE: settings.management_topic_arn,
+    }
+    return Dispatcher(services.store.outbox, publishing(services.publisher, topics), clock)
+
+
 def build_pipeline(
-    settings: Settings, services: Services, abuse: AbuseNotices, clock: Clock
+    settings: Settings, services: Services, dispatcher: Dispatcher, clock: Clock
 ) -> IntakePipeline:
     """The one intake pipeline every channel feeds, with the e-mail acknowledgements."""
     store = services.store
@@ -105,7 +117,7 @@ def build_pipeline(
         store.requests,
         default_classifier(settings.kb_base_url),
         services.directory,
-        abuse,
+        dispatcher,
         clock,
         settings.first_response_minutes,
         acknowledgements,
@@ -131,8 +143,8 @@ def build_runtime(
     """Wire the domain to its collaborators for one process."""
     services = services or aws_services(settings)
     store = services.store
-    abuse = AbuseNotices(store.markers, services.publisher, settings.management_topic_arn, clock)
-    pipeline = build_pipeline(settings, services, abuse, clock)
+    dispatcher = build_dispatcher(settings, services, clock)
+    pipeline = build_pipeline(settings, services, dispatcher, clock)
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url)
     return Runtime(
@@ -146,16 +158,11 @@ def build_runtime(
             services.idempotency,
             settings.idempotency_ttl_seconds,
         ),
-        desk=StaffDesk(store.requests, store.deadlines, clock),
+        desk=StaffDesk(store.requests, store.deadlines, dispatcher, clock),
         sweeper=Sweeper(
-            store.requests,
-            store.deadlines,
-            services.publisher,
-            settings.escalation_topic_arn,
-            clock,
-            settings.warning_minutes,
+            store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes
         ),
-        abuse=abuse,
+        dispatcher=dispatcher,
         chat=chat,
         mail=MailIntake(
             pipeline,

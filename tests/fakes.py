@@ -32,6 +32,7 @@ from chalicelib.models import (
     AuditEvent,
     DelayNotice,
     Message,
+    OutboxEntry,
     Page,
     Sla,
     Ticket,
@@ -45,6 +46,7 @@ from chalicelib.storage import (
     Change,
     CorrectScope,
     DuplicateMail,
+    Enqueue,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -52,8 +54,6 @@ from chalicelib.storage import (
     Store,
 )
 from chalicelib.timeutil import parse_iso, to_iso
-
-PARKED = "parked"
 
 
 def _token(position: str) -> str:
@@ -71,11 +71,9 @@ def _position(token: str) -> str:
 @dataclass
 class _Request:
     ticket: Ticket
-    parked: bool = False
     messages: dict[str, Message] = field(default_factory=dict)
     delays: dict[str, DelayNotice] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
-    notices: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -87,10 +85,21 @@ class MemoryStore:
         self._identities: dict[str, str] = {}
         self._allowances: dict[str, list[str]] = {}
         self._corrections: list[dict[str, Any]] = []
+        self._outbox: dict[str, OutboxEntry] = {}  # by entry id: where it is now
+        self._given_up: list[OutboxEntry] = []
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
-        return Store(requests=self, deadlines=self, markers=self)
+        return Store(requests=self, deadlines=self, markers=self, outbox=self.outbox)
+
+    @property
+    def outbox(self) -> MemoryOutbox:
+        return MemoryOutbox(self)
+
+    def owed(self) -> list[OutboxEntry]:
+        """Everything still in the outbox."""
+        with self._lock:
+            return sorted(self._outbox.values(), key=lambda e: e.id)
 
     # -- Requests ---------------------------------------------------------------------
 
@@ -101,12 +110,16 @@ class MemoryStore:
         *,
         conversation: Sequence[Message] = (),
         identity: str | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         with self._lock:
             if request.id in self._requests:
                 raise AlreadyRecorded(request.id)
             if identity and identity in self._identities:
                 raise DuplicateMail(self._identities[identity])
+            if any(entry.id in self._outbox for entry in outbox):
+                raise AlreadyRecorded(request.id)
+            self._outbox.update({entry.id: entry for entry in outbox})
             stored = _Request(request, messages={m.id: m for m in conversation})
             stored.audit.append(audit)
             self._requests[request.id] = stored
@@ -150,8 +163,9 @@ class MemoryStore:
             found = self._requests.get(request_id)
             if found is None:
                 raise StaleState(request_id)
-            ticket, parked = found.ticket, found.parked
+            ticket = found.ticket
             messages, delays = dict(found.messages), dict(found.delays)
+            owed: list[OutboxEntry] = []
             for change in changes:
                 if isinstance(change, AppendMessage):
                     if change.owner is not None and ticket.customer != change.owner:
@@ -163,9 +177,13 @@ class MemoryStore:
                 elif isinstance(change, AddDelayNotice):
                     delays[change.notice.id] = change.notice
                 elif isinstance(change, MoveClock):
-                    if not self._clock_is(ticket, parked, change.before):
+                    if not self._clock_is(ticket, change.before):
                         raise StaleState(request_id)
-                    ticket, parked = replace(ticket, sla=change.after), False
+                    ticket = replace(ticket, sla=change.after)
+                elif isinstance(change, Enqueue):
+                    if change.entry.id in self._outbox:
+                        raise AlreadyRecorded(request_id)
+                    owed.append(change.entry)
                 elif isinstance(change, SetStatus):
                     ticket = replace(ticket, status=change.status)
                 elif isinstance(change, CorrectScope):
@@ -179,8 +197,9 @@ class MemoryStore:
                         self._identities[change.identity] = change.record.id
                 elif isinstance(change, CorrectScope):
                     self._corrections.append({"id": request_id, **change.correction})
+            self._outbox.update({entry.id: entry for entry in owed})
             found.ticket = replace(ticket, updated_at=audit.at)
-            found.parked, found.messages, found.delays = parked, messages, delays
+            found.messages, found.delays = messages, delays
             found.audit.append(audit)
             self.writes += 1
 
@@ -194,14 +213,11 @@ class MemoryStore:
             raise AlreadyRecorded(change.record.id)
 
     @staticmethod
-    def _clock_is(ticket: Ticket, parked: bool, before: Sla) -> bool:
+    def _clock_is(ticket: Ticket, before: Sla) -> bool:
         sla = ticket.sla
         if sla is None or (sla.state, sla.due_at) != (before.state, before.due_at):
             return False
-        was, now = duty(before), duty(sla)
-        if parked:  # a parked escalation is still the same breach
-            return was is Duty.ANSWER
-        return was is now
+        return duty(before) is duty(sla)
 
     def settle_ack(self, record_id: str, state: AckState) -> None:
         with self._lock:
@@ -237,29 +253,6 @@ class MemoryStore:
             if (owed is Duty.WARN and due <= now + warning) or (owed is Duty.BREACH and due <= now):
                 yield found.ticket
 
-    def parked(self) -> Iterator[Ticket]:
-        yield from (r.ticket for r in self._running() if r.parked)
-
-    def park(self, request: Ticket) -> None:
-        self._move(request, parked=True)
-
-    def settle(self, request: Ticket) -> None:
-        self._move(request, parked=False)
-
-    def _move(self, request: Ticket, *, parked: bool) -> None:
-        with self._lock:
-            found = self._requests.get(request.id)
-            if (
-                found is None
-                or found.parked == parked
-                or duty(found.ticket.sla) is not Duty.ANSWER
-                or found.ticket.sla is None
-                or request.sla is None
-                or found.ticket.sla.due_at != request.sla.due_at
-            ):
-                raise StaleState(request.id)
-            found.parked = parked
-
     def queue(self, limit: int, next_token: str | None) -> Page:
         after = _position(next_token) if next_token else ""
         waiting = sorted(
@@ -276,20 +269,6 @@ class MemoryStore:
         return len(self._running())
 
     # -- Markers ----------------------------------------------------------------------
-
-    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
-        with self._lock:
-            found = self._requests.get(request_id)
-            if found is None or notice in found.notices:
-                return False
-            found.notices[notice] = at
-            return True
-
-    def release_notice(self, request_id: str, notice: str, at: str) -> None:
-        with self._lock:
-            found = self._requests.get(request_id)
-            if found is not None and found.notices.get(notice) == at:
-                del found.notices[notice]
 
     def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
         cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
@@ -308,6 +287,50 @@ class MemoryStore:
             self._allowances[address.lower()] = [
                 e for e in entries if not e.endswith(f" {record_id}")
             ]
+
+
+class MemoryOutbox:
+    """The `Outbox` over a MemoryStore's entries, under the store's lock."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def due(self, now: str, limit: int) -> list[OutboxEntry]:
+        with self._store._lock:
+            waiting = sorted(
+                (e for e in self._store._outbox.values() if e.due_at <= now),
+                key=lambda e: (e.due_at, e.id),
+            )
+        return waiting[:limit]
+
+    def claim(self, entry: OutboxEntry, until: str) -> OutboxEntry | None:
+        with self._store._lock:
+            held = self._store._outbox.get(entry.id)
+            if held is None or held.due_at != entry.due_at:
+                return None
+            claimed = replace(held, due_at=until, attempts=held.attempts + 1)
+            self._store._outbox[entry.id] = claimed
+            return claimed
+
+    def done(self, entry: OutboxEntry) -> None:
+        with self._store._lock:
+            if self._store._outbox.get(entry.id) == entry:
+                del self._store._outbox[entry.id]
+
+    def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
+        with self._store._lock:
+            if self._store._outbox.get(entry.id) == entry:
+                self._store._outbox[entry.id] = replace(entry, due_at=at, last_error=error)
+
+    def give_up(self, entry: OutboxEntry, error: str, at: str) -> None:
+        with self._store._lock:
+            if self._store._outbox.get(entry.id) == entry:
+                del self._store._outbox[entry.id]
+                self._store._given_up.append(replace(entry, last_error=error))
+
+    def given_up(self) -> list[OutboxEntry]:
+        with self._store._lock:
+            return list(self._store._given_up)
 
 
 class FakePublisher:

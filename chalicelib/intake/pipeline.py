@@ -14,8 +14,9 @@ from typing import Literal, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
+from chalicelib.delivery import Dispatcher
 from chalicelib.ids import new_event_id, new_ticket_id
-from chalicelib.intake.abuse import AbuseNotices
+from chalicelib.intake.abuse import abuse_notice
 from chalicelib.models import (
     AuditEvent,
     Author,
@@ -24,6 +25,7 @@ from chalicelib.models import (
     KbArticle,
     Message,
     Origin,
+    OutboxEntry,
     Scope,
     Status,
     Ticket,
@@ -123,7 +125,7 @@ class IntakePipeline:
         requests: Requests,
         classify: Classifier,
         accounts: AccountDirectory,
-        abuse: AbuseNotices,
+        dispatcher: Dispatcher,
         clock: Clock,
         first_response_minutes: int,
         acknowledger: Acknowledger | None = None,
@@ -131,7 +133,7 @@ class IntakePipeline:
         self._requests = requests
         self._classify = classify
         self._accounts = accounts
-        self._abuse = abuse
+        self._dispatcher = dispatcher
         self._clock = clock
         self._minutes = first_response_minutes
         self._acknowledger = acknowledger
@@ -244,23 +246,27 @@ class IntakePipeline:
             record = self._record(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
+            notice = abuse_notice(record)  # R6.2: owed with the record, or not at all
             try:
                 self._requests.create(
                     record,
                     self._audit(intake, record),
                     conversation=self._conversation(intake, record, account),
                     identity=intake.identity,
+                    outbox=[notice] if notice else [],
                 )
             except AlreadyRecorded:
                 if intake.record_id is None:
                     continue  # a drawn id was taken: draw again
                 stored = self._requests.get(intake.record_id)
                 return Recorded(stored or record, False)
-            return self._after_create(intake, record)
+            return self._after_create(intake, record, notice)
         raise RuntimeError("could not draw a free ticket id")
 
-    def _after_create(self, intake: Intake, record: Ticket) -> Recorded:
-        self._abuse.notify(record)
+    def _after_create(self, intake: Intake, record: Ticket, notice: OutboxEntry | None) -> Recorded:
+        if notice is not None:
+            obs.count(obs.ABUSE_NOTICES, channel=intake.channel)
+            self._dispatcher.deliver(notice)  # now if it can; else the sweep retries
         channel = intake.channel
         obs.count(
             obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel

@@ -73,9 +73,31 @@ def breached(sla: Sla, now: datetime) -> Sla:
     return replace(sla, state="breached", breached_at=to_iso(now))
 
 
+def overdue(sla: Sla, now: datetime) -> bool:
+    """R2.5: the clock was still running and its deadline has passed, sweep or no sweep."""
+    return sla.state in OPEN_STATES and sla.due_at is not None and parse_iso(sla.due_at) < now
+
+
+def late(sla: Sla) -> Sla:
+    """The breach of a deadline that passed unnoticed: it happened at `due_at`."""
+    return replace(sla, state="breached", breached_at=sla.due_at)
+
+
+def newly_breached(before: Sla | None, after: Sla | None) -> bool:
+    return (
+        before is not None
+        and after is not None
+        and before.state != "breached"
+        and after.state == "breached"
+    )
+
+
 def after_staff_response(sla: Sla, now: datetime) -> Sla:
-    """A staff answer: meets a pending deadline, closes a delay, never erases a breach."""
+    """A staff answer: meets a running deadline in time, breaches it when late (R2.5),
+    closes a delay, never erases a breach."""
     first = sla.first_response_at or to_iso(now)
+    if overdue(sla, now):
+        return replace(late(sla), first_response_at=first)
     if sla.state == "breached":
         return replace(sla, first_response_at=first)
     if sla.state in OPEN_STATES:
@@ -86,9 +108,11 @@ def after_staff_response(sla: Sla, now: datetime) -> Sla:
 def after_delay_notice(sla: Sla, now: datetime, eta: datetime) -> Sla:
     """R2.2: a notice before the deadline counts as the first response; its ETA is next due.
 
-    After a breach the notice is recorded for the customer but the breach stands, and
-    the ticket still waits for an answer.
+    After the deadline (whether or not a sweep has noticed) the notice is recorded for
+    the customer but the breach stands, and the ticket still waits for an answer.
     """
+    if overdue(sla, now):
+        return late(sla)
     if sla.state == "breached" or sla.state == "met":
         return sla
     return Sla(

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from chalicelib import observability as obs
 from chalicelib.classify import label_catalogue
+from chalicelib.delivery import Dispatcher
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.identity import Principal, require_staff
 from chalicelib.ids import new_event_id, new_message_id
@@ -26,14 +27,17 @@ from chalicelib.sla.deadlines import (
     after_staff_response,
     delay_notice_fields,
     minutes_between,
+    newly_breached,
     require_future_eta,
 )
+from chalicelib.sla.notices import breach_notice
 from chalicelib.storage import (
     AddDelayNotice,
     AppendMessage,
     Change,
     CorrectScope,
     DeadlineIndex,
+    Enqueue,
     MoveClock,
     Requests,
     SetStatus,
@@ -49,9 +53,16 @@ T = TypeVar("T")
 class StaffDesk:
     """What support staff do to requests; every action checks the staff group first."""
 
-    def __init__(self, requests: Requests, deadlines: DeadlineIndex, clock: Clock) -> None:
+    def __init__(
+        self,
+        requests: Requests,
+        deadlines: DeadlineIndex,
+        dispatcher: Dispatcher,
+        clock: Clock,
+    ) -> None:
         self._requests = requests
         self._deadlines = deadlines
+        self._dispatcher = dispatcher
         self._clock = clock
 
     def queue(self, staff: Principal, limit: int, next_token: str | None) -> Page:
@@ -70,12 +81,12 @@ class StaffDesk:
             audit.detail["message_id"] = message.id
             changes: list[Change] = [AppendMessage(message), SetStatus("answered")]
             if ticket.sla is not None and sla is not None:
-                changes.append(MoveClock(ticket.sla, sla))
+                changes += self._clock_changes(ticket, ticket.sla, sla, now)
             self._requests.change(ticket_id, audit, *changes)
             return message, sla
 
         message, ticket, sla = self._retry(ticket_id, attempt)
-        self._first_response_metrics(ticket, sla, via="response")
+        self._after(ticket, sla, via="response")
         return message
 
     def post_delay_notice(
@@ -96,14 +107,13 @@ class StaffDesk:
             notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
-            self._requests.change(
-                ticket_id, audit, AddDelayNotice(notice), MoveClock(ticket.sla, sla)
-            )
+            changes = self._clock_changes(ticket, ticket.sla, sla, now)
+            self._requests.change(ticket_id, audit, AddDelayNotice(notice), *changes)
             return notice, sla
 
         notice, ticket, sla = self._retry(ticket_id, attempt)
         obs.count(obs.DELAY_NOTICE_POSTED)
-        self._first_response_metrics(ticket, sla, via="delay_notice")
+        self._after(ticket, sla, via="delay_notice")
         return notice
 
     def correct_scope(self, staff: Principal, ticket_id: str, request: ScopeCorrection) -> Ticket:
@@ -131,6 +141,21 @@ class StaffDesk:
         return updated
 
     # -- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _clock_changes(ticket: Ticket, before: Sla, after: Sla, now: datetime) -> list[Change]:
+        """The clock's move and, for an answer after the deadline, its escalation (R2.5):
+        owed in the same write, as the sweep owes it for a breach it finds."""
+        changes: list[Change] = [MoveClock(before, after)]
+        if newly_breached(before, after):
+            changes.append(Enqueue(breach_notice(ticket, before, now)))
+        return changes
+
+    def _after(self, ticket: Ticket, sla: Sla | None, *, via: str) -> None:
+        if newly_breached(ticket.sla, sla) and ticket.sla is not None:
+            obs.count(obs.SLA_BREACHED)
+            self._dispatcher.deliver(breach_notice(ticket, ticket.sla, self._clock()))
+        self._first_response_metrics(ticket, sla, via=via)
 
     def _get(self, ticket_id: str) -> Ticket:
         ticket = self._requests.get(ticket_id)

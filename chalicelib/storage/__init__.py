@@ -18,6 +18,7 @@ from chalicelib.models import (
     AuditEvent,
     DelayNotice,
     Message,
+    OutboxEntry,
     Page,
     Sla,
     Status,
@@ -87,7 +88,16 @@ class RecordReply:
     identity: str | None = None
 
 
-Change = AppendMessage | AddDelayNotice | MoveClock | SetStatus | CorrectScope | RecordReply
+@dataclass(frozen=True)
+class Enqueue:
+    """An outbox entry owed by this change: written with it, or not at all."""
+
+    entry: OutboxEntry
+
+
+Change = (
+    AppendMessage | AddDelayNotice | MoveClock | SetStatus | CorrectScope | RecordReply | Enqueue
+)
 
 
 class Requests(Protocol):
@@ -100,9 +110,11 @@ class Requests(Protocol):
         *,
         conversation: Sequence[Message] = (),
         identity: str | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        """Store a new request with its conversation and audit event; AlreadyRecorded if
-        its id is taken, DuplicateMail if another record holds the mail `identity`."""
+        """Store a new request with its conversation, audit event and what it owes the
+        outside world; AlreadyRecorded if its id is taken, DuplicateMail if another
+        record holds the mail `identity`."""
         ...
 
     def get(self, request_id: str) -> Ticket | None: ...
@@ -145,18 +157,6 @@ class DeadlineIndex(Protocol):
         """Requests whose warning or breach is due at `now`, each read once."""
         ...
 
-    def parked(self) -> Iterator[Ticket]:
-        """Breaches whose escalation could not be handed over, to retry."""
-        ...
-
-    def park(self, request: Ticket) -> None:
-        """Park a breach's escalation for the next sweep; StaleState if it moved."""
-        ...
-
-    def settle(self, request: Ticket) -> None:
-        """Take a parked escalation back, so one sweep retries it; StaleState if taken."""
-        ...
-
     def queue(self, limit: int, next_token: str | None) -> Page:
         """Requests waiting for staff, the most urgent (earliest due) first."""
         ...
@@ -167,15 +167,7 @@ class DeadlineIndex(Protocol):
 
 
 class Markers(Protocol):
-    """Small exactly-once facts: notices claimed, acknowledgements allowed."""
-
-    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
-        """Mark a notice as being sent; False if it already was."""
-        ...
-
-    def release_notice(self, request_id: str, notice: str, at: str) -> None:
-        """Undo a claim whose notice could not be handed over."""
-        ...
+    """Each sender's acknowledgements of the last 24 hours."""
 
     def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
         """Spend one of a sender's acknowledgements of the last 24 h on `record_id`;
@@ -187,6 +179,32 @@ class Markers(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """What is owed to the outside world, until a sender has delivered it."""
+
+    def due(self, now: str, limit: int) -> list[OutboxEntry]:
+        """Entries a sender may try at `now`, the longest waiting first."""
+        ...
+
+    def claim(self, entry: OutboxEntry, until: str) -> OutboxEntry | None:
+        """Hold `entry` until `until` (one attempt more); None if another sender has it."""
+        ...
+
+    def done(self, entry: OutboxEntry) -> None:
+        """A claimed entry was delivered: it is owed no more."""
+        ...
+
+    def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
+        """A claimed entry failed: try again at `at`."""
+        ...
+
+    def give_up(self, entry: OutboxEntry, error: str, at: str) -> None:
+        """A claimed entry failed for the last time: keep it aside for operators."""
+        ...
+
+    def given_up(self) -> list[OutboxEntry]: ...
+
+
 @dataclass(frozen=True)
 class Store:
     """The repositories of one process."""
@@ -194,3 +212,4 @@ class Store:
     requests: Requests
     deadlines: DeadlineIndex
     markers: Markers
+    outbox: Outbox

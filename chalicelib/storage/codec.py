@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from chalicelib.models import (
     KbArticle,
     Message,
     Origin,
+    OutboxEntry,
     Scope,
     Sla,
     StoredAttachment,
@@ -26,6 +28,7 @@ from chalicelib.storage.keys import (
     deadline_keys,
     deadline_part,
     mail_identity_key,
+    outbox_key,
     request_pk,
 )
 
@@ -274,3 +277,31 @@ def correction_item(request: Ticket, correction: Mapping[str, Any]) -> dict[str,
         "by": correction["by"],
         "at": correction["at"],
     }
+
+
+def outbox_to_item(entry: OutboxEntry) -> dict[str, Any]:
+    return {
+        **outbox_key(entry.id, entry.due_at),
+        "entity": "outbox",
+        "id": entry.id,
+        "kind": entry.kind,
+        "request_id": entry.request_id,
+        # As JSON text: a payload is the notice's own document (floats and all), not
+        # something to query, and DynamoDB's number types would change it.
+        "payload": json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":")),
+        "due_at": entry.due_at,
+        "attempts": entry.attempts,
+        "last_error": entry.last_error,
+    }
+
+
+def outbox_from_item(item: Mapping[str, Any]) -> OutboxEntry:
+    return OutboxEntry(
+        id=item["id"],
+        kind=item["kind"],
+        request_id=item["request_id"],
+        payload=dict(json.loads(item.get("payload") or "{}")),
+        due_at=item["due_at"],
+        attempts=int(item.get("attempts") or 0),
+        last_error=item.get("last_error"),
+    )

@@ -7,21 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.models import Page, Ticket
-from chalicelib.storage import StaleState
 from chalicelib.storage.codec import dump, load, ticket_from_item
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     DUE_DEADLINES_INDEX,
-    ESCALATION_OWED,
     LATE,
     PENDING,
     STATS_KEY,
     WARNED,
-    deadline_shard,
     decode_queue_token,
     encode_queue_token,
     partition,
-    request_key,
 )
 from chalicelib.storage.table import Table
 from chalicelib.timeutil import to_iso
@@ -38,10 +34,6 @@ class DynamoDeadlineIndex:
             for part, horizon in ((PENDING, now + warning), (WARNED, now)):
                 yield from self._part(part, shard, to_iso(horizon))
 
-    def parked(self) -> Iterator[Ticket]:
-        for shard in range(DEADLINE_SHARDS):
-            yield from self._part(ESCALATION_OWED, shard, None)
-
     def _part(self, part: str, shard: int, upto: str | None) -> Iterator[Ticket]:
         """Requests in one part and shard, due first, up to `upto`."""
         values: dict[str, Any] = {":pk": partition(part, shard)}
@@ -56,33 +48,12 @@ class DynamoDeadlineIndex:
         ):
             yield ticket_from_item(item)
 
-    def park(self, request: Ticket) -> None:
-        self._move(request, LATE, ESCALATION_OWED)
-
-    def settle(self, request: Ticket) -> None:
-        self._move(request, ESCALATION_OWED, LATE)
-
-    def _move(self, request: Ticket, from_part: str, to_part: str) -> None:
-        shard = deadline_shard(request.id)
-        moved = self._table.update(
-            request_key(request.id),
-            "SET GSI2PK = :to",
-            "GSI2PK = :from AND due_at = :due",
-            {
-                ":to": partition(to_part, shard),
-                ":from": partition(from_part, shard),
-                ":due": request.sla.due_at if request.sla else "",
-            },
-        )
-        if not moved:
-            raise StaleState(request.id)
-
     def queue(self, limit: int, next_token: str | None) -> Page:
         """A k-way merge over every part and shard: breaches are due in the past, so
         they lead. The token holds each stream's last position (None once drained)."""
         cursors = decode_queue_token(next_token) if next_token else {}
         streams: list[tuple[str, list[dict[str, Any]], bool]] = []
-        for part in (LATE, ESCALATION_OWED, WARNED, PENDING):
+        for part in (LATE, WARNED, PENDING):
             for shard in range(DEADLINE_SHARDS):
                 name = partition(part, shard)
                 cursor = cursors.get(name, "")

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.storage import Store
 from chalicelib.storage.deadlines import DynamoDeadlineIndex
 from chalicelib.storage.markers import DynamoMarkers
+from chalicelib.storage.outbox import DynamoOutbox
 from chalicelib.storage.requests import DynamoRequests
 from chalicelib.storage.table import Table
 
@@ -18,4 +19,5 @@ def dynamo_store(client: Any, table_name: str) -> Store:
         requests=DynamoRequests(table),
         deadlines=DynamoDeadlineIndex(table),
         markers=DynamoMarkers(table),
+        outbox=DynamoOutbox(table),
     )

@@ -10,6 +10,8 @@
 | ack allowance  | ACK#<address>  | RATE                      |                                 |
 | correction     | CORRECTIONS    | <at>#<request id>         |                                 |
 | open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
+| outbox entry   | OUTBOX#<shard> | <due_at>#<entry id>       |                                 |
+| given up       | OUTBOX#FAILED  | <at>#<entry id>           |                                 |
 
 `ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
 requests by time. `DueDeadlines` (GSI2PK = <part>#<shard>, GSI2SK = <due_at>#<id>) is
@@ -22,10 +24,14 @@ sweep reads an item only when an action on it is due:
 | P    | pending, or delayed and not yet warned     | due_at <= now + warning  |
 | W    | warned (pending or delayed)                | due_at <= now            |
 | L    | breached and still unanswered              | never (staff queue only) |
-| X    | breached, escalation not yet handed to SNS | all (retry)              |
 
 Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
 and part, and the cost follows the due deadlines, not the table.
+
+The outbox holds what is owed to the outside world (escalations, notices, mail), each
+entry written in the transaction of the change that owes it. Its sort key is the time
+a sender may next try it, so a claim (a conditional move of that time into the future)
+is also a lease: a sender that dies mid-send leaves the entry to be tried again.
 """
 
 from __future__ import annotations
@@ -56,8 +62,10 @@ MAX_TOKEN_CHARS = 4_096
 # A position: `<ISO instant>#<request id>`, as the index sort keys are written.
 _POSITION = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#" + REQUEST_ID)
 
-PENDING, WARNED, LATE, ESCALATION_OWED = "P", "W", "L", "X"
-ALL_PARTS = (PENDING, WARNED, LATE, ESCALATION_OWED)
+PENDING, WARNED, LATE = "P", "W", "L"
+ALL_PARTS = (PENDING, WARNED, LATE)
+OUTBOX_SHARDS = 4
+OUTBOX_FAILED_PK = "OUTBOX#FAILED"
 _PART_OF_DUTY = {Duty.WARN: PENDING, Duty.BREACH: WARNED, Duty.ANSWER: LATE}
 
 
@@ -79,6 +87,15 @@ def mail_identity_key(identity: str) -> dict[str, str]:
 
 def ack_allowance_key(address: str) -> dict[str, str]:
     return {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
+
+
+def outbox_key(entry_id: str, due_at: str) -> dict[str, str]:
+    shard = int.from_bytes(hashlib.sha256(entry_id.encode()).digest()[:4], "big")
+    return {"PK": f"OUTBOX#{shard % OUTBOX_SHARDS}", "SK": f"{due_at}#{entry_id}"}
+
+
+def outbox_partitions() -> list[str]:
+    return [f"OUTBOX#{shard}" for shard in range(OUTBOX_SHARDS)]
 
 
 def deadline_shard(request_id: str) -> int:

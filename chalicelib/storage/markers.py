@@ -1,4 +1,4 @@
-"""Exactly-once markers: notice claims on a request, and each sender's acknowledgements."""
+"""Each sender's acknowledgements of the last 24 hours, changed by conditional writes."""
 
 from __future__ import annotations
 
@@ -6,34 +6,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.storage.keys import ack_allowance_key, request_key
+from chalicelib.storage.keys import ack_allowance_key
 from chalicelib.storage.table import Table
 from chalicelib.timeutil import parse_iso, to_iso
 
 
 class DynamoMarkers:
-    """The `Markers` on DynamoDB: conditional writes, so a retry changes nothing twice."""
+    """The `Markers` on DynamoDB: a retry changes nothing twice."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
-
-    def claim_notice(self, request_id: str, notice: str, at: str) -> bool:
-        return self._table.update(
-            request_key(request_id),
-            "SET #n = :at",
-            "attribute_exists(PK) AND attribute_not_exists(#n)",
-            {":at": at},
-            {"#n": f"notice_{notice}"},
-        )
-
-    def release_notice(self, request_id: str, notice: str, at: str) -> None:
-        self._table.update(
-            request_key(request_id),
-            "REMOVE #n",
-            "#n = :at",
-            {":at": at},
-            {"#n": f"notice_{notice}"},
-        )
 
     def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
         """The sender's item keeps `<time> <record>` entries; the write is conditional on

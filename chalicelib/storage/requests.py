@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chalicelib.models import AckState, AuditEvent, Message, Page, Ticket, TicketThread
+from chalicelib.models import (
+    AckState,
+    AuditEvent,
+    Message,
+    OutboxEntry,
+    Page,
+    Ticket,
+    TicketThread,
+)
 from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
@@ -13,6 +21,7 @@ from chalicelib.storage import (
     Change,
     CorrectScope,
     DuplicateMail,
+    Enqueue,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -29,6 +38,7 @@ from chalicelib.storage.codec import (
     mail_identity_item,
     message_from_item,
     message_to_item,
+    outbox_to_item,
     sla_attributes,
     ticket_from_item,
     ticket_to_item,
@@ -36,8 +46,6 @@ from chalicelib.storage.codec import (
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
     CORRECTIONS_PK,
-    ESCALATION_OWED,
-    LATE,
     META,
     STATS_KEY,
     customer_pk,
@@ -115,6 +123,8 @@ class _Update:
             self.entries.append(
                 self.table.put_new(correction_item(change.request, change.correction))
             )
+        elif isinstance(change, Enqueue):
+            self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
         elif isinstance(change, RecordReply):
             self.entries.append(self.table.put_new(ticket_to_item(change.record)))
             if change.identity:
@@ -129,17 +139,11 @@ class _Update:
         self.conditions.append("sla_state = :was_state AND due_at = :was_due")
         self.values[":was_state"], self.values[":was_due"] = before.state, before.due_at
         part = deadline_part(before)
-        shard = deadline_shard(self.request_id)
         if part is None:
             self.conditions.append("attribute_not_exists(GSI2PK)")
-        elif part == LATE:
-            # A breach whose escalation is parked for retry is still the same state.
-            self.conditions.append("GSI2PK IN (:was_part, :was_parked)")
-            self.values[":was_part"] = partition(LATE, shard)
-            self.values[":was_parked"] = partition(ESCALATION_OWED, shard)
         else:
             self.conditions.append("GSI2PK = :was_part")
-            self.values[":was_part"] = partition(part, shard)
+            self.values[":was_part"] = partition(part, deadline_shard(self.request_id))
 
     def transaction(self, audit: AuditEvent) -> list[dict[str, Any]]:
         expression = "SET " + ", ".join(self.sets)
@@ -175,6 +179,7 @@ class DynamoRequests:
         *,
         conversation: Sequence[Message] = (),
         identity: str | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
         # A conversation can exceed a transaction's 100 items, so its messages (with
         # deterministic keys, so rewriting them is harmless) go first and the request
@@ -186,13 +191,16 @@ class DynamoRequests:
                 self._table.put_new(ticket_to_item(request)),
                 self._table.put(audit_to_item(audit)),
                 *claims,
+                *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
                 *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
             ]
         )
         if failed == 0:
             raise AlreadyRecorded(request.id)
+        if failed is not None and identity and failed == 2:
+            raise DuplicateMail(self.record_for_mail(identity) or "")
         if failed is not None:
-            raise DuplicateMail(self.record_for_mail(identity or "") or "")
+            raise AlreadyRecorded(request.id)  # an outbox entry of this request exists
 
     def get(self, request_id: str) -> Ticket | None:
         item = self._table.get(request_key(request_id))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, DelayNotice, Message, Origin, Scope, Ticket
+from chalicelib.models import AuditEvent, DelayNotice, Message, Origin, OutboxEntry, Scope, Ticket
 from chalicelib.sla.deadlines import after_staff_response, breached, first_response_deadline
 from chalicelib.storage import (
     AddDelayNotice,
@@ -22,6 +22,7 @@ from chalicelib.storage import (
     AppendMessage,
     CorrectScope,
     DuplicateMail,
+    Enqueue,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -273,27 +274,20 @@ def test_an_answered_request_leaves_the_index(store: Store) -> None:
     assert store.deadlines.open_count() == 0
 
 
-def test_a_parked_escalation_is_taken_back_once(store: Store) -> None:
+def test_a_breach_owes_its_escalation_in_the_same_write(store: Store) -> None:
     ticket = create(store, official(1, minutes=-61))
     assert ticket.sla is not None
-    late = breached(ticket.sla, at(0))
-    store.requests.change(ticket.id, audit(ticket.id), MoveClock(ticket.sla, late))
-    stored = store.requests.get(ticket.id)
-    assert stored is not None
-    store.deadlines.park(stored)
-    with pytest.raises(StaleState):
-        store.deadlines.park(stored)
-    assert [t.id for t in store.deadlines.parked()] == [ticket.id]
-    store.deadlines.settle(stored)
-    with pytest.raises(StaleState):
-        store.deadlines.settle(stored)  # another sweep took it first
-    assert list(store.deadlines.parked()) == []
-    store.deadlines.park(stored)
-    # A parked breach can still be answered.
-    store.requests.change(
-        ticket.id, audit(ticket.id, 2), MoveClock(late, after_staff_response(late, at(2)))
+    entry = OutboxEntry(
+        f"sla_breach:{ticket.id}:x", "sla_breach", ticket.id, {"n": 1}, to_iso(at(-1))
     )
-    assert list(store.deadlines.parked()) == [] and store.deadlines.open_count() == 0
+    late = breached(ticket.sla, at(0))
+    store.requests.change(ticket.id, audit(ticket.id), MoveClock(ticket.sla, late), Enqueue(entry))
+    assert store.outbox.due(to_iso(at(0)), 10) == [entry]
+    with pytest.raises(StaleState):  # a second sweep neither breaches nor owes again
+        store.requests.change(
+            ticket.id, audit(ticket.id), MoveClock(ticket.sla, late), Enqueue(entry)
+        )
+    assert store.outbox.due(to_iso(at(0)), 10) == [entry]
 
 
 def test_the_queue_puts_breaches_first_then_by_due_time_in_complete_pages(store: Store) -> None:
@@ -326,15 +320,6 @@ def test_foreign_page_tokens_are_refused(store: Store) -> None:
 # -- markers -------------------------------------------------------------------------------
 
 
-def test_a_notice_is_claimed_once_and_can_be_given_back(store: Store) -> None:
-    create(store, official(1))
-    assert store.markers.claim_notice("T-0000001", "abuse", "t1") is True
-    assert store.markers.claim_notice("T-0000001", "abuse", "t2") is False
-    store.markers.release_notice("T-0000001", "abuse", "t1")
-    assert store.markers.claim_notice("T-0000001", "abuse", "t3") is True
-    assert store.markers.claim_notice("T-NOTHERE", "abuse", "t1") is False
-
-
 def test_a_sender_gets_a_bounded_number_of_acknowledgements_a_day(store: Store) -> None:
     markers = store.markers
     now = to_iso(T0)
@@ -361,3 +346,47 @@ def test_the_moto_tables_come_from_the_infrastructure_definitions() -> None:
     )["Resources"]
     assert "SupportTable" in resources
     assert os.path.exists(Path(__file__).parents[2] / "devtools" / "resources.py")
+
+
+# -- the outbox --------------------------------------------------------------------------
+
+
+def owed_with(store: Store, entry: OutboxEntry) -> None:
+    create(store, official(1), outbox=[entry])
+
+
+def test_an_outbox_entry_is_written_with_its_request_or_not_at_all(store: Store) -> None:
+    entry = OutboxEntry("abusive_request:T-0000001:1", "abusive_request", "T-0000001", {}, "t0")
+    owed_with(store, entry)
+    with pytest.raises(AlreadyRecorded):
+        create(store, official(1), outbox=[entry])
+    assert store.outbox.due("t9", 10) == [entry]
+    assert store.outbox.due("s", 10) == []  # not due before its time
+
+
+def test_one_sender_at_a_time_holds_an_entry_and_a_lease_runs_out(store: Store) -> None:
+    entry = OutboxEntry("k:T-0000001:1", "k", "T-0000001", {"a": 1}, "t0")
+    owed_with(store, entry)
+    claimed = store.outbox.claim(entry, "t5")
+    assert claimed is not None and claimed.attempts == 1 and claimed.due_at == "t5"
+    assert store.outbox.claim(entry, "t6") is None  # another sender read it before
+    assert store.outbox.due("t4", 10) == []  # held
+    assert store.outbox.due("t5", 10) == [claimed]  # the holder died: it is due again
+    store.outbox.done(claimed)
+    assert store.outbox.due("t9", 10) == []
+
+
+def test_a_failed_entry_is_retried_later_and_set_aside_in_the_end(store: Store) -> None:
+    entry = OutboxEntry("k:T-0000001:1", "k", "T-0000001", {}, "t0")
+    owed_with(store, entry)
+    claimed = store.outbox.claim(entry, "t5")
+    assert claimed is not None
+    store.outbox.reschedule(claimed, "t7", "ConnectionError: down")
+    [again] = store.outbox.due("t7", 10)
+    assert again.due_at == "t7" and again.last_error == "ConnectionError: down"
+    last = store.outbox.claim(again, "t8")
+    assert last is not None and last.attempts == 2
+    store.outbox.give_up(last, "still down", "t8")
+    assert store.outbox.due("t9", 10) == []
+    [aside] = store.outbox.given_up()
+    assert aside.id == entry.id and aside.last_error == "still down"

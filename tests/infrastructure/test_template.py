@@ -153,7 +153,11 @@ def test_each_function_may_only_do_its_own_job() -> None:
     sweep_topics = [
         s["Resource"] for s in _statements("SweepRole") if s["Action"] == ["sns:Publish"]
     ]
-    assert sweep_topics == [{"Ref": "EscalationTopic"}]
+    # The sweep drains the outbox: escalations on-duty, abuse notices to management.
+    assert sweep_topics == [[{"Ref": "EscalationTopic"}, {"Ref": "ManagementTopic"}]]
+    # An outbox claim is a transaction that deletes and puts the entry.
+    for role in ("ApiRole", "SweepRole", "MailRole"):
+        assert "dynamodb:DeleteItem" in actions(role)
 
 
 def test_packaged_functions_get_their_roles_and_every_required_setting(packaged: dict) -> None:

@@ -106,7 +106,9 @@ def test_r6_2_an_abusive_ticket_is_kept_and_management_told_once(world: FakeWorl
     ticket = world.runtime.cabinet.open_ticket(ANNA, rude)
     assert "abusive" in ticket.scope.flags
     assert world.publisher.kinds() == ["abusive_request"]
-    assert world.runtime.abuse.notify(ticket) is False  # once per request
+    world.runtime.sweeper.run(at(5))
+    assert world.publisher.kinds() == ["abusive_request"]  # once per request
+    assert world.store.owed() == []
 
 
 def test_r6_2_a_notice_that_cannot_be_sent_loses_no_ticket(world: FakeWorld) -> None:
@@ -114,8 +116,11 @@ def test_r6_2_a_notice_that_cannot_be_sent_loses_no_ticket(world: FakeWorld) -> 
     rude = NewTicket("Почта", "Вы там совсем охренели? Почта опять не работает, идиоты.")
     ticket = world.runtime.cabinet.open_ticket(ANNA, rude)
     assert world.store.get(ticket.id) is not None
+    assert [e.kind for e in world.store.owed()] == ["abusive_request"]
     world.publisher.down = False
-    assert world.runtime.abuse.notify(ticket) is True  # the claim was given back
+    world.runtime.sweeper.run(at(2))  # the next sweep drains what is owed
+    assert world.publisher.kinds() == ["abusive_request"]
+    assert world.store.owed() == []
 
 
 # -- e-mail (R1.4, R1.2) -------------------------------------------------------------------
@@ -231,6 +236,54 @@ def test_r2_4_a_failed_escalation_is_parked_and_retried_once(world: FakeWorld) -
     world.publisher.down = False
     assert world.runtime.sweeper.run(at(62)).escalated == [ticket.id]
     assert world.runtime.sweeper.run(at(63)).escalated == []
+
+
+def test_r2_4_an_escalation_written_before_a_crash_is_sent_by_the_next_sweep(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+
+    def crash(*_: object, **__: object) -> None:
+        raise SystemExit("the sweep's Lambda was stopped")
+
+    monkeypatch.setattr(world.runtime.dispatcher, "drain", crash)
+    with pytest.raises(SystemExit):
+        world.runtime.sweeper.run(at(61))
+    monkeypatch.undo()
+    assert [e.kind for e in world.store.owed()] == ["sla_breach"]
+    report = world.runtime.sweeper.run(at(62))
+    assert report.breached == [] and report.escalated == [ticket.id]
+    assert world.publisher.kinds() == ["sla_breach"]
+
+
+def test_r2_5_an_answer_after_the_deadline_is_a_breach_without_a_sweep(
+    world: FakeWorld,
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(60.5)  # 30 s late; no sweep has run since +46
+    world.runtime.desk.respond(AGENT, ticket.id, "Sorry, fixed now.")
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.sla is not None
+    assert stored.sla.state == "breached"
+    assert stored.sla.breached_at == "2026-11-24T10:00:00.000+00:00"
+    assert stored.sla.first_response_at == "2026-11-24T10:00:30.000+00:00"
+    assert world.publisher.kinds() == ["sla_breach"]  # escalated once, by the answer
+    assert world.runtime.sweeper.run(at(62)).escalated == []
+    assert world.store.open_count() == 0
+
+
+def test_r2_5_a_delay_notice_after_the_deadline_leaves_the_breach_standing(
+    world: FakeWorld,
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(61)
+    request = parse_delay_notice_request({"reason": "Disk swap", "eta": at(180).isoformat()})
+    world.runtime.desk.post_delay_notice(AGENT, ticket.id, request)
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.sla is not None
+    assert stored.sla.state == "breached" and stored.sla.first_response_at is None
+    assert world.publisher.kinds() == ["sla_breach"]
+    assert [t.id for t in world.store.queue(10, None).items] == [ticket.id]  # still waiting
 
 
 def test_r2_1_a_response_in_time_meets_the_deadline(world: FakeWorld) -> None:

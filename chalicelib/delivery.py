@@ -1,0 +1,102 @@
+"""Delivery of what the outbox holds: claimed, sent, and settled exactly once, retried
+with backoff while the outside service fails, and set aside after the last attempt.
+
+A change that owes a notice writes its outbox entry in the same transaction, so a crash
+between the write and the send loses nothing: the entry waits in the outbox. Whoever
+made the entry tries it at once; the sweep drains whatever is still owed every minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.models import OutboxEntry
+from chalicelib.notify import Publisher
+from chalicelib.storage import Outbox
+from chalicelib.timeutil import Clock, to_iso
+
+Sender = Callable[[OutboxEntry], None]
+LEASE = timedelta(minutes=2)  # longer than any send takes; then another sender may try
+BACKOFF_MINUTES = (1, 2, 4, 8, 15, 30, 60, 120)  # after attempt 1, 2, ...; then give up
+
+
+@dataclass
+class DrainReport:
+    delivered: list[OutboxEntry] = field(default_factory=list)
+    retrying: list[OutboxEntry] = field(default_factory=list)
+    given_up: list[OutboxEntry] = field(default_factory=list)
+
+
+def publishing(publisher: Publisher, topics: Mapping[str, str]) -> dict[str, Sender]:
+    """Senders that publish each kind of notice to its topic (escalations, management)."""
+
+    def sender(topic: str) -> Sender:
+        def send(entry: OutboxEntry) -> None:
+            publisher.publish(topic, entry.kind, entry.payload)
+
+        return send
+
+    return {kind: sender(topic) for kind, topic in topics.items()}
+
+
+class Dispatcher:
+    def __init__(self, outbox: Outbox, senders: Mapping[str, Sender], clock: Clock) -> None:
+        self._outbox = outbox
+        self._senders = dict(senders)
+        self._clock = clock
+
+    def deliver(self, entry: OutboxEntry, now: datetime | None = None) -> str:
+        """Try one entry now: `delivered`, `retrying`, `given_up`, or `taken` (another
+        sender holds it)."""
+        now = now or self._clock()
+        claimed = self._outbox.claim(entry, to_iso(now + LEASE))
+        if claimed is None:
+            return "taken"
+        try:
+            self._senders[claimed.kind](claimed)
+        except Exception as error:  # any failure of the outside service: retried
+            return self._failed(claimed, error, now)
+        self._outbox.done(claimed)
+        return "delivered"
+
+    def drain(self, now: datetime | None = None, limit: int = 200) -> DrainReport:
+        """Deliver what is owed at `now`, up to `limit` entries."""
+        now = now or self._clock()
+        report = DrainReport()
+        for entry in self._outbox.due(to_iso(now), limit):
+            outcome = self.deliver(entry, now)
+            target = {
+                "delivered": report.delivered,
+                "retrying": report.retrying,
+                "given_up": report.given_up,
+            }.get(outcome)
+            if target is not None:
+                target.append(entry)
+        return report
+
+    def _failed(self, entry: OutboxEntry, error: Exception, now: datetime) -> str:
+        detail = f"{type(error).__name__}: {error}"
+        obs.logger.warning(
+            "delivery failed",
+            extra={"entry": entry.id, "kind": entry.kind, "attempt": entry.attempts},
+        )
+        obs.count(obs.NOTICE_FAILURES, kind=entry.kind)
+        if entry.attempts > len(BACKOFF_MINUTES):
+            self._outbox.give_up(entry, detail, to_iso(now))
+            obs.count(obs.DELIVERIES_GIVEN_UP)  # the alarm watches the total; the log says which
+            obs.logger.error("delivery given up", extra={"entry": entry.id, "error": detail})
+            return "given_up"
+        wait = timedelta(minutes=BACKOFF_MINUTES[entry.attempts - 1])
+        self._outbox.reschedule(entry, to_iso(now + wait), detail)
+        return "retrying"
+
+
+def entry_for(
+    kind: str, request_id: str, discriminator: str, payload: dict[str, Any], at: str
+) -> OutboxEntry:
+    """An outbox entry whose id says what it is for, so one change owes it once."""
+    return OutboxEntry(f"{kind}:{request_id}:{discriminator}", kind, request_id, payload, at)

@@ -1,0 +1,39 @@
+"""What the on-duty channel is told about a deadline (R2.4), as outbox entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.delivery import entry_for
+from chalicelib.models import OutboxEntry, Sla, Ticket
+from chalicelib.timeutil import parse_iso, to_iso
+
+WARNING, BREACH = "sla_warning", "sla_breach"
+
+
+def _payload(ticket: Ticket, sla: Sla, now: datetime) -> dict[str, object]:
+    due_at = sla.due_at
+    late = (now - parse_iso(due_at)).total_seconds() / 60 if due_at else 0.0
+    return {
+        "ticket_id": ticket.id,
+        "customer": ticket.customer,
+        "customer_email": ticket.customer_email,
+        "subject": ticket.subject,
+        "scope": {"label": ticket.scope.label, "sub": ticket.scope.sub},
+        "due_at": due_at,
+        "minutes_late": round(max(late, 0.0), 1),
+        "minutes_left": round(max(-late, 0.0), 1),
+        "rule": "R2.4",
+    }
+
+
+def warning_notice(ticket: Ticket, sla: Sla, now: datetime) -> OutboxEntry:
+    """R2.4: the deadline `sla.due_at` is near."""
+    return entry_for(WARNING, ticket.id, str(sla.due_at), _payload(ticket, sla, now), to_iso(now))
+
+
+def breach_notice(ticket: Ticket, sla: Sla, now: datetime) -> OutboxEntry:
+    """R2.4: the deadline `sla.due_at` was missed: one escalation per breach. The entry
+    is keyed by the deadline alone, so whoever owes it can hand the same entry over."""
+    due_at = str(sla.due_at)
+    return entry_for(BREACH, ticket.id, due_at, _payload(ticket, sla, now), due_at)

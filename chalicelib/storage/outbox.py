@@ -1,0 +1,82 @@
+"""The outbox on DynamoDB (see `keys`): entries by the time a sender may next try them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.models import OutboxEntry
+from chalicelib.storage.codec import dump, load, outbox_from_item, outbox_to_item
+from chalicelib.storage.keys import OUTBOX_FAILED_PK, outbox_key, outbox_partitions
+from chalicelib.storage.table import Table
+
+
+class DynamoOutbox:
+    """The `Outbox`: a claim is a conditional move of the entry's time, so one sender
+    holds an entry at a time, and one that dies lets its lease run out."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def due(self, now: str, limit: int) -> list[OutboxEntry]:
+        entries: list[OutboxEntry] = []
+        for partition in outbox_partitions():
+            response = self._table.query(
+                KeyConditionExpression="PK = :pk AND SK <= :now",
+                ExpressionAttributeValues=dump({":pk": partition, ":now": f"{now}#~"}),
+                Limit=limit,
+            )
+            entries += [outbox_from_item(load(i)) for i in response.get("Items", [])]
+        return sorted(entries, key=lambda e: (e.due_at, e.id))[:limit]
+
+    def claim(self, entry: OutboxEntry, until: str) -> OutboxEntry | None:
+        claimed = replace(entry, due_at=until, attempts=entry.attempts + 1)
+        return claimed if self._move(entry, outbox_to_item(claimed)) else None
+
+    def done(self, entry: OutboxEntry) -> None:
+        self._table.transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table.name,
+                        "Key": dump(outbox_key(entry.id, entry.due_at)),
+                    }
+                }
+            ]
+        )
+
+    def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
+        self._move(entry, outbox_to_item(replace(entry, due_at=at, last_error=error[:500])))
+
+    def give_up(self, entry: OutboxEntry, error: str, at: str) -> None:
+        item = {
+            **outbox_to_item(replace(entry, last_error=error[:500])),
+            "PK": OUTBOX_FAILED_PK,
+            "SK": f"{at}#{entry.id}",
+        }
+        self._move(entry, item)
+
+    def given_up(self) -> list[OutboxEntry]:
+        return [
+            outbox_from_item(item)
+            for item in self._table.query_all(
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues=dump({":pk": OUTBOX_FAILED_PK}),
+            )
+        ]
+
+    def _move(self, entry: OutboxEntry, item: dict[str, Any]) -> bool:
+        """Delete the entry where it is and put `item`, only if it is still there."""
+        failed = self._table.transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table.name,
+                        "Key": dump(outbox_key(entry.id, entry.due_at)),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+                self._table.put(item),
+            ]
+        )
+        return failed is None
