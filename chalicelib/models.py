@@ -148,6 +148,7 @@ class Origin:
     within_hours: bool | None = None  # chat and Skype (R1.3)
     ended_at: str | None = None
     ack: AckState | None = None
+    conversation_digest: str | None = None  # what a redelivered transcript must match
 
 
 @dataclass(frozen=True)

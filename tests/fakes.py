@@ -127,6 +127,9 @@ class MemoryStore:
                 self._identities[identity] = request.id
             self.writes += 1
 
+    def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
+        return None  # a create here is atomic, however long the conversation
+
     def get(self, request_id: str) -> Ticket | None:
         with self._lock:
             found = self._requests.get(request_id)

@@ -7,6 +7,7 @@ conditional commit, notify, count.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -150,6 +151,7 @@ class IntakePipeline:
     def take(self, intake: Intake) -> Recorded:
         """Record one intake exactly once, whatever channel it came from."""
         if intake.record_id and (done := self.recorded(intake.record_id)):
+            self._complete(intake, done.request)
             return done
         original = self._requests.record_for_mail(intake.identity) if intake.identity else None
         if original and original != intake.record_id:
@@ -181,6 +183,14 @@ class IntakePipeline:
         return Recorded(record, True)
 
     # -- the steps ----------------------------------------------------------------------
+
+    def _complete(self, intake: Intake, stored: Ticket) -> None:
+        """A redelivered conversation finishes what a crash cut short; one with other
+        content (the same transcript id posted twice) changes nothing."""
+        origin = stored.origin
+        if intake.conversation and origin and origin.conversation_digest == _digest(intake):
+            messages = self._conversation(intake, stored, origin.account)
+            self._requests.complete_conversation(stored.id, messages)
 
     def _link(self, sender: Sender) -> str | None:
         """R1.6: an account only for an address we may trust or the customer stated."""
@@ -241,7 +251,12 @@ class IntakePipeline:
         )
         origin = intake.origin
         if origin is not None:
-            origin = replace(origin, account=account, ack="owed" if intake.acknowledge else None)
+            origin = replace(
+                origin,
+                account=account,
+                ack="owed" if intake.acknowledge else None,
+                conversation_digest=_digest(intake) if intake.conversation else None,
+            )
         for _ in range(_ID_ATTEMPTS if intake.record_id is None else 1):
             record = self._record(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
@@ -357,3 +372,11 @@ class IntakePipeline:
         return AuditEvent(
             new_event_id(), record.id, action, intake.recorded_by, record.updated_at, detail
         )
+
+
+def _digest(intake: Intake) -> str:
+    """What makes two deliveries of a conversation the same conversation."""
+    content = hashlib.sha256()
+    for turn in intake.conversation:
+        content.update(f"{turn.author}\x1f{to_iso(turn.at)}\x1f{turn.text}\x1e".encode())
+    return content.hexdigest()[:32]

@@ -117,6 +117,11 @@ class Requests(Protocol):
         record holds the mail `identity`."""
         ...
 
+    def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
+        """Finish storing a conversation that a crash cut short after its commit (a
+        conversation longer than one transaction); nothing if it is whole."""
+        ...
+
     def get(self, request_id: str) -> Ticket | None: ...
 
     def thread(self, request_id: str) -> TicketThread | None:

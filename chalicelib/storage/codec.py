@@ -93,6 +93,7 @@ def _origin_attributes(origin: Origin | None) -> dict[str, Any]:
         "within_hours": origin.within_hours,
         "ended_at": origin.ended_at,
         "ack": origin.ack,
+        "conversation_digest": origin.conversation_digest,
     }
 
 
@@ -114,6 +115,7 @@ def _origin_from(item: Mapping[str, Any]) -> Origin | None:
         within_hours=item.get("within_hours"),
         ended_at=item.get("ended_at"),
         ack=item.get("ack"),
+        conversation_digest=item.get("conversation_digest"),
     )
 
 

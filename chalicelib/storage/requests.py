@@ -60,6 +60,8 @@ from chalicelib.storage.keys import (
 )
 from chalicelib.storage.table import Table
 
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+
 
 def open_counter(table: Table, delta: int) -> list[dict[str, Any]]:
     """The gauge of official requests waiting for staff, kept in the same transaction."""
@@ -181,19 +183,24 @@ class DynamoRequests:
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        # A conversation can exceed a transaction's 100 items, so its messages (with
-        # deterministic keys, so rewriting them is harmless) go first and the request
-        # item is the conditional commit point: until it exists, nothing is visible.
-        self._table.batch_put([message_to_item(m) for m in conversation])
+        # The request item is the conditional commit point, and the conversation goes in
+        # the same transaction as far as its 100 items allow: a loser of a race for the
+        # same id writes nothing at all. A longer conversation's tail follows the commit
+        # (deterministic keys), and a redelivery completes it (`complete_conversation`).
         claims = [self._table.put_new(mail_identity_item(identity, request.id))] if identity else []
+        item = ticket_to_item(request)
+        room = TRANSACTION_ITEMS - 3 - len(claims) - len(outbox)
+        if len(conversation) > room:
+            item["conversation_pending"] = True
+        head = [
+            self._table.put_new(item),
+            self._table.put(audit_to_item(audit)),
+            *claims,
+            *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
+            *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
+        ]
         failed = self._table.transact(
-            [
-                self._table.put_new(ticket_to_item(request)),
-                self._table.put(audit_to_item(audit)),
-                *claims,
-                *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
-                *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
-            ]
+            [*head, *(self._table.put(message_to_item(m)) for m in conversation[:room])]
         )
         if failed == 0:
             raise AlreadyRecorded(request.id)
@@ -201,6 +208,25 @@ class DynamoRequests:
             raise DuplicateMail(self.record_for_mail(identity) or "")
         if failed is not None:
             raise AlreadyRecorded(request.id)  # an outbox entry of this request exists
+        if len(conversation) > room:
+            self._finish(request.id, conversation[room:])
+
+    def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
+        """Write what a crash after the commit left out of a long conversation."""
+        item = self._table.get(request_key(request_id))
+        if item and item.get("conversation_pending"):
+            # Rewriting a message under its deterministic key with the same content is
+            # harmless, so all of it is written again rather than read first.
+            self._finish(request_id, conversation)
+
+    def _finish(self, request_id: str, messages: Sequence[Message]) -> None:
+        self._table.batch_put([message_to_item(m) for m in messages])
+        self._table.update(
+            request_key(request_id),
+            "REMOVE conversation_pending",
+            "attribute_exists(PK)",
+            {},
+        )
 
     def get(self, request_id: str) -> Ticket | None:
         item = self._table.get(request_key(request_id))

@@ -62,8 +62,9 @@ class Table:
             "Key": dump(key),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": dump(values),
         }
+        if values:
+            params["ExpressionAttributeValues"] = dump(values)
         if names:
             params["ExpressionAttributeNames"] = dict(names)
         try:

@@ -277,3 +277,60 @@ def test_a_valid_2_mb_transcript_of_long_pastes_is_recorded(api: Api) -> None:
     status, record, _ = post(api, body)
     assert status == 201, record
     assert record["message_count"] == 104
+
+
+# -- issue 13: one transcript id, two bodies; long conversations cut short ------------------
+
+
+def long_conversation(turns: int, *, word: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "from": "customer" if n % 2 == 0 else "operator",
+            "at": f"2026-11-24T12:{n // 60:02d}:{n % 60:02d}+03:00",
+            "text": f"{word} {n}",
+        }
+        for n in range(turns)
+    ]
+
+
+@pytest.mark.parametrize("turns", [3, 150], ids=["short", "longer-than-a-transaction"])
+def test_the_same_transcript_id_with_other_content_leaves_the_first_thread_alone(
+    api: Api, turns: int
+) -> None:
+    from app import runtime
+
+    first = transcript(messages=long_conversation(turns, word="first"))
+    first["ended_at"] = "2026-11-24T12:59:59+03:00"
+    second = {**first, "messages": long_conversation(turns, word="second")}
+    status, record, _ = post(api, first)
+    assert status == 201, record
+    status, again, _ = post(api, second)
+    assert status == 201 and again["id"] == record["id"]
+    thread = runtime().store.requests.thread(record["id"])
+    assert thread is not None
+    assert [m.text for m in thread.messages] == [f"first {n}" for n in range(turns)]
+
+
+def test_a_long_transcript_cut_short_after_its_commit_is_completed_on_redelivery(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import runtime
+    from chalicelib.intake.chat import parse_transcript
+    from chalicelib.storage.table import Table
+
+    body = transcript(messages=long_conversation(150, word="turn"))
+    body["ended_at"] = "2026-11-24T12:59:59+03:00"
+    real = Table.batch_put
+
+    def crash(self: Table, items: Any) -> None:
+        raise ConnectionError("the function was stopped after the commit")
+
+    monkeypatch.setattr(Table, "batch_put", crash)
+    with pytest.raises(ConnectionError):
+        runtime().chat.record(parse_transcript(body))
+    monkeypatch.setattr(Table, "batch_put", real)
+    record, created = runtime().chat.record(parse_transcript(body))  # the platform retries
+    assert created is False
+    thread = runtime().store.requests.thread(record["id"])
+    assert thread is not None and len(thread.messages) == 150
+    assert thread.messages[-1].text == "turn 149"
