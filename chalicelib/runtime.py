@@ -29,7 +29,7 @@ from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.ack import AckConfig, MailAcknowledgements
 from chalicelib.intake.mail.adapter import MailIntake
-from chalicelib.intake.pipeline import IntakePipeline
+from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
 from chalicelib.mailer import Mailer, SesMailer
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.sla.desk import StaffDesk
@@ -87,20 +87,14 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
 
 
 def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Dispatcher:
-    """Delivery of the outbox: escalations and warnings on-duty, abuse to management."""
+    """Delivery of the outbox: escalations and warnings on-duty, abuse notices to
+    management, acknowledgements to e-mail senders."""
+    store = services.store
     topics = {
         WARNING: settings.escalation_topic_arn,
         BREACH: settings.escalation_topic_arn,
         ABUSE_NOTICE: settings.management_topic_arn,
     }
-    return Dispatcher(services.store.outbox, publishing(services.publisher, topics), clock)
-
-
-def build_pipeline(
-    settings: Settings, services: Services, dispatcher: Dispatcher, clock: Clock
-) -> IntakePipeline:
-    """The one intake pipeline every channel feeds, with the e-mail acknowledgements."""
-    store = services.store
     acknowledgements = MailAcknowledgements(
         store.requests,
         store.markers,
@@ -113,14 +107,24 @@ def build_pipeline(
         ),
         clock,
     )
+    senders = {
+        **publishing(services.publisher, topics),
+        ACKNOWLEDGEMENT: acknowledgements.send,
+    }
+    return Dispatcher(store.outbox, senders, clock)
+
+
+def build_pipeline(
+    settings: Settings, services: Services, dispatcher: Dispatcher, clock: Clock
+) -> IntakePipeline:
+    """The one intake pipeline every channel feeds."""
     return IntakePipeline(
-        store.requests,
+        services.store.requests,
         default_classifier(settings.kb_base_url),
         services.directory,
         dispatcher,
         clock,
         settings.first_response_minutes,
-        acknowledgements,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
-from chalicelib.delivery import Dispatcher
+from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import abuse_notice
 from chalicelib.models import (
@@ -51,6 +51,12 @@ _TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc"})
 _UNLINKED_PREFIX = {"dmarc": "email", "unverified": "unverified", "stated": "unlinked"}
 _ID_ATTEMPTS = 5
 SUBJECT_MAX = 200
+ACKNOWLEDGEMENT = "acknowledgement"  # the outbox kind; the channel's sender sends it
+
+
+def acknowledgement_owed(record: Ticket) -> OutboxEntry:
+    """The automatic acknowledgement a record owes its sender, as an outbox entry."""
+    return entry_for(ACKNOWLEDGEMENT, record.id, "1", {"record_id": record.id}, record.updated_at)
 
 
 class Classifier(Protocol):
@@ -58,13 +64,6 @@ class Classifier(Protocol):
         self, subject: str, text: str, channel: str
     ) -> tuple[Scope, tuple[KbArticle, ...]]:
         """Scope label, flags, evidence and knowledge-base suggestions for a request."""
-        ...
-
-
-class Acknowledger(Protocol):
-    def acknowledge(self, record: Ticket) -> None:
-        """Send the automatic acknowledgement `record` is owed, or settle it as not sent;
-        raise if it should be retried (the record stays `owed`)."""
         ...
 
 
@@ -129,7 +128,6 @@ class IntakePipeline:
         dispatcher: Dispatcher,
         clock: Clock,
         first_response_minutes: int,
-        acknowledger: Acknowledger | None = None,
     ) -> None:
         self._requests = requests
         self._classify = classify
@@ -137,16 +135,11 @@ class IntakePipeline:
         self._dispatcher = dispatcher
         self._clock = clock
         self._minutes = first_response_minutes
-        self._acknowledger = acknowledger
 
     def recorded(self, record_id: str) -> Recorded | None:
-        """The record an input already made, finishing an acknowledgement still owed."""
+        """The record an input already made (what it owes is in the outbox)."""
         existing = self._requests.get(record_id)
-        if existing is None:
-            return None
-        if existing.origin and existing.origin.ack == "owed" and self._acknowledger:
-            self._acknowledger.acknowledge(existing)
-        return Recorded(existing, False)
+        return None if existing is None else Recorded(existing, False)
 
     def take(self, intake: Intake) -> Recorded:
         """Record one intake exactly once, whatever channel it came from."""
@@ -261,28 +254,39 @@ class IntakePipeline:
             record = self._record(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
-            notice = abuse_notice(record)  # R6.2: owed with the record, or not at all
+            owed = self._owed(intake, record)  # written with the record, or not at all
             try:
                 self._requests.create(
                     record,
                     self._audit(intake, record),
                     conversation=self._conversation(intake, record, account),
                     identity=intake.identity,
-                    outbox=[notice] if notice else [],
+                    outbox=owed,
                 )
             except AlreadyRecorded:
                 if intake.record_id is None:
                     continue  # a drawn id was taken: draw again
                 stored = self._requests.get(intake.record_id)
                 return Recorded(stored or record, False)
-            return self._after_create(intake, record, notice)
+            return self._after_create(intake, record, owed)
         raise RuntimeError("could not draw a free ticket id")
 
-    def _after_create(self, intake: Intake, record: Ticket, notice: OutboxEntry | None) -> Recorded:
-        if notice is not None:
-            obs.count(obs.ABUSE_NOTICES, channel=intake.channel)
-            self._dispatcher.deliver(notice)  # now if it can; else the sweep retries
+    @staticmethod
+    def _owed(intake: Intake, record: Ticket) -> list[OutboxEntry]:
+        """R6.2: management is told of a flagged request; a sender the channel wants
+        acknowledged (e-mail) is owed one."""
+        notice = abuse_notice(record)
+        owed = [notice] if notice else []
+        if intake.acknowledge:
+            owed.append(acknowledgement_owed(record))
+        return owed
+
+    def _after_create(self, intake: Intake, record: Ticket, owed: list[OutboxEntry]) -> Recorded:
         channel = intake.channel
+        if abuse_notice(record) is not None:
+            obs.count(obs.ABUSE_NOTICES, channel=channel)
+        for entry in owed:
+            self._dispatcher.deliver(entry)  # now if it can; else the sweep retries
         obs.count(
             obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
         )
@@ -295,8 +299,6 @@ class IntakePipeline:
             "request recorded",
             extra={"ticket_id": record.id, "channel": channel, "label": record.scope.label},
         )
-        if intake.acknowledge and self._acknowledger:
-            self._acknowledger.acknowledge(record)
         return Recorded(record, True)
 
     # -- building the record ------------------------------------------------------------

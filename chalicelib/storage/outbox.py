@@ -67,6 +67,12 @@ class DynamoOutbox:
 
     def _move(self, entry: OutboxEntry, item: dict[str, Any]) -> bool:
         """Delete the entry where it is and put `item`, only if it is still there."""
+        old = outbox_key(entry.id, entry.due_at)
+        if (item["PK"], item["SK"]) == (old["PK"], old["SK"]):
+            # The same key (a retry due exactly when the lease ends): one conditional put,
+            # since a transaction may not touch one item twice.
+            put = {**self._table.put(item)["Put"], "ConditionExpression": "attribute_exists(PK)"}
+            return self._table.transact([{"Put": put}]) is None
         failed = self._table.transact(
             [
                 {

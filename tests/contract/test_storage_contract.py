@@ -390,3 +390,13 @@ def test_a_failed_entry_is_retried_later_and_set_aside_in_the_end(store: Store) 
     assert store.outbox.due("t9", 10) == []
     [aside] = store.outbox.given_up()
     assert aside.id == entry.id and aside.last_error == "still down"
+
+
+def test_a_retry_due_exactly_when_its_lease_ends_is_kept(store: Store) -> None:
+    entry = OutboxEntry("k:T-0000001:1", "k", "T-0000001", {}, "t0")
+    owed_with(store, entry)
+    claimed = store.outbox.claim(entry, "t5")
+    assert claimed is not None
+    store.outbox.reschedule(claimed, "t5", "down")
+    [again] = store.outbox.due("t5", 10)
+    assert again.last_error == "down" and again.attempts == 1

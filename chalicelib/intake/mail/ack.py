@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from chalicelib import observability as obs
 from chalicelib.ids import our_message_id
 from chalicelib.mailer import Mailer
-from chalicelib.models import KbArticle, Ticket
+from chalicelib.models import KbArticle, OutboxEntry
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 
@@ -78,10 +78,6 @@ def build_ack(
     return message
 
 
-class AcknowledgementNotSent(Exception):
-    """The mail service refused an acknowledgement; it stays owed and is retried."""
-
-
 @dataclass(frozen=True)
 class AckConfig:
     sender: str  # our From address
@@ -91,8 +87,9 @@ class AckConfig:
 
 
 class MailAcknowledgements:
-    """The acknowledgement an e-mail record is owed: sent once, within each sender's
-    daily allowance, and retried (not lost) when the mail service refuses it."""
+    """Sends the acknowledgement an e-mail record is owed, once, within each sender's
+    daily allowance. It is an outbox entry: a refused send is retried with backoff by
+    the dispatcher, and only the sender holding the entry's claim sends it."""
 
     def __init__(
         self,
@@ -108,9 +105,12 @@ class MailAcknowledgements:
         self._config = config
         self._clock = clock
 
-    def acknowledge(self, record: Ticket) -> None:
-        """Send it, or settle it as rate-limited. A failed send gives the allowance back
-        and raises, so the queue redelivers the mail and the retry finds it still owed."""
+    def send(self, entry: OutboxEntry) -> None:
+        """Send it, or settle it as rate-limited; raise (giving the allowance back) if
+        the mail service refused it, so the dispatcher tries again later."""
+        record = self._requests.get(entry.request_id)
+        if record is None or record.origin is None or record.origin.ack != "owed":
+            return  # settled already: nothing is sent twice
         to_addr = record.customer_email
         if not to_addr:
             return
@@ -124,7 +124,7 @@ class MailAcknowledgements:
             to_addr=to_addr,
             from_addr=self._config.sender,
             subject=record.subject,
-            in_reply_to=record.origin.message_id if record.origin else None,
+            in_reply_to=record.origin.message_id,
             kb=record.kb,
             cabinet_url=self._config.cabinet_url,
             domain=self._config.domain,
@@ -132,10 +132,8 @@ class MailAcknowledgements:
         )
         try:
             self._mailer.send(message, source=self._config.sender, to=to_addr)
-        except Exception as error:
-            obs.logger.exception("acknowledgement not sent", extra={"record_id": record.id})
-            obs.count(obs.NOTICE_FAILURES, kind="acknowledgement")
+        except Exception:
             self._markers.release_ack_allowance(to_addr, at, record.id)
-            raise AcknowledgementNotSent(f"acknowledgement of {record.id} not sent") from error
+            raise
         self._requests.settle_ack(record.id, "sent")
         obs.count(obs.ACKS_SENT)

@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability as obs
 from chalicelib.intake.chat_import import ChatImport
-from chalicelib.intake.mail.ack import AcknowledgementNotSent
 from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
 
 
@@ -117,7 +116,7 @@ def mail_batch(
             outcome = intake.process(parse_notification(record.body))
         except Exception as error:
             obs.count(obs.MAIL_FAILED)
-            if not isinstance(error, (MailError, AcknowledgementNotSent)):
+            if not isinstance(error, MailError):
                 # Not a known condition (unreadable object, a send to retry): a bug. The
                 # batch processor keeps Lambda's Errors at 0, so it is counted here.
                 obs.count(obs.UNHANDLED_ERRORS, where="mail")

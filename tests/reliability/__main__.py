@@ -1,0 +1,55 @@
+"""`make reliability`: every scenario in full, as one table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tests.reliability.harness import Row
+
+
+def table(rows: list[Row]) -> str:
+    head = ("scenario", "inputs", "stored", "duplicated", "lost", "5xx", "mistakes", "s", "result")
+    lines = [
+        (
+            r.scenario,
+            str(r.inputs),
+            str(r.stored),
+            str(r.duplicated),
+            str(r.lost),
+            str(r.http_5xx),
+            str(r.mistakes),
+            f"{r.seconds:.1f}",
+            "pass" if r.passed else "FAIL",
+        )
+        for r in rows
+    ]
+    widths = [max(len(x) for x in column) for column in zip(head, *lines, strict=True)]
+    out = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True))
+        for line in (head, *lines)
+    ]
+    for row in rows:
+        out += [f"  {row.scenario}: {note}" for note in row.notes]
+    return "\n".join(out)
+
+
+def main() -> int:
+    from tests.reliability import scenarios
+
+    parser = argparse.ArgumentParser(prog="make reliability")
+    parser.add_argument("--quick", action="store_true", help="the short form make test runs")
+    parser.add_argument("--only", help="one scenario by name")
+    args = parser.parse_args()
+    rows = []
+    for run in scenarios.ALL:
+        if args.only and run.__name__ != args.only:
+            continue
+        rows.append(run(quick=args.quick))
+        print(f"{rows[-1].scenario}: done in {rows[-1].seconds:.1f} s", file=sys.stderr, flush=True)
+    print(table(rows))
+    return 0 if all(r.passed for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
