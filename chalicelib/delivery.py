@@ -8,6 +8,7 @@ made the entry tries it at once; the sweep drains whatever is still owed every m
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from chalicelib.timeutil import Clock, to_iso
 Sender = Callable[[OutboxEntry], None]
 LEASE = timedelta(minutes=2)  # longer than any send takes; then another sender may try
 BACKOFF_MINUTES = (1, 2, 4, 8, 15, 30, 60, 120)  # after attempt 1, 2, ...; then give up
+SETTLE_ATTEMPTS = 5
 
 
 @dataclass
@@ -60,8 +62,21 @@ class Dispatcher:
             self._senders[claimed.kind](claimed)
         except Exception as error:  # any failure of the outside service: retried
             return self._failed(claimed, error, now)
-        self._outbox.done(claimed)
+        self._settle(claimed)
         return "delivered"
+
+    def _settle(self, claimed: OutboxEntry) -> None:
+        """Mark a sent entry done, trying a few times: if this fails for good, the entry
+        is sent again when its lease ends (the one window for a duplicate)."""
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                self._outbox.done(claimed)
+                return
+            except Exception:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    obs.logger.exception("sent but not settled", extra={"entry": claimed.id})
+                    raise
+                time.sleep(0.05 * 2**attempt)
 
     def drain(self, now: datetime | None = None, limit: int = 200) -> DrainReport:
         """Deliver what is owed at `now`, up to `limit` entries."""

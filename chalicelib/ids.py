@@ -21,6 +21,13 @@ def new_ticket_id() -> str:
     return "T-" + _random(7)
 
 
+def keyed_ticket_id(customer: str, key: str) -> str:
+    """The ticket id a customer's Idempotency-Key names: a retry after a lost response
+    finds the ticket its first attempt made, even if the idempotency record did not."""
+    digest = int.from_bytes(hashlib.sha256(f"{customer}\n{key}".encode()).digest()[:8], "big")
+    return "T-" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(7))
+
+
 def new_message_id() -> str:
     return "M-" + _random(12)
 

@@ -13,6 +13,7 @@ import base64
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -404,6 +405,7 @@ class MemoryIdempotency(BasePersistenceLayer):
     def __init__(self) -> None:
         super().__init__()
         self.records: dict[str, DataRecord] = {}
+        self._lock = threading.Lock()
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
         if idempotency_key not in self.records:
@@ -411,12 +413,19 @@ class MemoryIdempotency(BasePersistenceLayer):
         return self.records[idempotency_key]
 
     def _put_record(self, data_record: DataRecord) -> None:
-        existing = self.records.get(data_record.idempotency_key)
-        if existing is not None and not existing.is_expired:
-            # As the DynamoDB layer does with the item its failed condition returns.
-            self._validate_payload(data_payload=data_record, stored_data_record=existing)
-            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
-        self.records[data_record.idempotency_key] = data_record
+        with self._lock:
+            existing = self.records.get(data_record.idempotency_key)
+            lapsed = (
+                existing is not None
+                and existing.status == "INPROGRESS"
+                and existing.in_progress_expiry_timestamp is not None
+                and existing.in_progress_expiry_timestamp < time.time() * 1000
+            )
+            if existing is not None and not existing.is_expired and not lapsed:
+                # As the DynamoDB layer does with the item its failed condition returns.
+                self._validate_payload(data_payload=data_record, stored_data_record=existing)
+                raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+            self.records[data_record.idempotency_key] = data_record
 
     def _update_record(self, data_record: DataRecord) -> None:
         self.records[data_record.idempotency_key] = data_record
@@ -446,6 +455,7 @@ class FakeWorld:
     mailer: FakeMailer
     blobs: FakeBlobs
     clock: FixedClock
+    idempotency: MemoryIdempotency
 
 
 def fake_world(now: datetime, accounts: Mapping[str, str] | None = None) -> FakeWorld:
@@ -480,6 +490,7 @@ def fake_world(now: datetime, accounts: Mapping[str, str] | None = None) -> Fake
         services.mailer,  # type: ignore[arg-type]
         services.blobs,  # type: ignore[arg-type]
         clock,
+        services.idempotency,  # type: ignore[arg-type]
     )
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from chalicelib import observability as obs
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.identity import Principal
-from chalicelib.ids import new_event_id, new_message_id
+from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
 from chalicelib.storage import AppendMessage, Requests, SetStatus, StaleState
@@ -162,11 +162,32 @@ class CabinetService:
     def _create_for_request(self, request: dict[str, Any], customer: Principal) -> dict[str, Any]:
         # Only `request` is hashed and stored; the customer is bound by the caller from
         # the token, and is part of the key through request["customer"].
-        return self.open_ticket(customer, NewTicket(**request["ticket"])).to_api()
+        new = NewTicket(**request["ticket"])
+        return self.open_ticket(
+            customer, new, keyed_ticket_id(customer.sub, request["key"])
+        ).to_api()
 
-    def open_ticket(self, customer: Principal, new: NewTicket) -> Ticket:
-        """R1.4: an official ticket with its scope and its first-response deadline (R2.1)."""
-        intake = Intake(
+    def open_ticket(
+        self, customer: Principal, new: NewTicket, ticket_id: str | None = None
+    ) -> Ticket:
+        """R1.4: an official ticket with its scope and its first-response deadline (R2.1).
+
+        With a `ticket_id` derived from an Idempotency-Key, a ticket that already has it
+        and is this customer's with these words is the one an earlier attempt made.
+        """
+        if ticket_id is not None:
+            recorded = self._pipeline.take(self._intake(customer, new, ticket_id))
+            made = recorded.request
+            if made.customer == customer.sub and (made.subject, made.text) == (
+                new.subject,
+                new.text,
+            ):
+                return made
+            # Another customer's, or other words: an id collision, not a retry.
+        return self._pipeline.take(self._intake(customer, new, None)).request
+
+    def _intake(self, customer: Principal, new: NewTicket, ticket_id: str | None) -> Intake:
+        return Intake(
             channel="cabinet",
             official=True,
             sender=Sender(customer.email, "token", account=customer.sub),
@@ -174,10 +195,10 @@ class CabinetService:
             text=new.text,
             received_at=self._clock(),
             recorded_by=customer.sub,
+            record_id=ticket_id,
             service=new.service,
             domain=new.domain,
         )
-        return self._pipeline.take(intake).request
 
     def list_tickets(self, customer: Principal, limit: int, next_token: str | None) -> Page:
         return self._requests.for_customer(customer.sub, limit, next_token)

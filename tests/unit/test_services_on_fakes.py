@@ -81,6 +81,18 @@ def test_an_idempotent_replay_returns_the_first_ticket_and_creates_nothing(
     assert other_created and other["id"] != first["id"]
 
 
+def test_a_retry_after_a_lost_response_finds_the_ticket_its_first_attempt_made(
+    world: FakeWorld,
+) -> None:
+    first, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    # The write committed but the answer was lost, and with it the idempotency record
+    # (Powertools deletes it when the call fails): the client retries with its key.
+    world.idempotency.records.clear()
+    again, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    assert again["id"] == first["id"]
+    assert len(world.store.for_customer("sub-anna", 10, None).items) == 1
+
+
 def test_the_same_idempotency_key_with_another_body_is_a_conflict(world: FakeWorld) -> None:
     world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
     with pytest.raises(Conflict) as caught:
