@@ -66,24 +66,26 @@ class Dispatcher:
         return "delivered"
 
     def _settle(self, claimed: OutboxEntry) -> None:
-        """Mark a sent entry done, trying a few times: if this fails for good, the entry
-        is sent again when its lease ends (the one window for a duplicate)."""
-        for attempt in range(SETTLE_ATTEMPTS):
-            try:
-                self._outbox.done(claimed)
-                return
-            except Exception:
-                if attempt == SETTLE_ATTEMPTS - 1:
-                    obs.logger.exception("sent but not settled", extra={"entry": claimed.id})
-                    raise
-                time.sleep(0.05 * 2**attempt)
+        """Mark a sent entry done: if this fails for good, the entry is sent again when
+        its lease ends (the one window for a duplicate)."""
+        try:
+            after_sending(lambda: self._outbox.done(claimed))
+        except Exception:
+            obs.logger.exception("sent but not settled", extra={"entry": claimed.id})
+            raise
 
     def drain(self, now: datetime | None = None, limit: int = 200) -> DrainReport:
         """Deliver what is owed at `now`, up to `limit` entries."""
         now = now or self._clock()
         report = DrainReport()
         for entry in self._outbox.due(to_iso(now), limit):
-            outcome = self.deliver(entry, now)
+            try:
+                outcome = self.deliver(entry, now)
+            except Exception:
+                # The outbox itself failed (a claim or a reschedule): the entry is still
+                # owed, and the lease or its due time brings it back.
+                obs.logger.exception("delivery not recorded", extra={"entry": entry.id})
+                continue
             target = {
                 "delivered": report.delivered,
                 "retrying": report.retrying,
@@ -108,6 +110,19 @@ class Dispatcher:
         wait = timedelta(minutes=BACKOFF_MINUTES[entry.attempts - 1])
         self._outbox.reschedule(entry, to_iso(now + wait), detail)
         return "retrying"
+
+
+def after_sending(step: Callable[[], None]) -> None:
+    """Bookkeeping after an irreversible send, tried a few times with short pauses: a
+    failure here must not look like a failed send, or the send would be repeated."""
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            step()
+            return
+        except Exception:
+            if attempt == SETTLE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 def entry_for(

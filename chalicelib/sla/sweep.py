@@ -34,6 +34,7 @@ class SweepReport:
     breached: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)  # escalations owed, to retry
+    failed: list[str] = field(default_factory=list)  # left for the next sweep
     open_official: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +45,7 @@ class SweepReport:
             "breached": self.breached,
             "escalated": self.escalated,
             "escalations_parked": self.parked,
+            "failed": self.failed,
             "open_official": self.open_official,
         }
 
@@ -70,7 +72,14 @@ class Sweeper:
         report = SweepReport(now=to_iso(now))
         for ticket in self._deadlines.due(now, self._warning):
             report.items_read += 1
-            self._act(ticket, now, report)
+            try:
+                self._act(ticket, now, report)
+            except Exception:
+                # One ticket's failed write must not hold up the others; it is still due,
+                # so the next sweep (a minute later) decides it again.
+                obs.logger.exception("sweep could not act", extra={"ticket_id": ticket.id})
+                obs.count(obs.UNHANDLED_ERRORS, where="sweep")
+                report.failed.append(ticket.id)
         drained = self._dispatcher.drain(now)
         report.escalated += [e.request_id for e in drained.delivered if e.kind == BREACH]
         owed = [*drained.retrying, *drained.given_up]

@@ -98,22 +98,32 @@ def moto_stack() -> Iterator[dict[str, str]]:
 
 class Faults:
     """Decides, with a seeded coin, whether the next outside call fails, and how: before
-    it takes effect, or after (the effect happened, the answer was lost: a timeout)."""
+    it takes effect, or after (the effect happened, the answer was lost: a timeout).
 
-    def __init__(self, rate: float, seed: int) -> None:
+    The rate is of failures that get past the SDK's own retries of throttling and 5xx:
+    a few in a hundred for DynamoDB and S3 is already a bad day; notice services fail
+    more (`rate * external`)."""
+
+    def __init__(self, rate: float, seed: int, external: float = 4.0) -> None:
         self.rate = rate
+        self.external = external
         self.on = True
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.injected = 0
 
-    def roll(self) -> str | None:
+    def roll(self, scale: float = 1.0, *, lost_answers: bool = True) -> str | None:
+        """None, "before" or "after". Notice services are asked with `lost_answers=False`:
+        SNS and SES take no idempotency key, so a publish whose answer is lost cannot
+        be told from one that failed; what is injected there is a refusal."""
         if not self.on:
             return None
         with self._lock:
-            if self._random.random() >= self.rate:
+            if self._random.random() >= self.rate * scale:
                 return None
             self.injected += 1
+            if not lost_answers:
+                return "before"
             return "before" if self._random.random() < 0.5 else "after"
 
 
@@ -149,7 +159,7 @@ class RecordingPublisher:
         self._lock = threading.Lock()
 
     def publish(self, topic_arn: str, kind: str, message: dict[str, Any]) -> None:
-        when = self.faults.roll() if self.faults else None
+        when = self.faults.roll(self.faults.external, lost_answers=False) if self.faults else None
         if when == "before":
             raise ConnectionError("injected: SNS unreachable")
         with self._lock:
@@ -233,7 +243,7 @@ class RecordingMailer:
         self._lock = threading.Lock()
 
     def send(self, message: Any, *, source: str, to: str) -> None:
-        when = self.faults.roll() if self.faults else None
+        when = self.faults.roll(self.faults.external, lost_answers=False) if self.faults else None
         if when == "before":
             raise ConnectionError("injected: SES throttled")
         record = str(message["Subject"]).split("]", 1)[0].removeprefix("[#")

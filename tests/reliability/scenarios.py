@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.reliability.harness import (
+    Faults,
     RecordingMailer,
     RecordingPublisher,
     Row,
@@ -165,4 +166,161 @@ def _rid(bucket: str, key: str) -> str:
     return mail_record_id(bucket, key)
 
 
-ALL = [redelivery]
+class MovingClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ShortLambda:
+    """A Lambda context with little time left: an in-progress idempotency record left by
+    a failed attempt lapses quickly, as it does when a real invocation times out."""
+
+    function_name = "reliability"
+    aws_request_id = "reliability"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 100
+
+
+RUDE = "Вы там совсем охренели? Сайт опять лежит, идиоты."
+
+
+def _create_until_done(rt: Any, n: int) -> tuple[int, int]:
+    """A cabinet client: retry the same Idempotency-Key until a 2xx; (5xx, attempts)."""
+    from chalicelib.errors import Conflict
+    from chalicelib.intake.cabinet import NewTicket
+
+    text = RUDE if n % 4 == 0 else f"Сайт не открывается, ошибка 500 ({n})."
+    new = NewTicket(subject=f"Сайт {n}", text=text)
+    errors = 0
+    for attempt in range(1, 40):
+        try:
+            rt.cabinet.create_ticket(_customer(n), new, f"key-{n}", ShortLambda())
+            return errors, attempt
+        except Conflict:
+            time.sleep(0.12)  # in progress: its record lapses, then the retry proceeds
+        except Exception:
+            errors += 1  # what the client would see as a 500 before retrying
+    raise AssertionError(f"ticket {n} never created")
+
+
+def _deliver_with_retries(rt: Any, keys: list[str], dlq: list[str]) -> int:
+    """SQS as configured: a failed message comes back, and after 5 receives it is
+    dead-lettered. Returns how many deliveries failed."""
+    from chalicelib.intake.mail.handler import mail_batch
+
+    receives = dict.fromkeys(keys, 0)
+    pending = list(keys)
+    failed_total = 0
+    while pending:
+        batch, pending = pending[:10], pending[10:]
+        for key in batch:
+            receives[key] += 1
+        event = {"Records": [sqs_record(k) for k in batch]}
+        by_message = {r["messageId"]: k for r, k in zip(event["Records"], batch, strict=True)}
+        try:
+            failures = mail_batch(event, rt.mail, rt.imports)["batchItemFailures"]
+            failed = [by_message[f["itemIdentifier"]] for f in failures]
+        except Exception:
+            failed = batch  # the whole invocation failed
+        failed_total += len(failed)
+        for key in failed:
+            (dlq if receives[key] >= 5 else pending).append(key)
+    return failed_total
+
+
+@timed
+def faults(quick: bool = True) -> Row:
+    """DynamoDB throttling and lost answers, S3 read and SNS/SES failures injected at
+    random while mail, tickets, the sweep and the senders run; then redrive."""
+    import os
+
+    import boto3
+
+    from chalicelib.ids import mail_record_id
+
+    mails = corpus_mails(40 if quick else 250)
+    tickets = 12 if quick else 60
+    row = Row("faults, then redrive", inputs=len(mails) + tickets)
+    with moto_stack():
+        clock = MovingClock(T0)
+        fault = Faults(rate=0.03, seed=13)
+        publisher, mailer = RecordingPublisher(fault), RecordingMailer(fault)
+        rt = aws_runtime(clock=clock, publisher=publisher, mailer=mailer, faults=fault)
+        raws = {put_raw(path.read_bytes()): path.read_bytes() for path in mails}
+        dlq: list[str] = []
+        for n in range(tickets):
+            errors, _ = _create_until_done(rt, n)
+            row.notes.append(f"ticket {n}: {errors} failed attempts") if errors > 3 else None
+        failed = _deliver_with_retries(rt, list(raws), dlq)
+        for minute in range(55, 75):  # the sweep every minute, through the deadlines
+            clock.now = T0 + timedelta(minutes=minute)
+            try:
+                rt.sweeper.run(clock.now)
+            except Exception:
+                row.notes.append(f"sweep at +{minute} failed; the next one runs")
+        injected, fault.on = fault.injected, False
+        redriven = list(dlq)
+        dlq.clear()
+        _deliver_with_retries(rt, redriven, dlq)
+        for hours in (5, 10):  # what is still owed waits for its backoff, then goes
+            clock.now = T0 + timedelta(hours=hours)
+            rt.sweeper.run(clock.now)
+        row.notes.append(
+            f"{injected} faults injected; {failed} mail deliveries failed; "
+            f"{len(redriven)} dead-lettered and redriven"
+        )
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        bucket = os.environ["MAIL_BUCKET"]
+        created: dict[str, int] = {}
+        for key, raw in raws.items():
+            if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != raw:
+                row.lost += 1
+                row.notes.append(f"raw mail changed: {key}")
+            record = rt.store.requests.get(mail_record_id(bucket, key))
+            if record is None or (record.origin and record.origin.ack == "owed"):
+                row.lost += 1
+                continue
+            row.stored += 1
+            trail = rt.store.requests.audit_trail(record.id)
+            created[record.id] = sum(e.action.endswith("_recorded") for e in trail)
+        row.duplicated += over_once(created) + over_once(mailer.by_record)
+        _check_tickets(rt, tickets, publisher, row)
+        owed, aside = rt.store.outbox.due("9999", 1000), rt.store.outbox.given_up()
+        row.lost += len(owed) + len(aside)
+        if owed or aside:
+            row.notes.append(f"outbox: {len(owed)} still owed, {len(aside)} given up")
+    return row
+
+
+def _check_tickets(rt: Any, tickets: int, publisher: RecordingPublisher, row: Row) -> None:
+    """One ticket per key, one escalation per breach, one abuse notice per flagged ticket,
+    the open gauge equal to what waits, and every conversation whole."""
+    escalations, abuse = publisher.count("sla_breach"), publisher.count("abusive_request")
+    waiting = 0
+    for n in range(tickets):
+        listed = rt.store.requests.for_customer(_customer(n).sub, 10, None).items
+        row.lost += 0 if listed else 1
+        row.duplicated += max(len(listed) - 1, 0)
+        for ticket in listed:
+            row.stored += 1
+            thread = rt.store.requests.thread(ticket.id)
+            if thread is None or len(thread.messages) != ticket.message_count:
+                row.mistakes += 1
+                row.notes.append(f"{ticket.id}: half-written conversation")
+            waiting += ticket.sla is not None and ticket.sla.first_response_at is None
+            breaches = escalations.get(ticket.id, 0)
+            row.lost += breaches == 0
+            row.duplicated += max(breaches - 1, 0)
+            flagged = "abusive" in ticket.scope.flags
+            row.lost += flagged and abuse.get(ticket.id, 0) == 0
+            row.duplicated += max(abuse.get(ticket.id, 0) - 1, 0)
+    if rt.store.deadlines.open_count() != waiting:
+        row.mistakes += 1
+        row.notes.append(f"open gauge {rt.store.deadlines.open_count()}, waiting {waiting}")
+
+
+ALL = [redelivery, faults]

@@ -13,6 +13,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 from chalicelib import observability as obs
+from chalicelib.delivery import after_sending
 from chalicelib.ids import our_message_id
 from chalicelib.mailer import Mailer
 from chalicelib.models import KbArticle, OutboxEntry
@@ -135,5 +136,8 @@ class MailAcknowledgements:
         except Exception:
             self._markers.release_ack_allowance(to_addr, at, record.id)
             raise
-        self._requests.settle_ack(record.id, "sent")
         obs.count(obs.ACKS_SENT)
+        try:
+            after_sending(lambda: self._requests.settle_ack(record.id, "sent"))
+        except Exception:  # sent: the entry must be settled, not sent again
+            obs.logger.exception("acknowledgement sent but not marked", extra={"id": record.id})
