@@ -458,8 +458,14 @@ class FakeWorld:
     idempotency: MemoryIdempotency
 
 
-def fake_world(now: datetime, accounts: Mapping[str, str] | None = None) -> FakeWorld:
-    """`build_runtime` with every outside service faked, on the default settings."""
+def fake_world(
+    now: datetime,
+    accounts: Mapping[str, str] | None = None,
+    *,
+    share: FakeWorld | None = None,
+) -> FakeWorld:
+    """`build_runtime` with every outside service faked, on the default settings; with
+    `share`, a second process on the same store and services (its own clock)."""
     from chalicelib.config import Settings
     from chalicelib.runtime import Services, build_runtime
 
@@ -472,15 +478,27 @@ def fake_world(now: datetime, accounts: Mapping[str, str] | None = None) -> Fake
         user_pool_id="unit-pool",
         mail_bucket="unit-mail",
     )
-    store, clock = MemoryStore(), FixedClock(now)
-    services = Services(
-        store=store.as_store(),
-        publisher=FakePublisher(),
-        directory=FakeDirectory(accounts),
-        blobs=FakeBlobs(),
-        mailer=FakeMailer(),
-        idempotency=MemoryIdempotency(),
-    )
+    clock = FixedClock(now)
+    if share is not None:
+        store = share.store
+        services = Services(
+            store=store.as_store(),
+            publisher=share.publisher,
+            directory=share.directory,
+            blobs=share.blobs,
+            mailer=share.mailer,
+            idempotency=share.idempotency,
+        )
+    else:
+        store = MemoryStore()
+        services = Services(
+            store=store.as_store(),
+            publisher=FakePublisher(),
+            directory=FakeDirectory(accounts),
+            blobs=FakeBlobs(),
+            mailer=FakeMailer(),
+            idempotency=MemoryIdempotency(),
+        )
     runtime = build_runtime(settings, clock=clock, services=services, chat_secret=lambda: b"s")
     return FakeWorld(
         runtime,

@@ -41,12 +41,21 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the short form make test runs")
     parser.add_argument("--only", help="one scenario by name")
     args = parser.parse_args()
+    from tests.local.stack import running_stack
+
     rows = []
-    for run in scenarios.ALL:
-        if args.only and run.__name__ != args.only:
-            continue
+    chosen = [
+        run for run in scenarios.ALL + scenarios.ON_A_STACK if args.only in (None, run.__name__)
+    ]
+    for run in (r for r in chosen if r in scenarios.ALL):
         rows.append(run(quick=args.quick))
         print(f"{rows[-1].scenario}: done in {rows[-1].seconds:.1f} s", file=sys.stderr, flush=True)
+    on_stack = [r for r in chosen if r in scenarios.ON_A_STACK]
+    if on_stack:
+        with running_stack() as ports:
+            for run in on_stack:
+                rows.append(run(quick=args.quick, stack=ports))
+                print(f"{rows[-1].scenario}: done", file=sys.stderr, flush=True)
     print(table(rows))
     return 0 if all(r.passed for r in rows) else 1
 

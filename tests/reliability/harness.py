@@ -256,3 +256,33 @@ class RecordingMailer:
 def over_once(counts: dict[str, int]) -> int:
     """How many extra times things that should happen once happened."""
     return sum(n - 1 for n in counts.values() if n > 1)
+
+
+def http(
+    method: str,
+    url: str,
+    token: str | None = None,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """One HTTP call to a local stack: (status, JSON body or None)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        sent["Authorization"] = token
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            status, text = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, None

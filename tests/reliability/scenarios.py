@@ -16,6 +16,7 @@ from tests.reliability.harness import (
     Row,
     aws_runtime,
     corpus_mails,
+    http,
     moto_stack,
     over_once,
     put_raw,
@@ -323,4 +324,277 @@ def _check_tickets(rt: Any, tickets: int, publisher: RecordingPublisher, row: Ro
         row.notes.append(f"open gauge {rt.store.deadlines.open_count()}, waiting {waiting}")
 
 
-ALL = [redelivery, faults]
+def _together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads released at the same instant; their results or errors."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@timed
+def races(quick: bool = True) -> Row:
+    """Concurrent writers on the atomic in-memory store (conditional writes as DynamoDB
+    applies them); moto is not atomic across threads, so it is not used here."""
+    rounds = 10 if quick else 60
+    row = Row("races", inputs=rounds * 5)
+    _race_two_sweeps(rounds, row)
+    _race_answer_and_breach(rounds, row, seconds_after_due=30)
+    _race_answer_and_breach(rounds, row, seconds_after_due=-30)
+    _race_idempotent_posts(rounds, row)
+    _race_transcripts(rounds, row)
+    return row
+
+
+def _race_two_sweeps(rounds: int, row: Row) -> None:
+    from tests.fakes import fake_world
+
+    one = fake_world(T0)
+    two = fake_world(T0, share=one)
+    ids = [one.runtime.cabinet.open_ticket(_customer(n), _new(n)).id for n in range(rounds)]
+    due = T0 + timedelta(minutes=61)
+    _together(lambda: one.runtime.sweeper.run(due), lambda: two.runtime.sweeper.run(due))
+    breaches = dict.fromkeys(ids, 0)
+    for _, kind, message in one.publisher.sent:
+        if kind == "sla_breach":
+            breaches[message["ticket_id"]] += 1
+    row.stored += sum(1 for i in ids if one.store.get(i) is not None)
+    row.lost += sum(n == 0 for n in breaches.values())
+    row.duplicated += over_once(breaches)
+    recorded = sum(sum(e.action == "sla_breached" for e in one.store.audit_trail(i)) for i in ids)
+    row.duplicated += recorded - len(ids) if recorded > len(ids) else 0
+    row.notes.append(f"two sweeps: {len(ids)} due, {sum(breaches.values())} escalations")
+
+
+def _new(n: int) -> Any:
+    from chalicelib.intake.cabinet import NewTicket
+
+    return NewTicket(subject=f"Сайт {n}", text=f"Сайт не открывается, ошибка 500 ({n}).")
+
+
+def _race_answer_and_breach(rounds: int, row: Row, *, seconds_after_due: int) -> None:
+    """A staff answer and the sweep at the same moment, on one side of the deadline."""
+    from chalicelib.identity import Principal
+    from tests.fakes import fake_world
+
+    agent = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
+    sweep = fake_world(T0)
+    ids = [sweep.runtime.cabinet.open_ticket(_customer(n), _new(n)).id for n in range(rounds)]
+    moment = T0 + timedelta(minutes=60, seconds=seconds_after_due)
+    desk = fake_world(moment, share=sweep)
+    sweep.clock.now = moment
+    for ticket_id in ids:
+        _together(
+            lambda t=ticket_id: desk.runtime.desk.respond(agent, t, "Готово."),
+            lambda: sweep.runtime.sweeper.run(moment),
+        )
+    late = seconds_after_due > 0
+    escalations: dict[str, int] = {}
+    for _, kind, message in sweep.publisher.sent:
+        if kind == "sla_breach":
+            escalations[message["ticket_id"]] = escalations.get(message["ticket_id"], 0) + 1
+    for ticket_id in ids:
+        ticket = sweep.store.get(ticket_id)
+        assert ticket is not None and ticket.sla is not None
+        row.stored += 1
+        answered = ticket.sla.first_response_at is not None
+        breached = ticket.sla.state == "breached"
+        row.lost += not answered
+        if breached != late or escalations.get(ticket_id, 0) != int(late):
+            row.mistakes += 1
+            row.notes.append(f"{ticket_id}: {ticket.sla.state}, {escalations.get(ticket_id)}")
+    side = "after" if late else "before"
+    row.notes.append(f"answer vs sweep {abs(seconds_after_due)} s {side} the deadline: ok")
+
+
+def _race_idempotent_posts(rounds: int, row: Row) -> None:
+    from chalicelib.errors import Conflict
+    from tests.fakes import FakeLambdaContext, fake_world
+
+    world = fake_world(T0)
+    for n in range(rounds):
+        results = _together(
+            *(
+                lambda n=n: world.runtime.cabinet.create_ticket(
+                    _customer(n), _new(n), f"key-{n}", FakeLambdaContext()
+                )
+                for _ in range(2)
+            )
+        )
+        ids = {r[0]["id"] for r in results if isinstance(r, tuple)}
+        unexpected = [
+            r for r in results if isinstance(r, Exception) and not isinstance(r, Conflict)
+        ]
+        listed = world.store.for_customer(_customer(n).sub, 10, None).items
+        row.stored += min(len(listed), 1)
+        row.lost += not listed
+        row.duplicated += max(len(listed) - 1, 0) + max(len(ids) - 1, 0)
+        row.mistakes += len(unexpected)
+    row.notes.append("two identical idempotent POSTs: one ticket each (the other 409 or replay)")
+
+
+def _race_transcripts(rounds: int, row: Row) -> None:
+    from chalicelib.ids import chat_record_id
+    from chalicelib.intake.chat import parse_transcript
+    from tests.fakes import fake_world
+
+    world = fake_world(T0)
+    for n in range(rounds):
+        first, second = _transcript(n, "Первый вариант"), _transcript(n, "Второй вариант")
+        _together(
+            lambda b=first: world.runtime.chat.record(parse_transcript(b)),
+            lambda b=second: world.runtime.chat.record(parse_transcript(b)),
+        )
+        thread = world.store.thread(chat_record_id(first["channel"], first["id"]))
+        if thread is None:
+            row.lost += 1
+            continue
+        row.stored += 1
+        words = {m.text.split(" (")[0] for m in thread.messages if m.author == "customer"}
+        if len(words) != 1 or len(thread.messages) != 2:
+            row.mistakes += 1
+            row.notes.append(f"transcript {n}: mixed thread {sorted(words)}")
+    row.notes.append("one transcript id, two bodies at once: one record, one body's turns")
+
+
+def _signed(body: dict[str, Any], secret: bytes) -> tuple[bytes, str]:
+    import hashlib
+    import hmac
+    import json
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    return raw, "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
+
+
+@timed
+def authorization(quick: bool = True, *, stack: tuple[int, int]) -> Row:
+    """Every route x every kind of caller, over HTTP against a running local stack: a
+    customer never reaches another's request, and identity never comes from the body."""
+    from tests.conftest import make_token
+
+    api = f"http://127.0.0.1:{stack[0]}"
+    a = make_token("sub-a", "a@example.com")
+    b = make_token("sub-b", "b@example.com")
+    staff = make_token("sub-staff", "agent@hosting.example", ["staff"])
+    callers = {"none": None, "malformed": "Bearer not-a-jwt", "A": a, "B": b, "staff": staff}
+    row = Row("authorization matrix")
+    _, created = http("POST", f"{api}/tickets", a, {"subject": "Почта", "text": "Не уходят"})
+    ticket = created["id"]
+    eta = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    who_may = {"none": 401, "malformed": 401}
+    routes: list[tuple[str, str, Any, dict[str, int]]] = [
+        ("GET", "/health", None, dict.fromkeys(callers, 200)),
+        ("GET", "/support/hours", None, dict.fromkeys(callers, 200)),
+        ("GET", "/openapi.json", None, dict.fromkeys(callers, 200)),
+        ("GET", "/tickets", None, {**who_may, "A": 200, "B": 200, "staff": 200}),
+        (
+            "POST",
+            "/tickets",
+            {"subject": "s", "text": "t"},
+            {**who_may, "A": 201, "B": 201, "staff": 201},
+        ),
+        (
+            "POST",
+            "/tickets",
+            {"subject": "s", "text": "t", "customer": "sub-a"},
+            {**who_may, "A": 400, "B": 400, "staff": 400},
+        ),
+        ("GET", f"/tickets/{ticket}", None, {**who_may, "A": 200, "B": 404, "staff": 200}),
+        (
+            "POST",
+            f"/tickets/{ticket}/messages",
+            {"text": "ещё"},
+            {**who_may, "A": 201, "B": 404, "staff": 404},
+        ),
+        ("GET", "/staff/queue", None, {**who_may, "A": 403, "B": 403, "staff": 200}),
+        (
+            "POST",
+            f"/tickets/{ticket}/responses",
+            {"text": "Ответ"},
+            {**who_may, "A": 403, "B": 403, "staff": 201},
+        ),
+        (
+            "POST",
+            f"/tickets/{ticket}/delay-notices",
+            {"reason": "Диск", "eta": eta},
+            {**who_may, "A": 403, "B": 403, "staff": 201},
+        ),
+        (
+            "PUT",
+            f"/tickets/{ticket}/scope",
+            {"label": "consultation"},
+            {**who_may, "A": 403, "B": 403, "staff": 200},
+        ),
+        ("GET", "/no/such/route", None, dict.fromkeys(callers, 404)),
+    ]
+    for method, path, body, expected in routes:
+        for who, token in callers.items():
+            row.inputs += 1
+            status, _ = http(method, f"{api}{path}", token, body)
+            row.http_5xx += status >= 500
+            if status != expected[who]:
+                row.mistakes += 1
+                row.notes.append(f"{method} {path} as {who}: {status}, not {expected[who]}")
+            else:
+                row.stored += 1
+    _, listed = http("GET", f"{api}/tickets", b)
+    if any(item["id"] == ticket for item in listed["items"]):
+        row.mistakes += 1
+        row.notes.append("B's list shows A's ticket")
+    _chat_signatures(api, _dev_secret(stack[1]), row)
+    return row
+
+
+def _dev_secret(aws_port: int) -> bytes:
+    import subprocess
+    import sys
+
+    from tests.local.stack import ROOT, clean_environment
+
+    out = subprocess.run(
+        [sys.executable, "-m", "chalicelib", "dev-secret", "--aws-port", str(aws_port)],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().encode()
+
+
+def _chat_signatures(api: str, secret: bytes, row: Row) -> None:
+    body = _transcript(1)
+    raw, good = _signed(body, secret)
+    _, wrong_secret = _signed(body, b"another-secret")
+    _, other_body = _signed(_transcript(2), secret)
+    for name, signature, expected in (
+        ("no signature", None, 401),
+        ("another secret", wrong_secret, 401),
+        ("another body's", other_body, 401),
+        ("valid", good, 201),
+    ):
+        headers = {"X-Signature": signature} if signature else {}
+        status, _ = http("POST", f"{api}/chat/transcripts", None, raw=raw, headers=headers)
+        row.inputs += 1
+        row.http_5xx += status >= 500
+        if status != expected:
+            row.mistakes += 1
+            row.notes.append(f"chat, {name} signature: {status}, not {expected}")
+        else:
+            row.stored += 1
+
+
+ALL = [redelivery, faults, races]
+ON_A_STACK = [authorization]
