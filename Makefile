@@ -8,7 +8,7 @@ PACKAGE := build/package/sam.json
 PACKAGE_SOURCES := app.py requirements.txt .chalice/config.json $(wildcard infrastructure/*) \
 	$(shell find chalicelib -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: run test lint typecheck unit integration setup bench clean package lint-infra
+.PHONY: run test lint typecheck unit integration reliability setup bench clean package lint-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -36,7 +36,13 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests/contract tests/integration tests/infrastructure tests/local
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/contract tests/integration tests/infrastructure \
+		tests/reliability tests/local
+
+# Every reliability scenario in full (redelivery, faults, races, authorization, hostile
+# HTTP, load) as one table; `make test` runs a short form of each.
+reliability: $(STAMP)
+	POWERTOOLS_METRICS_DISABLED=true $(BIN)/python -m tests.reliability
 
 test: lint typecheck lint-infra $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -3,6 +3,7 @@ runs a sample small enough for `make test`, the full form is `make reliability`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -596,5 +597,155 @@ def _chat_signatures(api: str, secret: bytes, row: Row) -> None:
             row.stored += 1
 
 
+@timed
+def hostile_http(quick: bool = True, *, stack: tuple[int, int]) -> Row:
+    """schemathesis generates requests from openapi.json, valid and invalid, against the
+    running local stack: never a 5xx, and every 4xx in API.md's error shape."""
+    import itertools
+
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    from tests.conftest import make_token
+
+    api = f"http://127.0.0.1:{stack[0]}"
+    schema = schemathesis.openapi.from_url(f"{api}/openapi.json")
+    tokens = [
+        make_token("sub-fuzz", "fuzz@example.com"),
+        make_token("sub-fuzz-staff", "staff@hosting.example", ["staff"]),
+    ]
+    row = Row("hostile HTTP (schemathesis)")
+    examples = 15 if quick else 150
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for token, mode in itertools.product(tokens, GenerationMode):
+            seen = _probe(operation.as_strategy(generation_mode=mode), api, token, examples)
+            row.inputs += len(seen)
+            for status, problem in seen:
+                row.http_5xx += status >= 500
+                row.mistakes += bool(problem) and status < 500
+                if status >= 500 or problem:
+                    row.notes.append(f"{operation.label}: {status} {problem}"[:200])
+            row.stored += sum(1 for status, problem in seen if status < 500 and not problem)
+    return row
+
+
+def _probe(strategy: Any, api: str, token: str, examples: int) -> list[tuple[int, str]]:
+    """Generated calls of one operation: (status, what is wrong with a 4xx, or "")."""
+    import warnings
+
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+
+    seen: list[tuple[int, str]] = []
+
+    @given(case=strategy)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def probe(case: Any) -> None:
+        headers = {**(case.headers or {}), "Authorization": token}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            response = case.call(base_url=api, headers=headers, timeout=30)
+        problem = ""
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                assert isinstance(error["code"], str) and isinstance(error["message"], str)
+            except Exception:
+                problem = f"not in the error shape: {response.text[:120]!r}"
+        seen.append((response.status_code, problem))
+
+    # Unsatisfiable: nothing to make invalid (an operation without parameters or body).
+    with contextlib.suppress(Unsatisfiable):
+        probe()
+    return seen
+
+
+@timed
+def load(quick: bool = True, *, stack: tuple[int, int]) -> Row:
+    """A burst of tickets over HTTP and of e-mails through S3 and SNS into the running
+    local stack; every one must be stored once."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    from chalicelib.ids import mail_record_id
+    from chalicelib.storage.dynamo import dynamo_store
+    from devtools.mail import push_mail
+    from devtools.server import local_environment
+    from tests.conftest import make_token
+    from tests.samples import mail
+
+    count = 60 if quick else 1_000
+    api = f"http://127.0.0.1:{stack[0]}"
+    row = Row(f"load: {count} tickets + {count} mails", inputs=2 * count)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(local_environment(stack[1]))
+        store = dynamo_store(boto3.client("dynamodb"), os.environ["SUPPORT_TABLE_NAME"])
+
+        def post(n: int) -> int:
+            body = {"subject": f"Нагрузка {n}", "text": "Сайт отвечает 502 с утра."}
+            token = make_token(f"sub-load-{n % 50}", f"load{n % 50}@example.com")
+            status, _ = http(
+                "POST", f"{api}/tickets", token, body, headers={"Idempotency-Key": f"load-{n}"}
+            )
+            return status
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, range(count)))
+        ticket_seconds = time.perf_counter() - started
+        row.http_5xx += sum(s >= 500 for s in statuses)
+        row.lost += sum(s != 201 for s in statuses if s < 500)
+        mine = sum(len(_all_for(store, f"sub-load-{c}")) for c in range(50))
+        row.stored += min(mine, count)
+        row.duplicated += max(mine - count, 0)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            keys = list(
+                pool.map(
+                    lambda n: push_mail(
+                        mail(sender=f"load{n}@example.com", subject=f"Нагрузка {n}")
+                    ),
+                    range(count),
+                )
+            )
+        bucket = os.environ["MAIL_BUCKET"]
+        waiting = set(keys)
+        deadline = time.monotonic() + 120 + count * 0.2
+        while waiting and time.monotonic() < deadline:
+            waiting = {k for k in waiting if store.requests.get(mail_record_id(bucket, k)) is None}
+            time.sleep(0.5)
+        mail_seconds = time.perf_counter() - started
+        row.stored += count - len(waiting)
+        row.lost += len(waiting)
+        row.notes.append(
+            f"tickets: {count / ticket_seconds:.0f}/s over HTTP (8 clients); "
+            f"mails: {count / mail_seconds:.0f}/s through S3, SNS, SQS and the poller"
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return row
+
+
+def _all_for(store: Any, sub: str) -> list[Any]:
+    found, token = [], None
+    while True:
+        page = store.requests.for_customer(sub, 100, token)
+        found += list(page.items)
+        if page.next is None:
+            return found
+        token = page.next
+
+
 ALL = [redelivery, faults, races]
-ON_A_STACK = [authorization]
+ON_A_STACK = [authorization, hostile_http, load]
