@@ -217,7 +217,7 @@ def on_mail(event: SQSEvent) -> dict:
     # functions share this module, so each would otherwise pay for it at cold start.
     from chalicelib.intake.mail.handler import mail_batch
 
-    return mail_batch(event.to_dict(), runtime().mail, runtime().imports)
+    return mail_batch(event.to_dict(), runtime().mail, runtime().imports, runtime().customer_mail)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")

@@ -7,12 +7,17 @@ from typing import Any, Protocol
 
 # What may go inside the ListUsers filter's quotes: a plain addr-spec. Quotes, backslashes
 # and other specials would change the filter (Cognito refuses it; moto accepts it).
+_SUB = re.compile(r"[0-9A-Za-z-]{1,64}")
 _FILTER_SAFE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
 class AccountDirectory(Protocol):
     def find_by_email(self, email: str) -> str | None:
         """The account id (`sub`) registered with this e-mail, if any."""
+        ...
+
+    def email_of(self, sub: str) -> str | None:
+        """The e-mail address of the account `sub`, if it has one."""
         ...
 
 
@@ -32,4 +37,16 @@ class CognitoDirectory:
         for attribute in users[0].get("Attributes", []):
             if attribute["Name"] == "sub":
                 return str(attribute["Value"])
+        return None
+
+    def email_of(self, sub: str) -> str | None:
+        if not _SUB.fullmatch(sub):
+            return None  # an unlinked record's placeholder, not an account
+        users = self._client.list_users(
+            UserPoolId=self._pool, Filter=f'sub = "{sub}"', Limit=1
+        ).get("Users", [])
+        for user in users:
+            for attribute in user.get("Attributes", []):
+                if attribute["Name"] == "email":
+                    return str(attribute["Value"])
         return None

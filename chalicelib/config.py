@@ -29,6 +29,8 @@ OPTIONAL = (
     "CABINET_URL",
     "KB_BASE_URL",
     "CORS_ORIGINS",
+    "OUTBOX_DIR",
+    "SES_CONFIGURATION_SET",
 )
 
 
@@ -58,6 +60,8 @@ class Settings:
     ack_from: str = "support@support.hosting.example"
     acks_per_day: int = 3
     kb_base_url: str | None = None  # None: the local default in classify/kb.json
+    outbox_dir: str | None = None  # the local stack only: mail goes to files, not SES
+    ses_configuration_set: str | None = None  # routes bounces and complaints back to us
     # Browser origins of the cabinet frontend allowed to call the API (CORS).
     cors_origins: tuple[str, ...] = ()
 
@@ -90,6 +94,8 @@ class Settings:
             ),
             cabinet_url=env.get("CABINET_URL", cls.cabinet_url),
             kb_base_url=env.get("KB_BASE_URL") or None,
+            outbox_dir=env.get("OUTBOX_DIR") or None,
+            ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
             cors_origins=origins(env.get("CORS_ORIGINS", "")),
         )
         settings.validate()

@@ -46,10 +46,17 @@ def publishing(publisher: Publisher, topics: Mapping[str, str]) -> dict[str, Sen
 
 
 class Dispatcher:
-    def __init__(self, outbox: Outbox, senders: Mapping[str, Sender], clock: Clock) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        senders: Mapping[str, Sender],
+        clock: Clock,
+        given_up: Mapping[str, Callable[[OutboxEntry, str], None]] | None = None,
+    ) -> None:
         self._outbox = outbox
         self._senders = dict(senders)
         self._clock = clock
+        self._given_up = dict(given_up or {})
 
     def deliver(self, entry: OutboxEntry, now: datetime | None = None) -> str:
         """Try one entry now: `delivered`, `retrying`, `given_up`, or `taken` (another
@@ -104,6 +111,8 @@ class Dispatcher:
         obs.count(obs.NOTICE_FAILURES, kind=entry.kind)
         if entry.attempts > len(BACKOFF_MINUTES):
             self._outbox.give_up(entry, detail, to_iso(now))
+            if entry.kind in self._given_up:
+                self._given_up[entry.kind](entry, detail)  # e.g. the delivery shows `failed`
             obs.count(obs.DELIVERIES_GIVEN_UP)  # the alarm watches the total; the log says which
             obs.logger.error("delivery given up", extra={"entry": entry.id, "error": detail})
             return "given_up"

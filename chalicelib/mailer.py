@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -13,12 +16,33 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    """SES `SendRawEmail`, through an injected client."""
+    """SES `SendRawEmail`, through an injected client; with a configuration set, SES
+    reports bounces and complaints of what it sends (to the mail queue)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, configuration_set: str | None = None) -> None:
         self._client = client
+        self._configuration_set = configuration_set
 
     def send(self, message: EmailMessage, *, source: str, to: str) -> None:
-        self._client.send_raw_email(
-            Source=source, Destinations=[to], RawMessage={"Data": message.as_bytes()}
-        )
+        params: dict[str, Any] = {
+            "Source": source,
+            "Destinations": [to],
+            "RawMessage": {"Data": message.as_bytes()},
+        }
+        if self._configuration_set:
+            params["ConfigurationSetName"] = self._configuration_set
+        self._client.send_raw_email(**params)
+
+
+class FolderMailer:
+    """The local stack's SES: every message as one .eml in a folder, and a console line."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+        name = f"{stamp}-{secrets.token_hex(3)}.eml"
+        (self._folder / name).write_bytes(message.as_bytes())
+        print(f"OUTBOX {name}: to {to}: {message['Subject']}", flush=True)

@@ -14,6 +14,29 @@ Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifec
 Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
 # What became of an automatic acknowledgement owed to an e-mail sender.
 AckState = Literal["owed", "sent", "rate_limited"]
+DeliveryState = Literal["queued", "sent", "failed", "suppressed"]  # API.md, Conversations
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Whether a staff answer or delay notice reached the customer by e-mail (R2.6)."""
+
+    state: DeliveryState
+    to: str | None
+    at: str
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"state": self.state, "to": self.to, "at": self.at}
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Delivery | None:
+        if not data:
+            return None
+        return cls(data["state"], data.get("to"), data["at"], data.get("reason"))
 
 
 @dataclass(frozen=True)
@@ -149,6 +172,7 @@ class Origin:
     ended_at: str | None = None
     ack: AckState | None = None
     conversation_digest: str | None = None  # what a redelivered transcript must match
+    references: tuple[str, ...] = ()  # the customer's References chain, for threading
 
 
 @dataclass(frozen=True)
@@ -173,6 +197,7 @@ class Ticket:
     message_count: int = 0
     scope_correction: dict[str, Any] | None = None
     origin: Origin | None = None
+    attention: tuple[str, ...] = ()  # what staff must look at (a bounced answer, ...)
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -195,6 +220,8 @@ class Ticket:
         }
         if self.scope_correction is not None:
             body["scope_correction"] = self.scope_correction
+        if self.attention:
+            body["attention"] = list(self.attention)
         return body
 
 
@@ -208,15 +235,19 @@ class Message:
     author_id: str
     text: str
     at: str
+    delivery: Delivery | None = None
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "ticket_id": self.ticket_id,
             "author": self.author,
             "text": self.text,
             "at": self.at,
         }
+        if self.delivery is not None:
+            body["delivery"] = self.delivery.to_dict()
+        return body
 
 
 @dataclass(frozen=True)
@@ -229,14 +260,18 @@ class DelayNotice:
     eta: str
     posted_at: str
     posted_by: str
+    delivery: Delivery | None = None
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "reason": self.reason,
             "eta": self.eta,
             "posted_at": self.posted_at,
         }
+        if self.delivery is not None:
+            body["delivery"] = self.delivery.to_dict()
+        return body
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,8 +31,9 @@ from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.ack import AckConfig, MailAcknowledgements
 from chalicelib.intake.mail.adapter import MailIntake
 from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
-from chalicelib.mailer import Mailer, SesMailer
+from chalicelib.mailer import FolderMailer, Mailer, SesMailer
 from chalicelib.notify import Publisher, SnsPublisher
+from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.notices import BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
@@ -49,6 +51,7 @@ class Runtime:
     desk: StaffDesk
     sweeper: Sweeper
     dispatcher: Dispatcher
+    customer_mail: CustomerMail
     chat: ChatIntake
     mail: MailIntake
     imports: ChatImport
@@ -79,7 +82,9 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
             boto3.client("cognito-idp", region_name=region), settings.user_pool_id
         ),
         blobs=S3Blobs(boto3.client("s3", region_name=region)),
-        mailer=SesMailer(boto3.client("ses", region_name=region)),
+        mailer=FolderMailer(Path(settings.outbox_dir))
+        if settings.outbox_dir
+        else SesMailer(boto3.client("ses", region_name=region), settings.ses_configuration_set),
         idempotency=DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table_name, boto3_client=client
         ),
@@ -107,11 +112,24 @@ def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Di
         ),
         clock,
     )
+    customer_mail = build_customer_mail(settings, services, clock)
     senders = {
         **publishing(services.publisher, topics),
         ACKNOWLEDGEMENT: acknowledgements.send,
+        CUSTOMER_MAIL: customer_mail.send,
     }
-    return Dispatcher(store.outbox, senders, clock)
+    return Dispatcher(store.outbox, senders, clock, {CUSTOMER_MAIL: customer_mail.failed})
+
+
+def build_customer_mail(settings: Settings, services: Services, clock: Clock) -> CustomerMail:
+    """Answers and notifications to customers (R2.6)."""
+    store = services.store
+    mail = MailSettings(
+        sender=settings.ack_from, domain=settings.mail_domain, cabinet_url=settings.cabinet_url
+    )
+    return CustomerMail(
+        store.requests, store.markers, services.directory, services.mailer, mail, clock
+    )
 
 
 def build_pipeline(
@@ -167,6 +185,7 @@ def build_runtime(
             store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes
         ),
         dispatcher=dispatcher,
+        customer_mail=build_customer_mail(settings, services, clock),
         chat=chat,
         mail=MailIntake(
             pipeline,

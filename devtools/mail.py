@@ -76,7 +76,7 @@ def poll_queue(stop: threading.Event) -> None:
         if not batch:
             continue
         event = {"Records": [_lambda_record(m) for m in batch]}
-        response = mail_batch(event, runtime.mail, runtime.imports)
+        response = mail_batch(event, runtime.mail, runtime.imports, runtime.customer_mail)
         obs.flush()  # what Lambda's log_metrics middleware does after each batch
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in batch:

@@ -248,11 +248,14 @@ def _looks_like_jwt(token: str) -> bool:
 
 def serve(stack: LocalStack) -> int:
     """Run the stack until Ctrl-C; returns the exit status."""
-    aws_port, api_port = stack.aws_port, stack.api_port
     from chalice import local
     from chalice.cli.factory import CLIFactory
     from moto.server import ThreadedMotoServer
 
+    from devtools.moto_fixes import stop_transaction_copies_from_piling_up
+
+    stop_transaction_copies_from_piling_up()
+    aws_port, api_port = stack.aws_port, stack.api_port
     point_boto3_at_moto(aws_port)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
@@ -265,6 +268,8 @@ def serve(stack: LocalStack) -> int:
     stop_workers = threading.Event()
     try:
         os.environ.update(bootstrap(aws_port))
+        # The SES stand-in: every mail the stack would send is a file here (API.md).
+        os.environ.setdefault("OUTBOX_DIR", str(REPO / "outbox"))
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app

@@ -44,6 +44,10 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+from devtools.moto_fixes import stop_transaction_copies_from_piling_up  # noqa: E402
+
+stop_transaction_copies_from_piling_up()
+
 
 def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
     """An unsigned ID token of the shape Cognito issues (chalice's local gateway decodes it)."""
@@ -62,47 +66,10 @@ def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
 @pytest.fixture
 def aws() -> Iterator[Any]:
     """moto with the tables built from infrastructure/resources.json."""
-    import boto3
-    from aws_lambda_powertools.utilities import parameters
-    from moto import mock_aws
+    from tests.reliability.harness import moto_stack
 
-    from chalicelib.runtime import runtime_from_env
-    from devtools.resources import (
-        create_mail_path,
-        create_secrets,
-        create_tables,
-        create_topics,
-        create_user_pool,
-    )
-
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
-        create_tables(
-            dynamodb,
-            {
-                "SUPPORT_TABLE_NAME": os.environ["SUPPORT_TABLE_NAME"],
-                "IDEMPOTENCY_TABLE_NAME": os.environ["IDEMPOTENCY_TABLE_NAME"],
-            },
-        )
-        arns = create_topics(boto3.client("sns", region_name="eu-central-1"))
-        assert all(os.environ.get(k, v) == v for k, v in arns.items()), arns
-        cognito = boto3.client("cognito-idp", region_name="eu-central-1")
-        os.environ["USER_POOL_ID"] = create_user_pool(cognito, "support-intake-test")[0]
-        create_secrets(boto3.client("secretsmanager", region_name="eu-central-1"), CHAT_SECRET)
-        mail = create_mail_path(
-            boto3.client("s3", region_name="eu-central-1"),
-            boto3.client("sns", region_name="eu-central-1"),
-            boto3.client("sqs", region_name="eu-central-1"),
-        )
-        assert mail["MAIL_BUCKET"] == os.environ["MAIL_BUCKET"]
-        boto3.client("ses", region_name="eu-central-1").verify_domain_identity(
-            Domain="support.hosting.example"
-        )
-        parameters.clear_caches()
-        runtime_from_env.cache_clear()
+    with moto_stack(secret=CHAT_SECRET) as dynamodb:
         yield dynamodb
-        runtime_from_env.cache_clear()
-        parameters.clear_caches()
 
 
 def register(email: str) -> str:

@@ -32,6 +32,7 @@ from chalicelib.models import (
     AckState,
     AuditEvent,
     DelayNotice,
+    Delivery,
     Message,
     OutboxEntry,
     Page,
@@ -88,6 +89,7 @@ class MemoryStore:
         self._corrections: list[dict[str, Any]] = []
         self._outbox: dict[str, OutboxEntry] = {}  # by entry id: where it is now
         self._given_up: list[OutboxEntry] = []
+        self._suppressed: dict[str, str] = {}
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
@@ -223,6 +225,24 @@ class MemoryStore:
             return False
         return duty(before) is duty(sla)
 
+    def set_delivery(
+        self, request_id: str, item: Message | DelayNotice, delivery: Delivery
+    ) -> None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is None:
+                return
+            if isinstance(item, Message) and item.id in found.messages:
+                found.messages[item.id] = replace(found.messages[item.id], delivery=delivery)
+            elif isinstance(item, DelayNotice) and item.id in found.delays:
+                found.delays[item.id] = replace(found.delays[item.id], delivery=delivery)
+
+    def mark_attention(self, request_id: str, reason: str) -> None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is not None and reason not in found.ticket.attention:
+                found.ticket = replace(found.ticket, attention=(*found.ticket.attention, reason))
+
     def settle_ack(self, record_id: str, state: AckState) -> None:
         with self._lock:
             found = self._requests.get(record_id)
@@ -284,6 +304,17 @@ class MemoryStore:
                 return False
             self._allowances[address.lower()] = [*recent, f"{at} {record_id}"]
             return True
+
+    def take_send_allowance(self, address: str, at: str, per_day: int, ref: str) -> bool:
+        return self.take_ack_allowance("send:" + address, at, per_day, ref)
+
+    def suppress(self, address: str, reason: str, at: str) -> None:
+        with self._lock:
+            self._suppressed[address.lower()] = reason
+
+    def suppression(self, address: str) -> str | None:
+        with self._lock:
+            return self._suppressed.get(address.lower())
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         with self._lock:
@@ -361,6 +392,9 @@ class FakeDirectory:
 
     def find_by_email(self, email: str) -> str | None:
         return self.accounts.get(email.lower())
+
+    def email_of(self, sub: str) -> str | None:
+        return next((email for email, owner in self.accounts.items() if owner == sub), None)
 
 
 class FakeMailer:

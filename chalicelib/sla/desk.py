@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from chalicelib.models import (
     Sla,
     Ticket,
 )
+from chalicelib.outbound.sender import mail_owed, queued
 from chalicelib.sla.deadlines import (
     after_delay_notice,
     after_staff_response,
@@ -48,6 +50,7 @@ from chalicelib.validation import reject_unknown_fields
 
 _ATTEMPTS = 4
 T = TypeVar("T")
+ItemT = TypeVar("ItemT", Message, DelayNotice)
 
 
 class StaffDesk:
@@ -77,9 +80,12 @@ class StaffDesk:
             at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
             message = Message(new_message_id(), ticket_id, "staff", staff.sub, text, at)
+            owed = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
+            message = replace(message, delivery=queued(owed, at))
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
             changes: list[Change] = [AppendMessage(message), SetStatus("answered")]
+            changes += [Enqueue(owed)] if owed else []
             if ticket.sla is not None and sla is not None:
                 changes += self._clock_changes(ticket, ticket.sla, sla, now)
             self._requests.change(ticket_id, audit, *changes)
@@ -87,7 +93,7 @@ class StaffDesk:
 
         message, ticket, sla = self._retry(ticket_id, attempt)
         self._after(ticket, sla, via="response")
-        return message
+        return self._delivered(ticket, message)
 
     def post_delay_notice(
         self, staff: Principal, ticket_id: str, request: DelayNoticeRequest
@@ -105,16 +111,19 @@ class StaffDesk:
             at = to_iso(now)
             sla = after_delay_notice(ticket.sla, now, eta)
             notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
+            owed = mail_owed(ticket, notice, at)  # R2.2, R2.6: the customer is told
+            notice = replace(notice, delivery=queued(owed, at))
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
             changes = self._clock_changes(ticket, ticket.sla, sla, now)
+            changes += [Enqueue(owed)] if owed else []
             self._requests.change(ticket_id, audit, AddDelayNotice(notice), *changes)
             return notice, sla
 
         notice, ticket, sla = self._retry(ticket_id, attempt)
         obs.count(obs.DELAY_NOTICE_POSTED)
         self._after(ticket, sla, via="delay_notice")
-        return notice
+        return self._delivered(ticket, notice)
 
     def correct_scope(self, staff: Principal, ticket_id: str, request: ScopeCorrection) -> Ticket:
         """A staff correction, kept beside the classifier's answer (both are shown)."""
@@ -150,6 +159,24 @@ class StaffDesk:
         if newly_breached(before, after):
             changes.append(Enqueue(breach_notice(ticket, before, now)))
         return changes
+
+    def _delivered(self, ticket: Ticket, item: ItemT) -> ItemT:
+        """Hand the owed mail over now if it can go (else the sweep retries), and give
+        the caller the item as it then stands."""
+        owed = mail_owed(ticket, item, item.at if isinstance(item, Message) else item.posted_at)
+        if owed is None:
+            return item
+        self._dispatcher.deliver(owed)
+        stored = self._requests.thread(ticket.id)
+        if stored is None:
+            return item
+        same: tuple[Message | DelayNotice, ...] = (
+            stored.messages if isinstance(item, Message) else stored.delay_notices
+        )
+        for found in same:
+            if found.id == item.id and isinstance(found, type(item)):
+                return found
+        return item
 
     def _after(self, ticket: Ticket, sla: Sla | None, *, via: str) -> None:
         if newly_breached(ticket.sla, sla) and ticket.sla is not None:

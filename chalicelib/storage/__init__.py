@@ -17,6 +17,7 @@ from chalicelib.models import (
     AckState,
     AuditEvent,
     DelayNotice,
+    Delivery,
     Message,
     OutboxEntry,
     Page,
@@ -138,6 +139,16 @@ class Requests(Protocol):
         added item exists; DuplicateMail if a reply's identity is held by another."""
         ...
 
+    def set_delivery(
+        self, request_id: str, item: Message | DelayNotice, delivery: Delivery
+    ) -> None:
+        """Record what became of the e-mail that carries a staff message or notice."""
+        ...
+
+    def mark_attention(self, request_id: str, reason: str) -> None:
+        """Flag a request for staff (`attention`), once per reason."""
+        ...
+
     def settle_ack(self, record_id: str, state: AckState) -> None:
         """Record what became of an owed acknowledgement (only while it is owed)."""
         ...
@@ -172,7 +183,7 @@ class DeadlineIndex(Protocol):
 
 
 class Markers(Protocol):
-    """Each sender's acknowledgements of the last 24 hours."""
+    """Per-address facts: acknowledgements and mails of the last 24 hours, suppression."""
 
     def take_ack_allowance(self, address: str, at: str, per_day: int, record_id: str) -> bool:
         """Spend one of a sender's acknowledgements of the last 24 h on `record_id`;
@@ -181,6 +192,18 @@ class Markers(Protocol):
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         """Give back what `record_id` took: its acknowledgement was not sent."""
+        ...
+
+    def take_send_allowance(self, address: str, at: str, per_day: int, ref: str) -> bool:
+        """The same per recipient for answers and notifications (a separate count)."""
+        ...
+
+    def suppress(self, address: str, reason: str, at: str) -> None:
+        """Send nothing more to `address` (a complaint, or a permanent bounce)."""
+        ...
+
+    def suppression(self, address: str) -> str | None:
+        """Why `address` is suppressed, or None."""
         ...
 
 

@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from chalicelib.models import (
     AuditEvent,
     DelayNotice,
+    Delivery,
     KbArticle,
     Message,
     Origin,
@@ -94,6 +95,7 @@ def _origin_attributes(origin: Origin | None) -> dict[str, Any]:
         "ended_at": origin.ended_at,
         "ack": origin.ack,
         "conversation_digest": origin.conversation_digest,
+        "references": list(origin.references) or None,
     }
 
 
@@ -116,6 +118,7 @@ def _origin_from(item: Mapping[str, Any]) -> Origin | None:
         ended_at=item.get("ended_at"),
         ack=item.get("ack"),
         conversation_digest=item.get("conversation_digest"),
+        references=tuple(item.get("references") or ()),
     )
 
 
@@ -177,6 +180,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         message_count=int(item.get("message_count") or 0),
         scope_correction=item.get("scope_correction"),
         origin=_origin_from(item),
+        attention=tuple(item.get("attention") or ()),
     )
 
 
@@ -191,6 +195,7 @@ def message_to_item(message: Message) -> dict[str, Any]:
         "author_id": message.author_id,
         "text": message.text,
         "at": message.at,
+        "delivery": message.delivery.to_dict() if message.delivery else None,
     }
 
 
@@ -202,6 +207,7 @@ def message_from_item(item: Mapping[str, Any]) -> Message:
         author_id=item["author_id"],
         text=item["text"],
         at=item["at"],
+        delivery=Delivery.from_dict(item.get("delivery")),
     )
 
 
@@ -216,6 +222,7 @@ def delay_to_item(notice: DelayNotice) -> dict[str, Any]:
         "eta": notice.eta,
         "posted_at": notice.posted_at,
         "posted_by": notice.posted_by,
+        "delivery": notice.delivery.to_dict() if notice.delivery else None,
     }
 
 
@@ -227,6 +234,7 @@ def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
         eta=item["eta"],
         posted_at=item["posted_at"],
         posted_by=item["posted_by"],
+        delivery=Delivery.from_dict(item.get("delivery")),
     )
 
 

@@ -8,6 +8,8 @@
 | audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
 | mail identity  | MAILID#<hash>  | MAIL                      |                                 |
 | ack allowance  | ACK#<address>  | RATE                      |                                 |
+| mail allowance | SEND#<address> | RATE                      |                                 |
+| suppression    | SUPPRESS#<addr>| ADDRESS                   |                                 |
 | correction     | CORRECTIONS    | <at>#<request id>         |                                 |
 | open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
 | outbox entry   | OUTBOX#<shard> | <due_at>#<entry id>       |                                 |
@@ -87,6 +89,14 @@ def mail_identity_key(identity: str) -> dict[str, str]:
 
 def ack_allowance_key(address: str) -> dict[str, str]:
     return {"PK": f"ACK#{address.lower()}", "SK": "RATE"}
+
+
+def send_allowance_key(address: str) -> dict[str, str]:
+    return {"PK": f"SEND#{address.lower()}", "SK": "RATE"}
+
+
+def suppression_key(address: str) -> dict[str, str]:
+    return {"PK": f"SUPPRESS#{address.lower()}", "SK": "ADDRESS"}
 
 
 def outbox_key(entry_id: str, due_at: str) -> dict[str, str]:

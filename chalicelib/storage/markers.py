@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.storage.keys import ack_allowance_key
+from chalicelib.storage.codec import dump
+from chalicelib.storage.keys import ack_allowance_key, send_allowance_key, suppression_key
 from chalicelib.storage.table import Table
 from chalicelib.timeutil import parse_iso, to_iso
 
@@ -28,17 +29,36 @@ class DynamoMarkers:
                 return None
             return [*recent, f"{at} {record_id}"]
 
-        return self._change_allowance(address, at, change)
+        return self._change_allowance(ack_allowance_key(address), at, change)
+
+    def take_send_allowance(self, address: str, at: str, per_day: int, ref: str) -> bool:
+        def change(recent: list[str]) -> list[str] | None:
+            if any(entry.endswith(f" {ref}") for entry in recent):
+                return recent
+            return None if len(recent) >= per_day else [*recent, f"{at} {ref}"]
+
+        return self._change_allowance(send_allowance_key(address), at, change)
+
+    def suppress(self, address: str, reason: str, at: str) -> None:
+        self._table.client.put_item(
+            TableName=self._table.name,
+            Item=dump({**suppression_key(address), "reason": reason, "at": at}),
+        )
+
+    def suppression(self, address: str) -> str | None:
+        item = self._table.get(suppression_key(address))
+        return str(item["reason"]) if item else None
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         self._change_allowance(
-            address, at, lambda recent: [e for e in recent if not e.endswith(f" {record_id}")]
+            ack_allowance_key(address),
+            at,
+            lambda recent: [e for e in recent if not e.endswith(f" {record_id}")],
         )
 
     def _change_allowance(
-        self, address: str, at: str, change: Callable[[list[str]], list[str] | None]
+        self, key: dict[str, str], at: str, change: Callable[[list[str]], list[str] | None]
     ) -> bool:
-        key = ack_allowance_key(address)
         cutoff = to_iso(parse_iso(at) - timedelta(hours=24))
         for _ in range(5):
             item = self._table.get(key) or {}

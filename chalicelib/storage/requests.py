@@ -8,6 +8,8 @@ from typing import Any
 from chalicelib.models import (
     AckState,
     AuditEvent,
+    DelayNotice,
+    Delivery,
     Message,
     OutboxEntry,
     Page,
@@ -294,6 +296,25 @@ class DynamoRequests:
             if original and original != reply.record.id:
                 raise DuplicateMail(original)
         raise AlreadyRecorded(request_id)
+
+    def set_delivery(
+        self, request_id: str, item: Message | DelayNotice, delivery: Delivery
+    ) -> None:
+        if isinstance(item, Message):
+            key = {"PK": request_pk(request_id), "SK": f"MSG#{item.at}#{item.id}"}
+        else:
+            key = {"PK": request_pk(request_id), "SK": f"DELAY#{item.posted_at}#{item.id}"}
+        self._table.update(
+            key, "SET delivery = :d", "attribute_exists(PK)", {":d": delivery.to_dict()}
+        )
+
+    def mark_attention(self, request_id: str, reason: str) -> None:
+        self._table.update(
+            request_key(request_id),
+            "SET attention = list_append(if_not_exists(attention, :none), :reason)",
+            "attribute_exists(PK) AND NOT contains(attention, :flag)",
+            {":none": [], ":reason": [reason], ":flag": reason},
+        )
 
     def settle_ack(self, record_id: str, state: AckState) -> None:
         self._table.update(

@@ -144,9 +144,12 @@ def test_each_function_may_only_do_its_own_job() -> None:
             found |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
         return found
 
-    assert "ses:SendRawEmail" in actions("MailRole") and "ses:SendRawEmail" not in actions(
-        "ApiRole"
-    )
+    # Answers and notifications leave from the API (R2.6), acknowledgements from the mail
+    # function, and whatever is still owed from the sweep's drain of the outbox.
+    for role in ("ApiRole", "SweepRole", "MailRole"):
+        [ses] = [s for s in _statements(role) if s["Action"] == ["ses:SendRawEmail"]]
+        assert all("*" not in str(r) for r in ses["Resource"]), ses
+        assert any("configuration-set" in str(r) for r in ses["Resource"]), ses
     assert "s3:GetObject" not in actions("ApiRole") | actions("SweepRole")
     assert "secretsmanager:GetSecretValue" in actions("ApiRole")
     assert "secretsmanager:GetSecretValue" not in actions("MailRole") | actions("SweepRole")
@@ -210,3 +213,18 @@ def test_an_existing_user_pool_replaces_the_stack_one_everywhere() -> None:
 def test_packaged_sweep_runs_every_minute(packaged: dict) -> None:
     events = packaged["Resources"]["SlaSweep"]["Properties"]["Events"]
     assert events["SlaSweepEvent"]["Properties"]["Schedule"] == "rate(1 minute)"
+
+
+def test_bounces_and_complaints_come_back_to_the_mail_queue() -> None:
+    resources = template()["Resources"]
+    destination = resources["OutboundFeedbackDestination"]["Properties"]["EventDestination"]
+    assert sorted(destination["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert destination["SnsDestination"]["TopicARN"] == {"Ref": "MailFeedbackTopic"}
+    subscription = resources["MailFeedbackSubscription"]["Properties"]
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["MailQueue", "Arn"]}
+    [allowed] = [
+        s
+        for s in resources["MailQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Principal"] == {"Service": "sns.amazonaws.com"}
+    ]
+    assert {"Ref": "MailFeedbackTopic"} in allowed["Condition"]["ArnEquals"]["aws:SourceArn"]

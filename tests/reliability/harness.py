@@ -51,8 +51,9 @@ def corpus_mails(limit: int | None = None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def moto_stack() -> Iterator[dict[str, str]]:
-    """moto with every resource the runtime uses, from the infrastructure definitions."""
+def moto_stack(secret: str = "reliability-secret") -> Iterator[Any]:
+    """moto with every resource the runtime uses, built from the infrastructure
+    definitions; yields the DynamoDB client. The `aws` test fixture is this too."""
     import boto3
     from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
@@ -75,22 +76,24 @@ def moto_stack() -> Iterator[dict[str, str]]:
                 "IDEMPOTENCY_TABLE_NAME": os.environ["IDEMPOTENCY_TABLE_NAME"],
             },
         )
-        create_topics(boto3.client("sns", region_name=REGION))
-        pool = create_user_pool(boto3.client("cognito-idp", region_name=REGION), "reliability")[0]
-        os.environ["USER_POOL_ID"] = pool
-        create_secrets(boto3.client("secretsmanager", region_name=REGION), "reliability-secret")
-        create_mail_path(
+        arns = create_topics(boto3.client("sns", region_name=REGION))
+        assert all(os.environ.get(k, v) == v for k, v in arns.items()), arns
+        cognito = boto3.client("cognito-idp", region_name=REGION)
+        os.environ["USER_POOL_ID"] = create_user_pool(cognito, "support-intake-test")[0]
+        create_secrets(boto3.client("secretsmanager", region_name=REGION), secret)
+        mail = create_mail_path(
             boto3.client("s3", region_name=REGION),
             boto3.client("sns", region_name=REGION),
             boto3.client("sqs", region_name=REGION),
         )
+        assert mail["MAIL_BUCKET"] == os.environ["MAIL_BUCKET"]
         boto3.client("ses", region_name=REGION).verify_domain_identity(
             Domain="support.hosting.example"
         )
         parameters.clear_caches()
         runtime_from_env.cache_clear()
         try:
-            yield {"USER_POOL_ID": pool}
+            yield client
         finally:
             runtime_from_env.cache_clear()
             parameters.clear_caches()

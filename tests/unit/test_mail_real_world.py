@@ -312,3 +312,11 @@ def test_inline_parts_are_kept_but_not_listed_as_files() -> None:
     )
     (shot,) = parse_mail(crlf(message)).attachments
     assert shot.inline and shot.data == b"png"
+
+
+def test_an_attachment_name_with_a_line_break_is_safe_for_s3_metadata() -> None:
+    from chalicelib.intake.mail.adapter import header_safe
+
+    assert header_safe("report\r\nX-Evil: 1.pdf") == "report??X-Evil: 1.pdf"
+    assert header_safe("счёт.pdf") == "????.pdf"
+    assert len(header_safe("a" * 5000)) == 200

@@ -81,6 +81,12 @@ def parse_notification(body: str) -> Notification:
     return Notification(bucket, key, None if source is None else str(source), verdicts)
 
 
+def header_safe(text: str, limit: int = 200) -> str:
+    """Text an HTTP header (S3 user metadata) can carry: printable ASCII, bounded. A
+    file name with a line break would otherwise fail the upload, and the mail with it."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)[:limit]
+
+
 def thread_reference(mail: ParsedMail, domain: str) -> str | None:
     """The request a mail answers: our Message-IDs first, then the subject tag."""
     for message_id in [*mail.in_reply_to, *reversed(mail.references)]:
@@ -188,7 +194,7 @@ class MailIntake:
                 key,
                 attachment.data,
                 content_type=attachment.content_type,
-                metadata={"filename": attachment.name.encode("ascii", "replace").decode()},
+                metadata={"filename": header_safe(attachment.name)},
             )
             if len(listed) < MAX_LISTED_ATTACHMENTS:
                 listed.append(
@@ -204,6 +210,7 @@ class MailIntake:
         return Origin(
             source_ref=f"s3://{note.bucket}/{note.key}",
             message_id=mail.message_id,
+            references=tuple(mail.references[-10:]),
             full_text_ref=full_text,
             attachments=tuple(listed),
             attachment_count=len(mail.attachments),

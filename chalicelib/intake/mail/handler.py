@@ -8,7 +8,8 @@ raw mail still in S3, from where `python -m chalicelib replay --dlq` re-drives i
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import (
@@ -41,6 +42,46 @@ def s3_objects(body: str) -> list[tuple[str, str]] | None:
 
 
 SES_SETUP_OBJECT = "AMAZON_SES_SETUP_NOTIFICATION"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """SES's word on one of our outbound mails: a bounce or a complaint."""
+
+    message_id: str  # our Message-ID header
+    addresses: tuple[str, ...]
+    permanent: bool
+    complaint: bool
+
+
+def feedback_of(body: str) -> Feedback | None:
+    """A Bounce or Complaint notification (SNS envelope or raw), else None."""
+    try:
+        event = json.loads(body)
+        inner = json.loads(event["Message"]) if isinstance(event.get("Message"), str) else event
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(inner, dict):
+        return None
+    kind = inner.get("notificationType") or inner.get("eventType")
+    if kind not in ("Bounce", "Complaint"):
+        return None
+    mail = inner.get("mail") or {}
+    headers = (mail.get("commonHeaders") or {}) if isinstance(mail, dict) else {}
+    message_id = str(headers.get("messageId") or "")
+    if kind == "Bounce":
+        bounce = inner.get("bounce") or {}
+        recipients = bounce.get("bouncedRecipients") or []
+        permanent = bounce.get("bounceType") == "Permanent"
+    else:
+        recipients = (inner.get("complaint") or {}).get("complainedRecipients") or []
+        permanent = False
+    addresses = tuple(
+        str(r.get("emailAddress", "")).strip().lower()
+        for r in recipients
+        if isinstance(r, dict) and r.get("emailAddress")
+    )
+    return Feedback(message_id, addresses, permanent, kind == "Complaint")
 
 
 def setup_notice(body: str) -> str | None:
@@ -91,8 +132,17 @@ def setup_notice(body: str) -> str | None:
     return None
 
 
+class FeedbackReader(Protocol):
+    def bounced(self, message_id: str, address: str, *, permanent: bool, complaint: bool) -> bool:
+        """Record SES feedback on one of our mails; False if it is not ours."""
+        ...
+
+
 def mail_batch(
-    event: dict[str, Any], intake: MailIntake, imports: ChatImport | None = None
+    event: dict[str, Any],
+    intake: MailIntake,
+    imports: ChatImport | None = None,
+    feedback: FeedbackReader | None = None,
 ) -> dict[str, Any]:
     """Process an SQS event of mail notifications; returns the partial-failure response.
 
@@ -105,6 +155,16 @@ def mail_batch(
     obs.count(obs.MAIL_NOTIFICATIONS, len(event.get("Records") or []))
 
     def handle(record: SQSRecord) -> Outcome | list[dict[str, Any]] | str:
+        said = feedback_of(record.body)
+        if said is not None and feedback is not None:
+            ours = [
+                feedback.bounced(
+                    said.message_id, a, permanent=said.permanent, complaint=said.complaint
+                )
+                for a in said.addresses
+            ]
+            obs.logger.info("mail feedback", extra={"complaint": said.complaint, "ours": any(ours)})
+            return "feedback"
         notice = setup_notice(record.body)
         if notice is not None:
             obs.logger.info("setup notification passed over", extra={"notification": notice})

@@ -1,0 +1,183 @@
+"""The customer mail a staff answer or delay notice owes (R2.6), sent from the outbox.
+
+The entry is written with the answer itself, so an answer is never stored without the
+mail it owes; the dispatcher holds the entry while one sender sends it, retries a
+refused send with backoff, and on the last failure the delivery shows `failed`. Nothing
+goes to a machine sender, a suppressed address, or past a recipient's daily allowance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chalicelib import observability as obs
+from chalicelib.accounts import AccountDirectory
+from chalicelib.delivery import after_sending, entry_for
+from chalicelib.ids import REQUEST_ID
+from chalicelib.mailer import Mailer
+from chalicelib.models import DelayNotice, Delivery, Message, OutboxEntry, Ticket
+from chalicelib.outbound.compose import Kind, Letter, compose, language_of, to_message
+from chalicelib.storage import Markers, Requests
+from chalicelib.timeutil import Clock, parse_iso, to_iso
+
+CUSTOMER_MAIL = "customer_mail"
+_OURS = re.compile(r"<?reply-(" + REQUEST_ID + r")\.([A-Z0-9-]{3,40})@")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    sender: str
+    domain: str
+    cabinet_url: str
+    per_day: int = 50  # mails to one recipient in 24 h, answers and notifications together
+
+
+def mail_owed(ticket: Ticket, item: Message | DelayNotice, at: str) -> OutboxEntry | None:
+    """The mail a staff message or delay notice owes its customer, or None when no one
+    can receive it: machine mail, an unlinked chat, a record without an address."""
+    origin = ticket.origin
+    to: str | None = None
+    if ticket.official:
+        kind: Kind = (
+            "delay_notification" if isinstance(item, DelayNotice) else ("response_notification")
+        )
+    elif ticket.channel == "email":
+        if origin is None or origin.disposition not in ("advisory",) or not ticket.customer_email:
+            return None
+        kind, to = "answer", ticket.customer_email
+    elif origin is not None and origin.account:
+        kind = "answer"  # a chat or Skype record linked to an account (R1.6)
+    else:
+        return None
+    payload = {
+        "kind": kind,
+        "item": "notice" if isinstance(item, DelayNotice) else "message",
+        "item_id": item.id,
+        "to": to,
+    }
+    return entry_for(CUSTOMER_MAIL, ticket.id, item.id, payload, at)
+
+
+def queued(entry: OutboxEntry | None, at: str) -> Delivery | None:
+    return None if entry is None else Delivery("queued", entry.payload.get("to"), at)
+
+
+class CustomerMail:
+    def __init__(
+        self,
+        requests: Requests,
+        markers: Markers,
+        directory: AccountDirectory,
+        mailer: Mailer,
+        settings: MailSettings,
+        clock: Clock,
+    ) -> None:
+        self._requests = requests
+        self._markers = markers
+        self._directory = directory
+        self._mailer = mailer
+        self._settings = settings
+        self._clock = clock
+
+    def send(self, entry: OutboxEntry) -> None:
+        """Send the mail an entry owes; raise if the mail service refused it."""
+        thread = self._requests.thread(entry.request_id)
+        item = self._item(thread, entry) if thread else None
+        if thread is None or item is None:
+            return  # nothing left to carry
+        ticket, at = thread.ticket, to_iso(self._clock())
+        to = entry.payload.get("to") or self._recipient(ticket)
+        if not to:
+            return self._settle(ticket, item, Delivery("failed", None, at, "no_address"))
+        if reason := self._markers.suppression(to):
+            return self._settle(ticket, item, Delivery("suppressed", to, at, reason))
+        if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):
+            return self._settle(ticket, item, Delivery("suppressed", to, at, "rate_limited"))
+        letter = self._letter(ticket, item, entry.payload["kind"], to)
+        message = to_message(letter, sender=self._settings.sender, clock=self._clock)
+        self._mailer.send(message, source=self._settings.sender, to=to)
+        obs.count(obs.MAIL_SENT, kind=letter.kind)
+        after_sending(
+            lambda: self._requests.set_delivery(ticket.id, item, Delivery("sent", to, at))
+        )
+
+    def failed(self, entry: OutboxEntry, error: str) -> None:
+        """The last attempt failed: the delivery shows it, and staff are told."""
+        obs.count(obs.MAIL_FAILED, kind=str(entry.payload.get("kind")))
+        thread = self._requests.thread(entry.request_id)
+        item = self._item(thread, entry) if thread else None
+        if thread is not None and item is not None:
+            delivery = Delivery("failed", entry.payload.get("to"), to_iso(self._clock()), error)
+            self._requests.set_delivery(thread.ticket.id, item, delivery)
+            self._requests.mark_attention(thread.ticket.id, "delivery_failed")
+
+    def bounced(self, message_id: str, address: str, *, permanent: bool, complaint: bool) -> bool:
+        """SES feedback on one of our mails: the delivery failed, staff are told, and a
+        complaint or a permanent bounce suppresses the address. False if not ours."""
+        match = _OURS.search(message_id)
+        thread = self._requests.thread(match.group(1)) if match else None
+        if match is None or thread is None:
+            return False
+        at = to_iso(self._clock())
+        reason = "complaint" if complaint else ("bounced" if permanent else "bounced_transient")
+        item = next((i for i in self._items(thread) if i.id == match.group(2)), None)
+        if item is not None:
+            self._requests.set_delivery(
+                thread.ticket.id, item, Delivery("failed", address, at, reason)
+            )
+        self._requests.mark_attention(thread.ticket.id, "delivery_failed")
+        if complaint or permanent:
+            self._markers.suppress(address, reason, at)
+        obs.count(obs.MAIL_FAILED, kind=reason)
+        return True
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _recipient(self, ticket: Ticket) -> str | None:
+        if ticket.official:
+            return ticket.customer_email or self._directory.email_of(ticket.customer)
+        account = ticket.origin.account if ticket.origin else None
+        return self._directory.email_of(account) if account else None
+
+    @staticmethod
+    def _items(thread: object) -> list[Message | DelayNotice]:
+        return [*getattr(thread, "messages", ()), *getattr(thread, "delay_notices", ())]
+
+    def _item(self, thread: object, entry: OutboxEntry) -> Message | DelayNotice | None:
+        wanted = entry.payload.get("item_id")
+        return next((i for i in self._items(thread) if i.id == wanted), None)
+
+    def _settle(self, ticket: Ticket, item: Message | DelayNotice, delivery: Delivery) -> None:
+        self._requests.set_delivery(ticket.id, item, delivery)
+        if delivery.state == "failed":
+            self._requests.mark_attention(ticket.id, "delivery_failed")
+
+    def _letter(self, ticket: Ticket, item: Message | DelayNotice, kind: Kind, to: str) -> Letter:
+        base = self._settings.cabinet_url.rsplit("/", 1)[0]
+        fields = {
+            "id": ticket.id,
+            "subject": ticket.subject or "",
+            "answer": item.text if isinstance(item, Message) else "",
+            "reason": item.reason if isinstance(item, DelayNotice) else "",
+            "eta": _readable(item.eta) if isinstance(item, DelayNotice) else "",
+            "cabinet": self._settings.cabinet_url,
+            "link": f"{base}/{ticket.id}",
+        }
+        origin = ticket.origin
+        answered = origin.message_id if kind == "answer" and origin else None
+        references = (*origin.references, answered) if origin and answered else ()
+        return compose(
+            kind,
+            language_of(f"{ticket.subject}\n{ticket.text}"),
+            fields,
+            to=to,
+            message_id=f"<reply-{ticket.id}.{item.id}@{self._settings.domain}>",
+            in_reply_to=answered,
+            references=tuple(r for r in references if r),
+            automatic=kind != "answer",  # RFC 3834: staff wrote an answer; not a notice
+        )
+
+
+def _readable(eta: str) -> str:
+    return parse_iso(eta).strftime("%Y-%m-%d %H:%M UTC")

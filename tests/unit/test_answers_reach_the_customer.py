@@ -1,0 +1,176 @@
+"""R2.6: an answer is given when the customer can see it. On fakes (no AWS)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from email.message import Message as MimeMessage
+
+import pytest
+
+from chalicelib.identity import Principal
+from chalicelib.intake.cabinet import NewTicket
+from chalicelib.intake.chat import parse_transcript
+from chalicelib.intake.mail.adapter import Notification
+from chalicelib.sla.desk import parse_delay_notice_request
+from tests.fakes import FakeWorld, fake_world
+from tests.samples import mail
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+ANNA = Principal(sub="sub-anna", email=None, groups=())  # moto's tokens carry no e-mail
+AGENT = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
+PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return fake_world(T0, accounts={"anna@flowershop.example": "sub-anna"})
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def deliver(world: FakeWorld, raw: bytes) -> str:
+    key = f"raw/{uuid.uuid4().hex}"
+    world.blobs.objects[("unit-mail", key)] = raw
+    note = Notification("unit-mail", key, "x@y.example", PASS)
+    return world.runtime.mail.process(note).record_id
+
+
+def sent(world: FakeWorld, kind: str = "") -> list[MimeMessage]:
+    """Mails other than acknowledgements, parsed back as a mail client would."""
+    found = [message_from_bytes(m.as_bytes(), policy=default) for m in world.mailer.sent]
+    return [m for m in found if m["Auto-Submitted"] != "auto-replied"]
+
+
+def body_of(message: MimeMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    return str(part.get_content())
+
+
+def test_an_answer_to_an_email_record_is_one_threaded_mail(world: FakeWorld) -> None:
+    customer_id = f"<{uuid.uuid4().hex}@flowershop.example>"
+    raw = mail(subject="Почта не работает", message_id=customer_id, References="<a@x> <b@x>")
+    rid = deliver(world, raw)
+    world.clock.now = at(10)
+    message = world.runtime.desk.respond(AGENT, rid, "Перезапустили почтовый сервер.")
+    [answer] = sent(world)
+    assert answer["To"] == "anna@flowershop.example"
+    assert answer["Subject"] == f"Re: Почта не работает [#{rid}]"
+    assert answer["In-Reply-To"] == customer_id
+    assert answer["References"].split() == ["<a@x>", "<b@x>", customer_id]
+    assert answer["Message-ID"] == f"<reply-{rid}.{message.id}@support.hosting.example>"
+    assert answer["Auto-Submitted"] is None  # written by staff (RFC 3834)
+    text = body_of(answer)
+    assert "Перезапустили почтовый сервер." in text
+    assert "консультационные" in text and "https://cabinet.example.com" in text  # R1.4
+    assert answer.get_body(preferencelist=("html",)) is not None  # type: ignore[attr-defined]
+    assert message.delivery is not None and message.delivery.state == "sent"
+    assert message.delivery.to == "anna@flowershop.example"
+    # The send job run again (a redelivery, the next sweep) sends nothing more.
+    world.runtime.sweeper.run(at(20))
+    assert len(sent(world)) == 1
+
+
+def test_a_cabinet_response_and_a_delay_notice_notify_the_account(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, NewTicket("Сайт", "Сайт отдаёт 502."))
+    world.clock.now = at(10)
+    notice = world.runtime.desk.post_delay_notice(
+        AGENT,
+        ticket.id,
+        parse_delay_notice_request({"reason": "Меняем диск", "eta": at(180).isoformat()}),
+    )
+    world.clock.now = at(30)
+    world.runtime.desk.respond(AGENT, ticket.id, "Диск заменён, сайт работает.")
+    delay, response = sent(world)
+    assert delay["To"] == response["To"] == "anna@flowershop.example"
+    assert delay["Auto-Submitted"] == response["Auto-Submitted"] == "auto-generated"
+    assert "Меняем диск" in body_of(delay) and "2026-11-24 12:00 UTC" in body_of(delay)
+    assert "Диск заменён" in body_of(response)
+    assert f"https://cabinet.example.com/tickets/{ticket.id}" in body_of(response)
+    assert f"[#{ticket.id}]" in response["Subject"]
+    assert notice.delivery is not None and notice.delivery.state == "sent"
+
+
+def test_a_refused_send_is_retried_and_ends_failed_for_staff_to_see(world: FakeWorld) -> None:
+    rid = deliver(world, mail())
+    world.mailer.failures = 100
+    world.clock.now = at(1)
+    message = world.runtime.desk.respond(AGENT, rid, "Ответ")
+    assert message.delivery is not None and message.delivery.state == "queued"
+    for hours in range(1, 10):  # the sweeps retry with backoff, then give up
+        world.runtime.sweeper.run(at(60 * hours))
+    thread = world.store.thread(rid)
+    assert thread is not None
+    [stored] = [m for m in thread.messages if m.id == message.id]
+    assert stored.delivery is not None and stored.delivery.state == "failed"
+    assert "delivery_failed" in thread.ticket.attention
+    assert world.store.owed() == []
+
+
+def test_a_bounce_fails_the_delivery_and_a_complaint_suppresses_the_address(
+    world: FakeWorld,
+) -> None:
+    rid = deliver(world, mail())
+    message = world.runtime.desk.respond(AGENT, rid, "Ответ")
+    our_id = f"<reply-{rid}.{message.id}@support.hosting.example>"
+    assert world.runtime.customer_mail.bounced(
+        our_id, "anna@flowershop.example", permanent=False, complaint=True
+    )
+    thread = world.store.thread(rid)
+    assert thread is not None and "delivery_failed" in thread.ticket.attention
+    assert thread.messages[-1].delivery.state == "failed"  # type: ignore[union-attr]
+    again = world.runtime.desk.respond(AGENT, rid, "Ещё ответ")
+    assert again.delivery is not None and again.delivery.state == "suppressed"
+    assert len(sent(world)) == 1
+    assert not world.runtime.customer_mail.bounced(
+        "<x@elsewhere>", "a@b.c", permanent=True, complaint=False
+    )
+
+
+def test_a_reply_to_a_notification_threads_into_the_ticket_and_a_strangers_does_not(
+    world: FakeWorld,
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, NewTicket("Сайт", "Сайт отдаёт 502."))
+    world.runtime.desk.respond(AGENT, ticket.id, "Проверьте ещё раз, пожалуйста.")
+    [notification] = sent(world)
+    ours = notification["Message-ID"]
+    deliver(world, mail(subject="Re: ответ", In_Reply_To=ours, body="Всё ещё 502."))
+    deliver(world, mail(sender="eve@evil.example", subject="Re: ответ", In_Reply_To=ours))
+    thread = world.store.thread(ticket.id)
+    assert thread is not None
+    customer_turns = [m.text for m in thread.messages if m.author == "customer"]
+    assert customer_turns == ["Всё ещё 502."]
+    assert thread.ticket.status == "open"
+
+
+def test_an_answer_to_a_linked_chat_is_mailed_and_to_an_unlinked_one_is_only_recorded(
+    world: FakeWorld,
+) -> None:
+    body = {
+        "id": "conv-9",
+        "channel": "chat",
+        "started_at": "2026-11-24T12:00:00+03:00",
+        "ended_at": "2026-11-24T12:10:00+03:00",
+        "customer_email": "anna@flowershop.example",
+        "messages": [{"from": "customer", "at": "2026-11-24T12:01:00+03:00", "text": "Тариф?"}],
+    }
+    linked, _ = world.runtime.chat.record(parse_transcript(body))
+    unlinked, _ = world.runtime.chat.record(
+        parse_transcript({**body, "id": "conv-10", "customer_email": "nobody@example.com"})
+    )
+    answered = world.runtime.desk.respond(AGENT, linked["id"], "Тариф меняется в кабинете.")
+    recorded = world.runtime.desk.respond(AGENT, unlinked["id"], "Тариф меняется в кабинете.")
+    assert answered.delivery is not None and answered.delivery.state == "sent"
+    assert recorded.delivery is None
+    [answer] = sent(world)
+    assert answer["To"] == "anna@flowershop.example"
+
+
+def test_machine_mail_is_never_answered_by_mail(world: FakeWorld) -> None:
+    rid = deliver(world, mail(Auto_Submitted="auto-replied"))
+    message = world.runtime.desk.respond(AGENT, rid, "Ответ роботу")
+    assert message.delivery is None and sent(world) == []
