@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from email.policy import default
 from email.message import Message as MimeMessage
+from email.policy import default
 
 import pytest
 
