@@ -13,7 +13,7 @@ Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifec
 # What the e-mail intake made of a mail (parse-email and the record's `disposition`).
 Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
 # What became of an automatic acknowledgement owed to an e-mail sender.
-AckState = Literal["owed", "sent", "rate_limited"]
+AckState = Literal["owed", "sent", "rate_limited", "failed"]
 DeliveryState = Literal["queued", "sent", "failed", "suppressed"]  # API.md, Conversations
 
 

@@ -118,7 +118,8 @@ def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Di
         ACKNOWLEDGEMENT: acknowledgements.send,
         CUSTOMER_MAIL: customer_mail.send,
     }
-    return Dispatcher(store.outbox, senders, clock, {CUSTOMER_MAIL: customer_mail.failed})
+    given_up = {CUSTOMER_MAIL: customer_mail.failed, ACKNOWLEDGEMENT: acknowledgements.failed}
+    return Dispatcher(store.outbox, senders, clock, given_up)
 
 
 def build_customer_mail(settings: Settings, services: Services, clock: Clock) -> CustomerMail:

@@ -1,4 +1,4 @@
-"""A workaround for moto 5.2's DynamoDB, which the local stack and the tests apply.
+"""Workarounds for moto 5.2's DynamoDB, which the local stack and the tests apply.
 
 moto rolls back a failed TransactWriteItems by restoring a deep copy of each table it
 touched, taken before every transaction. Its models record every instance they create
@@ -32,3 +32,66 @@ def stop_transaction_copies_from_piling_up() -> None:
                 del model.instances_tracked[length:]
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+@functools.cache
+def snapshot_only_what_a_transaction_touches() -> None:
+    """moto deep-copies every table a transaction touches, to roll back on failure: at a
+    few thousand items that is 0.2 s a transaction, and the local stack crawled under a
+    burst of mail. A transaction only changes the partitions its items name, so the
+    snapshot copies those partitions and shares the rest, which it leaves alone."""
+    import threading
+    from collections import defaultdict
+
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    real_copy = getattr(backend_module, "copy")  # noqa: B009  (not exported by moto)
+    touched = threading.local()
+
+    class CopyForTransactions:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_copy, name)
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            partitions = getattr(touched, "partitions", None)
+            if isinstance(value, Table) and partitions is not None:
+                return snapshot(value, partitions.get(value.name, ()))
+            return real_copy.deepcopy(value, memo)
+
+    def snapshot(table: Any, hashes: Any) -> Any:
+        clone = real_copy.copy(table)
+        clone.items = defaultdict(dict, table.items)
+        for raw in hashes:
+            key = DynamoType(raw)
+            if key in table.items:
+                clone.items[key] = real_copy.deepcopy(table.items[key])
+        return clone
+
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        partitions: dict[str, list[Any]] = {}
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            source = op.get("Key") or op.get("Item") or {}
+            if table is not None and table.hash_key_attr in source:
+                partitions.setdefault(table.name, []).append(source[table.hash_key_attr])
+        touched.partitions = partitions
+        try:
+            return original(self, transact_items)
+        finally:
+            touched.partitions = None
+
+    setattr(backend_module, "copy", CopyForTransactions())  # noqa: B010
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    """Both workarounds (the snapshot one first: the tracking fix wraps it)."""
+    snapshot_only_what_a_transaction_touches()
+    stop_transaction_copies_from_piling_up()

@@ -252,9 +252,9 @@ def serve(stack: LocalStack) -> int:
     from chalice.cli.factory import CLIFactory
     from moto.server import ThreadedMotoServer
 
-    from devtools.moto_fixes import stop_transaction_copies_from_piling_up
+    from devtools import moto_fixes
 
-    stop_transaction_copies_from_piling_up()
+    moto_fixes.apply()
     aws_port, api_port = stack.aws_port, stack.api_port
     point_boto3_at_moto(aws_port)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -44,9 +44,9 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from devtools.moto_fixes import stop_transaction_copies_from_piling_up  # noqa: E402
+from devtools import moto_fixes  # noqa: E402
 
-stop_transaction_copies_from_piling_up()
+moto_fixes.apply()
 
 
 def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:

@@ -104,7 +104,7 @@ class CustomerMail:
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the delivery shows it, and staff are told."""
-        obs.count(obs.MAIL_FAILED, kind=str(entry.payload.get("kind")))
+        _count_failure(str(entry.payload.get("kind")))
         thread = self._requests.thread(entry.request_id)
         item = self._item(thread, entry) if thread else None
         if thread is not None and item is not None:
@@ -129,7 +129,7 @@ class CustomerMail:
         self._requests.mark_attention(thread.ticket.id, "delivery_failed")
         if complaint or permanent:
             self._markers.suppress(address, reason, at)
-        obs.count(obs.MAIL_FAILED, kind=reason)
+        _count_failure(reason)
         return True
 
     # -- helpers ------------------------------------------------------------------------
@@ -181,3 +181,9 @@ class CustomerMail:
 
 def _readable(eta: str) -> str:
     return parse_iso(eta).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _count_failure(kind: str) -> None:
+    """By kind for the dashboard, and in total for the alarm (`direction=outbound`)."""
+    obs.count(obs.MAIL_FAILED, kind=kind)
+    obs.count(obs.MAIL_FAILED, direction="outbound")

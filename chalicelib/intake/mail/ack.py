@@ -137,7 +137,14 @@ class MailAcknowledgements:
             self._markers.release_ack_allowance(to_addr, at, record.id)
             raise
         obs.count(obs.ACKS_SENT)
+        obs.count(obs.MAIL_SENT, kind="acknowledgement")
         try:
             after_sending(lambda: self._requests.settle_ack(record.id, "sent"))
         except Exception:  # sent: the entry must be settled, not sent again
             obs.logger.exception("acknowledgement sent but not marked", extra={"id": record.id})
+
+    def failed(self, entry: OutboxEntry, error: str) -> None:
+        """The last attempt failed: the record shows it, and the alarm counts it."""
+        obs.count(obs.MAIL_FAILED, kind="acknowledgement")
+        obs.count(obs.MAIL_FAILED, direction="outbound")
+        self._requests.settle_ack(entry.request_id, "failed")
