@@ -174,3 +174,18 @@ def test_machine_mail_is_never_answered_by_mail(world: FakeWorld) -> None:
     rid = deliver(world, mail(Auto_Submitted="auto-replied"))
     message = world.runtime.desk.respond(AGENT, rid, "Ответ роботу")
     assert message.delivery is None and sent(world) == []
+
+
+def test_the_template_follows_the_language_of_the_request(world: FakeWorld) -> None:
+    rid = deliver(world, mail(subject="Mail is down", body="Our mail bounces with 451 today."))
+    world.runtime.desk.respond(AGENT, rid, "Fixed, please retry.")
+    [answer] = sent(world)
+    assert "E-mail is an advisory channel" in body_of(answer)
+    assert "консультационные" not in body_of(answer)
+
+
+def test_a_recipient_gets_at_most_fifty_mails_a_day(world: FakeWorld) -> None:
+    rid = deliver(world, mail())
+    states = [world.runtime.desk.respond(AGENT, rid, f"Ответ {n}").delivery for n in range(51)]
+    assert [d.state for d in states if d] == ["sent"] * 50 + ["suppressed"]
+    assert states[-1] is not None and states[-1].reason == "rate_limited"
