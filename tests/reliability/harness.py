@@ -114,6 +114,7 @@ class Faults:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.injected = 0
+        self.unreadable: set[str] = set()  # S3 keys that fail every read while faults are on
 
     def roll(self, scale: float = 1.0, *, lost_answers: bool = True) -> str | None:
         """None, "before" or "after". Notice services are asked with `lost_answers=False`:
@@ -143,6 +144,9 @@ class FaultyClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             when = self._faults.roll()
+            key = kwargs.get("Key")
+            if self._faults.on and isinstance(key, str) and key in self._faults.unreadable:
+                when = "before"
             if when == "before":
                 raise ClientError({"Error": {"Code": self._code, "Message": "injected"}}, name)
             result = method(*args, **kwargs)
