@@ -102,14 +102,41 @@ class KbArticle:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """An earlier wait of the customer for staff on the same ticket (R2.5)."""
+
+    started_at: str | None
+    due_at: str | None
+    responded_at: str | None
+    state: SlaState
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "due_at": self.due_at,
+            "responded_at": self.responded_at,
+            "state": self.state,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Wait:
+        return cls(
+            data.get("started_at"), data.get("due_at"), data.get("responded_at"), data["state"]
+        )
+
+
+@dataclass(frozen=True)
 class Sla:
-    """The first-response clock of an official ticket (R2)."""
+    """The response clock of an official ticket (R2): the current wait, and the earlier
+    ones (R2.5: every answer a customer waits for is timed)."""
 
     state: SlaState
     due_at: str | None
-    first_response_at: str | None = None
+    first_response_at: str | None = None  # the answer to the current wait
     breached_at: str | None = None
     warned_at: str | None = None
+    started_at: str | None = None  # when the current wait began (None: at creation)
+    history: tuple[Wait, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +144,8 @@ class Sla:
             "due_at": self.due_at,
             "first_response_at": self.first_response_at,
             "breached_at": self.breached_at,
+            "started_at": self.started_at,
+            "history": [w.to_dict() for w in self.history],
         }
 
 

@@ -180,6 +180,7 @@ def build_runtime(
             clock,
             services.idempotency,
             settings.idempotency_ttl_seconds,
+            settings.first_response_minutes,
         ),
         desk=StaffDesk(store.requests, store.deadlines, dispatcher, clock),
         sweeper=Sweeper(

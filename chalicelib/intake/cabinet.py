@@ -22,7 +22,8 @@ from chalicelib.identity import Principal
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
-from chalicelib.storage import AppendMessage, Requests, SetStatus, StaleState
+from chalicelib.sla.deadlines import follow_up_deadline
+from chalicelib.storage import AppendMessage, Change, MoveClock, Requests, SetStatus, StaleState
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
@@ -49,6 +50,7 @@ SERVICES = (
     "other",
 )
 IDEMPOTENCY_KEY_MAX = 255
+_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,10 @@ class CabinetService:
         clock: Clock,
         idempotency: BasePersistenceLayer,
         idempotency_ttl_seconds: int,
+        response_minutes: int = 60,
     ) -> None:
         self._requests = requests
+        self._minutes = response_minutes
         self._pipeline = pipeline
         self._clock = clock
         self._config = IdempotencyConfig(
@@ -211,29 +215,33 @@ class CabinetService:
         return thread
 
     def add_message(self, customer: Principal, ticket_id: str, text: str) -> Message:
-        """A customer follow-up. It reopens the ticket but never restarts the clock (R2)."""
-        at = to_iso(self._clock())
-        message = Message(
-            id=new_message_id(),
-            ticket_id=ticket_id,
-            author="customer",
-            author_id=customer.sub,
-            text=text,
-            at=at,
-        )
-        audit = AuditEvent(
-            id=new_event_id(),
-            ticket_id=ticket_id,
-            action="customer_message",
-            actor=customer.sub,
-            at=at,
-            detail={"message_id": message.id},
-        )
-        # Conditional on the owner, so a check-then-write race cannot let anyone else in.
-        try:
-            self._requests.change(
-                ticket_id, audit, AppendMessage(message, owner=customer.sub), SetStatus("open")
+        """A customer follow-up. On an answered official ticket it starts a new wait with
+        its own deadline (R2.5); while staff still owe an answer, that deadline stands."""
+        for _ in range(_ATTEMPTS):
+            ticket = self._requests.get(ticket_id)
+            if ticket is None or ticket.customer != customer.sub:
+                raise NotFound("ticket_not_found", "no such ticket")
+            if ticket.status == "closed":
+                raise Conflict("ticket_closed", "this ticket is closed: open a new one")
+            now = self._clock()
+            at = to_iso(now)
+            message = Message(new_message_id(), ticket_id, "customer", customer.sub, text, at)
+            audit = AuditEvent(
+                new_event_id(),
+                ticket_id,
+                "customer_message",
+                customer.sub,
+                at,
+                {"message_id": message.id},
             )
-        except StaleState:
-            raise NotFound("ticket_not_found", "no such ticket") from None
-        return message
+            changes: list[Change] = [AppendMessage(message, owner=customer.sub), SetStatus("open")]
+            wait = follow_up_deadline(ticket.sla, now, self._minutes) if ticket.sla else None
+            if ticket.sla is not None and wait is not None:
+                changes.append(MoveClock(ticket.sla, wait))
+                audit.detail["due_at"] = wait.due_at
+            try:
+                self._requests.change(ticket_id, audit, *changes)
+            except StaleState:
+                continue  # answered, swept or moved meanwhile: decide again
+            return message
+        raise Conflict("concurrent_update", "the ticket kept changing; try again")

@@ -31,11 +31,13 @@ from chalicelib.models import (
     Status,
     Ticket,
 )
-from chalicelib.sla.deadlines import first_response_deadline
+from chalicelib.sla.deadlines import first_response_deadline, follow_up_deadline
 from chalicelib.storage import (
     AlreadyRecorded,
     AppendMessage,
+    Change,
     DuplicateMail,
+    MoveClock,
     RecordReply,
     Requests,
     SetStatus,
@@ -222,18 +224,27 @@ class IntakePipeline:
         )
         # One transaction: the reply's own record and the mail's identity are conditions,
         # so a redelivered, concurrent or re-stored copy cannot append the message twice.
-        try:
-            self._requests.change(
-                target.id,
-                audit,
+        for _ in range(_ID_ATTEMPTS):
+            changes: list[Change] = [
                 RecordReply(replace(reply, status="closed"), intake.identity),
                 AppendMessage(message),
                 SetStatus("open"),
+            ]
+            wait = (
+                follow_up_deadline(target.sla, self._clock(), self._minutes) if target.sla else None
             )
-        except (AlreadyRecorded, StaleState):
-            return Recorded(reply, False)
-        obs.count(obs.MAIL_REPLIES)
-        return Recorded(reply, True)
+            if target.sla is not None and wait is not None:
+                changes.append(MoveClock(target.sla, wait))  # R2.5: a new wait for an answer
+            try:
+                self._requests.change(target.id, audit, *changes)
+            except AlreadyRecorded:
+                return Recorded(reply, False)
+            except StaleState:  # answered or swept meanwhile: read the clock again
+                target = self._requests.get(target.id) or target
+                continue
+            obs.count(obs.MAIL_REPLIES)
+            return Recorded(reply, True)
+        raise StaleState(target.id)
 
     def _create(self, intake: Intake, account: str | None) -> Recorded:
         scope, kb = self._classify(intake.subject, intake.text, intake.channel)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from chalicelib.errors import InvalidInput
-from chalicelib.models import Sla
+from chalicelib.models import Sla, Wait
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import clean_text
 
@@ -44,6 +44,21 @@ def duty(sla: Sla | None) -> Duty | None:
     if sla.state == "breached" and sla.first_response_at is None:
         return Duty.ANSWER
     return None
+
+
+def follow_up_deadline(sla: Sla, now: datetime, minutes: int) -> Sla | None:
+    """R2.5: a customer message after the last wait was answered starts a new wait, due
+    `minutes` from now and swept like the first; None while the current wait still runs
+    (the customer adds to what staff owe, and the deadline stands)."""
+    if duty(sla) is not None:
+        return None
+    done = Wait(sla.started_at, sla.due_at, sla.first_response_at, sla.state)
+    return Sla(
+        state="pending",
+        due_at=to_iso(now + timedelta(minutes=minutes)),
+        started_at=to_iso(now),
+        history=(*sla.history, done),
+    )
 
 
 def first_response_deadline(created_at: datetime, minutes: int) -> Sla:

@@ -223,7 +223,7 @@ class StaffDesk:
         before = ticket.sla
         if before is None or sla is None or before.first_response_at or not sla.first_response_at:
             return
-        minutes = minutes_between(ticket.created_at, sla.first_response_at)
+        minutes = minutes_between(before.started_at or ticket.created_at, sla.first_response_at)
         # Once overall (the dashboard's p50/p95: CloudWatch cannot merge percentiles
         # across dimension values) and once by how and whether late.
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes)

@@ -21,6 +21,7 @@ from chalicelib.models import (
     Sla,
     StoredAttachment,
     Ticket,
+    Wait,
 )
 from chalicelib.storage.keys import (
     CORRECTIONS_PK,
@@ -67,6 +68,8 @@ def sla_attributes(request_id: str, sla: Sla | None) -> dict[str, Any]:
         "first_response_at": sla.first_response_at,
         "breached_at": sla.breached_at,
         "warned_at": sla.warned_at,
+        "sla_started_at": sla.started_at,
+        "sla_history": [w.to_dict() for w in sla.history] or None,
         "GSI2PK": None,
         "GSI2SK": None,
     }
@@ -160,6 +163,8 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
             first_response_at=item.get("first_response_at"),
             breached_at=item.get("breached_at"),
             warned_at=item.get("warned_at"),
+            started_at=item.get("sla_started_at"),
+            history=tuple(Wait.from_dict(w) for w in item.get("sla_history") or ()),
         )
     return Ticket(
         id=item["id"],

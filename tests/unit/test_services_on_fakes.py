@@ -14,6 +14,7 @@ from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.chat import parse_transcript
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.sla.desk import parse_delay_notice_request
+from chalicelib.timeutil import to_iso
 from tests.fakes import FakeLambdaContext, FakeWorld, fake_world
 from tests.samples import mail
 
@@ -336,3 +337,48 @@ def test_advisory_records_carry_no_deadline(world: FakeWorld) -> None:
             AGENT, rid, parse_delay_notice_request({"reason": "r", "eta": at(300).isoformat()})
         )
     assert list(world.store.due(at(600), timedelta(minutes=15))) == []
+
+
+# -- R2.5: every answer a customer waits for is timed ----------------------------------------
+
+
+def test_r2_5_a_follow_up_on_an_answered_ticket_is_a_new_timed_wait(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(20)
+    world.runtime.desk.respond(AGENT, ticket.id, "Перезапустили почтовый сервер.")
+    assert world.store.queue(10, None).items == ()
+    world.clock.now = at(100)
+    world.runtime.cabinet.add_message(ANNA, ticket.id, "Нет, письма всё ещё не уходят: 451.")
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.status == "open" and stored.sla is not None
+    assert stored.sla.state == "pending" and stored.sla.due_at == to_iso(at(160))
+    [first] = stored.sla.history
+    assert (first.state, first.responded_at) == ("met", to_iso(at(20)))
+    assert [t.id for t in world.store.queue(10, None).items] == [ticket.id]
+    report = world.runtime.sweeper.run(at(161))  # left alone, it breaches and escalates
+    assert report.breached == [ticket.id] and report.escalated == [ticket.id]
+
+
+def test_r2_5_a_follow_up_while_staff_still_owe_an_answer_keeps_the_deadline(
+    world: FakeWorld,
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.clock.now = at(10)
+    world.runtime.cabinet.add_message(ANNA, ticket.id, "Добавлю: с утра так.")
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.sla == ticket.sla
+
+
+def test_a_message_to_a_closed_ticket_is_409(world: FakeWorld) -> None:
+    from chalicelib.models import AuditEvent
+    from chalicelib.storage import SetStatus
+
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.store.change(
+        ticket.id,
+        AuditEvent("E-1", ticket.id, "closed", "test", to_iso(at(1))),
+        SetStatus("closed"),
+    )
+    with pytest.raises(Conflict) as caught:
+        world.runtime.cabinet.add_message(ANNA, ticket.id, "Ещё вопрос")
+    assert caught.value.code == "ticket_closed"
