@@ -144,6 +144,16 @@ def post_delay_notice(ticket_id: str) -> Response:
     return created(notice.to_api(), f"/tickets/{ticket_id}")
 
 
+@app.route("/tickets/{ticket_id}/events", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def ticket_events(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    params = app.current_request.query_params or {}
+    limit = limit_param(params.get("limit"))
+    return http.json_response(runtime().desk.events(who, ticket_id, limit, params.get("next")))
+
+
 @app.route("/tickets/{ticket_id}/scope", methods=["PUT"], authorizer=cabinet_users)
 @http.api_view
 def put_scope(ticket_id: str) -> Response:

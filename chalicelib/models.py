@@ -356,6 +356,10 @@ class AuditEvent:
     at: str
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def to_api(self) -> dict[str, Any]:
+        """API.md: `{"at", "kind", "by", "details"}`."""
+        return {"at": self.at, "kind": self.action, "by": self.actor, "details": self.detail}
+
 
 @dataclass(frozen=True)
 class OutboxEntry:

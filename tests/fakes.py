@@ -254,6 +254,16 @@ class MemoryStore:
         with self._lock:
             return self._identities.get(identity)
 
+    def events(
+        self, request_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[AuditEvent], str | None]:
+        trail = [(f"AUDIT#{e.at}#{e.id}", e) for e in self.audit_trail(request_id)]
+        after = _position(next_token) if next_token else ""
+        rest = [entry for entry in trail if entry[0] > after]
+        page = rest[:limit]
+        more = len(rest) > limit
+        return [e for _, e in page], _token(page[-1][0]) if more else None
+
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
         with self._lock:
             found = self._requests.get(request_id)

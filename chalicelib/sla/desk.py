@@ -72,6 +72,15 @@ class StaffDesk:
         require_staff(staff)
         return self._deadlines.queue(limit, next_token)
 
+    def events(
+        self, staff: Principal, ticket_id: str, limit: int, next_token: str | None
+    ) -> dict[str, Any]:
+        """The audit trail, oldest first (staff only; customers do not see it)."""
+        require_staff(staff)
+        self._get(ticket_id)
+        events, token = self._requests.events(ticket_id, limit, next_token)
+        return {"items": [e.to_api() for e in events], "next": token}
+
     def respond(self, staff: Principal, ticket_id: str, text: str) -> Message:
         """A staff answer; the first one meets the deadline (R2.1) or follows a breach."""
         require_staff(staff)

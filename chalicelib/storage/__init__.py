@@ -157,6 +157,12 @@ class Requests(Protocol):
         """The record made from the message with this identity, if any."""
         ...
 
+    def events(
+        self, request_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[AuditEvent], str | None]:
+        """One page of the audit trail, oldest first, and the token of the next."""
+        ...
+
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
         """Every recorded change of a request, oldest first."""
         ...

@@ -176,3 +176,18 @@ def decode_queue_token(token: str) -> dict[str, str | None]:
     ):
         raise _not_ours()
     return data
+
+
+_AUDIT_POSITION = re.compile(r"AUDIT#\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#E-[0-9A-Z]{5,16}")
+
+
+def encode_audit_token(sort_key: str) -> str:
+    return _b64({"a": sort_key})
+
+
+def decode_audit_token(token: str) -> str:
+    data = _unb64(token)
+    position = data.get("a") if isinstance(data, dict) else None
+    if not isinstance(position, str) or not _AUDIT_POSITION.fullmatch(position):
+        raise _not_ours()
+    return position

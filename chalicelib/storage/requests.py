@@ -53,7 +53,9 @@ from chalicelib.storage.keys import (
     customer_pk,
     deadline_part,
     deadline_shard,
+    decode_audit_token,
     decode_page_token,
+    encode_audit_token,
     encode_page_token,
     mail_identity_key,
     partition,
@@ -327,6 +329,23 @@ class DynamoRequests:
     def record_for_mail(self, identity: str) -> str | None:
         item = self._table.get(mail_identity_key(identity))
         return str(item["record"]) if item and "record" in item else None
+
+    def events(
+        self, request_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[AuditEvent], str | None]:
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :audit)",
+            "ExpressionAttributeValues": dump({":pk": request_pk(request_id), ":audit": "AUDIT#"}),
+            "Limit": limit,
+        }
+        if next_token:
+            position = decode_audit_token(next_token)
+            params["ExclusiveStartKey"] = dump({"PK": request_pk(request_id), "SK": position})
+        response = self._table.query(**params)
+        items = [load(i) for i in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        token = encode_audit_token(load(last)["SK"]) if last and items else None
+        return [audit_from_item(i) for i in items], token
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
         return [

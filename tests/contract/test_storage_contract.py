@@ -400,3 +400,18 @@ def test_a_retry_due_exactly_when_its_lease_ends_is_kept(store: Store) -> None:
     store.outbox.reschedule(claimed, "t5", "down")
     [again] = store.outbox.due("t5", 10)
     assert again.last_error == "down" and again.attempts == 1
+
+
+def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
+    ticket = create(store, official(1))
+    for minute in range(1, 6):
+        store.requests.change(
+            ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus("open")
+        )
+    seen, token = [], None
+    while True:
+        events, token = store.requests.events(ticket.id, 2, token)
+        seen += [e.action for e in events]
+        if token is None:
+            break
+    assert seen == ["created", "step1", "step2", "step3", "step4", "step5"]

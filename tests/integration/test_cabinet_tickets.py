@@ -221,3 +221,27 @@ def test_created_at_is_iso_with_offset(api: Api) -> None:
     ticket = open_ticket(api)
     assert isinstance(parse_iso(ticket["created_at"]), datetime)
     assert ticket["created_at"].endswith("+00:00")
+
+
+def test_the_audit_trail_is_for_staff_only_and_pages(api: Api) -> None:
+    from tests.conftest import make_token
+
+    customer = make_token("sub-audit", "audit@example.com")
+    staff = make_token("sub-agent", "agent@hosting.example", ["staff"])
+    _, ticket, _ = api.call("POST", "/tickets", token=customer, body={"subject": "s", "text": "t"})
+    for n in range(3):
+        api.call(
+            "POST", f"/tickets/{ticket['id']}/messages", token=customer, body={"text": f"m{n}"}
+        )
+    status, _, _ = api.call("GET", f"/tickets/{ticket['id']}/events", token=customer)
+    assert status == 403
+    kinds, token = [], None
+    while True:
+        path = f"/tickets/{ticket['id']}/events?limit=2" + (f"&next={token}" if token else "")
+        status, page, _ = api.call("GET", path, token=staff)
+        assert status == 200
+        kinds += [e["kind"] for e in page["items"]]
+        token = page["next"]
+        if token is None:
+            break
+    assert kinds == ["ticket_created", "customer_message", "customer_message", "customer_message"]

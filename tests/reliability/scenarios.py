@@ -537,6 +537,7 @@ def authorization(quick: bool = True, *, stack: tuple[int, int]) -> Row:
             {**who_may, "A": 201, "B": 404, "staff": 404},
         ),
         ("GET", "/staff/queue", None, {**who_may, "A": 403, "B": 403, "staff": 200}),
+        ("GET", f"/tickets/{ticket}/events", None, {**who_may, "A": 403, "B": 403, "staff": 200}),
         (
             "POST",
             f"/tickets/{ticket}/responses",
