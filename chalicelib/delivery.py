@@ -72,6 +72,16 @@ class Dispatcher:
         self._settle(claimed)
         return "delivered"
 
+    def try_now(self, entry: OutboxEntry) -> str:
+        """Deliver an entry its owner has just written, if it can go now. Whatever goes
+        wrong is logged, never raised: the change that owes it is already stored, and the
+        sweep's drain sends what is still owed (`deferred`)."""
+        try:
+            return self.deliver(entry)
+        except Exception:
+            obs.logger.exception("delivery deferred to the sweep", extra={"entry": entry.id})
+            return "deferred"
+
     def _settle(self, claimed: OutboxEntry) -> None:
         """Mark a sent entry done: if this fails for good, the entry is sent again when
         its lease ends (the one window for a duplicate)."""

@@ -297,7 +297,7 @@ class IntakePipeline:
         if abuse_notice(record) is not None:
             obs.count(obs.ABUSE_NOTICES, channel=channel)
         for entry in owed:
-            self._dispatcher.deliver(entry)  # now if it can; else the sweep retries
+            self._dispatcher.try_now(entry)  # now if it can; else the sweep retries
         obs.count(
             obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
         )

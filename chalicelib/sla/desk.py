@@ -175,8 +175,12 @@ class StaffDesk:
         owed = mail_owed(ticket, item, item.at if isinstance(item, Message) else item.posted_at)
         if owed is None:
             return item
-        self._dispatcher.deliver(owed)
-        stored = self._requests.thread(ticket.id)
+        self._dispatcher.try_now(owed)
+        try:
+            stored = self._requests.thread(ticket.id)
+        except Exception:  # the answer is stored; only its fresh delivery state is unknown
+            obs.logger.exception("delivery state not read back", extra={"ticket_id": ticket.id})
+            return item
         if stored is None:
             return item
         same: tuple[Message | DelayNotice, ...] = (
@@ -190,7 +194,7 @@ class StaffDesk:
     def _after(self, ticket: Ticket, sla: Sla | None, *, via: str) -> None:
         if newly_breached(ticket.sla, sla) and ticket.sla is not None:
             obs.count(obs.SLA_BREACHED)
-            self._dispatcher.deliver(breach_notice(ticket, ticket.sla, self._clock()))
+            self._dispatcher.try_now(breach_notice(ticket, ticket.sla, self._clock()))
         self._first_response_metrics(ticket, sla, via=via)
 
     def _get(self, ticket_id: str) -> Ticket:

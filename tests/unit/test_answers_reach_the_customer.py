@@ -189,3 +189,19 @@ def test_a_recipient_gets_at_most_fifty_mails_a_day(world: FakeWorld) -> None:
     states = [world.runtime.desk.respond(AGENT, rid, f"Ответ {n}").delivery for n in range(51)]
     assert [d.state for d in states if d] == ["sent"] * 50 + ["suppressed"]
     assert states[-1] is not None and states[-1].reason == "rate_limited"
+
+
+def test_an_outbox_that_fails_after_the_answer_is_stored_defers_the_mail_not_the_answer(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = deliver(world, mail())
+
+    def down(*_: object, **__: object) -> None:
+        raise ConnectionError("DynamoDB throttled the claim")
+
+    monkeypatch.setattr(world.store.outbox.__class__, "claim", down)
+    message = world.runtime.desk.respond(AGENT, rid, "Ответ")  # no 500 for a stored answer
+    assert message.delivery is not None and message.delivery.state == "queued"
+    monkeypatch.undo()
+    world.runtime.sweeper.run(at(5))
+    assert len(sent(world)) == 1
