@@ -98,9 +98,12 @@ class CustomerMail:
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
         self._mailer.send(message, source=self._settings.sender, to=to)
         obs.count(obs.MAIL_SENT, kind=letter.kind)
-        after_sending(
-            lambda: self._requests.set_delivery(ticket.id, item, Delivery("sent", to, at))
-        )
+        try:
+            after_sending(
+                lambda: self._requests.set_delivery(ticket.id, item, Delivery("sent", to, at))
+            )
+        except Exception:  # sent: a failure to record it must not send it again
+            obs.logger.exception("mail sent but not marked", extra={"ticket_id": ticket.id})
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the delivery shows it, and staff are told."""
