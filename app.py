@@ -19,7 +19,7 @@ from chalicelib.intake.chat import parse_transcript, verify_signature
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
-from chalicelib.validation import limit_param, parse_json_object
+from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
 app = Chalice(app_name="support-intake")
 app.register_middleware(
@@ -131,7 +131,8 @@ def post_response(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     text = parse_staff_response(_body())
-    message = runtime().desk.respond(who, ticket_id, text)
+    key = idempotency_key(app.current_request.headers.get("idempotency-key"))
+    message = runtime().desk.respond(who, ticket_id, text, key)
     return created(message.to_api(), f"/tickets/{ticket_id}")
 
 

@@ -28,6 +28,14 @@ def keyed_ticket_id(customer: str, key: str) -> str:
     return "T-" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(7))
 
 
+def keyed_message_id(author: str, request_id: str, key: str) -> str:
+    """The id of the message an author's Idempotency-Key names on a request."""
+    digest = int.from_bytes(
+        hashlib.sha256(f"{author}\n{request_id}\n{key}".encode()).digest()[:8], "big"
+    )
+    return "M-" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(12))
+
+
 def new_message_id() -> str:
     return "M-" + _random(12)
 

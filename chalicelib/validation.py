@@ -142,3 +142,18 @@ def limit_param(raw: str | None, *, default: int = 20, maximum: int = 100) -> in
             "invalid_limit", f"`limit` must be a whole number from 1 to {maximum}", field="limit"
         )
     return int(raw)
+
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotency_key(raw: str | None) -> str | None:
+    """An `Idempotency-Key` header: 1-255 printable ASCII characters, or absent."""
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= IDEMPOTENCY_KEY_MAX or not raw.isprintable() or not raw.isascii():
+        raise InvalidInput(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+        )
+    return raw

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib import observability as obs
-from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.identity import Principal
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
@@ -28,6 +28,7 @@ from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
     domain_field,
+    idempotency_key,
     reject_unknown_fields,
     text_field,
 )
@@ -49,7 +50,6 @@ SERVICES = (
     "billing",
     "other",
 )
-IDEMPOTENCY_KEY_MAX = 255
 _ATTEMPTS = 4
 
 
@@ -138,11 +138,7 @@ class CabinetService:
         """
         if key is None:
             return self.open_ticket(customer, new).to_api(), True
-        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable() or not key.isascii():
-            raise InvalidInput(
-                "invalid_idempotency_key",
-                f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable ASCII characters",
-            )
+        key = idempotency_key(key) or ""
         if lambda_context is not None:
             # Lets an in-progress record expire with the invocation that wrote it.
             self._config.register_lambda_context(lambda_context)

@@ -12,7 +12,7 @@ from chalicelib.classify import label_catalogue
 from chalicelib.delivery import Dispatcher
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.identity import Principal, require_staff
-from chalicelib.ids import new_event_id, new_message_id
+from chalicelib.ids import keyed_message_id, new_event_id, new_message_id
 from chalicelib.models import (
     AuditEvent,
     DelayNotice,
@@ -35,6 +35,7 @@ from chalicelib.sla.deadlines import (
 from chalicelib.sla.notices import breach_notice
 from chalicelib.storage import (
     AddDelayNotice,
+    AlreadyRecorded,
     AppendMessage,
     Change,
     CorrectScope,
@@ -81,14 +82,20 @@ class StaffDesk:
         events, token = self._requests.events(ticket_id, limit, next_token)
         return {"items": [e.to_api() for e in events], "next": token}
 
-    def respond(self, staff: Principal, ticket_id: str, text: str) -> Message:
-        """A staff answer; the first one meets the deadline (R2.1) or follows a breach."""
+    def respond(
+        self, staff: Principal, ticket_id: str, text: str, key: str | None = None
+    ) -> Message:
+        """A staff answer; the first one meets the deadline (R2.1) or follows a breach.
+        With an Idempotency-Key, a retry returns the answer the first attempt stored."""
         require_staff(staff)
+        message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
         def attempt(ticket: Ticket, now: datetime) -> tuple[Message, Sla | None]:
             at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
-            message = Message(new_message_id(), ticket_id, "staff", staff.sub, text, at)
+            message = Message(
+                message_id or new_message_id(), ticket_id, "staff", staff.sub, text, at
+            )
             owed = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
             message = replace(message, delivery=queued(owed, at))
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
@@ -100,9 +107,23 @@ class StaffDesk:
             self._requests.change(ticket_id, audit, *changes)
             return message, sla
 
-        message, ticket, sla = self._retry(ticket_id, attempt)
+        try:
+            message, ticket, sla = self._retry(ticket_id, attempt)
+        except AlreadyRecorded:
+            return self._replayed(ticket_id, message_id, text)
         self._after(ticket, sla, via="response")
         return self._delivered(ticket, message)
+
+    def _replayed(self, ticket_id: str, message_id: str | None, text: str) -> Message:
+        """The answer an earlier attempt with the same key stored (409 if it differs)."""
+        thread = self._requests.thread(ticket_id)
+        stored = next((m for m in thread.messages if m.id == message_id), None) if thread else None
+        if stored is None or stored.text != text:
+            raise Conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different answer",
+            )
+        return stored
 
     def post_delay_notice(
         self, staff: Principal, ticket_id: str, request: DelayNoticeRequest

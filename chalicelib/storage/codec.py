@@ -204,6 +204,12 @@ def message_to_item(message: Message) -> dict[str, Any]:
     }
 
 
+def message_id_marker(message: Message) -> dict[str, Any]:
+    """Claims a message id on its request. Its sort key sorts before `B`, so a thread
+    read (from `B`) skips it, as it skips the audit trail."""
+    return {"PK": request_pk(message.ticket_id), "SK": f"AKEY#{message.id}"}
+
+
 def message_from_item(item: Mapping[str, Any]) -> Message:
     return Message(
         id=item["id"],

@@ -4,6 +4,7 @@
 |----------------|----------------|---------------------------|---------------------------------|
 | request        | REQ#<id>       | META                      | ByCustomer; DueDeadlines if due |
 | message        | REQ#<id>       | MSG#<at>#<message id>     |                                 |
+| message id     | REQ#<id>       | AKEY#<message id>         | (claims the id: no retry twice) |
 | delay notice   | REQ#<id>       | DELAY#<at>#<notice id>    |                                 |
 | audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
 | mail identity  | MAILID#<hash>  | MAIL                      |                                 |

@@ -39,6 +39,7 @@ from chalicelib.storage.codec import (
     load,
     mail_identity_item,
     message_from_item,
+    message_id_marker,
     message_to_item,
     outbox_to_item,
     sla_attributes,
@@ -114,6 +115,9 @@ class _Update:
             self.values[":one"], self.values[":zero"] = 1, 0
             self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
             self.entries.append(self.table.put_new(message_to_item(change.message)))
+            # A message id is used once per request, whatever its time: a retried answer
+            # (the same Idempotency-Key, so the same id) finds it taken.
+            self.entries.append(self.table.put_new(message_id_marker(change.message)))
         elif isinstance(change, AddDelayNotice):
             self.entries.append(self.table.put_new(delay_to_item(change.notice)))
         elif isinstance(change, MoveClock):

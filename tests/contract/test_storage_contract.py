@@ -415,3 +415,16 @@ def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
         if token is None:
             break
     assert seen == ["created", "step1", "step2", "step3", "step4", "step5"]
+
+
+def test_a_message_id_is_used_once_per_request_whatever_its_time(store: Store) -> None:
+    ticket = create(store, official(1))
+    store.requests.change(
+        ticket.id, audit(ticket.id, 1), AppendMessage(message(ticket.id, 1, "a", "M-SAME"))
+    )
+    with pytest.raises(AlreadyRecorded):
+        store.requests.change(
+            ticket.id, audit(ticket.id, 2), AppendMessage(message(ticket.id, 2, "a", "M-SAME"))
+        )
+    thread = store.requests.thread(ticket.id)
+    assert thread is not None and [m.id for m in thread.messages] == ["M-SAME"]

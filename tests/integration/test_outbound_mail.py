@@ -89,3 +89,33 @@ def test_a_bounce_from_ses_fails_the_delivery_and_suppresses_the_address(api: Ap
     )
     assert again["delivery"]["state"] == "suppressed"
     assert len(sent_mails()) == 1
+
+
+def test_a_staff_client_retrying_with_its_idempotency_key_answers_once(api: Api) -> None:
+    key, _ = deliver(
+        b"From: anna@flowershop.example\r\nTo: support@support.hosting.example\r\n"
+        b"Subject: Question\r\nMessage-ID: <m3@flowershop.example>\r\n\r\nHow do I change my plan?\r\n"
+    )
+    rid = record(key)["id"]
+    headers = {"Idempotency-Key": "staff-ui-42"}
+    answers = [
+        api.call(
+            "POST",
+            f"/tickets/{rid}/responses",
+            token=STAFF,
+            body={"text": "In the cabinet."},
+            headers=headers,
+        )
+        for _ in range(2)
+    ]
+    assert [status for status, _, _ in answers] == [201, 201]
+    assert answers[0][1]["id"] == answers[1][1]["id"]
+    assert len(sent_mails()) == 1
+    status, body, _ = api.call(
+        "POST",
+        f"/tickets/{rid}/responses",
+        token=STAFF,
+        body={"text": "Something else."},
+        headers=headers,
+    )
+    assert status == 409 and body["error"]["code"] == "idempotency_key_reused"

@@ -205,3 +205,20 @@ def test_an_outbox_that_fails_after_the_answer_is_stored_defers_the_mail_not_the
     monkeypatch.undo()
     world.runtime.sweeper.run(at(5))
     assert len(sent(world)) == 1
+
+
+def test_a_retried_answer_with_its_idempotency_key_is_stored_and_mailed_once(
+    world: FakeWorld,
+) -> None:
+    from chalicelib.errors import Conflict
+
+    rid = deliver(world, mail())
+    first = world.runtime.desk.respond(AGENT, rid, "Ответ", key="answer-1")
+    again = world.runtime.desk.respond(AGENT, rid, "Ответ", key="answer-1")  # lost response
+    assert again.id == first.id
+    thread = world.store.thread(rid)
+    assert thread is not None and [m.text for m in thread.messages] == ["Ответ"]
+    assert len(sent(world)) == 1
+    with pytest.raises(Conflict) as caught:
+        world.runtime.desk.respond(AGENT, rid, "Другой ответ", key="answer-1")
+    assert caught.value.code == "idempotency_key_reused"
