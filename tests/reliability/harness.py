@@ -253,7 +253,10 @@ class RecordingMailer:
         when = self.faults.roll(self.faults.external, lost_answers=False) if self.faults else None
         if when == "before":
             raise ConnectionError("injected: SES throttled")
-        record = str(message["Subject"]).split("]", 1)[0].removeprefix("[#")
+        from chalicelib.ids import SUBJECT_TAG
+
+        tag = SUBJECT_TAG.search(str(message["Subject"]))
+        record = tag.group(1) if tag else "?"
         with self._lock:
             self.by_record[record] = self.by_record.get(record, 0) + 1
         if when == "after":

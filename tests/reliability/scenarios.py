@@ -281,6 +281,8 @@ def faults(quick: bool = True) -> Row:
                 rt.sweeper.run(clock.now)
             except Exception:
                 row.notes.append(f"sweep at +{minute} failed; the next one runs")
+        for n in range(tickets):  # staff answer each breached ticket, retrying with a key
+            _answer_until_done(rt, _customer(n).sub)
         injected, fault.on = fault.injected, False
         redriven = list(dlq)
         dlq.clear()
@@ -308,11 +310,41 @@ def faults(quick: bool = True) -> Row:
             created[record.id] = sum(e.action.endswith("_recorded") for e in trail)
         row.duplicated += over_once(created) + over_once(mailer.by_record)
         _check_tickets(rt, tickets, publisher, row)
+        _check_answers(rt, tickets, mailer, row)
         owed, aside = rt.store.outbox.due("9999", 1000), rt.store.outbox.given_up()
         row.lost += len(owed) + len(aside)
         if owed or aside:
             row.notes.append(f"outbox: {len(owed)} still owed, {len(aside)} given up")
     return row
+
+
+def _answer_until_done(rt: Any, customer: str) -> None:
+    """A staff client: the same Idempotency-Key until the answer is taken."""
+    from chalicelib.identity import Principal
+
+    agent = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
+    failures: list[Exception] = []
+    for _ in range(40):
+        try:
+            [ticket] = rt.store.requests.for_customer(customer, 10, None).items
+            rt.desk.respond(agent, ticket.id, "Сайт снова работает.", key=f"answer-{ticket.id}")
+            return
+        except Exception as error:  # what the client would see as a 5xx: it retries
+            failures.append(error)
+    raise AssertionError(f"no answer for {customer}: {failures[-1]!r}")
+
+
+def _check_answers(rt: Any, tickets: int, mailer: RecordingMailer, row: Row) -> None:
+    """One stored answer per ticket, and one notification of it (R2.6)."""
+    for n in range(tickets):
+        for ticket in rt.store.requests.for_customer(_customer(n).sub, 10, None).items:
+            thread = rt.store.requests.thread(ticket.id)
+            answers = [m for m in thread.messages if m.author == "staff"] if thread else []
+            row.lost += not answers
+            row.duplicated += max(len(answers) - 1, 0)
+            mailed = mailer.by_record.get(ticket.id, 0)
+            row.lost += mailed == 0
+            row.duplicated += max(mailed - 1, 0)
 
 
 def _check_tickets(rt: Any, tickets: int, publisher: RecordingPublisher, row: Row) -> None:
