@@ -139,13 +139,6 @@ def after_delay_notice(sla: Sla, now: datetime, eta: datetime) -> Sla:
     )
 
 
-def parse_delay_notice(reason: object, eta: object, now: datetime) -> tuple[str, datetime]:
-    """R2.2: both fields are mandatory; an ETA in the past is refused."""
-    text, when = delay_notice_fields(reason, eta)
-    require_future_eta(when, now)
-    return text, when
-
-
 def require_future_eta(eta: datetime, now: datetime) -> None:
     """R2.2: a delay notice promises a time still to come."""
     if eta <= now:
