@@ -88,9 +88,14 @@ def test_r2_2_notice_without_reason_or_with_past_eta_is_rejected(
     reason: object, eta: object, code: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        _, when = delay_notice_fields(reason, eta)
-        require_future_eta(when, T0)
+        delay_notice_at_t0(reason, eta)
     assert caught.value.code == code
+
+
+def delay_notice_at_t0(reason: object, eta: object) -> None:
+    """What the route and the desk check of a delay notice posted at T0 (R2.2)."""
+    _, when = delay_notice_fields(reason, eta)
+    require_future_eta(when, T0)
 
 
 def test_r2_2_eta_with_any_offset_is_accepted() -> None:
