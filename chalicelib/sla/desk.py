@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from chalicelib import observability as obs
 from chalicelib.classify import label_catalogue
@@ -18,6 +18,7 @@ from chalicelib.models import (
     DelayNotice,
     DelayNoticeRequest,
     Message,
+    OutboxEntry,
     Page,
     ScopeCorrection,
     Sla,
@@ -50,8 +51,17 @@ from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import reject_unknown_fields
 
 _ATTEMPTS = 4
-T = TypeVar("T")
 ItemT = TypeVar("ItemT", Message, DelayNotice)
+
+
+@dataclass(frozen=True)
+class _Written(Generic[ItemT]):
+    """What one attempt stored: the staff item, the clock after it, and the outbox
+    entries written with it (delivered right after, by the same values)."""
+
+    item: ItemT
+    sla: Sla | None
+    owed: tuple[OutboxEntry, ...]
 
 
 class StaffDesk:
@@ -90,29 +100,26 @@ class StaffDesk:
         require_staff(staff)
         message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
-        def attempt(ticket: Ticket, now: datetime) -> tuple[Message, Sla | None]:
+        def attempt(ticket: Ticket, now: datetime) -> _Written[Message]:
             at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
             message = Message(
                 message_id or new_message_id(), ticket_id, "staff", staff.sub, text, at
             )
-            owed = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
-            message = replace(message, delivery=queued(owed, at))
+            mail = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
+            message = replace(message, delivery=queued(mail, at))
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
-            changes: list[Change] = [AppendMessage(message), SetStatus("answered")]
-            changes += [Enqueue(owed)] if owed else []
-            if ticket.sla is not None and sla is not None:
-                changes += self._clock_changes(ticket, ticket.sla, sla, now)
-            self._requests.change(ticket_id, audit, *changes)
-            return message, sla
+            move, owed = self._clock_move(ticket, sla, now, mail)
+            changes: list[Change] = [AppendMessage(message), SetStatus("answered"), *move]
+            self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+            return _Written(message, sla, owed)
 
         try:
-            message, ticket, sla = self._retry(ticket_id, attempt)
+            written, ticket = self._retry(ticket_id, attempt)
         except AlreadyRecorded:
             return self._replayed(ticket_id, message_id, text)
-        self._after(ticket, sla, via="response")
-        return self._delivered(ticket, message)
+        return self._after(ticket, written, via="response")
 
     def _replayed(self, ticket_id: str, message_id: str | None, text: str) -> Message:
         """The answer an earlier attempt with the same key stored (409 if it differs)."""
@@ -133,7 +140,7 @@ class StaffDesk:
         require_future_eta(request.eta, self._clock())
         reason, eta = request.reason, request.eta
 
-        def attempt(ticket: Ticket, now: datetime) -> tuple[DelayNotice, Sla | None]:
+        def attempt(ticket: Ticket, now: datetime) -> _Written[DelayNotice]:
             if not ticket.official or ticket.sla is None:
                 raise Conflict(
                     "not_official", "advisory requests carry no response-time obligation (R1.4)"
@@ -141,19 +148,18 @@ class StaffDesk:
             at = to_iso(now)
             sla = after_delay_notice(ticket.sla, now, eta)
             notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
-            owed = mail_owed(ticket, notice, at)  # R2.2, R2.6: the customer is told
-            notice = replace(notice, delivery=queued(owed, at))
+            mail = mail_owed(ticket, notice, at)  # R2.2, R2.6: the customer is told
+            notice = replace(notice, delivery=queued(mail, at))
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
-            changes = self._clock_changes(ticket, ticket.sla, sla, now)
-            changes += [Enqueue(owed)] if owed else []
-            self._requests.change(ticket_id, audit, AddDelayNotice(notice), *changes)
-            return notice, sla
+            move, owed = self._clock_move(ticket, sla, now, mail)
+            changes: list[Change] = [AddDelayNotice(notice), *move]
+            self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+            return _Written(notice, sla, owed)
 
-        notice, ticket, sla = self._retry(ticket_id, attempt)
+        written, ticket = self._retry(ticket_id, attempt)
         obs.count(obs.DELAY_NOTICE_POSTED)
-        self._after(ticket, sla, via="delay_notice")
-        return self._delivered(ticket, notice)
+        return self._after(ticket, written, via="delay_notice")
 
     def correct_scope(self, staff: Principal, ticket_id: str, request: ScopeCorrection) -> Ticket:
         """A staff correction, kept beside the classifier's answer (both are shown)."""
@@ -182,41 +188,43 @@ class StaffDesk:
     # -- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    def _clock_changes(ticket: Ticket, before: Sla, after: Sla, now: datetime) -> list[Change]:
-        """The clock's move and, for an answer after the deadline, its escalation (R2.5):
-        owed in the same write, as the sweep owes it for a breach it finds."""
-        changes: list[Change] = [MoveClock(before, after)]
-        if newly_breached(before, after):
-            changes.append(Enqueue(breach_notice(ticket, before, now)))
-        return changes
+    def _clock_move(
+        ticket: Ticket, after: Sla | None, now: datetime, mail: OutboxEntry | None
+    ) -> tuple[list[Change], tuple[OutboxEntry, ...]]:
+        """The clock's move, and what the change owes: the customer's mail and, for an
+        answer after the deadline, its escalation (R2.5), as the sweep owes one for a
+        breach it finds."""
+        before = ticket.sla
+        if before is None or after is None:
+            return [], (mail,) if mail else ()
+        breach = breach_notice(ticket, before, now) if newly_breached(before, after) else None
+        return [MoveClock(before, after)], tuple(e for e in (mail, breach) if e)
 
-    def _delivered(self, ticket: Ticket, item: ItemT) -> ItemT:
-        """Hand the owed mail over now if it can go (else the sweep retries), and give
+    def _after(self, ticket: Ticket, written: _Written[ItemT], *, via: str) -> ItemT:
+        """Count, hand over now what the change owes (else the sweep retries), and give
         the caller the item as it then stands."""
-        owed = mail_owed(ticket, item, item.at if isinstance(item, Message) else item.posted_at)
-        if owed is None:
-            return item
-        self._dispatcher.try_now(owed)
+        if newly_breached(ticket.sla, written.sla):
+            obs.count(obs.SLA_BREACHED)
+        self._first_response_metrics(ticket, written.sla, via=via)
+        for entry in written.owed:
+            self._dispatcher.try_now(entry)
+        if written.item.delivery is None:
+            return written.item
+        return self._read_back(ticket.id, written.item)
+
+    def _read_back(self, ticket_id: str, item: ItemT) -> ItemT:
         try:
-            stored = self._requests.thread(ticket.id)
+            stored = self._requests.thread(ticket_id)
         except Exception:  # the answer is stored; only its fresh delivery state is unknown
-            obs.logger.exception("delivery state not read back", extra={"ticket_id": ticket.id})
+            obs.logger.exception("delivery state not read back", extra={"ticket_id": ticket_id})
             return item
-        if stored is None:
-            return item
-        same: tuple[Message | DelayNotice, ...] = (
-            stored.messages if isinstance(item, Message) else stored.delay_notices
-        )
+        same: tuple[Message | DelayNotice, ...] = ()
+        if stored is not None:
+            same = stored.messages if isinstance(item, Message) else stored.delay_notices
         for found in same:
             if found.id == item.id and isinstance(found, type(item)):
                 return found
         return item
-
-    def _after(self, ticket: Ticket, sla: Sla | None, *, via: str) -> None:
-        if newly_breached(ticket.sla, sla) and ticket.sla is not None:
-            obs.count(obs.SLA_BREACHED)
-            self._dispatcher.try_now(breach_notice(ticket, ticket.sla, self._clock()))
-        self._first_response_metrics(ticket, sla, via=via)
 
     def _get(self, ticket_id: str) -> Ticket:
         ticket = self._requests.get(ticket_id)
@@ -225,16 +233,16 @@ class StaffDesk:
         return ticket
 
     def _retry(
-        self, ticket_id: str, attempt: Callable[[Ticket, datetime], tuple[T, Sla | None]]
-    ) -> tuple[T, Ticket, Sla | None]:
+        self, ticket_id: str, attempt: Callable[[Ticket, datetime], _Written[ItemT]]
+    ) -> tuple[_Written[ItemT], Ticket]:
         """Read, decide, write conditionally; on a race (a sweep, another agent) decide again."""
         for _ in range(_ATTEMPTS):
             ticket = self._get(ticket_id)
             try:
-                result, sla = attempt(ticket, self._clock())
+                written = attempt(ticket, self._clock())
             except StaleState:
                 continue
-            return result, ticket, sla
+            return written, ticket
         raise Conflict("concurrent_update", "the ticket kept changing; try again")
 
     @staticmethod
