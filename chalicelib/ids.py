@@ -21,19 +21,21 @@ def new_ticket_id() -> str:
     return "T-" + _random(7)
 
 
+def _keyed(prefix: str, length: int, *parts: str) -> str:
+    """An id of our alphabet derived from `parts`: the same parts, the same id."""
+    digest = int.from_bytes(hashlib.sha256("\n".join(parts).encode()).digest()[:8], "big")
+    return prefix + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(length))
+
+
 def keyed_ticket_id(customer: str, key: str) -> str:
     """The ticket id a customer's Idempotency-Key names: a retry after a lost response
     finds the ticket its first attempt made, even if the idempotency record did not."""
-    digest = int.from_bytes(hashlib.sha256(f"{customer}\n{key}".encode()).digest()[:8], "big")
-    return "T-" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(7))
+    return _keyed("T-", 7, customer, key)
 
 
 def keyed_message_id(author: str, request_id: str, key: str) -> str:
     """The id of the message an author's Idempotency-Key names on a request."""
-    digest = int.from_bytes(
-        hashlib.sha256(f"{author}\n{request_id}\n{key}".encode()).digest()[:8], "big"
-    )
-    return "M-" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(12))
+    return _keyed("M-", 12, author, request_id, key)
 
 
 def new_message_id() -> str:

@@ -58,6 +58,13 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     _emit(name, MetricUnit.Count, value, dimensions)
 
 
+def mail_failed(kind: str) -> None:
+    """An outbound mail failed for good: by kind for the dashboard, and in total for
+    the alarm (`direction=outbound`; the inbound MailFailed has no dimension)."""
+    count(MAIL_FAILED, kind=kind)
+    count(MAIL_FAILED, direction="outbound")
+
+
 def measure(name: str, value: float, **dimensions: str) -> None:
     """Emit one measurement (no unit: minutes, items)."""
     _emit(name, MetricUnit.NoUnit, value, dimensions)

@@ -91,7 +91,9 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     )
 
 
-def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, services: Services, customer_mail: CustomerMail, clock: Clock
+) -> Dispatcher:
     """Delivery of the outbox: escalations and warnings on-duty, abuse notices to
     management, acknowledgements to e-mail senders."""
     store = services.store
@@ -112,7 +114,6 @@ def build_dispatcher(settings: Settings, services: Services, clock: Clock) -> Di
         ),
         clock,
     )
-    customer_mail = build_customer_mail(settings, services, clock)
     senders = {
         **publishing(services.publisher, topics),
         ACKNOWLEDGEMENT: acknowledgements.send,
@@ -166,7 +167,8 @@ def build_runtime(
     """Wire the domain to its collaborators for one process."""
     services = services or aws_services(settings)
     store = services.store
-    dispatcher = build_dispatcher(settings, services, clock)
+    customer_mail = build_customer_mail(settings, services, clock)
+    dispatcher = build_dispatcher(settings, services, customer_mail, clock)
     pipeline = build_pipeline(settings, services, dispatcher, clock)
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url)
@@ -187,7 +189,7 @@ def build_runtime(
             store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes
         ),
         dispatcher=dispatcher,
-        customer_mail=build_customer_mail(settings, services, clock),
+        customer_mail=customer_mail,
         chat=chat,
         mail=MailIntake(
             pipeline,

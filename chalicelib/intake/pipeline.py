@@ -17,7 +17,7 @@ from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
 from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.ids import new_event_id, new_ticket_id
-from chalicelib.intake.abuse import abuse_notice
+from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice
 from chalicelib.models import (
     AuditEvent,
     Author,
@@ -294,7 +294,7 @@ class IntakePipeline:
 
     def _after_create(self, intake: Intake, record: Ticket, owed: list[OutboxEntry]) -> Recorded:
         channel = intake.channel
-        if abuse_notice(record) is not None:
+        if any(entry.kind == ABUSE_NOTICE for entry in owed):
             obs.count(obs.ABUSE_NOTICES, channel=channel)
         for entry in owed:
             self._dispatcher.try_now(entry)  # now if it can; else the sweep retries

@@ -16,7 +16,7 @@ from chalicelib.accounts import AccountDirectory
 from chalicelib.delivery import after_sending, entry_for
 from chalicelib.ids import REQUEST_ID
 from chalicelib.mailer import Mailer
-from chalicelib.models import DelayNotice, Delivery, Message, OutboxEntry, Ticket
+from chalicelib.models import DelayNotice, Delivery, Message, OutboxEntry, Ticket, TicketThread
 from chalicelib.outbound.compose import Kind, Letter, compose, language_of, to_message
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, parse_iso, to_iso
@@ -107,7 +107,7 @@ class CustomerMail:
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the delivery shows it, and staff are told."""
-        _count_failure(str(entry.payload.get("kind")))
+        obs.mail_failed(str(entry.payload.get("kind")))
         thread = self._requests.thread(entry.request_id)
         item = self._item(thread, entry) if thread else None
         if thread is not None and item is not None:
@@ -132,7 +132,7 @@ class CustomerMail:
         self._requests.mark_attention(thread.ticket.id, "delivery_failed")
         if complaint or permanent:
             self._markers.suppress(address, reason, at)
-        _count_failure(reason)
+        obs.mail_failed(reason)
         return True
 
     # -- helpers ------------------------------------------------------------------------
@@ -144,10 +144,10 @@ class CustomerMail:
         return self._directory.email_of(account) if account else None
 
     @staticmethod
-    def _items(thread: object) -> list[Message | DelayNotice]:
-        return [*getattr(thread, "messages", ()), *getattr(thread, "delay_notices", ())]
+    def _items(thread: TicketThread) -> list[Message | DelayNotice]:
+        return [*thread.messages, *thread.delay_notices]
 
-    def _item(self, thread: object, entry: OutboxEntry) -> Message | DelayNotice | None:
+    def _item(self, thread: TicketThread, entry: OutboxEntry) -> Message | DelayNotice | None:
         wanted = entry.payload.get("item_id")
         return next((i for i in self._items(thread) if i.id == wanted), None)
 
@@ -184,9 +184,3 @@ class CustomerMail:
 
 def _readable(eta: str) -> str:
     return parse_iso(eta).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _count_failure(kind: str) -> None:
-    """By kind for the dashboard, and in total for the alarm (`direction=outbound`)."""
-    obs.count(obs.MAIL_FAILED, kind=kind)
-    obs.count(obs.MAIL_FAILED, direction="outbound")

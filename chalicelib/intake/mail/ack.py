@@ -145,6 +145,5 @@ class MailAcknowledgements:
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the record shows it, and the alarm counts it."""
-        obs.count(obs.MAIL_FAILED, kind="acknowledgement")
-        obs.count(obs.MAIL_FAILED, direction="outbound")
+        obs.mail_failed("acknowledgement")
         self._requests.settle_ack(entry.request_id, "failed")
