@@ -8,7 +8,6 @@ conditional commit, notify, count.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol
@@ -358,11 +357,15 @@ class IntakePipeline:
 
     @staticmethod
     def _conversation(intake: Intake, record: Ticket, account: str | None) -> list[Message]:
-        author_id: Callable[[Turn], str] = lambda t: (  # noqa: E731
-            (account or "") if t.author == "customer" else t.author
-        )
         return [
-            Message(f"{record.id}-{i:04d}", record.id, t.author, author_id(t), t.text, to_iso(t.at))
+            Message(
+                f"{record.id}-{i:04d}",
+                record.id,
+                t.author,
+                (account or "") if t.author == "customer" else t.author,
+                t.text,
+                to_iso(t.at),
+            )
             for i, t in enumerate(intake.conversation)
         ]
 

@@ -112,8 +112,7 @@ class CustomerMail:
         item = self._item(thread, entry) if thread else None
         if thread is not None and item is not None:
             delivery = Delivery("failed", entry.payload.get("to"), to_iso(self._clock()), error)
-            self._requests.set_delivery(thread.ticket.id, item, delivery)
-            self._requests.mark_attention(thread.ticket.id, "delivery_failed")
+            self._settle(thread.ticket, item, delivery)
 
     def bounced(self, message_id: str, address: str, *, permanent: bool, complaint: bool) -> bool:
         """SES feedback on one of our mails: the delivery failed, staff are told, and a
