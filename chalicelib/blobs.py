@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -28,8 +29,28 @@ class BlobStore(Protocol):
         ...
 
 
+# A media type S3 may carry as Content-Type: anything else (a folded line, junk) is stored
+# as octet-stream, rather than failing the upload and with it whatever brought it.
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}", re.IGNORECASE)
+
+
+def media_type(content_type: str) -> str:
+    """The bare media type for S3's Content-Type (`text/plain` of a folded header such
+    as a bounce's `text/plain\\r\\n charset=...`), or octet-stream."""
+    head = content_type.split(";", 1)[0].split()
+    candidate = head[0].lower() if head else ""
+    return candidate if _CONTENT_TYPE.fullmatch(candidate) else "application/octet-stream"
+
+
+def header_safe(text: str, limit: int = 200) -> str:
+    """Text an HTTP header (S3 user metadata) can carry: printable ASCII, bounded. A
+    file name with a line break would otherwise fail the upload, and the mail with it."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)[:limit]
+
+
 class S3Blobs:
-    """The BlobStore on S3, through an injected client."""
+    """The BlobStore on S3, through an injected client. Content-Type and user metadata
+    travel as HTTP headers, so they are made header-safe here, for every caller."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -51,7 +72,7 @@ class S3Blobs:
     ) -> None:
         params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body}
         if content_type:
-            params["ContentType"] = content_type
+            params["ContentType"] = media_type(content_type)
         if metadata:
-            params["Metadata"] = dict(metadata)
+            params["Metadata"] = {k: header_safe(v) for k, v in metadata.items()}
         self._client.put_object(**params)

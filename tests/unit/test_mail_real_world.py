@@ -315,7 +315,7 @@ def test_inline_parts_are_kept_but_not_listed_as_files() -> None:
 
 
 def test_an_attachment_name_with_a_line_break_is_safe_for_s3_metadata() -> None:
-    from chalicelib.intake.mail.adapter import header_safe
+    from chalicelib.blobs import header_safe
 
     assert header_safe("report\r\nX-Evil: 1.pdf") == "report??X-Evil: 1.pdf"
     assert header_safe("счёт.pdf") == "????.pdf"
@@ -324,7 +324,7 @@ def test_an_attachment_name_with_a_line_break_is_safe_for_s3_metadata() -> None:
 
 def test_a_folded_content_type_is_stored_as_its_bare_media_type() -> None:
     # As a real bounce has it (sisimai lhost-x1-02): the parameter on a folded line.
-    from chalicelib.intake.mail.adapter import media_type
+    from chalicelib.blobs import media_type
 
     assert media_type('text/plain\r\n   charset="iso-2022-jp"') == "text/plain"
     assert media_type("Application/PDF; name=a.pdf") == "application/pdf"

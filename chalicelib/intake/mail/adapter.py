@@ -29,9 +29,6 @@ MAX_STORED_ATTACHMENTS = 100
 BOUNCE_SCAN_BYTES = 262_144
 _QUOTED_AUTO_REPLY = re.compile(rb"^[> \t]*auto-submitted:[ \t]*auto-replied", re.MULTILINE)
 _TRUSTED_AUTHSERV = ("amazonses.com",)
-# A media type S3 may carry as Content-Type: anything else (a folded line, junk) is stored
-# as octet-stream, rather than failing the upload and with it the mail.
-_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}", re.IGNORECASE)
 
 
 class MailError(Exception):
@@ -82,20 +79,6 @@ def parse_notification(body: str) -> Notification:
     }
     source = (inner.get("mail") or {}).get("source")
     return Notification(bucket, key, None if source is None else str(source), verdicts)
-
-
-def media_type(content_type: str) -> str:
-    """The bare media type for S3's Content-Type (`text/plain` of a folded header such
-    as a bounce's `text/plain\\r\\n charset=...`), or octet-stream."""
-    head = content_type.split(";", 1)[0].split()
-    candidate = head[0].lower() if head else ""
-    return candidate if _CONTENT_TYPE.fullmatch(candidate) else "application/octet-stream"
-
-
-def header_safe(text: str, limit: int = 200) -> str:
-    """Text an HTTP header (S3 user metadata) can carry: printable ASCII, bounded. A
-    file name with a line break would otherwise fail the upload, and the mail with it."""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)[:limit]
 
 
 def thread_reference(mail: ParsedMail, domain: str) -> str | None:
@@ -204,8 +187,8 @@ class MailIntake:
                 self._bucket,
                 key,
                 attachment.data,
-                content_type=media_type(attachment.content_type),
-                metadata={"filename": header_safe(attachment.name)},
+                content_type=attachment.content_type,
+                metadata={"filename": attachment.name},
             )
             if len(listed) < MAX_LISTED_ATTACHMENTS:
                 listed.append(
