@@ -16,9 +16,11 @@ from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
 from chalicelib.intake.chat import parse_transcript, verify_signature
+from chalicelib.lifecycle import parse_status
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
+from chalicelib.sla.filters import parse_contact, parse_queue_filter
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
 app = Chalice(app_name="support-intake")
@@ -116,12 +118,32 @@ def post_message(ticket_id: str) -> Response:
     return created(message.to_api(), f"/tickets/{ticket_id}")
 
 
+@app.route("/tickets/{ticket_id}/status", methods=["PUT"], authorizer=cabinet_users)
+@http.api_view
+def put_status(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    ticket = runtime().lifecycle.set_status(who, ticket_id, parse_status(_body()))
+    return http.json_response(ticket.to_api())
+
+
 @app.route("/staff/queue", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def staff_queue() -> Response:
     who = http.principal(app.current_request)
     params = app.current_request.query_params or {}
-    page = runtime().desk.queue(who, limit_param(params.get("limit")), params.get("next"))
+    limit, token = limit_param(params.get("limit")), params.get("next")
+    filters = parse_queue_filter(params)
+    return http.json_response(runtime().desk.queue(who, limit, token, filters))
+
+
+@app.route("/staff/tickets", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def staff_tickets() -> Response:
+    who = http.principal(app.current_request)
+    params = app.current_request.query_params or {}
+    limit, token = limit_param(params.get("limit")), params.get("next")
+    page = runtime().desk.lookup(who, limit, token, parse_contact(params))
     return http.json_response(page.to_api())
 
 

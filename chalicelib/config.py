@@ -64,6 +64,10 @@ class Settings:
     ses_configuration_set: str | None = None  # routes bounces and complaints back to us
     # Browser origins of the cabinet frontend allowed to call the API (CORS).
     cors_origins: tuple[str, ...] = ()
+    reopen_days: int = 7  # a customer may reopen a solved ticket this long (API.md)
+    auto_close_days: int = 7  # a solved ticket closes by itself after this long
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    attachments_per_ticket: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -97,6 +101,10 @@ class Settings:
             outbox_dir=env.get("OUTBOX_DIR") or None,
             ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
             cors_origins=origins(env.get("CORS_ORIGINS", "")),
+            reopen_days=_int(env, "REOPEN_DAYS", cls.reopen_days),
+            auto_close_days=_int(env, "AUTO_CLOSE_DAYS", cls.auto_close_days),
+            attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", cls.attachment_max_bytes),
+            attachments_per_ticket=_int(env, "ATTACHMENTS_PER_TICKET", cls.attachments_per_ticket),
         )
         settings.validate()
         return settings
@@ -109,6 +117,10 @@ class Settings:
             raise ConfigError("FIRST_RESPONSE_MINUTES must be positive")
         if not 0 <= self.warning_minutes < self.first_response_minutes:
             raise ConfigError("SLA_WARNING_MINUTES must be between 0 and the response time")
+        if self.reopen_days < 0 or self.auto_close_days <= 0:
+            raise ConfigError("REOPEN_DAYS must be >= 0 and AUTO_CLOSE_DAYS positive")
+        if self.attachment_max_bytes <= 0 or self.attachments_per_ticket <= 0:
+            raise ConfigError("attachment limits must be positive")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

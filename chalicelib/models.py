@@ -137,9 +137,10 @@ class Sla:
     warned_at: str | None = None
     started_at: str | None = None  # when the current wait began (None: at creation)
     history: tuple[Wait, ...] = ()
+    ended_at: str | None = None  # the wait ended unanswered: the request was solved or closed
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "state": self.state,
             "due_at": self.due_at,
             "first_response_at": self.first_response_at,
@@ -147,6 +148,9 @@ class Sla:
             "started_at": self.started_at,
             "history": [w.to_dict() for w in self.history],
         }
+        if self.ended_at:
+            body["ended_at"] = self.ended_at
+        return body
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,8 @@ class Ticket:
     scope_correction: dict[str, Any] | None = None
     origin: Origin | None = None
     attention: tuple[str, ...] = ()  # what staff must look at (a bounced answer, ...)
+    waiting_since: str | None = None  # when an advisory record last began to wait
+    solved_at: str | None = None  # when it was last set `solved` (auto-close counts from it)
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -251,6 +257,10 @@ class Ticket:
             body["scope_correction"] = self.scope_correction
         if self.attention:
             body["attention"] = list(self.attention)
+        if self.solved_at and self.status == "solved":
+            body["solved_at"] = self.solved_at
+        if not self.official:
+            body["from_addr"] = self.customer_email
         return body
 
 

@@ -48,6 +48,7 @@ MAIL_SENT = "MailSent"
 UNHANDLED_ERRORS = "UnhandledErrors"
 IMPORTS_REJECTED = "ImportsRejected"
 DELIVERIES_GIVEN_UP = "DeliveriesGivenUp"
+STATUS_CHANGED = "StatusChanged"
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

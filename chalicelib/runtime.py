@@ -31,6 +31,7 @@ from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.ack import AckConfig, MailAcknowledgements
 from chalicelib.intake.mail.adapter import MailIntake
 from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
+from chalicelib.lifecycle import AUTO_CLOSE, Lifecycle
 from chalicelib.mailer import FolderMailer, Mailer, SesMailer
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
@@ -57,6 +58,7 @@ class Runtime:
     imports: ChatImport
     hours: SupportHours
     chat_secret: Callable[[], bytes]
+    lifecycle: Lifecycle
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,26 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     )
 
 
+def build_lifecycle(settings: Settings, services: Services, clock: Clock) -> Lifecycle:
+    return Lifecycle(
+        services.store.requests,
+        clock,
+        first_response_minutes=settings.first_response_minutes,
+        reopen_days=settings.reopen_days,
+        auto_close_days=settings.auto_close_days,
+    )
+
+
 def build_dispatcher(
-    settings: Settings, services: Services, customer_mail: CustomerMail, clock: Clock
+    settings: Settings,
+    services: Services,
+    customer_mail: CustomerMail,
+    clock: Clock,
+    lifecycle: Lifecycle | None = None,
 ) -> Dispatcher:
     """Delivery of the outbox: escalations and warnings on-duty, abuse notices to
-    management, acknowledgements to e-mail senders."""
+    management, acknowledgements to e-mail senders, and the close of a solved ticket
+    when its days are up."""
     store = services.store
     topics = {
         WARNING: settings.escalation_topic_arn,
@@ -118,6 +135,7 @@ def build_dispatcher(
         **publishing(services.publisher, topics),
         ACKNOWLEDGEMENT: acknowledgements.send,
         CUSTOMER_MAIL: customer_mail.send,
+        AUTO_CLOSE: (lifecycle or build_lifecycle(settings, services, clock)).auto_close,
     }
     given_up = {CUSTOMER_MAIL: customer_mail.failed, ACKNOWLEDGEMENT: acknowledgements.failed}
     return Dispatcher(store.outbox, senders, clock, given_up)
@@ -168,7 +186,8 @@ def build_runtime(
     services = services or aws_services(settings)
     store = services.store
     customer_mail = build_customer_mail(settings, services, clock)
-    dispatcher = build_dispatcher(settings, services, customer_mail, clock)
+    lifecycle = build_lifecycle(settings, services, clock)
+    dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle)
     pipeline = build_pipeline(settings, services, dispatcher, clock)
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url)
@@ -201,6 +220,7 @@ def build_runtime(
         imports=ChatImport(services.blobs, chat),
         hours=hours,
         chat_secret=chat_secret or secret_from_secrets_manager(settings.chat_secret_name),
+        lifecycle=lifecycle,
     )
 
 

@@ -41,6 +41,7 @@ from chalicelib.models import (
     TicketThread,
 )
 from chalicelib.sla.deadlines import Duty, duty
+from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
@@ -191,7 +192,13 @@ class MemoryStore:
                         raise AlreadyRecorded(request_id)
                     owed.append(change.entry)
                 elif isinstance(change, SetStatus):
-                    ticket = replace(ticket, status=change.status)
+                    after = change.after
+                    ticket = replace(
+                        ticket,
+                        status=after.status,
+                        waiting_since=after.waiting_since,
+                        solved_at=after.solved_at,
+                    )
                 elif isinstance(change, CorrectScope):
                     ticket = replace(ticket, scope_correction=copy.deepcopy(change.correction))
                 elif isinstance(change, RecordReply):
@@ -287,16 +294,53 @@ class MemoryStore:
             if (owed is Duty.WARN and due <= now + warning) or (owed is Duty.BREACH and due <= now):
                 yield found.ticket
 
-    def queue(self, limit: int, next_token: str | None) -> Page:
+    def queue(
+        self,
+        limit: int,
+        next_token: str | None,
+        *,
+        channel: str | None = None,
+        label: str | None = None,
+        flag: str | None = None,
+    ) -> Page:
+        """Derived from each request's whole state, as `sla.queue` defines it."""
         after = _position(next_token) if next_token else ""
+        with self._lock:
+            tickets = [r.ticket for r in self._requests.values()]
         waiting = sorted(
-            (f"{r.ticket.sla.due_at}#{r.ticket.id}", r.ticket)
-            for r in self._running()
-            if r.ticket.sla is not None
+            (f"{position}#{t.id}", t)
+            for t in tickets
+            if (position := queue_position(t)) is not None
+            and (channel is None or t.channel == channel)
+            and (label is None or queue_label(t) == label)
+            and (flag is None or flag in t.scope.flags)
         )
         waiting = [entry for entry in waiting if entry[0] > after]
         page = waiting[:limit]
         more = len(waiting) > limit
+        return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
+
+    def by_contact(
+        self, limit: int, next_token: str | None, *, address: str | None, domain: str | None
+    ) -> Page:
+        before = _position(next_token) if next_token else None
+        with self._lock:
+            tickets = [r.ticket for r in self._requests.values()]
+
+        def matches(t: Ticket) -> bool:
+            if t.origin is not None and t.origin.disposition != "advisory":
+                return False
+            mail = (t.customer_email or "").lower()
+            if address:
+                return mail == address.lower()
+            wanted = (domain or "").lower()
+            return mail.rsplit("@", 1)[-1] == wanted or (t.domain or "").lower() == wanted
+
+        found = sorted(((f"{t.created_at}#{t.id}", t) for t in tickets if matches(t)), reverse=True)
+        if before is not None:
+            found = [entry for entry in found if entry[0] < before]
+        page = found[:limit]
+        more = len(found) > limit
         return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
 
     def open_count(self) -> int:

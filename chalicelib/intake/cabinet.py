@@ -21,9 +21,9 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.identity import Principal
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
+from chalicelib.lifecycle import customer_wrote
 from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
-from chalicelib.sla.deadlines import follow_up_deadline
-from chalicelib.storage import AppendMessage, Change, MoveClock, Requests, SetStatus, StaleState
+from chalicelib.storage import AppendMessage, Change, MoveClock, Requests, StaleState
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
@@ -230,11 +230,13 @@ class CabinetService:
                 at,
                 {"message_id": message.id},
             )
-            changes: list[Change] = [AppendMessage(message, owner=customer.sub), SetStatus("open")]
-            wait = follow_up_deadline(ticket.sla, now, self._minutes) if ticket.sla else None
-            if ticket.sla is not None and wait is not None:
-                changes.append(MoveClock(ticket.sla, wait))
-                audit.detail["due_at"] = wait.due_at
+            changes: list[Change] = [
+                AppendMessage(message, owner=customer.sub),
+                *customer_wrote(ticket, now, self._minutes),
+            ]
+            for change in changes:
+                if isinstance(change, MoveClock):  # R2.5: a new wait, with its own deadline
+                    audit.detail["due_at"] = change.after.due_at
             try:
                 self._requests.change(ticket_id, audit, *changes)
             except StaleState:

@@ -19,7 +19,7 @@ from chalicelib.errors import InvalidInput, Unauthenticated
 from chalicelib.hours import SupportHours
 from chalicelib.ids import chat_record_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
-from chalicelib.models import Origin, Ticket
+from chalicelib.models import Origin, Status, Ticket
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -163,7 +163,7 @@ class ChatIntake:
             ),
             record_id=chat_record_id(transcript.channel, transcript.id),
             conversation=transcript.turns,
-            status="closed",  # the conversation is over when its transcript arrives
+            status=_status_of(transcript),
         )
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
@@ -192,6 +192,13 @@ class ChatIntake:
             "message_count": ticket.message_count,
             "created_at": ticket.created_at,
         }
+
+
+def _status_of(transcript: Transcript) -> Status:
+    """The conversation is over when its transcript arrives: it waits for staff (`open`,
+    in the queue) only if nobody answered the customer's last words."""
+    last = transcript.turns[-1].author if transcript.turns else "operator"
+    return "open" if last == "customer" else "closed"
 
 
 def _email_in(text: str) -> str | None:

@@ -17,6 +17,7 @@ from chalicelib.accounts import AccountDirectory
 from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice
+from chalicelib.lifecycle import customer_wrote
 from chalicelib.models import (
     AuditEvent,
     Author,
@@ -30,16 +31,14 @@ from chalicelib.models import (
     Status,
     Ticket,
 )
-from chalicelib.sla.deadlines import first_response_deadline, follow_up_deadline
+from chalicelib.sla.deadlines import first_response_deadline
 from chalicelib.storage import (
     AlreadyRecorded,
     AppendMessage,
     Change,
     DuplicateMail,
-    MoveClock,
     RecordReply,
     Requests,
-    SetStatus,
     StaleState,
 )
 from chalicelib.timeutil import Clock, to_iso
@@ -200,6 +199,8 @@ class IntakePipeline:
         sender = intake.sender
         if target is None or sender.verified_by not in _TRUSTED or not sender.address:
             return None
+        if target.status == "closed":
+            return None  # closed is final: the reply is a new request
         owner = (
             account == target.customer
             if target.official
@@ -227,13 +228,8 @@ class IntakePipeline:
             changes: list[Change] = [
                 RecordReply(replace(reply, status="closed"), intake.identity),
                 AppendMessage(message),
-                SetStatus("open"),
+                *customer_wrote(target, self._clock(), self._minutes),  # R2.5: a new wait
             ]
-            wait = (
-                follow_up_deadline(target.sla, self._clock(), self._minutes) if target.sla else None
-            )
-            if target.sla is not None and wait is not None:
-                changes.append(MoveClock(target.sla, wait))  # R2.5: a new wait for an answer
             try:
                 self._requests.change(target.id, audit, *changes)
             except AlreadyRecorded:

@@ -35,7 +35,7 @@ class Duty(Enum):
 
 def duty(sla: Sla | None) -> Duty | None:
     """The duty of a clock, or None once nothing more is owed (met, or answered late)."""
-    if sla is None or sla.due_at is None:
+    if sla is None or sla.due_at is None or sla.ended_at:
         return None
     if sla.state in ("pending", "delayed"):
         return Duty.BREACH if sla.warned_at else Duty.WARN
@@ -61,6 +61,14 @@ def follow_up_deadline(sla: Sla, now: datetime, minutes: int) -> Sla | None:
     )
 
 
+def end_wait(sla: Sla, now: datetime) -> Sla:
+    """The request was solved or closed while staff still owed an answer: the wait ends
+    unanswered (a breach stays a breach) and nothing more is owed on it."""
+    if duty(sla) is None:
+        return sla
+    return replace(sla, ended_at=to_iso(now))
+
+
 def first_response_deadline(created_at: datetime, minutes: int) -> Sla:
     """R2.1: the first staff response is due `minutes` after creation; R1.2 means 24/7."""
     return Sla(state="pending", due_at=to_iso(created_at + timedelta(minutes=minutes)))
@@ -68,7 +76,7 @@ def first_response_deadline(created_at: datetime, minutes: int) -> Sla:
 
 def sweep_action(sla: Sla, now: datetime, warning_minutes: int) -> SweepAction | None:
     """What the sweep must do to a deadline now (R2.4); None when nothing is due."""
-    if sla.state not in OPEN_STATES or sla.due_at is None:
+    if sla.state not in OPEN_STATES or sla.due_at is None or sla.ended_at:
         return None
     due = parse_iso(sla.due_at)
     if due <= now:
@@ -90,7 +98,12 @@ def breached(sla: Sla, now: datetime) -> Sla:
 
 def overdue(sla: Sla, now: datetime) -> bool:
     """R2.5: the clock was still running and its deadline has passed, sweep or no sweep."""
-    return sla.state in OPEN_STATES and sla.due_at is not None and parse_iso(sla.due_at) < now
+    return (
+        sla.state in OPEN_STATES
+        and sla.due_at is not None
+        and not sla.ended_at
+        and parse_iso(sla.due_at) < now
+    )
 
 
 def late(sla: Sla) -> Sla:

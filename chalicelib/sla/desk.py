@@ -22,6 +22,7 @@ from chalicelib.models import (
     Page,
     ScopeCorrection,
     Sla,
+    Status,
     Ticket,
 )
 from chalicelib.outbound.sender import mail_owed, queued
@@ -33,7 +34,9 @@ from chalicelib.sla.deadlines import (
     newly_breached,
     require_future_eta,
 )
+from chalicelib.sla.filters import Contact, QueueFilter
 from chalicelib.sla.notices import breach_notice
+from chalicelib.sla.queue import waiting_since
 from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
@@ -79,9 +82,25 @@ class StaffDesk:
         self._dispatcher = dispatcher
         self._clock = clock
 
-    def queue(self, staff: Principal, limit: int, next_token: str | None) -> Page:
+    def queue(
+        self, staff: Principal, limit: int, next_token: str | None, filters: QueueFilter
+    ) -> dict[str, Any]:
+        """Everything waiting for staff (`sla.queue`), with when each began to wait."""
         require_staff(staff)
-        return self._deadlines.queue(limit, next_token)
+        page = self._deadlines.queue(
+            limit, next_token, channel=filters.channel, label=filters.label, flag=filters.flag
+        )
+        items = [{**t.to_api(), "waiting_since": waiting_since(t)} for t in page.items]
+        return {"items": items, "next": page.next}
+
+    def lookup(
+        self, staff: Principal, limit: int, next_token: str | None, contact: Contact
+    ) -> Page:
+        """A customer's (by address) or a domain's requests, newest first."""
+        require_staff(staff)
+        return self._requests.by_contact(
+            limit, next_token, address=contact.address, domain=contact.domain
+        )
 
     def events(
         self, staff: Principal, ticket_id: str, limit: int, next_token: str | None
@@ -101,6 +120,7 @@ class StaffDesk:
         message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
         def attempt(ticket: Ticket, now: datetime) -> _Written[Message]:
+            _still_open(ticket)
             at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
             message = Message(
@@ -111,7 +131,10 @@ class StaffDesk:
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
             move, owed = self._clock_move(ticket, sla, now, mail)
-            changes: list[Change] = [AppendMessage(message), SetStatus("answered"), *move]
+            # The customer is next; a reply to a solved or closed request leaves it so.
+            status: Status = "answered" if ticket.status == "open" else ticket.status
+            after = replace(ticket, status=status, sla=sla)
+            changes: list[Change] = [AppendMessage(message), SetStatus(after), *move]
             self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(message, sla, owed)
 
@@ -141,6 +164,7 @@ class StaffDesk:
         reason, eta = request.reason, request.eta
 
         def attempt(ticket: Ticket, now: datetime) -> _Written[DelayNotice]:
+            _still_open(ticket)
             if not ticket.official or ticket.sla is None:
                 raise Conflict(
                     "not_official", "advisory requests carry no response-time obligation (R1.4)"
@@ -198,7 +222,7 @@ class StaffDesk:
         if before is None or after is None:
             return [], (mail,) if mail else ()
         breach = breach_notice(ticket, before, now) if newly_breached(before, after) else None
-        return [MoveClock(before, after)], tuple(e for e in (mail, breach) if e)
+        return [MoveClock(before, after, ticket)], tuple(e for e in (mail, breach) if e)
 
     def _after(self, ticket: Ticket, written: _Written[ItemT], *, via: str) -> ItemT:
         """Count, hand over now what the change owes (else the sweep retries), and give
@@ -270,6 +294,13 @@ class StaffDesk:
         # across dimension values) and once by how and whether late.
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes)
         obs.measure(obs.FIRST_RESPONSE_MINUTES, minutes, via=via, late=str(sla.state == "breached"))
+
+
+def _still_open(ticket: Ticket) -> None:
+    """A closed official ticket is final. Staff may still follow up an advisory record
+    (a finished chat, a mail): it stays closed."""
+    if ticket.status == "closed" and ticket.official:
+        raise Conflict("ticket_closed", "this ticket is closed: nothing more is added to it")
 
 
 def parse_delay_notice_request(body: dict[str, Any]) -> DelayNoticeRequest:

@@ -128,7 +128,9 @@ class Sweeper:
         )
         entry: OutboxEntry = notice(ticket, before, now)
         try:
-            self._requests.change(ticket.id, audit, MoveClock(before, after), Enqueue(entry))
+            self._requests.change(
+                ticket.id, audit, MoveClock(before, after, ticket), Enqueue(entry)
+            )
         except StaleState:
             return False  # another sweep or a staff action got there first
         return True

@@ -62,15 +62,24 @@ class AddDelayNotice:
 
 @dataclass(frozen=True)
 class MoveClock:
-    """An SLA transition, applied only if the clock is still as it was read (`before`)."""
+    """An SLA transition, applied only if the clock is still as it was read (`before`).
+    `request` is the request as read: its queue facets follow the clock."""
 
     before: Sla
     after: Sla
+    request: Ticket
 
 
 @dataclass(frozen=True)
 class SetStatus:
-    status: Status
+    """A new status. `after` is the request as this change leaves it (status, clock,
+    `waiting_since`, `solved_at`): its place in the staff queue is derived from it."""
+
+    after: Ticket
+
+    @property
+    def status(self) -> Status:
+        return self.after.status
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,12 @@ class Requests(Protocol):
         """A customer's own requests, newest first."""
         ...
 
+    def by_contact(
+        self, limit: int, next_token: str | None, *, address: str | None, domain: str | None
+    ) -> Page:
+        """Requests written from an address, or from or about a domain, newest first."""
+        ...
+
     def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
         """Apply every change and the audit event at once, or none: StaleState if the
         request is missing, not the owner's, or its clock moved; AlreadyRecorded if an
@@ -179,8 +194,17 @@ class DeadlineIndex(Protocol):
         """Requests whose warning or breach is due at `now`, each read once."""
         ...
 
-    def queue(self, limit: int, next_token: str | None) -> Page:
-        """Requests waiting for staff, the most urgent (earliest due) first."""
+    def queue(
+        self,
+        limit: int,
+        next_token: str | None,
+        *,
+        channel: str | None = None,
+        label: str | None = None,
+        flag: str | None = None,
+    ) -> Page:
+        """Everything waiting for staff in `sla.queue`'s order (breaches, then running
+        deadlines by due time, then the rest oldest first), optionally one facet of it."""
         ...
 
     def open_count(self) -> int:

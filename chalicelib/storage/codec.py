@@ -23,14 +23,20 @@ from chalicelib.models import (
     Ticket,
     Wait,
 )
+from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.storage.keys import (
     CORRECTIONS_PK,
     META,
+    QUEUE_ALL,
+    address_partition,
+    contact_pointers,
     customer_pk,
     deadline_keys,
     deadline_part,
     mail_identity_key,
     outbox_key,
+    queue_facets,
+    queue_sort_key,
     request_pk,
 )
 
@@ -70,6 +76,7 @@ def sla_attributes(request_id: str, sla: Sla | None) -> dict[str, Any]:
         "warned_at": sla.warned_at,
         "sla_started_at": sla.started_at,
         "sla_history": [w.to_dict() for w in sla.history] or None,
+        "sla_ended_at": sla.ended_at,
         "GSI2PK": None,
         "GSI2SK": None,
     }
@@ -148,10 +155,41 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "kb": [a.to_dict() for a in ticket.kb],
         "message_count": ticket.message_count,
         "scope_correction": ticket.scope_correction,
+        "waiting_since": ticket.waiting_since,
+        "solved_at": ticket.solved_at,
+        "QPK": QUEUE_ALL,
+        "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
         **sla_attributes(ticket.id, ticket.sla),
     }
+    if ticket.customer_email and _looked_up(ticket):
+        item["LPK"] = address_partition(ticket.customer_email)
+        item["LSK"] = f"{ticket.created_at}#{ticket.id}"
     return item
+
+
+def _looked_up(ticket: Ticket) -> bool:
+    """Requests, not machine mail, duplicates or the records of replies, are looked up."""
+    return ticket.origin is None or ticket.origin.disposition == "advisory"
+
+
+def index_items(ticket: Ticket) -> list[dict[str, Any]]:
+    """The request's facet items in the staff queue and its lookup pointers (see keys)."""
+    pk = request_pk(ticket.id)
+    position = queue_sort_key(queue_position(ticket), ticket.id)
+    # Facets only while it waits: a change that queues it later writes them (`_requeue`).
+    facets = queue_facets(ticket.channel, queue_label(ticket), ticket.scope.flags)
+    items = [
+        {"PK": pk, "SK": sk, "entity": "facet", "id": ticket.id, "QPK": qpk, "QSK": position}
+        for sk, qpk in (facets.items() if position else ())
+    ]
+    created = f"{ticket.created_at}#{ticket.id}"
+    pointers = contact_pointers(ticket.customer_email, ticket.domain) if _looked_up(ticket) else {}
+    items.extend(
+        {"PK": pk, "SK": sk, "entity": "pointer", "id": ticket.id, "LPK": lpk, "LSK": created}
+        for sk, lpk in pointers.items()
+    )
+    return items
 
 
 def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
@@ -165,6 +203,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
             warned_at=item.get("warned_at"),
             started_at=item.get("sla_started_at"),
             history=tuple(Wait.from_dict(w) for w in item.get("sla_history") or ()),
+            ended_at=item.get("sla_ended_at"),
         )
     return Ticket(
         id=item["id"],
@@ -186,6 +225,8 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         scope_correction=item.get("scope_correction"),
         origin=_origin_from(item),
         attention=tuple(item.get("attention") or ()),
+        waiting_since=item.get("waiting_since"),
+        solved_at=item.get("solved_at"),
     )
 
 

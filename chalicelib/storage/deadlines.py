@@ -1,4 +1,5 @@
-"""The sparse, sharded deadline index (`DueDeadlines`, see `keys`): the sweep and the queue."""
+"""The sparse, sharded deadline index (`DueDeadlines`) the sweep reads, and the one
+staff queue (`StaffQueue`); both are described in `keys`."""
 
 from __future__ import annotations
 
@@ -11,16 +12,28 @@ from chalicelib.storage.codec import dump, load, ticket_from_item
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     DUE_DEADLINES_INDEX,
-    LATE,
+    META,
     PENDING,
+    QUEUE_INDEX,
     STATS_KEY,
     WARNED,
-    decode_queue_token,
-    encode_queue_token,
+    decode_position_token,
+    encode_position_token,
     partition,
+    queue_partition,
+    request_key,
+    request_pk,
 )
 from chalicelib.storage.table import Table
 from chalicelib.timeutil import to_iso
+
+
+def resolve(table: Table, pointers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The request items that index items (facets, pointers) stand for, in their order."""
+    if not pointers:
+        return []
+    found = table.batch_get([request_key(p["id"]) for p in pointers])
+    return [found[pk] for p in pointers if (pk := request_pk(p["id"])) in found]
 
 
 class DynamoDeadlineIndex:
@@ -48,48 +61,42 @@ class DynamoDeadlineIndex:
         ):
             yield ticket_from_item(item)
 
-    def queue(self, limit: int, next_token: str | None) -> Page:
-        """A k-way merge over every part and shard: breaches are due in the past, so
-        they lead. The token holds each stream's last position (None once drained)."""
-        cursors = decode_queue_token(next_token) if next_token else {}
-        streams: list[tuple[str, list[dict[str, Any]], bool]] = []
-        for part in (LATE, WARNED, PENDING):
-            for shard in range(DEADLINE_SHARDS):
-                name = partition(part, shard)
-                cursor = cursors.get(name, "")
-                if cursor is None:
-                    continue
-                values: dict[str, Any] = {":pk": name}
-                condition = "GSI2PK = :pk"
-                if cursor:
-                    condition += " AND GSI2SK > :after"
-                    values[":after"] = cursor
-                response = self._table.query(
-                    IndexName=DUE_DEADLINES_INDEX,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=dump(values),
-                    Limit=limit,
-                )
-                items = [load(i) for i in response.get("Items", [])]
-                streams.append((name, items, "LastEvaluatedKey" not in response))
-        merged = sorted(
-            ((item["GSI2SK"], name, item) for name, items, _ in streams for item in items),
-            key=lambda entry: (entry[0], entry[1]),
-        )
-        page = merged[:limit]
-        new_cursors: dict[str, str | None] = dict(cursors)
-        for sort_key, name, _ in page:
-            new_cursors[name] = sort_key
-        more = False
-        for name, items, finished in streams:
-            cursor = new_cursors.get(name)
-            consumed = [i for i in items if cursor and i["GSI2SK"] <= cursor]
-            if finished and len(consumed) == len(items):
-                new_cursors[name] = None
-            else:
-                more = True
-        token = encode_queue_token(new_cursors) if more else None
-        return Page(items=tuple(ticket_from_item(item) for _, _, item in page), next=token)
+    def queue(
+        self,
+        limit: int,
+        next_token: str | None,
+        *,
+        channel: str | None = None,
+        label: str | None = None,
+        flag: str | None = None,
+    ) -> Page:
+        """One Query of `StaffQueue` in key order (see `sla.queue`); a filtered page reads
+        its facet's partition and then its requests in one BatchGetItem."""
+        partition_key, sort_key = queue_partition(channel, label, flag)
+        params: dict[str, Any] = {
+            "IndexName": QUEUE_INDEX,
+            "KeyConditionExpression": "QPK = :pk",
+            "ExpressionAttributeValues": dump({":pk": partition_key}),
+            "Limit": limit,
+        }
+        if next_token:
+            position = decode_position_token(next_token)
+            request_id = position.rsplit("#", 1)[1]
+            params["ExclusiveStartKey"] = dump(
+                {
+                    "PK": request_pk(request_id),
+                    "SK": sort_key,
+                    "QPK": partition_key,
+                    "QSK": position,
+                }
+            )
+        response = self._table.query(**params)
+        items = [load(i) for i in response.get("Items", [])]
+        if sort_key != META:
+            items = resolve(self._table, items)
+        last = response.get("LastEvaluatedKey")
+        token = encode_position_token(load(last)["QSK"]) if last and items else None
+        return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
 
     def open_count(self) -> int:
         item = self._table.get(STATS_KEY, consistent=False) or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chalicelib.errors import InvalidInput
 from chalicelib.models import (
     AckState,
     AuditEvent,
@@ -17,163 +18,51 @@ from chalicelib.models import (
     TicketThread,
 )
 from chalicelib.storage import (
-    AddDelayNotice,
     AlreadyRecorded,
-    AppendMessage,
     Change,
-    CorrectScope,
     DuplicateMail,
-    Enqueue,
-    MoveClock,
     RecordReply,
-    SetStatus,
     StaleState,
 )
+from chalicelib.storage.changes import Update, open_counter
 from chalicelib.storage.codec import (
     audit_from_item,
     audit_to_item,
-    correction_item,
     delay_from_item,
-    delay_to_item,
     dump,
+    index_items,
     load,
     mail_identity_item,
     message_from_item,
-    message_id_marker,
     message_to_item,
     outbox_to_item,
-    sla_attributes,
     ticket_from_item,
     ticket_to_item,
 )
+from chalicelib.storage.deadlines import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
+    CONTACT_INDEX,
+    CONTACT_POSITION,
     CORRECTIONS_PK,
     META,
-    STATS_KEY,
+    address_partition,
     customer_pk,
     deadline_part,
-    deadline_shard,
     decode_audit_token,
     decode_page_token,
+    decode_position_token,
+    domain_partition,
     encode_audit_token,
     encode_page_token,
+    encode_position_token,
     mail_identity_key,
-    partition,
     request_key,
     request_pk,
 )
 from chalicelib.storage.table import Table
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
-
-
-def open_counter(table: Table, delta: int) -> list[dict[str, Any]]:
-    """The gauge of official requests waiting for staff, kept in the same transaction."""
-    if delta == 0:
-        return []
-    return [
-        {
-            "Update": {
-                "TableName": table.name,
-                "Key": dump(STATS_KEY),
-                "UpdateExpression": "ADD open_official :d",
-                "ExpressionAttributeValues": dump({":d": delta}),
-            }
-        }
-    ]
-
-
-class _Update:
-    """One request's UpdateItem and the items written beside it, built from changes."""
-
-    def __init__(self, table: Table, request_id: str, at: str) -> None:
-        self.table = table
-        self.request_id = request_id
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {":now": at}
-        self.sets = ["updated_at = :now"]
-        self.removes: list[str] = []
-        self.conditions = ["attribute_exists(PK)"]
-        self.entries: list[dict[str, Any]] = []  # after the update, in order
-        self.identities: set[int] = set()  # transaction positions of mail identity claims
-        self.open_delta = 0
-
-    def set(self, name: str, value: Any) -> None:
-        self.names[f"#{name}"] = name
-        if value is None:
-            self.removes.append(f"#{name}")
-            return
-        self.values[f":{name}"] = value
-        self.sets.append(f"#{name} = :{name}")
-
-    def add(self, change: Change) -> None:
-        if isinstance(change, AppendMessage):
-            if change.owner is not None:
-                self.conditions.append("customer = :owner")
-                self.values[":owner"] = change.owner
-            self.values[":one"], self.values[":zero"] = 1, 0
-            self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
-            self.entries.append(self.table.put_new(message_to_item(change.message)))
-            # A message id is used once per request, whatever its time: a retried answer
-            # (the same Idempotency-Key, so the same id) finds it taken.
-            self.entries.append(self.table.put_new(message_id_marker(change.message)))
-        elif isinstance(change, AddDelayNotice):
-            self.entries.append(self.table.put_new(delay_to_item(change.notice)))
-        elif isinstance(change, MoveClock):
-            self._expect(change)
-            for name, value in sla_attributes(self.request_id, change.after).items():
-                self.set(name, value)
-            was, now = deadline_part(change.before), deadline_part(change.after)
-            self.open_delta += int(now is not None) - int(was is not None)
-        elif isinstance(change, SetStatus):
-            self.set("status", change.status)
-        elif isinstance(change, CorrectScope):
-            self.set("scope_correction", change.correction)
-            self.entries.append(
-                self.table.put_new(correction_item(change.request, change.correction))
-            )
-        elif isinstance(change, Enqueue):
-            self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
-        elif isinstance(change, RecordReply):
-            self.entries.append(self.table.put_new(ticket_to_item(change.record)))
-            if change.identity:
-                self.identities.add(len(self.entries) + 1)  # the update is position 0
-                self.entries.append(
-                    self.table.put_new(mail_identity_item(change.identity, change.record.id))
-                )
-
-    def _expect(self, change: MoveClock) -> None:
-        """Only if the clock is as it was read: state, due time and index part."""
-        before = change.before
-        self.conditions.append("sla_state = :was_state AND due_at = :was_due")
-        self.values[":was_state"], self.values[":was_due"] = before.state, before.due_at
-        part = deadline_part(before)
-        if part is None:
-            self.conditions.append("attribute_not_exists(GSI2PK)")
-        else:
-            self.conditions.append("GSI2PK = :was_part")
-            self.values[":was_part"] = partition(part, deadline_shard(self.request_id))
-
-    def transaction(self, audit: AuditEvent) -> list[dict[str, Any]]:
-        expression = "SET " + ", ".join(self.sets)
-        if self.removes:
-            expression += " REMOVE " + ", ".join(self.removes)
-        update: dict[str, Any] = {
-            "TableName": self.table.name,
-            "Key": dump(request_key(self.request_id)),
-            "UpdateExpression": expression,
-            "ConditionExpression": " AND ".join(self.conditions),
-            "ExpressionAttributeValues": dump(self.values),
-        }
-        if self.names:
-            update["ExpressionAttributeNames"] = self.names
-        return [
-            {"Update": update},
-            *self.entries,
-            self.table.put(audit_to_item(audit)),
-            *open_counter(self.table, self.open_delta),
-        ]
 
 
 class DynamoRequests:
@@ -197,7 +86,8 @@ class DynamoRequests:
         # (deterministic keys), and a redelivery completes it (`complete_conversation`).
         claims = [self._table.put_new(mail_identity_item(identity, request.id))] if identity else []
         item = ticket_to_item(request)
-        room = TRANSACTION_ITEMS - 3 - len(claims) - len(outbox)
+        indexes = [self._table.put(i) for i in index_items(request)]
+        room = TRANSACTION_ITEMS - 3 - len(claims) - len(outbox) - len(indexes)
         if len(conversation) > room:
             item["conversation_pending"] = True
         head = [
@@ -206,6 +96,7 @@ class DynamoRequests:
             *claims,
             *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
             *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
+            *indexes,
         ]
         failed = self._table.transact(
             [*head, *(self._table.put(message_to_item(m)) for m in conversation[:room])]
@@ -287,8 +178,45 @@ class DynamoRequests:
         token = encode_page_token(load(last)) if last and items else None
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
 
+    def by_contact(
+        self, limit: int, next_token: str | None, *, address: str | None, domain: str | None
+    ) -> Page:
+        if address:
+            partition_key, sort_key = address_partition(address), META
+        else:
+            partition_key, sort_key = domain_partition(domain or ""), ""
+        params: dict[str, Any] = {
+            "IndexName": CONTACT_INDEX,
+            "KeyConditionExpression": "LPK = :pk",
+            "ExpressionAttributeValues": dump({":pk": partition_key}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            position = decode_position_token(next_token, CONTACT_POSITION)
+            start = self._contact_start(partition_key, sort_key, position)
+            params["ExclusiveStartKey"] = dump(start)
+        response = self._table.query(**params)
+        items = [load(i) for i in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        token = None
+        if last and items:
+            last_item = load(last)
+            token = encode_position_token(f"{last_item['LSK']}|{last_item['SK']}")
+        if sort_key != META:
+            items = resolve(self._table, items)
+        return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
+
+    @staticmethod
+    def _contact_start(partition_key: str, sort_key: str, position: str) -> dict[str, Any]:
+        created, _, item_sk = position.partition("|")
+        if sort_key == META and item_sk != META:
+            raise InvalidInput("invalid_next", "the `next` token is not one this API issued")
+        request_id = created.rsplit("#", 1)[1]
+        return {"PK": request_pk(request_id), "SK": item_sk, "LPK": partition_key, "LSK": created}
+
     def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
-        update = _Update(self._table, request_id, audit.at)
+        update = Update(self._table, request_id, audit.at)
         for change in changes:
             update.add(change)
         failed = self._table.transact(update.transaction(audit))

@@ -89,6 +89,20 @@ class Table:
                 return
             params["ExclusiveStartKey"] = last
 
+    def batch_get(self, keys: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Items by their PK (up to 100 keys, one request while DynamoDB keeps up)."""
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self.name: {"Keys": [dump(k) for k in keys]}}
+        for _ in range(8):
+            if not request.get(self.name, {}).get("Keys"):
+                return found
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.name, []):
+                plain = load(item)
+                found[plain["PK"]] = plain
+            request = response.get("UnprocessedKeys") or {}
+        raise RuntimeError("DynamoDB kept keys unprocessed; the caller retries")
+
     def batch_put(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Write items 25 at a time, retrying what DynamoDB leaves unprocessed."""
         for start in range(0, len(items), 25):

@@ -165,7 +165,7 @@ def test_changes_apply_together_with_their_audit_event(store: Store) -> None:
         audit(ticket.id, 5, "staff_response"),
         AppendMessage(message(ticket.id, 5, "on it")),
         AddDelayNotice(notice),
-        SetStatus("answered"),
+        SetStatus(replace(ticket, status="answered")),
     )
     thread = store.requests.thread(ticket.id)
     assert thread is not None
@@ -186,10 +186,12 @@ def test_only_the_owner_appends_and_a_refused_change_writes_nothing(store: Store
             ticket.id,
             audit(ticket.id, 1),
             AppendMessage(message(ticket.id, 1), owner="sub-b"),
-            SetStatus("open"),
+            SetStatus(replace(ticket, status="open")),
         )
     with pytest.raises(StaleState):
-        store.requests.change("T-NOTHERE", audit("T-NOTHERE", 1), SetStatus("open"))
+        store.requests.change(
+            "T-NOTHERE", audit("T-NOTHERE", 1), SetStatus(replace(ticket, id="T-NOTHERE"))
+        )
     assert store.requests.get(ticket.id) == ticket
     assert len(store.requests.audit_trail(ticket.id)) == 1
 
@@ -198,10 +200,12 @@ def test_a_clock_moves_only_from_the_state_that_was_read(store: Store) -> None:
     ticket = create(store, official(1))
     assert ticket.sla is not None
     answered = after_staff_response(ticket.sla, at(10))
-    store.requests.change(ticket.id, audit(ticket.id, 10), MoveClock(ticket.sla, answered))
+    store.requests.change(ticket.id, audit(ticket.id, 10), MoveClock(ticket.sla, answered, ticket))
     with pytest.raises(StaleState):  # a sweep that read the old clock loses
         store.requests.change(
-            ticket.id, audit(ticket.id, 61), MoveClock(ticket.sla, breached(ticket.sla, at(61)))
+            ticket.id,
+            audit(ticket.id, 61),
+            MoveClock(ticket.sla, breached(ticket.sla, at(61)), ticket),
         )
     assert store.requests.get(ticket.id).sla == answered  # type: ignore[union-attr]
 
@@ -266,8 +270,12 @@ def test_due_gives_warnings_and_breaches_when_they_are_due(store: Store) -> None
 def test_an_answered_request_leaves_the_index(store: Store) -> None:
     ticket = create(store, official(1, minutes=-61))
     assert ticket.sla is not None
+    answered = after_staff_response(ticket.sla, at(0))
     store.requests.change(
-        ticket.id, audit(ticket.id), MoveClock(ticket.sla, after_staff_response(ticket.sla, at(0)))
+        ticket.id,
+        audit(ticket.id),
+        MoveClock(ticket.sla, answered, ticket),
+        SetStatus(replace(ticket, status="answered", sla=answered)),
     )
     assert list(store.deadlines.due(at(0), WARNING)) == []
     assert store.deadlines.queue(10, None).items == ()
@@ -281,11 +289,13 @@ def test_a_breach_owes_its_escalation_in_the_same_write(store: Store) -> None:
         f"sla_breach:{ticket.id}:x", "sla_breach", ticket.id, {"n": 1}, to_iso(at(-1))
     )
     late = breached(ticket.sla, at(0))
-    store.requests.change(ticket.id, audit(ticket.id), MoveClock(ticket.sla, late), Enqueue(entry))
+    store.requests.change(
+        ticket.id, audit(ticket.id), MoveClock(ticket.sla, late, ticket), Enqueue(entry)
+    )
     assert store.outbox.due(to_iso(at(0)), 10) == [entry]
     with pytest.raises(StaleState):  # a second sweep neither breaches nor owes again
         store.requests.change(
-            ticket.id, audit(ticket.id), MoveClock(ticket.sla, late), Enqueue(entry)
+            ticket.id, audit(ticket.id), MoveClock(ticket.sla, late, ticket), Enqueue(entry)
         )
     assert store.outbox.due(to_iso(at(0)), 10) == [entry]
 
@@ -295,7 +305,7 @@ def test_the_queue_puts_breaches_first_then_by_due_time_in_complete_pages(store:
     first = tickets[0]
     assert first.sla is not None
     store.requests.change(
-        first.id, audit(first.id), MoveClock(first.sla, breached(first.sla, at(0)))
+        first.id, audit(first.id), MoveClock(first.sla, breached(first.sla, at(0)), first)
     )
     seen: list[str] = []
     token = None
@@ -406,7 +416,7 @@ def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
     ticket = create(store, official(1))
     for minute in range(1, 6):
         store.requests.change(
-            ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus("open")
+            ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus(ticket)
         )
     seen, token = [], None
     while True:

@@ -15,6 +15,7 @@ from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.runtime import Runtime, aws_services, build_runtime
 from chalicelib.sla.desk import parse_delay_notice_request
+from chalicelib.sla.filters import QueueFilter
 from tests.conftest import Api, Notices, make_token
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 06:00 in Moscow: R1.2, tickets are 24/7
@@ -192,7 +193,7 @@ def test_r2_4_a_response_after_a_breach_keeps_breached_and_records_the_response(
     assert state["state"] == "breached"
     assert state["breached_at"] == at(61).isoformat(timespec="milliseconds")
     assert state["first_response_at"] == at(75).isoformat(timespec="milliseconds")
-    assert rt.desk.queue(AGENT, 50, None).items == ()
+    assert rt.desk.queue(AGENT, 50, None, QueueFilter())["items"] == []
 
 
 def test_r2_customer_follow_ups_do_not_restart_the_clock(rt: Runtime, clock: Clock) -> None:
@@ -228,7 +229,7 @@ def test_customers_cannot_use_the_staff_desk(rt: Runtime) -> None:
     with pytest.raises(Forbidden):
         rt.desk.respond(CUSTOMER, ticket, "I answer myself")
     with pytest.raises(Forbidden):
-        rt.desk.queue(CUSTOMER, 10, None)
+        rt.desk.queue(CUSTOMER, 10, None, QueueFilter())
 
 
 def test_staff_queue_is_most_urgent_first_with_breaches_leading_and_paginates(
@@ -245,9 +246,9 @@ def test_staff_queue_is_most_urgent_first_with_breaches_leading_and_paginates(
     order: list[str] = []
     token = None
     while True:
-        page = rt.desk.queue(AGENT, 2, token)
-        order += [t.id for t in page.items]
-        token = page.next
+        page = rt.desk.queue(AGENT, 2, token, QueueFilter())
+        order += [t["id"] for t in page["items"]]
+        token = page["next"]
         if token is None:
             break
     assert order == [first, second, third, late]

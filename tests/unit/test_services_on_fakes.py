@@ -4,6 +4,7 @@ pipeline, the cabinet's idempotent create, the desk and the sweep. No AWS, no mo
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -377,7 +378,7 @@ def test_a_message_to_a_closed_ticket_is_409(world: FakeWorld) -> None:
     world.store.change(
         ticket.id,
         AuditEvent("E-1", ticket.id, "closed", "test", to_iso(at(1))),
-        SetStatus("closed"),
+        SetStatus(replace(ticket, status="closed")),
     )
     with pytest.raises(Conflict) as caught:
         world.runtime.cabinet.add_message(ANNA, ticket.id, "Ещё вопрос")

@@ -67,7 +67,11 @@ def test_limit_defaults_to_20() -> None:
 from chalicelib.http import instant_param, request_id  # noqa: E402
 from chalicelib.intake.chat import parse_transcript  # noqa: E402
 from chalicelib.sla.desk import parse_delay_notice_request  # noqa: E402
-from chalicelib.storage.keys import decode_page_token, decode_queue_token  # noqa: E402
+from chalicelib.storage.keys import (  # noqa: E402
+    CONTACT_POSITION,
+    decode_page_token,
+    decode_position_token,
+)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +141,10 @@ def test_huge_or_hand_made_page_tokens_are_400() -> None:
 
     huge = base64.urlsafe_b64encode(json.dumps({"k": "x" * 5000 + "#T-ABCDE"}).encode()).decode()
     forged = base64.urlsafe_b64encode(json.dumps({"k": "y" * 900 + "#T-ABCDE"}).encode()).decode()
-    queue = base64.urlsafe_b64encode(json.dumps({"P#00": "z" * 900}).encode()).decode()
+    queue = base64.urlsafe_b64encode(json.dumps({"q": "9#" + "z" * 90}).encode()).decode()
+    meta = "2026-12-01T10:00:00.000+00:00#T-ABCDE|@Q#CH"  # not a lookup position
+    contact = base64.urlsafe_b64encode(json.dumps({"q": meta}).encode()).decode()
     for token in (huge, forged):
         assert reason(decode_page_token, token) == "invalid_next"
-    assert reason(decode_queue_token, queue) == "invalid_next"
+    assert reason(decode_position_token, queue) == "invalid_next"
+    assert reason(decode_position_token, contact, CONTACT_POSITION) == "invalid_next"

@@ -1,0 +1,184 @@
+"""The ticket lifecycle (API.md, Conversations): statuses, who may move a request to
+which, the customer's follow-ups (R2.5), and the automatic close of solved tickets.
+
+| from       | staff may set              | the owner may set (official tickets only) |
+|------------|----------------------------|-------------------------------------------|
+| `open`     | `solved`\\*, `closed`       | `closed`                                  |
+| `answered` | `open`, `solved`\\*, `closed`| `closed`                                  |
+| `solved`   | `open`, `closed`           | `closed`; `open` within the reopen window |
+| `closed`   | (final)                    | (final)                                   |
+
+\\* official tickets only: advisory records use `open`, `answered` and `closed`. Any
+other move is 409 `invalid_transition`; setting the status a request already has is
+a no-op for whoever may set it. Solving or closing a request whose deadline runs ends
+that wait unanswered (a breach stays a breach). A customer who reopens a solved ticket
+waits for staff again, with a new deadline (R2.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.delivery import entry_for
+from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.identity import Principal
+from chalicelib.ids import new_event_id
+from chalicelib.models import AuditEvent, OutboxEntry, Status, Ticket
+from chalicelib.sla.deadlines import end_wait, follow_up_deadline
+from chalicelib.storage import Change, Enqueue, MoveClock, Requests, SetStatus, StaleState
+from chalicelib.timeutil import Clock, parse_iso, to_iso
+from chalicelib.validation import reject_unknown_fields
+
+AUTO_CLOSE = "auto_close"  # the outbox kind: the sweep's drain runs it when it is due
+AUTO_CLOSE_ACTOR = "auto-close"
+STATUSES: tuple[Status, ...] = ("open", "answered", "solved", "closed")
+_STAFF_MOVES: dict[str, frozenset[str]] = {
+    "open": frozenset({"solved", "closed"}),
+    "answered": frozenset({"open", "solved", "closed"}),
+    "solved": frozenset({"open", "closed"}),
+    "closed": frozenset(),
+}
+_CUSTOMER_MOVES: dict[str, frozenset[str]] = {
+    "open": frozenset({"closed"}),
+    "answered": frozenset({"closed"}),
+    "solved": frozenset({"closed", "open"}),  # open: within the reopen window
+    "closed": frozenset(),
+}
+_ATTEMPTS = 4
+
+
+def customer_wrote(ticket: Ticket, now: datetime, minutes: int) -> list[Change]:
+    """A customer message: the request waits for staff again. On an official ticket that
+    was answered or solved it is a new wait with its own deadline (R2.5); while staff
+    still owe an answer, that deadline stands."""
+    sla = ticket.sla
+    changes: list[Change] = []
+    if sla is not None and (wait := follow_up_deadline(sla, now, minutes)) is not None:
+        changes.append(MoveClock(sla, wait, ticket))
+        sla = wait
+    since = ticket.waiting_since if ticket.status == "open" else to_iso(now)
+    changes.append(SetStatus(replace(ticket, status="open", sla=sla, waiting_since=since)))
+    return changes
+
+
+def parse_status(body: dict[str, Any]) -> Status:
+    """A `PUT /tickets/{id}/status` body."""
+    reject_unknown_fields(body, ("status",))
+    status = body.get("status")
+    for known in STATUSES:
+        if status == known:
+            return known
+    raise InvalidInput(
+        "invalid_status",
+        f"`status` must be one of: {', '.join(STATUSES)}",
+        field="status",
+        allowed=list(STATUSES),
+    )
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        requests: Requests,
+        clock: Clock,
+        *,
+        first_response_minutes: int,
+        reopen_days: int,
+        auto_close_days: int,
+    ) -> None:
+        self._requests = requests
+        self._clock = clock
+        self._minutes = first_response_minutes
+        self._reopen = timedelta(days=reopen_days)
+        self._auto_close = timedelta(days=auto_close_days)
+
+    def set_status(self, who: Principal, ticket_id: str, status: Status) -> Ticket:
+        """`PUT /tickets/{id}/status`: a move the caller may make, with its audit event."""
+        for _ in range(_ATTEMPTS):
+            ticket = self._requests.get(ticket_id)
+            if ticket is None or (not who.is_staff and ticket.customer != who.sub):
+                raise NotFound("ticket_not_found", "no such ticket")
+            now = self._clock()
+            self._check(who, ticket, status, now)
+            if ticket.status == status:
+                return ticket
+            changes, owed = self._move(who, ticket, status, now)
+            detail = {"from": ticket.status, "to": status}
+            audit = AuditEvent(
+                new_event_id(), ticket_id, "status_changed", who.sub, to_iso(now), detail
+            )
+            try:
+                self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+            except StaleState:
+                continue  # changed meanwhile (an answer, a sweep): decide again
+            obs.count(obs.STATUS_CHANGED, to=status, by="staff" if who.is_staff else "customer")
+            updated = self._requests.get(ticket_id)
+            assert updated is not None
+            return updated
+        raise Conflict("concurrent_update", "the ticket kept changing; try again")
+
+    def _check(self, who: Principal, ticket: Ticket, status: Status, now: datetime) -> None:
+        if who.is_staff:
+            allowed = _STAFF_MOVES[ticket.status] | {ticket.status} - {"answered"}
+            if not ticket.official:
+                allowed = allowed - {"solved"}
+        elif not ticket.official:
+            allowed = frozenset()  # advisory records are staff's to move
+        else:
+            allowed = _CUSTOMER_MOVES[ticket.status] | ({"closed"} & {ticket.status})
+            if ticket.status == "solved" and not self._may_reopen(ticket, now):
+                allowed = allowed - {"open"}
+        if status not in allowed:
+            raise Conflict(
+                "invalid_transition",
+                f"a {'staff member' if who.is_staff else 'customer'} cannot move this "
+                f"{'ticket' if ticket.official else 'record'} from {ticket.status} to {status}",
+                status=ticket.status,
+            )
+
+    def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
+        solved = parse_iso(ticket.solved_at) if ticket.solved_at else None
+        return solved is not None and now - solved <= self._reopen
+
+    def _move(
+        self, who: Principal, ticket: Ticket, status: Status, now: datetime
+    ) -> tuple[list[Change], list[OutboxEntry]]:
+        at = to_iso(now)
+        if status == "open" and not who.is_staff:
+            return customer_wrote(ticket, now, self._minutes), []
+        if status == "open":  # staff reopened it: it waits for them, without a deadline
+            return [SetStatus(replace(ticket, status="open", waiting_since=at))], []
+        sla = end_wait(ticket.sla, now) if ticket.sla else None
+        changes: list[Change] = []
+        if ticket.sla is not None and sla is not None and sla != ticket.sla:
+            changes.append(MoveClock(ticket.sla, sla, ticket))
+        solved_at = at if status == "solved" else ticket.solved_at
+        changes.append(SetStatus(replace(ticket, status=status, sla=sla, solved_at=solved_at)))
+        if status != "solved":
+            return changes, []
+        due = to_iso(now + self._auto_close)
+        return changes, [entry_for(AUTO_CLOSE, ticket.id, at, {"solved_at": at}, due)]
+
+    def auto_close(self, entry: OutboxEntry) -> None:
+        """The outbox's sender for `auto_close`: close the ticket if it is still solved
+        since the same moment (a reopen, or a later solve, owes its own close)."""
+        solved_at = entry.payload.get("solved_at")
+        for _ in range(_ATTEMPTS):
+            ticket = self._requests.get(entry.request_id)
+            if ticket is None or ticket.status != "solved" or ticket.solved_at != solved_at:
+                return
+            at = to_iso(self._clock())
+            detail = {"from": "solved", "to": "closed", "solved_at": solved_at}
+            audit = AuditEvent(
+                new_event_id(), ticket.id, "status_changed", AUTO_CLOSE_ACTOR, at, detail
+            )
+            try:
+                self._requests.change(ticket.id, audit, SetStatus(replace(ticket, status="closed")))
+            except StaleState:
+                continue
+            obs.count(obs.STATUS_CHANGED, to="closed", by=AUTO_CLOSE_ACTOR)
+            return
+        raise StaleState(entry.request_id)  # the outbox tries again later

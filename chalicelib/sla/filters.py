@@ -1,0 +1,64 @@
+"""What staff ask of the queue and the lookup, validated (API.md, Staff)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chalicelib.classify import label_catalogue
+from chalicelib.errors import InvalidInput
+from chalicelib.validation import choice_field, domain_field
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """At most one facet of the queue: a channel, a label, or a flag."""
+
+    channel: str | None = None
+    label: str | None = None
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whose requests staff look up: one address, or one domain."""
+
+    address: str | None = None
+    domain: str | None = None
+
+
+_FLAG = re.compile(r"[a-z][a-z_]{0,39}")
+_ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}")
+CHANNELS = ("cabinet", "email", "chat", "skype")
+
+
+def parse_queue_filter(params: dict[str, str]) -> QueueFilter:
+    """`channel`, `label` or `flag` (one of them: each is its own index partition)."""
+    given = [name for name in ("channel", "label", "flag") if params.get(name)]
+    if len(given) > 1:
+        raise InvalidInput(
+            "one_filter", "filter the queue by one of `channel`, `label` or `flag` at a time"
+        )
+    channel = choice_field(params, "channel", CHANNELS)
+    label = choice_field(params, "label", label_catalogue())
+    flag = params.get("flag") or None
+    if flag is not None and not _FLAG.fullmatch(flag):
+        raise InvalidInput("invalid_flag", "`flag` is a flag name such as `abusive`", field="flag")
+    return QueueFilter(channel, label, flag)
+
+
+def parse_contact(params: dict[str, str]) -> Contact:
+    """`customer_email` or `domain`: exactly one."""
+    address, domain = params.get("customer_email"), params.get("domain")
+    if bool(address) == bool(domain):
+        raise InvalidInput("contact_required", "give exactly one of `customer_email` or `domain`")
+    if address:
+        address = address.strip().lower()
+        if len(address) > 254 or not _ADDRESS.fullmatch(address):
+            raise InvalidInput(
+                "invalid_customer_email",
+                "`customer_email` is not an e-mail address",
+                field="customer_email",
+            )
+        return Contact(address=address)
+    return Contact(domain=domain_field(params, "domain"))

@@ -1,0 +1,208 @@
+"""One request's changes as one DynamoDB transaction: the conditional update of the
+request item, the items written beside it, and its place in the staff queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.models import AuditEvent, Ticket
+from chalicelib.sla.queue import clock_position, queue_label, queue_position
+from chalicelib.storage import (
+    AddDelayNotice,
+    AppendMessage,
+    Change,
+    CorrectScope,
+    Enqueue,
+    MoveClock,
+    RecordReply,
+    SetStatus,
+)
+from chalicelib.storage.codec import (
+    audit_to_item,
+    correction_item,
+    delay_to_item,
+    dump,
+    mail_identity_item,
+    message_id_marker,
+    message_to_item,
+    outbox_to_item,
+    sla_attributes,
+    ticket_to_item,
+)
+from chalicelib.storage.keys import (
+    LABEL_FACET,
+    QUEUE_ALL,
+    STATS_KEY,
+    deadline_part,
+    deadline_shard,
+    partition,
+    queue_facets,
+    queue_sort_key,
+    request_key,
+    request_pk,
+)
+from chalicelib.storage.table import Table
+
+
+def open_counter(table: Table, delta: int) -> list[dict[str, Any]]:
+    """The gauge of official requests waiting for staff, kept in the same transaction."""
+    if delta == 0:
+        return []
+    return [
+        {
+            "Update": {
+                "TableName": table.name,
+                "Key": dump(STATS_KEY),
+                "UpdateExpression": "ADD open_official :d",
+                "ExpressionAttributeValues": dump({":d": delta}),
+            }
+        }
+    ]
+
+
+class Update:
+    """One request's UpdateItem and the items written beside it, built from changes."""
+
+    def __init__(self, table: Table, request_id: str, at: str) -> None:
+        self.table = table
+        self.request_id = request_id
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {":now": at}
+        self.sets = ["updated_at = :now"]
+        self.removes: list[str] = []
+        self.conditions = ["attribute_exists(PK)"]
+        self.entries: list[dict[str, Any]] = []  # after the update, in order
+        self.identities: set[int] = set()  # transaction positions of mail identity claims
+        self.open_delta = 0
+        self.position: tuple[str | None, Ticket] | None = None  # a new place in the queue
+
+    def set(self, name: str, value: Any) -> None:
+        self.names[f"#{name}"] = name
+        if value is None:
+            self.removes.append(f"#{name}")
+            return
+        self.values[f":{name}"] = value
+        self.sets.append(f"#{name} = :{name}")
+
+    def add(self, change: Change) -> None:
+        if isinstance(change, AppendMessage):
+            if change.owner is not None:
+                self.conditions.append("customer = :owner")
+                self.values[":owner"] = change.owner
+            self.values[":one"], self.values[":zero"] = 1, 0
+            self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
+            self.entries.append(self.table.put_new(message_to_item(change.message)))
+            # A message id is used once per request, whatever its time: a retried answer
+            # (the same Idempotency-Key, so the same id) finds it taken.
+            self.entries.append(self.table.put_new(message_id_marker(change.message)))
+        elif isinstance(change, AddDelayNotice):
+            self.entries.append(self.table.put_new(delay_to_item(change.notice)))
+        elif isinstance(change, MoveClock):
+            self._expect(change)
+            for name, value in sla_attributes(self.request_id, change.after).items():
+                self.set(name, value)
+            was, now = deadline_part(change.before), deadline_part(change.after)
+            self.open_delta += int(now is not None) - int(was is not None)
+            # A running clock means an open request: its place follows the clock. A
+            # stopped one moves only with a status (below), which then decides.
+            if (running := clock_position(change.after)) and self.position is None:
+                self.position = (running, change.request)
+        elif isinstance(change, SetStatus):
+            after = change.after
+            self.set("status", after.status)
+            self.set("waiting_since", after.waiting_since)
+            self.set("solved_at", after.solved_at)
+            self.position = (queue_position(after), after)
+        elif isinstance(change, CorrectScope):
+            self.set("scope_correction", change.correction)
+            self.entries.append(
+                self.table.put_new(correction_item(change.request, change.correction))
+            )
+            self.entries.append(self._label_facet(change.correction["label"]))
+        elif isinstance(change, Enqueue):
+            self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
+        elif isinstance(change, RecordReply):
+            self.entries.append(self.table.put_new(ticket_to_item(change.record)))
+            if change.identity:
+                self.identities.add(len(self.entries) + 1)  # the update is position 0
+                self.entries.append(
+                    self.table.put_new(mail_identity_item(change.identity, change.record.id))
+                )
+
+    def _label_facet(self, label: str) -> dict[str, Any]:
+        """The corrected label's facet: only its partition moves, never its position."""
+        return {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": dump({"PK": request_pk(self.request_id), "SK": LABEL_FACET}),
+                "UpdateExpression": "SET QPK = :label, entity = :facet, id = :id",
+                "ExpressionAttributeValues": dump(
+                    {":label": f"LB#{label}", ":facet": "facet", ":id": self.request_id}
+                ),
+            }
+        }
+
+    def _requeue(self) -> list[dict[str, Any]]:
+        """The new position on the request item and on each of its facet items."""
+        if self.position is None:
+            return []
+        position, request = self.position
+        sort_key = queue_sort_key(position, self.request_id)
+        self.set("QPK", QUEUE_ALL)
+        self.set("QSK", sort_key)
+        facets = queue_facets(request.channel, queue_label(request), request.scope.flags)
+        entries = []
+        for facet, partition_key in facets.items():
+            values: dict[str, Any] = {":p": partition_key, ":facet": "facet", ":id": request.id}
+            expression = "SET QPK = if_not_exists(QPK, :p), entity = :facet, id = :id"
+            if sort_key is None:
+                expression += " REMOVE QSK"
+            else:
+                expression += ", QSK = :q"
+                values[":q"] = sort_key
+            key = {"PK": request_pk(self.request_id), "SK": facet}
+            entries.append(
+                {
+                    "Update": {
+                        "TableName": self.table.name,
+                        "Key": dump(key),
+                        "UpdateExpression": expression,
+                        "ExpressionAttributeValues": dump(values),
+                    }
+                }
+            )
+        return entries
+
+    def _expect(self, change: MoveClock) -> None:
+        """Only if the clock is as it was read: state, due time and index part."""
+        before = change.before
+        self.conditions.append("sla_state = :was_state AND due_at = :was_due")
+        self.values[":was_state"], self.values[":was_due"] = before.state, before.due_at
+        part = deadline_part(before)
+        if part is None:
+            self.conditions.append("attribute_not_exists(GSI2PK)")
+        else:
+            self.conditions.append("GSI2PK = :was_part")
+            self.values[":was_part"] = partition(part, deadline_shard(self.request_id))
+
+    def transaction(self, audit: AuditEvent) -> list[dict[str, Any]]:
+        facets = self._requeue()
+        expression = "SET " + ", ".join(self.sets)
+        if self.removes:
+            expression += " REMOVE " + ", ".join(self.removes)
+        update: dict[str, Any] = {
+            "TableName": self.table.name,
+            "Key": dump(request_key(self.request_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(self.conditions),
+            "ExpressionAttributeValues": dump(self.values),
+        }
+        if self.names:
+            update["ExpressionAttributeNames"] = self.names
+        return [
+            {"Update": update},
+            *self.entries,
+            self.table.put(audit_to_item(audit)),
+            *open_counter(self.table, self.open_delta),
+            *facets,
+        ]
