@@ -11,6 +11,7 @@ from chalice.app import Request, SQSEvent
 
 from chalicelib import http
 from chalicelib import observability as obs
+from chalicelib.attachments import parse_new_attachment
 from chalicelib.config import origins
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
@@ -105,7 +106,28 @@ def list_tickets() -> Response:
 def get_ticket(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    return http.json_response(runtime().cabinet.thread(who, ticket_id).to_api())
+    thread = runtime().cabinet.thread(who, ticket_id)
+    return http.json_response(thread.to_api(runtime().attachments.listing(thread)))
+
+
+@app.route("/tickets/{ticket_id}/attachments", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def post_attachment(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    new = parse_new_attachment(_body(), runtime().settings.attachment_max_bytes)
+    body = runtime().attachments.announce(who, ticket_id, new)
+    return created(body, f"/tickets/{ticket_id}/attachments/{body['id']}")
+
+
+@app.route(
+    "/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"], authorizer=cabinet_users
+)
+@http.api_view
+def get_attachment(ticket_id: str, attachment_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    return http.json_response(runtime().attachments.one(who, ticket_id, attachment_id))
 
 
 @app.route("/tickets/{ticket_id}/messages", methods=["POST"], authorizer=cabinet_users)
@@ -250,7 +272,8 @@ def on_mail(event: SQSEvent) -> dict:
     # functions share this module, so each would otherwise pay for it at cold start.
     from chalicelib.intake.mail.handler import mail_batch
 
-    return mail_batch(event.to_dict(), runtime().mail, runtime().imports, runtime().customer_mail)
+    rt = runtime()
+    return mail_batch(event.to_dict(), rt.mail, rt.imports, rt.customer_mail, rt.attachments)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")

@@ -42,6 +42,10 @@ def new_message_id() -> str:
     return "M-" + _random(12)
 
 
+def new_attachment_id() -> str:
+    return "A-" + _random(12)
+
+
 def new_event_id() -> str:
     return "E-" + _random(12)
 

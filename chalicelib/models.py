@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+# The files' values live in `files`; they are domain values too, and imported from here.
+from chalicelib.files import Attachment as Attachment
+from chalicelib.files import AttachmentState as AttachmentState
+from chalicelib.files import StoredAttachment as StoredAttachment
+
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
 SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
@@ -151,39 +156,6 @@ class Sla:
         if self.ended_at:
             body["ended_at"] = self.ended_at
         return body
-
-
-@dataclass(frozen=True)
-class StoredAttachment:
-    """A file that came with a request: kept whole in S3, described on the record."""
-
-    name: str
-    content_type: str
-    size: int
-    sha256: str
-    s3_key: str
-    inline: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "content_type": self.content_type,
-            "size": self.size,
-            "sha256": self.sha256,
-            "s3_key": self.s3_key,
-            "inline": self.inline,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StoredAttachment:
-        return cls(
-            name=str(data["name"]),
-            content_type=str(data["content_type"]),
-            size=int(data["size"]),
-            sha256=str(data["sha256"]),
-            s3_key=str(data["s3_key"]),
-            inline=bool(data.get("inline")),
-        )
 
 
 @dataclass(frozen=True)
@@ -336,11 +308,16 @@ class TicketThread:
     ticket: Ticket
     messages: tuple[Message, ...] = ()
     delay_notices: tuple[DelayNotice, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """With `attachments` as the caller may see them (download links are signed)."""
         body = self.ticket.to_api()
         body["messages"] = [m.to_api() for m in self.messages]
         body["delay_notices"] = [d.to_api() for d in self.delay_notices]
+        body["attachments"] = (
+            attachments if attachments is not None else [a.to_api() for a in self.attachments]
+        )
         return body
 
 

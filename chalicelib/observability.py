@@ -49,6 +49,7 @@ UNHANDLED_ERRORS = "UnhandledErrors"
 IMPORTS_REJECTED = "ImportsRejected"
 DELIVERIES_GIVEN_UP = "DeliveriesGivenUp"
 STATUS_CHANGED = "StatusChanged"
+ATTACHMENTS_CHECKED = "AttachmentsChecked"
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
+from chalicelib.attachments import Attachments
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
@@ -59,6 +60,7 @@ class Runtime:
     hours: SupportHours
     chat_secret: Callable[[], bytes]
     lifecycle: Lifecycle
+    attachments: Attachments
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,13 @@ def build_runtime(
         hours=hours,
         chat_secret=chat_secret or secret_from_secrets_manager(settings.chat_secret_name),
         lifecycle=lifecycle,
+        attachments=Attachments(
+            store.requests,
+            services.blobs,
+            clock,
+            bucket=settings.mail_bucket,
+            per_ticket=settings.attachments_per_ticket,
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from chalicelib.errors import InvalidInput
 from chalicelib.models import (
     AckState,
+    Attachment,
     AuditEvent,
     DelayNotice,
     Delivery,
@@ -43,6 +44,7 @@ from chalicelib.models import (
 from chalicelib.sla.deadlines import Duty, duty
 from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.storage import (
+    AddAttachment,
     AddDelayNotice,
     AlreadyRecorded,
     AppendMessage,
@@ -77,6 +79,7 @@ class _Request:
     messages: dict[str, Message] = field(default_factory=dict)
     delays: dict[str, DelayNotice] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
+    files: dict[str, Attachment] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -146,7 +149,23 @@ class MemoryStore:
                 return None
             messages = sorted(found.messages.values(), key=lambda m: (m.at, m.id))
             delays = sorted(found.delays.values(), key=lambda d: (d.posted_at, d.id))
-            return TicketThread(found.ticket, tuple(messages), tuple(delays))
+            files = sorted(found.files.values(), key=lambda a: (a.created_at, a.id))
+            return TicketThread(found.ticket, tuple(messages), tuple(delays), tuple(files))
+
+    def attachment(self, request_id: str, attachment_id: str) -> Attachment | None:
+        with self._lock:
+            found = self._requests.get(request_id)
+            return found.files.get(attachment_id) if found else None
+
+    def settle_attachment(self, settled: Attachment, audit: AuditEvent) -> bool:
+        with self._lock:
+            found = self._requests.get(settled.ticket_id)
+            held = found.files.get(settled.id) if found else None
+            if found is None or held is None or held.state != "pending":
+                return False
+            found.files[settled.id] = settled
+            found.audit.append(audit)
+            return True
 
     def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
         after = _position(next_token) if next_token else None
@@ -172,6 +191,7 @@ class MemoryStore:
                 raise StaleState(request_id)
             ticket = found.ticket
             messages, delays = dict(found.messages), dict(found.delays)
+            files = dict(found.files)
             owed: list[OutboxEntry] = []
             for change in changes:
                 if isinstance(change, AppendMessage):
@@ -203,6 +223,13 @@ class MemoryStore:
                     ticket = replace(ticket, scope_correction=copy.deepcopy(change.correction))
                 elif isinstance(change, RecordReply):
                     self._check_reply(change)
+                elif isinstance(change, AddAttachment):
+                    kept = [a for a in files.values() if a.state != "rejected"]
+                    if ticket.status == "closed" or len(kept) >= change.limit:
+                        raise StaleState(request_id)
+                    if change.attachment.id in files:
+                        raise AlreadyRecorded(request_id)
+                    files[change.attachment.id] = change.attachment
             for change in changes:  # every condition held: apply what lives elsewhere
                 if isinstance(change, RecordReply):
                     self._requests[change.record.id] = _Request(change.record)
@@ -212,7 +239,7 @@ class MemoryStore:
                     self._corrections.append({"id": request_id, **change.correction})
             self._outbox.update({entry.id: entry for entry in owed})
             found.ticket = replace(ticket, updated_at=audit.at)
-            found.messages, found.delays = messages, delays
+            found.messages, found.delays, found.files = messages, delays, files
             found.audit.append(audit)
             self.writes += 1
 
@@ -485,6 +512,24 @@ class FakeBlobs:
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.objects[(bucket, key)] = body
+
+    def head(self, bucket: str, key: str, length: int) -> tuple[int, bytes] | None:
+        body = self.objects.get((bucket, key))
+        return None if body is None else (len(body), body[:length])
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.objects.pop((bucket, key), None)
+
+    def upload_form(
+        self, bucket: str, key: str, content_type: str, size: int, expires_in: int
+    ) -> dict[str, Any]:
+        fields = {"key": key, "Content-Type": content_type, "x-size": str(size)}
+        return {"url": f"https://{bucket}.s3.fake/", "fields": fields}
+
+    def download_url(
+        self, bucket: str, key: str, name: str, content_type: str, expires_in: int
+    ) -> str:
+        return f"https://{bucket}.s3.fake/{key}?download={name}&expires={expires_in}"
 
 
 class MemoryIdempotency(BasePersistenceLayer):

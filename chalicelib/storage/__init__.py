@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chalicelib.models import (
     AckState,
+    Attachment,
     AuditEvent,
     DelayNotice,
     Delivery,
@@ -105,8 +106,24 @@ class Enqueue:
     entry: OutboxEntry
 
 
+@dataclass(frozen=True)
+class AddAttachment:
+    """A file announced for upload, only while the request has room for it (`limit`)
+    and is not closed."""
+
+    attachment: Attachment
+    limit: int
+
+
 Change = (
-    AppendMessage | AddDelayNotice | MoveClock | SetStatus | CorrectScope | RecordReply | Enqueue
+    AppendMessage
+    | AddDelayNotice
+    | MoveClock
+    | SetStatus
+    | CorrectScope
+    | RecordReply
+    | Enqueue
+    | AddAttachment
 )
 
 
@@ -162,6 +179,13 @@ class Requests(Protocol):
 
     def mark_attention(self, request_id: str, reason: str) -> None:
         """Flag a request for staff (`attention`), once per reason."""
+        ...
+
+    def attachment(self, request_id: str, attachment_id: str) -> Attachment | None: ...
+
+    def settle_attachment(self, settled: Attachment, audit: AuditEvent) -> bool:
+        """Record a pending attachment's check (`stored` or `rejected`, which frees its
+        place); False if it was not pending any more."""
         ...
 
     def settle_ack(self, record_id: str, state: AckState) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.models import AuditEvent, Ticket
 from chalicelib.sla.queue import clock_position, queue_label, queue_position
 from chalicelib.storage import (
+    AddAttachment,
     AddDelayNotice,
     AppendMessage,
     Change,
@@ -29,6 +30,7 @@ from chalicelib.storage.codec import (
     sla_attributes,
     ticket_to_item,
 )
+from chalicelib.storage.files import attachment_to_item
 from chalicelib.storage.keys import (
     LABEL_FACET,
     QUEUE_ALL,
@@ -119,6 +121,15 @@ class Update:
                 self.table.put_new(correction_item(change.request, change.correction))
             )
             self.entries.append(self._label_facet(change.correction["label"]))
+        elif isinstance(change, AddAttachment):
+            self.names["#status"] = "status"
+            self.values.update({":closed": "closed", ":room": change.limit, ":none": 0, ":one": 1})
+            self.conditions.append("#status <> :closed")
+            self.conditions.append(
+                "(attribute_not_exists(attachment_slots) OR attachment_slots < :room)"
+            )
+            self.sets.append("attachment_slots = if_not_exists(attachment_slots, :none) + :one")
+            self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
         elif isinstance(change, Enqueue):
             self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
         elif isinstance(change, RecordReply):

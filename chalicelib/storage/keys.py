@@ -6,6 +6,7 @@
 | message        | REQ#<id>       | MSG#<at>#<message id>     |                                 |
 | message id     | REQ#<id>       | AKEY#<message id>         | (claims the id: no retry twice) |
 | delay notice   | REQ#<id>       | DELAY#<at>#<notice id>    |                                 |
+| attachment     | REQ#<id>       | FILE#<attachment id>      |                                 |
 | audit event    | REQ#<id>       | AUDIT#<at>#<event id>     |                                 |
 | mail identity  | MAILID#<hash>  | MAIL                      |                                 |
 | ack allowance  | ACK#<address>  | RATE                      |                                 |

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.errors import InvalidInput
 from chalicelib.models import (
     AckState,
+    Attachment,
     AuditEvent,
     DelayNotice,
     Delivery,
@@ -40,6 +41,7 @@ from chalicelib.storage.codec import (
     ticket_to_item,
 )
 from chalicelib.storage.deadlines import resolve
+from chalicelib.storage.files import attachment_from_item, attachment_key
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
     CONTACT_INDEX,
@@ -137,6 +139,7 @@ class DynamoRequests:
         ticket: Ticket | None = None
         messages: list[Message] = []
         delays = []
+        files: list[Attachment] = []
         for item in self._table.query_all(
             KeyConditionExpression="PK = :pk AND SK >= :from",
             ExpressionAttributeValues=dump({":pk": request_pk(request_id), ":from": "B"}),
@@ -149,9 +152,54 @@ class DynamoRequests:
                 messages.append(message_from_item(item))
             elif kind == "delay_notice":
                 delays.append(delay_from_item(item))
+            elif kind == "attachment":
+                files.append(attachment_from_item(item))
         if ticket is None:
             return None
-        return TicketThread(ticket=ticket, messages=tuple(messages), delay_notices=tuple(delays))
+        files.sort(key=lambda a: (a.created_at, a.id))
+        return TicketThread(ticket, tuple(messages), tuple(delays), tuple(files))
+
+    def attachment(self, request_id: str, attachment_id: str) -> Attachment | None:
+        item = self._table.get(attachment_key(request_id, attachment_id))
+        return attachment_from_item(item) if item else None
+
+    def settle_attachment(self, settled: Attachment, audit: AuditEvent) -> bool:
+        key = attachment_key(settled.ticket_id, settled.id)
+        values: dict[str, Any] = {
+            ":state": settled.state,
+            ":pending": "pending",
+            ":at": settled.checked_at,
+        }
+        expression = "SET #state = :state, checked_at = :at"
+        if settled.reason:
+            expression += ", reason = :reason"
+            values[":reason"] = settled.reason
+        entries: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": dump(key),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#state = :pending",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": dump(values),
+                }
+            },
+            self._table.put(audit_to_item(audit)),
+        ]
+        if settled.state == "rejected":  # its place on the ticket is free again
+            entries.append(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": dump(request_key(settled.ticket_id)),
+                        "UpdateExpression": "ADD attachment_slots :minus",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": dump({":minus": -1}),
+                    }
+                }
+            )
+        return self._table.transact(entries) is None
 
     def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
         params: dict[str, Any] = {

@@ -14,9 +14,19 @@ from typing import Any
 import pytest
 
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, DelayNotice, Message, Origin, OutboxEntry, Scope, Ticket
+from chalicelib.models import (
+    Attachment,
+    AuditEvent,
+    DelayNotice,
+    Message,
+    Origin,
+    OutboxEntry,
+    Scope,
+    Ticket,
+)
 from chalicelib.sla.deadlines import after_staff_response, breached, first_response_deadline
 from chalicelib.storage import (
+    AddAttachment,
     AddDelayNotice,
     AlreadyRecorded,
     AppendMessage,
@@ -438,3 +448,51 @@ def test_a_message_id_is_used_once_per_request_whatever_its_time(store: Store) -
         )
     thread = store.requests.thread(ticket.id)
     assert thread is not None and [m.id for m in thread.messages] == ["M-SAME"]
+
+
+# -- attachments -----------------------------------------------------------------------
+
+
+def file_on(ticket: Ticket, n: int) -> Attachment:
+    return Attachment(
+        id=f"A-{n:012d}",
+        ticket_id=ticket.id,
+        name=f"shot{n}.png",
+        content_type="image/png",
+        size=100 + n,
+        state="pending",
+        s3_key=f"attachments/{ticket.id}/A-{n:012d}",
+        created_at=to_iso(at(n)),
+        expires_at=to_iso(at(n + 15)),
+        by=ticket.customer,
+    )
+
+
+def test_attachments_fill_their_places_and_a_rejection_frees_one(store: Store) -> None:
+    ticket = create(store, official(1))
+    files = [file_on(ticket, n) for n in range(4)]
+    for each in files[:3]:
+        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(each, 3))
+    with pytest.raises(StaleState):  # full
+        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
+    stored = replace(files[0], state="stored", checked_at=to_iso(at(5)))
+    assert store.requests.settle_attachment(stored, audit(ticket.id))
+    assert not store.requests.settle_attachment(stored, audit(ticket.id))  # settled once
+    rejected = replace(files[1], state="rejected", reason="type_mismatch", checked_at="x")
+    assert store.requests.settle_attachment(rejected, audit(ticket.id))
+    store.requests.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
+    thread = store.requests.thread(ticket.id)
+    assert thread is not None
+    assert [(a.id, a.state) for a in thread.attachments] == [
+        (files[0].id, "stored"),
+        (files[1].id, "rejected"),
+        (files[2].id, "pending"),
+        (files[3].id, "pending"),
+    ]
+    assert store.requests.attachment(ticket.id, files[1].id) == rejected
+
+
+def test_no_attachment_is_added_to_a_closed_ticket(store: Store) -> None:
+    ticket = create(store, replace(official(1), status="closed"))
+    with pytest.raises(StaleState):
+        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(file_on(ticket, 1), 10))

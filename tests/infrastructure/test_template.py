@@ -150,7 +150,13 @@ def test_each_function_may_only_do_its_own_job() -> None:
         [ses] = [s for s in _statements(role) if s["Action"] == ["ses:SendRawEmail"]]
         assert all("*" not in str(r) for r in ses["Resource"]), ses
         assert any("configuration-set" in str(r) for r in ses["Resource"]), ses
-    assert "s3:GetObject" not in actions("ApiRole") | actions("SweepRole")
+    assert "s3:GetObject" not in actions("SweepRole")
+    # The API offers files (presigned by its role): ticket attachments and the
+    # attachments of mail records. It never reads raw mail.
+    api_reads = [
+        s["Resource"]["Fn::Sub"] for s in _statements("ApiRole") if "s3:GetObject" in s["Action"]
+    ]
+    assert sorted(api_reads) == ["${MailBucket.Arn}/attachments/*", "${MailBucket.Arn}/records/*"]
     assert "secretsmanager:GetSecretValue" in actions("ApiRole")
     assert "secretsmanager:GetSecretValue" not in actions("MailRole") | actions("SweepRole")
     sweep_topics = [

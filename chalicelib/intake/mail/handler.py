@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability as obs
+from chalicelib.attachments import KEY_PREFIX as ATTACHMENTS_PREFIX
 from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
 
@@ -138,23 +139,42 @@ class FeedbackReader(Protocol):
         ...
 
 
+class UploadChecker(Protocol):
+    def uploaded(self, bucket: str, key: str) -> str:
+        """Check the attachment an uploaded object is; its state after the check."""
+        ...
+
+
+def _object(
+    bucket: str, key: str, imports: ChatImport | None, uploads: UploadChecker | None
+) -> dict[str, Any] | str:
+    if key.startswith(ATTACHMENTS_PREFIX):
+        if uploads is None:
+            raise RuntimeError("an attachment upload, and no checker for it")
+        return uploads.uploaded(bucket, key)
+    if imports is None:
+        raise RuntimeError("a chat export, and no import for it")
+    return imports.process_object(bucket, key)
+
+
 def mail_batch(
     event: dict[str, Any],
     intake: MailIntake,
     imports: ChatImport | None = None,
     feedback: FeedbackReader | None = None,
+    uploads: UploadChecker | None = None,
 ) -> dict[str, Any]:
     """Process an SQS event of mail notifications; returns the partial-failure response.
 
-    The queue also carries S3 notifications for exported chat transcripts (imports/chat/),
-    which go to the chat import.
+    The queue also carries the bucket's own notifications: exported chat transcripts
+    (imports/chat/) go to the chat import, ticket attachments (attachments/) to their check.
     """
     # When every record fails, report them all as item failures rather than raising:
     # the queue retries each the same way, and the local poller keeps running.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     obs.count(obs.MAIL_NOTIFICATIONS, len(event.get("Records") or []))
 
-    def handle(record: SQSRecord) -> Outcome | list[dict[str, Any]] | str:
+    def handle(record: SQSRecord) -> Outcome | list[dict[str, Any] | str] | str:
         said = feedback_of(record.body)
         if said is not None and feedback is not None:
             ours = [
@@ -170,8 +190,8 @@ def mail_batch(
             obs.logger.info("setup notification passed over", extra={"notification": notice})
             return notice
         objects = s3_objects(record.body)
-        if objects is not None and imports is not None:
-            return [imports.process_object(bucket, key) for bucket, key in objects]
+        if objects is not None:
+            return [_object(bucket, key, imports, uploads) for bucket, key in objects]
         try:
             outcome = intake.process(parse_notification(record.body))
         except Exception as error:
