@@ -85,6 +85,18 @@ def sla_sweep(now_text: str | None, stack: Any) -> int:
     return 0
 
 
+def reindex(stack: Any) -> int:
+    """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them."""
+    from chalicelib.storage.requests import DynamoRequests
+
+    requests = _configured_runtime(stack).store.requests
+    if not isinstance(requests, DynamoRequests):
+        print("reindex: only a DynamoDB store has indexes", file=sys.stderr)
+        return 2
+    print(json.dumps({"reindexed": requests.reindex()}))
+    return 0
+
+
 def time_from_now(offset: str, now: datetime | None = None) -> str:
     """`+3h`, `-15min`, `+61m`, `+2d`, `now`: that time in ISO 8601 with offset (UTC)."""
     now = now or datetime.now(UTC)
@@ -120,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "replay": "push mail, requests or a chat export through the local stack; report",
         "corrections": "staff scope corrections as labelled JSONL (for bench/)",
         "sla-sweep": "run one SLA sweep and print what changed",
+        "reindex": "put stored requests in the queue and lookup indexes (after an upgrade)",
     }
     sub = {
         name: commands.add_parser(name, help=text, description=text) for name, text in local.items()
@@ -205,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_corrections(stack)
     if args.command == "sla-sweep":
         return sla_sweep(args.now, stack)
+    if args.command == "reindex":
+        return reindex(stack)
     parser.error(f"unknown command {args.command}")
     return 2
 

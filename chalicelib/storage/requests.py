@@ -336,6 +336,37 @@ class DynamoRequests:
             )
         ]
 
+    def reindex(self) -> int:
+        """Put every request where the queue and the lookup indexes expect it (requests
+        stored before those indexes existed); repeating it changes nothing. A Scan: an
+        operator's one-off (`python -m chalicelib reindex`), never a request's path."""
+        count = 0
+        params: dict[str, Any] = {
+            "TableName": self._table.name,
+            "FilterExpression": "entity = :request",
+            "ExpressionAttributeValues": dump({":request": "request"}),
+        }
+        while True:
+            page = self._table.client.scan(**params)
+            for raw in page.get("Items", []):
+                ticket = ticket_from_item(load(raw))
+                item = ticket_to_item(ticket)
+                keys = {k: item.get(k) for k in ("QPK", "QSK", "LPK", "LSK")}
+                sets = [f"{k} = :{k}" for k, v in keys.items() if v is not None]
+                removes = [k for k, v in keys.items() if v is None]
+                expression = (
+                    "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+                )
+                values = {f":{k}": v for k, v in keys.items() if v is not None}
+                self._table.update(
+                    request_key(ticket.id), expression, "attribute_exists(PK)", values
+                )
+                self._table.batch_put(index_items(ticket))
+                count += 1
+            if "LastEvaluatedKey" not in page:
+                return count
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def corrections(self) -> Iterator[dict[str, Any]]:
         yield from self._table.query_all(
             KeyConditionExpression="PK = :pk",

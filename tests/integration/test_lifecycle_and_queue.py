@@ -421,3 +421,26 @@ def test_the_queue_index_always_matches_the_requests_state(rt: Runtime, clock: C
             assert queue(rt, 100, label=label) == expected, f"step {n}, {label}"
         expected = [r.id for _, r in waiting if r.channel == "email"]
         assert queue(rt, 100, channel="email") == expected, f"step {n}"
+
+
+def test_reindex_puts_requests_stored_before_the_indexes_in_them(rt: Runtime) -> None:
+    """An upgrade: requests written without queue or lookup keys, then `reindex`."""
+    tid, rid = ticket(rt), email(rt)
+    client = boto3.client("dynamodb", region_name="eu-central-1")
+    table = os.environ["SUPPORT_TABLE_NAME"]
+    for request_id in (tid, rid):
+        key = {"PK": {"S": f"REQ#{request_id}"}, "SK": {"S": "META"}}
+        client.update_item(TableName=table, Key=key, UpdateExpression="REMOVE QPK, QSK, LPK, LSK")
+        items = client.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :at)",
+            ExpressionAttributeValues={":pk": {"S": f"REQ#{request_id}"}, ":at": {"S": "@"}},
+        )["Items"]
+        for item in items:
+            client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
+    assert queue(rt) == [] and queue(rt, channel="email") == []
+    assert rt.store.requests.reindex() == 2  # type: ignore[attr-defined]
+    assert rt.store.requests.reindex() == 2  # type: ignore[attr-defined]  # again: the same
+    assert queue(rt) == [tid, rid] and queue(rt, channel="email") == [rid]
+    found = rt.desk.lookup(AGENT, 10, None, Contact(domain="shop.example")).items
+    assert [t.id for t in found] == [rid]
