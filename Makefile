@@ -68,6 +68,7 @@ bench: package
 	$(BIN)/python bench/mail_bench.py
 	$(BIN)/python bench/coldstart_bench.py
 	$(BIN)/python bench/sweep_bench.py
+	$(BIN)/python bench/queue_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build vendor .chalice/deployments
