@@ -5,7 +5,8 @@ due (see storage), so its cost follows the due deadlines, not the table. Every
 transition is a conditional write that also records the notice it owes in the outbox:
 two overlapping sweeps, or a retried one, apply each warning and breach once, and a
 sweep that dies after the write leaves the escalation owed, not lost. Then it drains
-the outbox, which retries whatever an earlier run or a staff action could not hand over.
+the outbox, which retries whatever an earlier run or a staff action could not hand over
+and runs what has come due (a solved ticket's automatic close, `lifecycle`).
 """
 
 from __future__ import annotations

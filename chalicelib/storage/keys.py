@@ -46,8 +46,9 @@ costs one Query, or one Query and one BatchGetItem with a filter, however long t
 item under `ADDR#<address>`, pointers under `DOM#<domain>` for the address's domain and
 for the site the ticket is about. Both are written once, when the request is made.
 
-The outbox holds what is owed to the outside world (escalations, notices, mail), each
-entry written in the transaction of the change that owes it. Its sort key is the time
+The outbox holds what is owed to the outside world (escalations, notices, mail) and
+work owed at a later time (the automatic close of a solved ticket), each entry written
+in the transaction of the change that owes it. Its sort key is the time
 a sender may next try it, so a claim (a conditional move of that time into the future)
 is also a lease: a sender that dies mid-send leaves the entry to be tried again.
 """

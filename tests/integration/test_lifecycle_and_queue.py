@@ -21,6 +21,7 @@ from chalicelib.runtime import Runtime, build_runtime
 from chalicelib.sla.desk import parse_scope_correction
 from chalicelib.sla.filters import Contact, QueueFilter
 from tests.conftest import Api, Notices, make_token
+from tests.fakes import FixedClock as Clock
 from tests.samples import mail
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -28,14 +29,6 @@ ANNA = Principal("sub-anna", "anna@flowershop.example", frozenset())
 BORIS = Principal("sub-boris", "boris@example.org", frozenset())
 AGENT = Principal("sub-agent", "agent@hosting.example", frozenset({"staff"}))
 PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
