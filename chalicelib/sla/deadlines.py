@@ -141,8 +141,8 @@ def after_delay_notice(sla: Sla, now: datetime, eta: datetime) -> Sla:
     """
     if overdue(sla, now):
         return late(sla)
-    if sla.state == "breached" or sla.state == "met":
-        return sla
+    if duty(sla) is not Duty.WARN and duty(sla) is not Duty.BREACH:
+        return sla  # answered, breached, or ended by a solve or close: nothing to move
     return Sla(
         state="delayed",
         due_at=to_iso(eta),

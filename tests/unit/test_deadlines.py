@@ -11,7 +11,10 @@ from chalicelib.sla.deadlines import (
     after_staff_response,
     breached,
     delay_notice_fields,
+    duty,
+    end_wait,
     first_response_deadline,
+    follow_up_deadline,
     require_future_eta,
     sweep_action,
     warned,
@@ -103,3 +106,14 @@ def test_r2_2_eta_with_any_offset_is_accepted() -> None:
     require_future_eta(eta, T0)
     assert reason == "Disk replacement"
     assert eta == datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+
+
+def test_a_solved_or_closed_tickets_ended_wait_stays_ended() -> None:
+    running = first_response_deadline(T0, 60)
+    ended = end_wait(running, at(10))
+    assert duty(ended) is None and ended.ended_at is not None
+    assert after_delay_notice(ended, at(20), at(180)) == ended  # not back in the index
+    assert after_staff_response(ended, at(90)).state != "breached"  # no late breach either
+    follow = follow_up_deadline(ended, at(30), 60)
+    assert follow is not None and duty(follow) is not None and follow.ended_at is None
+    assert [w.responded_at for w in follow.history] == [None]
