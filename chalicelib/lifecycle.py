@@ -59,8 +59,14 @@ def customer_wrote(ticket: Ticket, now: datetime, minutes: int) -> list[Change]:
     if sla is not None and (wait := follow_up_deadline(sla, now, minutes)) is not None:
         changes.append(MoveClock(sla, wait, ticket))
         sla = wait
+    elif sla is not None:
+        # The deadline stands, but only if it still runs: an answer that lands first
+        # makes this a follow-up to it, with a wait of its own (read again, decide again).
+        changes.append(MoveClock(sla, sla, ticket))
     since = ticket.waiting_since if ticket.status == "open" else to_iso(now)
-    changes.append(SetStatus(replace(ticket, status="open", sla=sla, waiting_since=since)))
+    changes.append(
+        SetStatus(replace(ticket, status="open", sla=sla, waiting_since=since), ticket.status)
+    )
     return changes
 
 
@@ -150,13 +156,15 @@ class Lifecycle:
         if status == "open" and not who.is_staff:
             return customer_wrote(ticket, now, self._minutes), []
         if status == "open":  # staff reopened it: it waits for them, without a deadline
-            return [SetStatus(replace(ticket, status="open", waiting_since=at))], []
+            return [SetStatus(replace(ticket, status="open", waiting_since=at), ticket.status)], []
         sla = end_wait(ticket.sla, now) if ticket.sla else None
         changes: list[Change] = []
         if ticket.sla is not None and sla is not None and sla != ticket.sla:
             changes.append(MoveClock(ticket.sla, sla, ticket))
         solved_at = at if status == "solved" else ticket.solved_at
-        changes.append(SetStatus(replace(ticket, status=status, sla=sla, solved_at=solved_at)))
+        changes.append(
+            SetStatus(replace(ticket, status=status, sla=sla, solved_at=solved_at), ticket.status)
+        )
         if status != "solved":
             return changes, []
         due = to_iso(now + self._auto_close)
@@ -176,7 +184,9 @@ class Lifecycle:
                 new_event_id(), ticket.id, "status_changed", AUTO_CLOSE_ACTOR, at, detail
             )
             try:
-                self._requests.change(ticket.id, audit, SetStatus(replace(ticket, status="closed")))
+                self._requests.change(
+                    ticket.id, audit, SetStatus(replace(ticket, status="closed"), "solved")
+                )
             except StaleState:
                 continue
             obs.count(obs.STATUS_CHANGED, to="closed", by=AUTO_CLOSE_ACTOR)

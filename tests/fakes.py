@@ -212,6 +212,8 @@ class MemoryStore:
                         raise AlreadyRecorded(request_id)
                     owed.append(change.entry)
                 elif isinstance(change, SetStatus):
+                    if ticket.status != change.was:
+                        raise StaleState(request_id)
                     after = change.after
                     ticket = replace(
                         ticket,

@@ -134,7 +134,7 @@ class StaffDesk:
             # The customer is next; a reply to a solved or closed request leaves it so.
             status: Status = "answered" if ticket.status == "open" else ticket.status
             after = replace(ticket, status=status, sla=sla)
-            changes: list[Change] = [AppendMessage(message), SetStatus(after), *move]
+            changes: list[Change] = [AppendMessage(message), SetStatus(after, ticket.status), *move]
             self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(message, sla, owed)
 

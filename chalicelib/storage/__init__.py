@@ -77,6 +77,7 @@ class SetStatus:
     `waiting_since`, `solved_at`): its place in the staff queue is derived from it."""
 
     after: Ticket
+    was: Status  # the status as read: the change holds only if it still is
 
     @property
     def status(self) -> Status:

@@ -111,6 +111,8 @@ class Update:
                 self.position = (running, change.request)
         elif isinstance(change, SetStatus):
             after = change.after
+            self.conditions.append("#status = :was_status")
+            self.values[":was_status"] = change.was
             self.set("status", after.status)
             self.set("waiting_since", after.waiting_since)
             self.set("solved_at", after.solved_at)

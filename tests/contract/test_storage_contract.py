@@ -175,7 +175,7 @@ def test_changes_apply_together_with_their_audit_event(store: Store) -> None:
         audit(ticket.id, 5, "staff_response"),
         AppendMessage(message(ticket.id, 5, "on it")),
         AddDelayNotice(notice),
-        SetStatus(replace(ticket, status="answered")),
+        SetStatus(replace(ticket, status="answered"), "open"),
     )
     thread = store.requests.thread(ticket.id)
     assert thread is not None
@@ -196,11 +196,11 @@ def test_only_the_owner_appends_and_a_refused_change_writes_nothing(store: Store
             ticket.id,
             audit(ticket.id, 1),
             AppendMessage(message(ticket.id, 1), owner="sub-b"),
-            SetStatus(replace(ticket, status="open")),
+            SetStatus(replace(ticket, status="open"), "open"),
         )
     with pytest.raises(StaleState):
         store.requests.change(
-            "T-NOTHERE", audit("T-NOTHERE", 1), SetStatus(replace(ticket, id="T-NOTHERE"))
+            "T-NOTHERE", audit("T-NOTHERE", 1), SetStatus(replace(ticket, id="T-NOTHERE"), "open")
         )
     assert store.requests.get(ticket.id) == ticket
     assert len(store.requests.audit_trail(ticket.id)) == 1
@@ -285,7 +285,7 @@ def test_an_answered_request_leaves_the_index(store: Store) -> None:
         ticket.id,
         audit(ticket.id),
         MoveClock(ticket.sla, answered, ticket),
-        SetStatus(replace(ticket, status="answered", sla=answered)),
+        SetStatus(replace(ticket, status="answered", sla=answered), "open"),
     )
     assert list(store.deadlines.due(at(0), WARNING)) == []
     assert store.deadlines.queue(10, None).items == ()
@@ -426,7 +426,7 @@ def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
     ticket = create(store, official(1))
     for minute in range(1, 6):
         store.requests.change(
-            ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus(ticket)
+            ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus(ticket, "open")
         )
     seen, token = [], None
     while True:

@@ -378,7 +378,7 @@ def test_a_message_to_a_closed_ticket_is_409(world: FakeWorld) -> None:
     world.store.change(
         ticket.id,
         AuditEvent("E-1", ticket.id, "closed", "test", to_iso(at(1))),
-        SetStatus(replace(ticket, status="closed")),
+        SetStatus(replace(ticket, status="closed"), "open"),
     )
     with pytest.raises(Conflict) as caught:
         world.runtime.cabinet.add_message(ANNA, ticket.id, "Ещё вопрос")
