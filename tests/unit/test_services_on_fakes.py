@@ -383,3 +383,28 @@ def test_a_message_to_a_closed_ticket_is_409(world: FakeWorld) -> None:
     with pytest.raises(Conflict) as caught:
         world.runtime.cabinet.add_message(ANNA, ticket.id, "Ещё вопрос")
     assert caught.value.code == "ticket_closed"
+
+
+def test_r2_5_a_follow_up_read_before_an_answer_that_lands_first_is_decided_again(
+    world: FakeWorld,
+) -> None:
+    """The race of a customer's follow-up and a staff answer: the follow-up, computed
+    from the ticket as it was before the answer, must not leave the ticket open without
+    a deadline; its write fails and, read again, it is a new wait."""
+    from chalicelib.lifecycle import customer_wrote
+    from chalicelib.models import AuditEvent
+    from chalicelib.storage import StaleState
+
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    stale = world.store.get(ticket.id)
+    assert stale is not None
+    world.clock.now = at(10)
+    world.runtime.desk.respond(AGENT, ticket.id, "Перезапустили.")
+    audit = AuditEvent("E-RACE", ticket.id, "customer_message", ANNA.sub, to_iso(at(10)))
+    with pytest.raises(StaleState):
+        world.store.change(ticket.id, audit, *customer_wrote(stale, at(10), 60))
+    world.runtime.cabinet.add_message(ANNA, ticket.id, "Нет, всё ещё не работает.")
+    after = world.store.get(ticket.id)
+    assert after is not None and after.status == "open" and after.sla is not None
+    assert after.sla.state == "pending" and [w.state for w in after.sla.history] == ["met"]
+    assert [t.id for t in world.store.queue(10, None).items] == [ticket.id]
