@@ -14,6 +14,7 @@ from chalicelib import observability as obs
 from chalicelib.attachments import parse_new_attachment
 from chalicelib.config import origins
 from chalicelib.errors import PayloadTooLarge
+from chalicelib.identity import require_staff
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
 from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
 from chalicelib.intake.chat import parse_transcript, verify_signature
@@ -22,8 +23,10 @@ from chalicelib.observability import logger, metrics, tracer
 from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
 from chalicelib.sla.filters import parse_contact, parse_queue_filter
+from chalicelib.status.forms import parse_new_incident, parse_update
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
+ATOM = "application/atom+xml; charset=utf-8"
 app = Chalice(app_name="support-intake")
 app.register_middleware(
     ConvertToMiddleware(
@@ -206,6 +209,64 @@ def put_scope(ticket_id: str) -> Response:
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
     return http.json_response(ticket.to_api())
+
+
+@app.route("/tickets/{ticket_id}/incident", methods=["PUT"], authorizer=cabinet_users)
+@http.api_view
+def put_incident_link(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api())
+
+
+@app.route("/staff/incidents", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def create_incident() -> Response:
+    who = http.principal(app.current_request)
+    require_staff(who)  # before the body: a customer learns nothing from a 400
+    incident = runtime().board.create(who, parse_new_incident(_body()))
+    return created(incident.to_api(), f"/staff/incidents/{incident.id}")
+
+
+@app.route("/staff/incidents", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def list_incidents() -> Response:
+    who = http.principal(app.current_request)
+    params = app.current_request.query_params or {}
+    limit = limit_param(params.get("limit"))
+    return http.json_response(runtime().board.listing(who, limit, params.get("next")))
+
+
+@app.route("/staff/incidents/{incident_id}", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def get_incident(incident_id: str) -> Response:
+    who = http.principal(app.current_request)
+    return http.json_response(runtime().board.get(who, incident_id).to_api())
+
+
+@app.route("/staff/incidents/{incident_id}/updates", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def post_incident_update(incident_id: str) -> Response:
+    who = http.principal(app.current_request)
+    board = runtime().board
+    incident = board.get(who, incident_id)  # staff only, and 404 before the body
+    updated = board.post_update(who, incident.id, parse_update(_body(), incident.kind))
+    return created(updated.to_api(), f"/staff/incidents/{incident.id}")
+
+
+@app.route("/status", methods=["GET"])
+@http.api_view
+def service_status() -> Response:
+    """R3.3: each service's state, active incidents, upcoming and current maintenance."""
+    return http.json_response(runtime().board.status())
+
+
+@app.route("/status/feed", methods=["GET"])
+@http.api_view
+def service_status_feed() -> Response:
+    """The same as an Atom feed, for status-page readers."""
+    feed = runtime().board.feed(http.location(app.current_request, "/status/feed"))
+    return Response(body=feed, status_code=200, headers={"Content-Type": ATOM})
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -58,6 +58,10 @@ class Dispatcher:
         self._clock = clock
         self._given_up = dict(given_up or {})
 
+    def register(self, kind: str, sender: Sender) -> None:
+        """A sender wired after the dispatcher (one that itself owes through it)."""
+        self._senders[kind] = sender
+
     def deliver(self, entry: OutboxEntry, now: datetime | None = None) -> str:
         """Try one entry now: `delivered`, `retrying`, `given_up`, or `taken` (another
         sender holds it)."""

@@ -205,6 +205,7 @@ class Ticket:
     attention: tuple[str, ...] = ()  # what staff must look at (a bounced answer, ...)
     waiting_since: str | None = None  # when an advisory record last began to wait
     solved_at: str | None = None  # when it was last set `solved` (auto-close counts from it)
+    incident: str | None = None  # the incident it is linked to (R3.3)
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -229,6 +230,7 @@ class Ticket:
             body["scope_correction"] = self.scope_correction
         if self.attention:
             body["attention"] = list(self.attention)
+        body["incident"] = self.incident
         if self.solved_at and self.status == "solved":
             body["solved_at"] = self.solved_at
         if not self.official:

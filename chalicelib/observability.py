@@ -50,6 +50,10 @@ IMPORTS_REJECTED = "ImportsRejected"
 DELIVERIES_GIVEN_UP = "DeliveriesGivenUp"
 STATUS_CHANGED = "StatusChanged"
 ATTACHMENTS_CHECKED = "AttachmentsChecked"
+INCIDENTS_OPENED = "IncidentsOpened"
+INCIDENT_LINKED_REQUESTS = "IncidentLinkedRequests"
+INCIDENT_UPDATES_SENT = "IncidentUpdatesSent"
+ESCALATIONS_GROUPED = "EscalationsGrouped"  # breach escalations suppressed by an incident
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

@@ -34,11 +34,14 @@ from chalicelib.intake.mail.adapter import MailIntake
 from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
 from chalicelib.lifecycle import AUTO_CLOSE, Lifecycle
 from chalicelib.mailer import FolderMailer, Mailer, SesMailer
+from chalicelib.models import Scope, Ticket
 from chalicelib.notify import Publisher, SnsPublisher
 from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
 from chalicelib.sla.desk import StaffDesk
-from chalicelib.sla.notices import BREACH, WARNING
+from chalicelib.sla.notices import BREACH, INCIDENT_BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
+from chalicelib.status.board import NOTIFY, StatusBoard
+from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
 from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
 from chalicelib.timeutil import Clock, utc_now
@@ -61,6 +64,7 @@ class Runtime:
     chat_secret: Callable[[], bytes]
     lifecycle: Lifecycle
     attachments: Attachments
+    board: StatusBoard
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def build_dispatcher(
     customer_mail: CustomerMail,
     clock: Clock,
     lifecycle: Lifecycle | None = None,
+    notes: Callable[[Ticket], list[str]] | None = None,
 ) -> Dispatcher:
     """Delivery of the outbox: escalations and warnings on-duty, abuse notices to
     management, acknowledgements to e-mail senders, and the close of a solved ticket
@@ -132,6 +137,7 @@ def build_dispatcher(
             per_day=settings.acks_per_day,
         ),
         clock,
+        notes,
     )
     senders = {
         **publishing(services.publisher, topics),
@@ -155,7 +161,11 @@ def build_customer_mail(settings: Settings, services: Services, clock: Clock) ->
 
 
 def build_pipeline(
-    settings: Settings, services: Services, dispatcher: Dispatcher, clock: Clock
+    settings: Settings,
+    services: Services,
+    dispatcher: Dispatcher,
+    clock: Clock,
+    incident_for: Callable[[Scope], str | None] | None = None,
 ) -> IntakePipeline:
     """The one intake pipeline every channel feeds."""
     return IntakePipeline(
@@ -165,7 +175,22 @@ def build_pipeline(
         dispatcher,
         clock,
         settings.first_response_minutes,
+        incident_for,
     )
+
+
+def attachment_limits(settings: Settings) -> dict[str, Any]:
+    return {"bucket": settings.mail_bucket, "per_ticket": settings.attachments_per_ticket}
+
+
+def register_incident_senders(
+    settings: Settings, services: Services, dispatcher: Dispatcher, desk: StaffDesk, clock: Clock
+) -> None:
+    """R3.3: an update's answer to every linked request, and one escalation per incident."""
+    incidents = services.store.incidents
+    dispatcher.register(NOTIFY, IncidentNotifier(incidents, desk, clock).send)
+    escalations = IncidentEscalations(incidents, services.publisher, settings.escalation_topic_arn)
+    dispatcher.register(INCIDENT_BREACH, escalations.send)
 
 
 def secret_from_secrets_manager(name: str) -> Callable[[], bytes]:
@@ -189,10 +214,15 @@ def build_runtime(
     store = services.store
     customer_mail = build_customer_mail(settings, services, clock)
     lifecycle = build_lifecycle(settings, services, clock)
-    dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle)
-    pipeline = build_pipeline(settings, services, dispatcher, clock)
+    board = StatusBoard(store.incidents, store.requests, clock)
+    notes = board.notice_lines
+    dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle, notes)
+    board.dispatcher = dispatcher
+    pipeline = build_pipeline(settings, services, dispatcher, clock, board.match)
     hours = SupportHours(settings.timezone)
-    chat = ChatIntake(pipeline, hours, settings.cabinet_url)
+    chat = ChatIntake(pipeline, hours, settings.cabinet_url, notes)
+    desk = StaffDesk(store.requests, store.deadlines, dispatcher, clock, store.incidents)
+    register_incident_senders(settings, services, dispatcher, desk, clock)
     return Runtime(
         settings=settings,
         store=store,
@@ -204,10 +234,11 @@ def build_runtime(
             services.idempotency,
             settings.idempotency_ttl_seconds,
             settings.first_response_minutes,
+            board.notice,
         ),
-        desk=StaffDesk(store.requests, store.deadlines, dispatcher, clock),
+        desk=desk,
         sweeper=Sweeper(
-            store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes
+            store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes, board.tick
         ),
         dispatcher=dispatcher,
         customer_mail=customer_mail,
@@ -224,12 +255,9 @@ def build_runtime(
         chat_secret=chat_secret or secret_from_secrets_manager(settings.chat_secret_name),
         lifecycle=lifecycle,
         attachments=Attachments(
-            store.requests,
-            services.blobs,
-            clock,
-            bucket=settings.mail_bucket,
-            per_ticket=settings.attachments_per_ticket,
+            store.requests, services.blobs, clock, **attachment_limits(settings)
         ),
+        board=board,
     )
 
 

@@ -43,6 +43,7 @@ from chalicelib.models import (
 )
 from chalicelib.sla.deadlines import Duty, duty
 from chalicelib.sla.queue import queue_label, queue_position
+from chalicelib.status.model import Incident
 from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,
@@ -52,6 +53,7 @@ from chalicelib.storage import (
     CorrectScope,
     DuplicateMail,
     Enqueue,
+    LinkIncident,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -94,10 +96,17 @@ class MemoryStore:
         self._outbox: dict[str, OutboxEntry] = {}  # by entry id: where it is now
         self._given_up: list[OutboxEntry] = []
         self._suppressed: dict[str, str] = {}
+        self.incidents = MemoryIncidents(self)
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
-        return Store(requests=self, deadlines=self, markers=self, outbox=self.outbox)
+        return Store(
+            requests=self,
+            deadlines=self,
+            markers=self,
+            outbox=self.outbox,
+            incidents=self.incidents,
+        )
 
     @property
     def outbox(self) -> MemoryOutbox:
@@ -225,6 +234,10 @@ class MemoryStore:
                     ticket = replace(ticket, scope_correction=copy.deepcopy(change.correction))
                 elif isinstance(change, RecordReply):
                     self._check_reply(change)
+                elif isinstance(change, LinkIncident):
+                    if ticket.incident != change.request.incident:
+                        raise StaleState(request_id)
+                    ticket = replace(ticket, incident=change.incident)
                 elif isinstance(change, AddAttachment):
                     kept = [a for a in files.values() if a.state != "rejected"]
                     if ticket.status == "closed" or len(kept) >= change.limit:
@@ -449,6 +462,87 @@ class MemoryOutbox:
     def given_up(self) -> list[OutboxEntry]:
         with self._store._lock:
             return list(self._store._given_up)
+
+
+class MemoryIncidents:
+    """`Incidents` in memory; links are read from the requests themselves."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._items: dict[str, Incident] = {}
+        self.audit: list[AuditEvent] = []
+        self._claims: dict[str, str] = {}
+
+    def _linked(self, incident_id: str) -> list[Ticket]:
+        with self._store._lock:
+            found = [r.ticket for r in self._store._requests.values()]
+        return sorted(
+            (t for t in found if t.incident == incident_id), key=lambda t: (t.created_at, t.id)
+        )
+
+    def _with_count(self, incident: Incident) -> Incident:
+        return replace(incident, linked=len(self._linked(incident.id)))
+
+    def create(self, incident: Incident, audit: AuditEvent) -> None:
+        with self._store._lock:
+            if incident.id in self._items:
+                raise AlreadyRecorded(incident.id)
+            self._items[incident.id] = incident
+            self.audit.append(audit)
+
+    def get(self, incident_id: str) -> Incident | None:
+        with self._store._lock:
+            found = self._items.get(incident_id)
+        return self._with_count(found) if found else None
+
+    def save(
+        self, incident: Incident, audit: AuditEvent, outbox: Sequence[OutboxEntry] = ()
+    ) -> Incident:
+        with self._store._lock:
+            held = self._items.get(incident.id)
+            if held is None or held.version != incident.version:
+                raise StaleState(incident.id)
+            if any(e.id in self._store._outbox for e in outbox):
+                raise AlreadyRecorded(incident.id)
+            self._items[incident.id] = replace(incident, version=incident.version + 1)
+            self._store._outbox.update({e.id: e for e in outbox})
+            self.audit.append(audit)
+        stored = self.get(incident.id)
+        assert stored is not None
+        return stored
+
+    def active(self) -> list[Incident]:
+        with self._store._lock:
+            found = [i for i in self._items.values() if i.active]
+        ordered = sorted(found, key=lambda i: (i.created_at, i.id), reverse=True)
+        return [self._with_count(i) for i in ordered]
+
+    def past(self, limit: int, next_token: str | None) -> tuple[list[Incident], str | None]:
+        with self._store._lock:
+            found = [i for i in self._items.values() if not i.active]
+        ordered = sorted(found, key=lambda i: (i.created_at, i.id), reverse=True)
+        start = int(_position(next_token)) if next_token else 0
+        page = ordered[start : start + limit]
+        more = start + limit < len(ordered)
+        return [self._with_count(i) for i in page], _token(str(start + limit)) if more else None
+
+    def claim_escalation(self, incident_id: str, entry_id: str) -> bool:
+        with self._store._lock:
+            if incident_id not in self._items:
+                return False
+            holder = self._claims.setdefault(incident_id, entry_id)
+            return bool(holder == entry_id)
+
+    def linked(self, incident_id: str, limit: int, next_token: str | None) -> Page:
+        linked = self._linked(incident_id)
+        start = int(_position(next_token)) if next_token else 0
+        page = linked[start : start + limit]
+        more = start + limit < len(linked)
+        return Page(tuple(page), _token(str(start + limit)) if more else None)
+
+    def owe(self, entry: OutboxEntry) -> None:
+        with self._store._lock:
+            self._store._outbox.setdefault(entry.id, entry)
 
 
 class FakePublisher:

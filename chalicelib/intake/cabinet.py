@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,7 +112,9 @@ class CabinetService:
         idempotency: BasePersistenceLayer,
         idempotency_ttl_seconds: int,
         response_minutes: int = 60,
+        notice: Callable[[Ticket], dict[str, Any] | None] | None = None,
     ) -> None:
+        self._notice = notice  # the service status a new ticket is told (R3.3)
         self._requests = requests
         self._minutes = response_minutes
         self._pipeline = pipeline
@@ -137,7 +140,7 @@ class CabinetService:
         Returns the ticket's API form and whether this call created it.
         """
         if key is None:
-            return self.open_ticket(customer, new).to_api(), True
+            return self._answer(self.open_ticket(customer, new)), True
         key = idempotency_key(key) or ""
         if lambda_context is not None:
             # Lets an in-progress record expire with the invocation that wrote it.
@@ -163,9 +166,17 @@ class CabinetService:
         # Only `request` is hashed and stored; the customer is bound by the caller from
         # the token, and is part of the key through request["customer"].
         new = NewTicket(**request["ticket"])
-        return self.open_ticket(
-            customer, new, keyed_ticket_id(customer.sub, request["key"])
-        ).to_api()
+        return self._answer(
+            self.open_ticket(customer, new, keyed_ticket_id(customer.sub, request["key"]))
+        )
+
+    def _answer(self, ticket: Ticket) -> dict[str, Any]:
+        """The new ticket, and what is known of the service it is about (R3.3)."""
+        body = ticket.to_api()
+        notice = self._notice(ticket) if self._notice else None
+        if notice:
+            body["status_notice"] = notice
+        return body
 
     def open_ticket(
         self, customer: Principal, new: NewTicket, ticket_id: str | None = None

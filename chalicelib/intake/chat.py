@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,7 +135,14 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
 class ChatIntake:
     """Turns transcripts into intakes; the pipeline does the rest."""
 
-    def __init__(self, pipeline: IntakePipeline, hours: SupportHours, cabinet_url: str) -> None:
+    def __init__(
+        self,
+        pipeline: IntakePipeline,
+        hours: SupportHours,
+        cabinet_url: str,
+        notice_lines: Callable[[Ticket], list[str]] | None = None,
+    ) -> None:
+        self._notice_lines = notice_lines  # what the operator may tell of the status
         self._pipeline = pipeline
         self._hours = hours
         self._cabinet_url = cabinet_url
@@ -166,6 +174,13 @@ class ChatIntake:
             status=_status_of(transcript),
         )
 
+    def _reply(self, ticket: Ticket, recommended: bool) -> str | None:
+        """R1.5's pointer to the cabinet, and the service status (R3.3), if any."""
+        parts = [RECOMMEND_TEMPLATE.format(url=self._cabinet_url)] if recommended else []
+        if self._notice_lines is not None:
+            parts += self._notice_lines(ticket)
+        return _joined(parts)
+
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The API.md answer for an advisory record."""
         origin = ticket.origin
@@ -182,9 +197,7 @@ class ChatIntake:
             "account_email": ticket.customer_email,
             "ticket_recommended": recommended,
             "ticket_recommended_reason": reason,
-            "reply_template": RECOMMEND_TEMPLATE.format(url=self._cabinet_url)
-            if recommended
-            else None,
+            "reply_template": self._reply(ticket, recommended),
             "within_hours": bool(origin and origin.within_hours),
             "source_ref": origin.source_ref if origin else None,
             "scope": ticket.scope.to_dict(),
@@ -192,6 +205,10 @@ class ChatIntake:
             "message_count": ticket.message_count,
             "created_at": ticket.created_at,
         }
+
+
+def _joined(parts: list[str]) -> str | None:
+    return "\n".join(parts) if parts else None
 
 
 def _status_of(transcript: Transcript) -> Status:

@@ -8,27 +8,32 @@ conditional commit, notify, count.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
 from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice
+
+# The values live in `values`; adapters import them from here, with the pipeline.
+from chalicelib.intake.values import TRUSTED, UNLINKED_PREFIX
+from chalicelib.intake.values import Intake as Intake
+from chalicelib.intake.values import Recorded as Recorded
+from chalicelib.intake.values import Sender as Sender
+from chalicelib.intake.values import Turn as Turn
+from chalicelib.intake.values import Verification as Verification
 from chalicelib.lifecycle import customer_wrote
 from chalicelib.models import (
     AuditEvent,
-    Author,
-    Channel,
     Disposition,
     KbArticle,
     Message,
     Origin,
     OutboxEntry,
     Scope,
-    Status,
     Ticket,
 )
 from chalicelib.sla.deadlines import first_response_deadline
@@ -43,12 +48,6 @@ from chalicelib.storage import (
 )
 from chalicelib.timeutil import Clock, to_iso
 
-# How far a sender's identity is known: `token` (a signed-in customer), `dmarc` (From
-# passed DMARC), `stated` (an address the customer gave in a conversation, R1.6),
-# `unverified` (a From we cannot trust), `absent` (no address at all).
-Verification = Literal["token", "dmarc", "stated", "unverified", "absent"]
-_TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc"})
-_UNLINKED_PREFIX = {"dmarc": "email", "unverified": "unverified", "stated": "unlinked"}
 _ID_ATTEMPTS = 5
 SUBJECT_MAX = 200
 ACKNOWLEDGEMENT = "acknowledgement"  # the outbox kind; the channel's sender sends it
@@ -67,58 +66,6 @@ class Classifier(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Sender:
-    """Who sent a request, and how far that is known."""
-
-    address: str | None
-    verified_by: Verification
-    account: str | None = None  # known from the channel itself (the cabinet's token)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One turn of a conversation that arrives whole (a chat transcript)."""
-
-    author: Author
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
-class Intake:
-    """A request as any channel delivers it, normalised."""
-
-    channel: Channel
-    official: bool  # R1.4: only a cabinet ticket from an authenticated customer
-    sender: Sender
-    subject: str
-    text: str  # what is recorded and classified: bounded by the adapter
-    received_at: datetime
-    recorded_by: str  # who the audit trail names
-    origin: Origin | None = None  # the source reference and what the channel saw
-    record_id: str | None = None  # derived from the source, so a redelivery finds it
-    thread_refs: tuple[str, ...] = ()  # requests it says it answers, most certain first
-    conversation: tuple[Turn, ...] = ()
-    identity: str | None = None  # what makes two deliveries one message (mail)
-    status: Status = "open"
-    service: str | None = None
-    domain: str | None = None
-    acknowledge: bool = False  # the sender is owed an automatic acknowledgement
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What the pipeline made of an intake: the record, and whether it is new."""
-
-    request: Ticket
-    created: bool
-
-    @property
-    def disposition(self) -> Disposition:
-        return self.request.origin.disposition if self.request.origin else "advisory"
-
-
 class IntakePipeline:
     def __init__(
         self,
@@ -128,8 +75,10 @@ class IntakePipeline:
         dispatcher: Dispatcher,
         clock: Clock,
         first_response_minutes: int,
+        incident_for: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self._requests = requests
+        self._incident_for = incident_for
         self._classify = classify
         self._accounts = accounts
         self._dispatcher = dispatcher
@@ -197,7 +146,7 @@ class IntakePipeline:
         """A reply by the owner of the thread joins it; anyone else starts a new record."""
         target = self._requests.get(intake.thread_refs[0])
         sender = intake.sender
-        if target is None or sender.verified_by not in _TRUSTED or not sender.address:
+        if target is None or sender.verified_by not in TRUSTED or not sender.address:
             return None
         if target.status == "closed":
             return None  # closed is final: the reply is a new request
@@ -244,8 +193,10 @@ class IntakePipeline:
     def _create(self, intake: Intake, account: str | None) -> Recorded:
         scope, kb = self._classify(intake.subject, intake.text, intake.channel)
         scope = replace(scope, flags=(*scope.flags, *self._sender_flags(intake.sender, account)))
+        # R3.3: a request about a service under an active incident belongs to it.
+        incident = self._incident_for(scope) if self._incident_for else None
         customer = account or (
-            f"{_UNLINKED_PREFIX.get(intake.sender.verified_by, 'unlinked')}:"
+            f"{UNLINKED_PREFIX.get(intake.sender.verified_by, 'unlinked')}:"
             f"{intake.sender.address or '?'}"
         )
         origin = intake.origin
@@ -260,6 +211,7 @@ class IntakePipeline:
             record = self._record(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
+            record = replace(record, incident=incident)
             owed = self._owed(intake, record)  # written with the record, or not at all
             try:
                 self._requests.create(
@@ -297,6 +249,8 @@ class IntakePipeline:
             obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
         )
         obs.count(obs.SCOPE_LABELLED, channel=channel, label=record.scope.label)
+        if record.incident:
+            obs.count(obs.INCIDENT_LINKED_REQUESTS, how="intake")
         if "ticket_recommended" in record.scope.flags:
             obs.count(obs.TICKET_RECOMMENDED, channel=channel)
         if record.origin and record.origin.within_hours is False:

@@ -45,6 +45,7 @@ from chalicelib.storage import (
     CorrectScope,
     DeadlineIndex,
     Enqueue,
+    Incidents,
     MoveClock,
     Requests,
     SetStatus,
@@ -76,7 +77,9 @@ class StaffDesk:
         deadlines: DeadlineIndex,
         dispatcher: Dispatcher,
         clock: Clock,
+        incidents: Incidents | None = None,
     ) -> None:
+        self._incidents = incidents
         self._requests = requests
         self._deadlines = deadlines
         self._dispatcher = dispatcher
@@ -91,7 +94,21 @@ class StaffDesk:
             limit, next_token, channel=filters.channel, label=filters.label, flag=filters.flag
         )
         items = [{**t.to_api(), "waiting_since": waiting_since(t)} for t in page.items]
-        return {"items": items, "next": page.next}
+        return {**self._grouped(items), "next": page.next}
+
+    def _grouped(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """R3.3: the page's requests linked to an incident, under their incident."""
+        alone = [i for i in items if not i.get("incident")]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            if item.get("incident"):
+                groups.setdefault(item["incident"], []).append(item)
+        incidents = []
+        for incident_id, linked in groups.items():
+            found = self._incidents.get(incident_id) if self._incidents else None
+            summary = found.summary() if found else {"id": incident_id}
+            incidents.append({"incident": summary, "count": len(linked), "requests": linked})
+        return {"items": alone, "incidents": incidents}
 
     def lookup(
         self, staff: Principal, limit: int, next_token: str | None, contact: Contact

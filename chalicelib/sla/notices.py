@@ -9,6 +9,7 @@ from chalicelib.models import OutboxEntry, Sla, Ticket
 from chalicelib.timeutil import parse_iso, to_iso
 
 WARNING, BREACH = "sla_warning", "sla_breach"
+INCIDENT_BREACH = "incident_breach"  # a linked request's breach: grouped by its incident
 
 
 def _payload(ticket: Ticket, sla: Sla, now: datetime) -> dict[str, object]:
@@ -36,4 +37,8 @@ def breach_notice(ticket: Ticket, sla: Sla, now: datetime) -> OutboxEntry:
     """R2.4: the deadline `sla.due_at` was missed: one escalation per breach. The entry
     is keyed by the deadline alone, so whoever owes it can hand the same entry over."""
     due_at = str(sla.due_at)
-    return entry_for(BREACH, ticket.id, due_at, _payload(ticket, sla, now), due_at)
+    payload = _payload(ticket, sla, now)
+    if ticket.incident:  # R3.3: escalated once for the incident, not once per request
+        payload["incident"] = ticket.incident
+        return entry_for(INCIDENT_BREACH, ticket.id, due_at, payload, due_at)
+    return entry_for(BREACH, ticket.id, due_at, payload, due_at)

@@ -11,6 +11,7 @@ and runs what has come due (a solved ticket's automatic close, `lifecycle`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +60,9 @@ class Sweeper:
         dispatcher: Dispatcher,
         clock: Clock,
         warning_minutes: int,
+        tick: Callable[[datetime], object] | None = None,
     ) -> None:
+        self._tick = tick  # the status board's maintenance windows (R3.3)
         self._requests = requests
         self._deadlines = deadlines
         self._dispatcher = dispatcher
@@ -81,6 +84,12 @@ class Sweeper:
                 obs.logger.exception("sweep could not act", extra={"ticket_id": ticket.id})
                 obs.count(obs.UNHANDLED_ERRORS, where="sweep")
                 report.failed.append(ticket.id)
+        if self._tick is not None:
+            try:
+                self._tick(now)
+            except Exception:  # the deadlines must not wait for the status board
+                obs.logger.exception("maintenance windows not moved")
+                obs.count(obs.UNHANDLED_ERRORS, where="status-clock")
         drained = self._dispatcher.drain(now)
         report.escalated += [e.request_id for e in drained.delivered if e.kind == BREACH]
         owed = [*drained.retrying, *drained.given_up]

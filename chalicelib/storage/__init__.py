@@ -27,6 +27,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
+from chalicelib.status.model import Incident
 
 
 class AlreadyRecorded(Exception):
@@ -116,8 +117,17 @@ class AddAttachment:
     limit: int
 
 
+@dataclass(frozen=True)
+class LinkIncident:
+    """Link the request (as read) to an incident, or unlink it with None (R3.3)."""
+
+    incident: str | None
+    request: Ticket
+
+
 Change = (
-    AppendMessage
+    LinkIncident
+    | AppendMessage
     | AddDelayNotice
     | MoveClock
     | SetStatus
@@ -288,6 +298,40 @@ class Outbox(Protocol):
     def given_up(self) -> list[OutboxEntry]: ...
 
 
+class Incidents(Protocol):
+    """Incidents and maintenance (R3.3), each saved conditionally on its version."""
+
+    def create(self, incident: Incident, audit: AuditEvent) -> None: ...
+
+    def get(self, incident_id: str) -> Incident | None: ...
+
+    def save(
+        self, incident: Incident, audit: AuditEvent, outbox: Sequence[OutboxEntry] = ()
+    ) -> Incident:
+        """Store the changed incident (StaleState if its version moved since it was
+        read) with its audit event and what it owes; return it as stored."""
+        ...
+
+    def active(self) -> list[Incident]:
+        """Incidents and maintenance not yet resolved or completed, newest first."""
+        ...
+
+    def past(self, limit: int, next_token: str | None) -> tuple[list[Incident], str | None]: ...
+
+    def claim_escalation(self, incident_id: str, entry_id: str) -> bool:
+        """True for the first outbox entry to claim the incident's one escalation (and
+        for its retries); False for every other."""
+        ...
+
+    def linked(self, incident_id: str, limit: int, next_token: str | None) -> Page:
+        """Requests linked to the incident, oldest first."""
+        ...
+
+    def owe(self, entry: OutboxEntry) -> None:
+        """Add an outbox entry (a fan-out's next page); nothing if it is owed already."""
+        ...
+
+
 @dataclass(frozen=True)
 class Store:
     """The repositories of one process."""
@@ -296,3 +340,4 @@ class Store:
     deadlines: DeadlineIndex
     markers: Markers
     outbox: Outbox
+    incidents: Incidents

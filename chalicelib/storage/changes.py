@@ -14,6 +14,7 @@ from chalicelib.storage import (
     Change,
     CorrectScope,
     Enqueue,
+    LinkIncident,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -23,6 +24,7 @@ from chalicelib.storage.codec import (
     correction_item,
     delay_to_item,
     dump,
+    incident_link,
     mail_identity_item,
     message_id_marker,
     message_to_item,
@@ -32,11 +34,13 @@ from chalicelib.storage.codec import (
 )
 from chalicelib.storage.files import attachment_to_item
 from chalicelib.storage.keys import (
+    INCIDENT_LINK,
     LABEL_FACET,
     QUEUE_ALL,
     STATS_KEY,
     deadline_part,
     deadline_shard,
+    incident_key,
     partition,
     queue_facets,
     queue_sort_key,
@@ -60,6 +64,19 @@ def open_counter(table: Table, delta: int) -> list[dict[str, Any]]:
             }
         }
     ]
+
+
+def link_count(table: Table, incident_id: str, delta: int) -> dict[str, Any]:
+    """An incident's count of linked requests, moved in the link's own transaction."""
+    return {
+        "Update": {
+            "TableName": table.name,
+            "Key": dump(incident_key(incident_id)),
+            "UpdateExpression": "ADD linked :d",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": dump({":d": delta}),
+        }
+    }
 
 
 class Update:
@@ -132,6 +149,8 @@ class Update:
             )
             self.sets.append("attachment_slots = if_not_exists(attachment_slots, :none) + :one")
             self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
+        elif isinstance(change, LinkIncident):
+            self._link(change)
         elif isinstance(change, Enqueue):
             self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
         elif isinstance(change, RecordReply):
@@ -141,6 +160,24 @@ class Update:
                 self.entries.append(
                     self.table.put_new(mail_identity_item(change.identity, change.record.id))
                 )
+
+    def _link(self, change: LinkIncident) -> None:
+        """The link on the request, its pointer, and both incidents' counts, only if
+        the request is still linked as it was read."""
+        was, now = change.request.incident, change.incident
+        if was is None:
+            self.conditions.append("attribute_not_exists(incident)")
+        else:
+            self.conditions.append("incident = :was_incident")
+            self.values[":was_incident"] = was
+            self.entries.append(link_count(self.table, was, -1))
+        self.set("incident", now)
+        if now is None:
+            key = {"PK": request_pk(self.request_id), "SK": INCIDENT_LINK}
+            self.entries.append({"Delete": {"TableName": self.table.name, "Key": dump(key)}})
+        else:
+            self.entries.append(self.table.put(incident_link(change.request, now)))
+            self.entries.append(link_count(self.table, now, 1))
 
     def _label_facet(self, label: str) -> dict[str, Any]:
         """The corrected label's facet: only its partition moves, never its position."""

@@ -26,6 +26,7 @@ from chalicelib.models import (
 from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.storage.keys import (
     CORRECTIONS_PK,
+    INCIDENT_LINK,
     META,
     QUEUE_ALL,
     address_partition,
@@ -33,6 +34,7 @@ from chalicelib.storage.keys import (
     customer_pk,
     deadline_keys,
     deadline_part,
+    incident_pk,
     mail_identity_key,
     outbox_key,
     queue_facets,
@@ -157,6 +159,7 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "scope_correction": ticket.scope_correction,
         "waiting_since": ticket.waiting_since,
         "solved_at": ticket.solved_at,
+        "incident": ticket.incident,
         "QPK": QUEUE_ALL,
         "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
@@ -189,7 +192,21 @@ def index_items(ticket: Ticket) -> list[dict[str, Any]]:
         {"PK": pk, "SK": sk, "entity": "pointer", "id": ticket.id, "LPK": lpk, "LSK": created}
         for sk, lpk in pointers.items()
     )
+    if ticket.incident:
+        items.append(incident_link(ticket, ticket.incident))
     return items
+
+
+def incident_link(ticket: Ticket, incident_id: str) -> dict[str, Any]:
+    """The pointer that lists a request among an incident's linked ones."""
+    return {
+        "PK": request_pk(ticket.id),
+        "SK": INCIDENT_LINK,
+        "entity": "pointer",
+        "id": ticket.id,
+        "LPK": incident_pk(incident_id),
+        "LSK": f"{ticket.created_at}#{ticket.id}",
+    }
 
 
 def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
@@ -227,6 +244,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         attention=tuple(item.get("attention") or ()),
         waiting_since=item.get("waiting_since"),
         solved_at=item.get("solved_at"),
+        incident=item.get("incident"),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.storage import Store
 from chalicelib.storage.deadlines import DynamoDeadlineIndex
+from chalicelib.storage.incidents import DynamoIncidents
 from chalicelib.storage.markers import DynamoMarkers
 from chalicelib.storage.outbox import DynamoOutbox
 from chalicelib.storage.requests import DynamoRequests
@@ -20,4 +21,5 @@ def dynamo_store(client: Any, table_name: str) -> Store:
         deadlines=DynamoDeadlineIndex(table),
         markers=DynamoMarkers(table),
         outbox=DynamoOutbox(table),
+        incidents=DynamoIncidents(table),
     )

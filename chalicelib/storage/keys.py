@@ -16,6 +16,9 @@
 | open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
 | queue facet    | REQ#<id>       | @Q#CH, @Q#LB, @Q#FL#<flag>| StaffQueue (a filter's stream)  |
 | lookup pointer | REQ#<id>       | @L#DOM, @L#SITE           | ByContact (a domain's requests) |
+| incident link  | REQ#<id>       | @L#INC                    | ByContact (an incident's)       |
+| incident       | INC#<id>       | META                      | ByCustomer (INCIDENTS#...)      |
+| incident audit | INC#<id>       | AUDIT#<at>#<event id>     |                                 |
 | outbox entry   | OUTBOX#<shard> | <due_at>#<entry id>       |                                 |
 | given up       | OUTBOX#FAILED  | <at>#<entry id>           |                                 |
 
@@ -172,6 +175,21 @@ def queue_partition(channel: str | None, label: str | None, flag: str | None) ->
     if flag:
         return f"FL#{flag}", f"@Q#FL#{flag}"
     return QUEUE_ALL, META
+
+
+INCIDENT_LINK = "@L#INC"
+
+
+def incident_pk(incident_id: str) -> str:
+    return f"INC#{incident_id}"
+
+
+def incident_key(incident_id: str) -> dict[str, str]:
+    return {"PK": incident_pk(incident_id), "SK": META}
+
+
+def incidents_partition(active: bool) -> str:
+    return "INCIDENTS#ACTIVE" if active else "INCIDENTS#PAST"
 
 
 def address_partition(address: str) -> str:

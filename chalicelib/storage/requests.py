@@ -25,7 +25,7 @@ from chalicelib.storage import (
     RecordReply,
     StaleState,
 )
-from chalicelib.storage.changes import Update, open_counter
+from chalicelib.storage.changes import Update, link_count, open_counter
 from chalicelib.storage.codec import (
     audit_from_item,
     audit_to_item,
@@ -89,7 +89,7 @@ class DynamoRequests:
         claims = [self._table.put_new(mail_identity_item(identity, request.id))] if identity else []
         item = ticket_to_item(request)
         indexes = [self._table.put(i) for i in index_items(request)]
-        room = TRANSACTION_ITEMS - 3 - len(claims) - len(outbox) - len(indexes)
+        room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes)
         if len(conversation) > room:
             item["conversation_pending"] = True
         head = [
@@ -99,6 +99,7 @@ class DynamoRequests:
             *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
             *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
             *indexes,
+            *([link_count(self._table, request.incident, 1)] if request.incident else []),
         ]
         failed = self._table.transact(
             [*head, *(self._table.put(message_to_item(m)) for m in conversation[:room])]

@@ -7,6 +7,7 @@ single-line text and encoded by the library, never copied raw from the inbound m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -16,7 +17,7 @@ from chalicelib import observability as obs
 from chalicelib.delivery import after_sending
 from chalicelib.ids import our_message_id
 from chalicelib.mailer import Mailer
-from chalicelib.models import KbArticle, OutboxEntry
+from chalicelib.models import KbArticle, OutboxEntry, Ticket
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 
@@ -26,7 +27,7 @@ ACK_BODY = """\
 Мы получили ваше письмо и зарегистрировали его под номером {record}.
 Обращения по электронной почте — консультационные: официальные заявки принимаются
 только из личного кабинета ({cabinet}), и на них мы отвечаем в течение часа.
-{kb_ru}
+{kb_ru}{status}
 Hello,
 
 we received your e-mail and recorded it as {record}. E-mail is an advisory channel:
@@ -53,6 +54,7 @@ def build_ack(
     cabinet_url: str,
     domain: str,
     clock: Clock,
+    notes: tuple[str, ...] = (),
 ) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["From"] = from_addr
@@ -73,6 +75,7 @@ def build_ack(
             cabinet=cabinet_url,
             kb_ru=f"\nВозможно, поможет:{links}\n" if kb else "",
             kb_en=f"\nThese pages may help:{links}\n" if kb else "",
+            status="".join(f"\n{line}\n" for line in notes),
             signature_delimiter="-- ",  # RFC 3676: dash dash space
         )
     )
@@ -99,7 +102,9 @@ class MailAcknowledgements:
         mailer: Mailer,
         config: AckConfig,
         clock: Clock,
+        notes: Callable[[Ticket], list[str]] | None = None,
     ) -> None:
+        self._notes = notes  # the service status the sender is told (R3.3)
         self._requests = requests
         self._markers = markers
         self._mailer = mailer
@@ -130,6 +135,7 @@ class MailAcknowledgements:
             cabinet_url=self._config.cabinet_url,
             domain=self._config.domain,
             clock=self._clock,
+            notes=tuple(self._notes(record)) if self._notes else (),
         )
         try:
             self._mailer.send(message, source=self._config.sender, to=to_addr)

@@ -1,0 +1,68 @@
+"""The values every channel adapter hands the intake pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from chalicelib.models import Author, Channel, Disposition, Origin, Status, Ticket
+
+# How far a sender's identity is known: `token` (a signed-in customer), `dmarc` (From
+# passed DMARC), `stated` (an address the customer gave in a conversation, R1.6),
+# `unverified` (a From we cannot trust), `absent` (no address at all).
+Verification = Literal["token", "dmarc", "stated", "unverified", "absent"]
+TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc"})
+UNLINKED_PREFIX = {"dmarc": "email", "unverified": "unverified", "stated": "unlinked"}
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a request, and how far that is known."""
+
+    address: str | None
+    verified_by: Verification
+    account: str | None = None  # known from the channel itself (the cabinet's token)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a conversation that arrives whole (a chat transcript)."""
+
+    author: Author
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A request as any channel delivers it, normalised."""
+
+    channel: Channel
+    official: bool  # R1.4: only a cabinet ticket from an authenticated customer
+    sender: Sender
+    subject: str
+    text: str  # what is recorded and classified: bounded by the adapter
+    received_at: datetime
+    recorded_by: str  # who the audit trail names
+    origin: Origin | None = None  # the source reference and what the channel saw
+    record_id: str | None = None  # derived from the source, so a redelivery finds it
+    thread_refs: tuple[str, ...] = ()  # requests it says it answers, most certain first
+    conversation: tuple[Turn, ...] = ()
+    identity: str | None = None  # what makes two deliveries one message (mail)
+    status: Status = "open"
+    service: str | None = None
+    domain: str | None = None
+    acknowledge: bool = False  # the sender is owed an automatic acknowledgement
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the pipeline made of an intake: the record, and whether it is new."""
+
+    request: Ticket
+    created: bool
+
+    @property
+    def disposition(self) -> Disposition:
+        return self.request.origin.disposition if self.request.origin else "advisory"

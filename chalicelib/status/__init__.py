@@ -1,0 +1,1 @@
+"""Service status: incidents, planned maintenance, and what customers are told (R3.3)."""

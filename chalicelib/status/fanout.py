@@ -1,0 +1,126 @@
+"""One answer for all, and one escalation for all (R3.3, issue 16).
+
+An update posted with `notify` owes an `incident_notify` outbox entry. Its sender walks
+the incident's linked requests a page at a time and answers each open one with the
+update as a staff response, under an idempotency key made of the update: a retried or
+resumed page answers nobody twice. When its time budget is spent it owes the next page
+as a new entry and returns, so no single call has to reach request 900.
+
+A breach of a linked request owes an `incident_breach` entry instead of its own
+escalation. The first such entry of an incident claims the incident's one escalation
+and sends it (the incident, how many linked requests are breached, the oldest wait);
+every other is counted as grouped and sent nowhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.delivery import entry_for
+from chalicelib.errors import DomainError
+from chalicelib.identity import Principal
+from chalicelib.models import OutboxEntry, Ticket
+from chalicelib.notify import Publisher
+from chalicelib.sla.deadlines import Duty, duty
+from chalicelib.sla.desk import StaffDesk
+from chalicelib.sla.notices import INCIDENT_BREACH
+from chalicelib.sla.queue import waiting_since
+from chalicelib.status.board import NOTIFY
+from chalicelib.storage import Incidents
+from chalicelib.timeutil import Clock, to_iso
+
+PAGE = 25
+ANSWERED_STATUSES = ("open", "answered")  # linked requests the update goes to
+
+
+class IncidentNotifier:
+    """The sender of `incident_notify` entries."""
+
+    def __init__(
+        self, incidents: Incidents, desk: StaffDesk, clock: Clock, budget_seconds: float = 20.0
+    ) -> None:
+        self._incidents = incidents
+        self._desk = desk
+        self._clock = clock
+        self._budget = budget_seconds
+
+    def send(self, entry: OutboxEntry) -> None:
+        incident = self._incidents.get(str(entry.payload.get("incident")))
+        update_id = entry.payload.get("update")
+        update = (
+            next((u for u in incident.updates if u.id == update_id), None) if incident else None
+        )
+        if incident is None or update is None:
+            return
+        staff = Principal(update.by, None, frozenset({"staff"}))
+        text = f"[{incident.title}] {update.message}"
+        key = f"incident:{incident.id}:{update.id}"
+        token = entry.payload.get("after")
+        started = time.monotonic()
+        while True:
+            page = self._incidents.linked(incident.id, PAGE, token)
+            for request in page.items:
+                if request.status in ANSWERED_STATUSES:
+                    self._answer(staff, request, text, key)
+            token = page.next
+            if token is None:
+                return
+            if time.monotonic() - started > self._budget:
+                self._incidents.owe(self._next(entry, token))
+                return
+
+    def _answer(self, staff: Principal, request: Ticket, text: str, key: str) -> None:
+        try:
+            self._desk.respond(staff, request.id, text, key)
+        except DomainError as refused:  # closed meanwhile, or the like: not for this one
+            obs.logger.info(
+                "incident update not recorded", extra={"ticket_id": request.id, "why": refused.code}
+            )
+            return
+        obs.count(obs.INCIDENT_UPDATES_SENT)
+
+    def _next(self, entry: OutboxEntry, token: str) -> OutboxEntry:
+        where = hashlib.sha256(token.encode()).hexdigest()[:16]
+        payload = {**entry.payload, "after": token}
+        at = to_iso(self._clock())
+        return entry_for(NOTIFY, entry.request_id, f"{payload['update']}:{where}", payload, at)
+
+
+class IncidentEscalations:
+    """The sender of `incident_breach` entries: one escalation per incident."""
+
+    def __init__(self, incidents: Incidents, publisher: Publisher, topic: str) -> None:
+        self._incidents = incidents
+        self._publisher = publisher
+        self._topic = topic
+
+    def send(self, entry: OutboxEntry) -> None:
+        incident_id = str(entry.payload.get("incident"))
+        if not self._incidents.claim_escalation(incident_id, entry.id):
+            obs.count(obs.ESCALATIONS_GROUPED)
+            return
+        self._publisher.publish(self._topic, INCIDENT_BREACH, self._summary(incident_id, entry))
+
+    def _summary(self, incident_id: str, entry: OutboxEntry) -> dict[str, Any]:
+        incident = self._incidents.get(incident_id)
+        breached: list[Ticket] = []
+        token = None
+        while True:
+            page = self._incidents.linked(incident_id, 100, token)
+            breached += [t for t in page.items if duty(t.sla) is Duty.ANSWER]
+            if (token := page.next) is None:
+                break
+        oldest = min(breached, key=waiting_since, default=None)
+        return {
+            "incident": incident_id,
+            "title": incident.title if incident else None,
+            "services": list(incident.services) if incident else [],
+            "state": incident.state if incident else None,
+            "breached_requests": len(breached),
+            "oldest_waiting_since": waiting_since(oldest) if oldest else None,
+            "oldest_ticket": oldest.id if oldest else entry.request_id,
+            "rule": "R2.4, R3.3",
+        }

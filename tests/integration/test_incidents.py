@@ -1,0 +1,302 @@
+"""Service status, maintenance and incidents on moto (issue 16, R3.3, API.md "Service
+status"): correlation, one answer for all, one escalation for all, the public status."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from xml.etree import ElementTree
+
+import boto3
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.errors import Forbidden, InvalidInput
+from chalicelib.identity import Principal
+from chalicelib.intake.cabinet import NewTicket
+from chalicelib.intake.mail.adapter import Notification
+from chalicelib.runtime import Runtime, build_runtime
+from chalicelib.sla.filters import QueueFilter
+from chalicelib.status.forms import parse_new_incident, parse_update
+from tests.conftest import Api, Notices, make_token
+from tests.fakes import FixedClock
+from tests.samples import mail
+
+T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+ANNA = Principal("sub-anna", "anna@flowershop.example", frozenset())
+AGENT = Principal("sub-agent", "agent@hosting.example", frozenset({"staff"}))
+PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
+DB_DOWN = "MySQL не отвечает, ошибка подключения к базе данных"
+MYSQL = {
+    "kind": "incident",
+    "services": ["mysql"],
+    "title": "MySQL на сервере web12",
+    "message": "Сервер MySQL на web12 не отвечает, инженеры разбираются.",
+}
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def rt(aws: Any, clock: FixedClock) -> Runtime:
+    return build_runtime(Settings.from_env(os.environ), clock=clock)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def incident(rt: Runtime, **overrides: Any) -> str:
+    return rt.board.create(AGENT, parse_new_incident({**MYSQL, **overrides})).id
+
+
+def ticket(rt: Runtime, text: str = DB_DOWN) -> dict[str, Any]:
+    body, _ = rt.cabinet.create_ticket(ANNA, NewTicket(subject="База данных", text=text), None)
+    return body
+
+
+def email(rt: Runtime, **kw: str) -> str:
+    key = f"raw/{uuid.uuid4().hex}"
+    bucket = os.environ["MAIL_BUCKET"]
+    boto3.client("s3", region_name="eu-central-1").put_object(
+        Bucket=bucket, Key=key, Body=mail(sender="olga@shop.example", **kw)
+    )
+    return rt.mail.process(Notification(bucket, key, "olga@shop.example", PASS)).record_id
+
+
+def sent_mail(aws: Any) -> list[str]:
+    """The text of every mail moto's SES accepted, decoded as a mail client would."""
+    from email import message_from_string
+    from email.policy import default
+
+    from moto.backends import get_backend
+
+    backend = get_backend("ses")["123456789012"]["eu-central-1"]
+    texts = []
+    for sent in backend.sent_messages:
+        parsed = message_from_string(sent.raw_data, policy=default)
+        body = parsed.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        texts.append(f"{parsed['Subject']}\n{body.get_content() if body else ''}")
+    return texts
+
+
+def test_a_ticket_and_a_mail_about_the_database_are_linked_and_told_the_update(
+    rt: Runtime, aws: Any
+) -> None:
+    iid = incident(rt)
+    made = ticket(rt)
+    assert made["incident"] == iid
+    notice = made["status_notice"]["incident"]
+    assert notice["id"] == iid and "инженеры разбираются" in notice["latest_update"]["message"]
+    rid = email(
+        rt, subject="Database down", body="Error establishing a database connection, MySQL is down"
+    )
+    assert rt.store.requests.get(rid).incident == iid  # type: ignore[union-attr]
+    [ack] = [m for m in sent_mail(aws) if rid in m]
+    assert "Known issue" in ack and "MySQL" in ack
+    unrelated = ticket(rt, text="Как сменить тариф хостинга?")
+    assert unrelated["incident"] is None and "status_notice" not in unrelated
+    assert rt.board.get(AGENT, iid).linked == 2
+
+
+def test_status_shows_mysql_in_outage_until_it_is_resolved(
+    rt: Runtime, api: Api, clock: FixedClock
+) -> None:
+    iid = incident(rt)
+    code, status, _ = api.call("GET", "/status")
+    assert code == 200 and status["services"]["mysql"] == "outage"
+    assert status["services"]["ftp"] == "operational"
+    assert [i["id"] for i in status["incidents"]] == [iid]
+    clock.now = at(10)
+    rt.board.post_update(
+        AGENT,
+        iid,
+        parse_update({"message": "Перезапущен, следим.", "state": "monitoring"}, "incident"),
+    )
+    assert api.call("GET", "/status")[1]["services"]["mysql"] == "degraded"
+    clock.now = at(20)
+    rt.board.post_update(
+        AGENT, iid, parse_update({"message": "Работает.", "state": "resolved"}, "incident")
+    )
+    code, status, _ = api.call("GET", "/status")
+    assert status["services"]["mysql"] == "operational" and status["incidents"] == []
+    feed = rt.board.feed("http://localhost/status/feed")
+    root = ElementTree.fromstring(feed)  # noqa: S314 (our own document)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert len(root.findall("a:entry", ns)) == 3
+    assert root.find("a:entry/a:title", ns).text.endswith("resolved")  # type: ignore[union-attr]
+
+
+def test_thirty_linked_breaches_escalate_once(rt: Runtime, notices: Notices) -> None:
+    iid = incident(rt)
+    tickets = [ticket(rt)["id"] for _ in range(30)]
+    unlinked = ticket(rt, text="Как сменить тариф хостинга?")["id"]
+    report = rt.sweeper.run(at(61))
+    assert sorted(report.breached) == sorted([*tickets, unlinked])
+    [grouped] = notices.all("incident_breach")
+    assert grouped["incident"] == iid and grouped["breached_requests"] == 30
+    assert grouped["oldest_waiting_since"] == T0.isoformat(timespec="milliseconds")
+    assert [n["ticket_id"] for n in notices.all("sla_breach")] == [unlinked]
+    rt.sweeper.run(at(62))
+    assert len(notices.all("incident_breach")) == 1
+
+
+def test_one_update_answers_all_thirty_once_even_when_the_fan_out_is_cut_and_rerun(
+    rt: Runtime, clock: FixedClock, notices: Notices
+) -> None:
+    iid = incident(rt)
+    tickets = [ticket(rt)["id"] for _ in range(30)]
+    clock.now = at(20)
+    real_respond = rt.desk.respond
+    calls = {"n": 0}
+
+    def failing_after_seven(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise ConnectionError("the Lambda ran out of time here")
+        return real_respond(*args, **kwargs)
+
+    rt.desk.respond = failing_after_seven  # type: ignore[method-assign]
+    body = {"message": "Причина найдена, восстанавливаем.", "state": "identified", "notify": True}
+    rt.board.post_update(AGENT, iid, parse_update(body, "incident"))
+    answered = [t for t in tickets if rt.store.requests.get(t).sla.state == "met"]  # type: ignore[union-attr]
+    assert len(answered) == 7  # cut at the eighth
+    rt.desk.respond = real_respond  # type: ignore[method-assign]
+    rt.sweeper.run(at(25))  # the sweep drains the outbox: the job resumes
+    rt.sweeper.run(at(26))
+    for tid in tickets:
+        thread = rt.store.requests.thread(tid)
+        assert thread is not None
+        staff = [m for m in thread.messages if m.author == "staff"]
+        assert len(staff) == 1 and "Причина найдена" in staff[0].text
+        assert thread.ticket.sla.state == "met"  # type: ignore[union-attr]
+        assert thread.ticket.status == "answered"
+    assert rt.sweeper.run(at(61)).breached == [] and notices.all("incident_breach") == []
+
+
+def test_a_long_fan_out_continues_in_the_next_entry_when_its_time_is_up(rt: Runtime) -> None:
+    from chalicelib.status import fanout
+
+    iid = incident(rt)
+    tickets = [ticket(rt)["id"] for _ in range(30)]
+    notifier = fanout.IncidentNotifier(
+        rt.store.incidents, rt.desk, rt.board.dispatcher._clock, budget_seconds=0
+    )  # type: ignore[union-attr]
+    rt.dispatcher.register("incident_notify", notifier.send)
+    rt.board.post_update(
+        AGENT, iid, parse_update({"message": "Update", "notify": True}, "incident")
+    )
+    # budget 0: one page (25) per entry; the next page is owed as a new entry
+    owed = [e for e in rt.store.outbox.due("9999", 100) if e.kind == "incident_notify"]
+    assert len(owed) == 1 and owed[0].payload["after"]
+    rt.sweeper.run(at(1))
+    assert all(rt.store.requests.get(t).status == "answered" for t in tickets)  # type: ignore[union-attr]
+
+
+def test_scheduled_maintenance_moves_through_its_states_on_time(rt: Runtime, api: Api) -> None:
+    window = {
+        "kind": "maintenance",
+        "services": ["email", "panel"],
+        "title": "Обновление почтовых серверов",
+        "message": "Почта может быть недоступна до 15 минут.",
+        "starts_at": at(120).isoformat(),
+        "ends_at": at(180).isoformat(),
+    }
+    mid = incident(rt, **window)
+    status = api.call("GET", "/status")[1]
+    assert [m["id"] for m in status["maintenance"]] == [mid]
+    assert status["maintenance"][0]["state"] == "scheduled"
+    assert status["services"]["email"] == "operational"
+    asked = ticket(rt, text="Будут ли плановые работы на сервере на этой неделе?")
+    assert [m["id"] for m in asked["status_notice"]["maintenance"]] == [mid]
+    rt.sweeper.run(at(119))
+    assert rt.board.get(AGENT, mid).state == "scheduled"
+    rt.sweeper.run(at(120))
+    assert rt.board.get(AGENT, mid).state == "in_progress"
+    assert api.call("GET", "/status")[1]["services"]["email"] == "maintenance"
+    rt.sweeper.run(at(181))
+    done = rt.board.get(AGENT, mid)
+    assert done.state == "completed" and [u.state for u in done.updates] == [
+        "scheduled",
+        "in_progress",
+        "completed",
+    ]
+    assert api.call("GET", "/status")[1]["maintenance"] == []
+
+
+def test_customers_cannot_create_or_change_incidents(rt: Runtime, api: Api) -> None:
+    iid = incident(rt)
+    customer = make_token("sub-anna", "anna@flowershop.example")
+    code, body, _ = api.call("POST", "/staff/incidents", token=customer, body=MYSQL)
+    assert (code, body["error"]["code"]) == (403, "staff_only")
+    update = {"message": "Всё починили", "state": "resolved"}
+    code, body, _ = api.call("POST", f"/staff/incidents/{iid}/updates", token=customer, body=update)
+    assert code == 403
+    assert api.call("GET", "/staff/incidents", token=customer)[0] == 403
+    tid = ticket(rt)["id"]
+    code, _, _ = api.call(
+        "PUT", f"/tickets/{tid}/incident", token=customer, body={"incident": None}
+    )
+    assert code == 403
+    with pytest.raises(Forbidden):
+        rt.board.create(ANNA, parse_new_incident(MYSQL))
+    assert rt.board.get(AGENT, iid).state == "investigating"
+
+
+def test_staff_link_and_unlink_by_hand_and_the_queue_groups_linked_requests(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    iid = incident(rt)
+    linked = ticket(rt)["id"]
+    other = ticket(rt, text="Как сменить тариф хостинга?")["id"]
+    clock.now = at(1)
+    rt.board.link(AGENT, other, {"incident": iid})
+    page = rt.desk.queue(AGENT, 10, None, QueueFilter())
+    assert page["items"] == []
+    [group] = page["incidents"]
+    assert group["incident"]["id"] == iid and group["count"] == 2
+    assert {r["id"] for r in group["requests"]} == {linked, other}
+    clock.now = at(2)
+    rt.board.link(AGENT, other, {"incident": None})
+    assert rt.store.requests.get(other).incident is None  # type: ignore[union-attr]
+    assert rt.board.get(AGENT, iid).linked == 1
+    events = [e.action for e in rt.store.requests.audit_trail(other)]
+    assert events[-2:] == ["incident_linked", "incident_unlinked"]
+    with pytest.raises(InvalidInput):
+        rt.board.link(AGENT, other, {"incident": 42})
+
+
+def test_incident_routes_over_http(api: Api) -> None:
+    staff = make_token("sub-agent", "agent@hosting.example", ["staff"])
+    code, made, headers = api.call("POST", "/staff/incidents", token=staff, body=MYSQL)
+    assert code == 201 and made["state"] == "investigating" and made["linked"] == 0
+    assert headers["location"].endswith(f"/staff/incidents/{made['id']}")
+    path = f"/staff/incidents/{made['id']}/updates"
+    code, body, _ = api.call("POST", path, token=staff, body={"message": "x", "state": "scheduled"})
+    assert (code, body["error"]["code"]) == (400, "invalid_state")
+    code, body, _ = api.call(
+        "POST", path, token=staff, body={"message": "Нашли", "state": "identified"}
+    )
+    assert code == 201 and body["state"] == "identified"
+    code, listing, _ = api.call("GET", "/staff/incidents", token=staff)
+    assert [i["id"] for i in listing["items"]] == [made["id"]]
+    bad = {**MYSQL, "services": ["coffee"]}
+    assert (
+        api.call("POST", "/staff/incidents", token=staff, body=bad)[1]["error"]["code"]
+        == "invalid_services"
+    )
+    window = {**MYSQL, "kind": "maintenance"}
+    assert (
+        api.call("POST", "/staff/incidents", token=staff, body=window)[1]["error"]["code"]
+        == "window_required"
+    )
+    assert api.call("GET", "/staff/incidents/I-NOPE", token=staff)[0] == 404
+    response = api.client.http.get("/status/feed")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/atom+xml")
+    ElementTree.fromstring(response.body)  # noqa: S314 (our own document)
