@@ -308,9 +308,10 @@ def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
     )
 
 
-def audit_to_item(event: AuditEvent) -> dict[str, Any]:
+def audit_to_item(event: AuditEvent, partition: str | None = None) -> dict[str, Any]:
+    """An audit event in its subject's partition (a request's, unless given)."""
     return {
-        "PK": request_pk(event.ticket_id),
+        "PK": partition or request_pk(event.ticket_id),
         "SK": f"AUDIT#{event.at}#{event.id}",
         "entity": "audit",
         "id": event.id,

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.models import AuditEvent, OutboxEntry, Page
 from chalicelib.status.model import Incident, IncidentUpdate
 from chalicelib.storage import AlreadyRecorded, StaleState
-from chalicelib.storage.codec import dump, load, outbox_to_item, ticket_from_item
+from chalicelib.storage.codec import audit_to_item, dump, load, outbox_to_item, ticket_from_item
 from chalicelib.storage.deadlines import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
@@ -74,17 +74,7 @@ def incident_from_item(item: Mapping[str, Any]) -> Incident:
 
 
 def _audit_item(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "PK": incident_pk(event.ticket_id),
-        "SK": f"AUDIT#{event.at}#{event.id}",
-        "entity": "audit",
-        "id": event.id,
-        "ticket_id": event.ticket_id,
-        "action": event.action,
-        "actor": event.actor,
-        "at": event.at,
-        "detail": event.detail,
-    }
+    return audit_to_item(event, incident_pk(event.ticket_id))
 
 
 class DynamoIncidents:
