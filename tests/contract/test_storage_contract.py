@@ -25,6 +25,7 @@ from chalicelib.models import (
     Ticket,
 )
 from chalicelib.sla.deadlines import after_staff_response, breached, first_response_deadline
+from chalicelib.status.model import Incident, IncidentUpdate
 from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,
@@ -33,6 +34,7 @@ from chalicelib.storage import (
     CorrectScope,
     DuplicateMail,
     Enqueue,
+    LinkIncident,
     MoveClock,
     RecordReply,
     SetStatus,
@@ -496,3 +498,58 @@ def test_no_attachment_is_added_to_a_closed_ticket(store: Store) -> None:
     ticket = create(store, replace(official(1), status="closed"))
     with pytest.raises(StaleState):
         store.requests.change(ticket.id, audit(ticket.id), AddAttachment(file_on(ticket, 1), 10))
+
+
+# -- incidents -----------------------------------------------------------------------
+
+
+def an_incident(n: int, state: str = "investigating") -> Incident:
+    return Incident(
+        id=f"I-{n:010d}",
+        kind="incident",
+        services=("mysql",),
+        title=f"MySQL {n}",
+        state=state,
+        created_at=to_iso(at(n)),
+        updated_at=to_iso(at(n)),
+        created_by="agent",
+        updates=(IncidentUpdate(f"E-{n}", to_iso(at(n)), "agent", "Разбираемся", state),),
+    )
+
+
+def test_an_incident_saves_only_from_the_version_it_was_read(store: Store) -> None:
+    store.incidents.create(an_incident(1), audit("I-0000000001"))
+    with pytest.raises(AlreadyRecorded):
+        store.incidents.create(an_incident(1), audit("I-0000000001"))
+    read = store.incidents.get("I-0000000001")
+    assert read is not None and read.version == 0
+    saved = store.incidents.save(replace(read, state="identified"), audit(read.id))
+    assert saved.state == "identified" and saved.version == 1
+    with pytest.raises(StaleState):  # a second writer that read version 0 loses
+        store.incidents.save(replace(read, state="monitoring"), audit(read.id))
+    resolved = store.incidents.save(replace(saved, state="resolved"), audit(read.id))
+    store.incidents.create(an_incident(2), audit("I-0000000002"))
+    assert [i.id for i in store.incidents.active()] == ["I-0000000002"]
+    past, token = store.incidents.past(10, None)
+    assert [i.id for i in past] == [resolved.id] and token is None
+
+
+def test_one_escalation_claim_per_incident_and_links_counted(store: Store) -> None:
+    store.incidents.create(an_incident(1), audit("I-0000000001"))
+    assert store.incidents.claim_escalation("I-0000000001", "entry-a")
+    assert store.incidents.claim_escalation("I-0000000001", "entry-a")  # its retry
+    assert not store.incidents.claim_escalation("I-0000000001", "entry-b")
+    first = create(store, replace(official(1), incident="I-0000000001"))
+    second = create(store, official(2))
+    store.requests.change(second.id, audit(second.id), LinkIncident("I-0000000001", second))
+    with pytest.raises(StaleState):  # linked as it was read: no more
+        store.requests.change(second.id, audit(second.id), LinkIncident(None, second))
+    page = store.incidents.linked("I-0000000001", 1, None)
+    assert [t.id for t in page.items] == [first.id] and page.next
+    rest = store.incidents.linked("I-0000000001", 1, page.next)
+    assert [t.id for t in rest.items] == [second.id]
+    assert store.incidents.get("I-0000000001").linked == 2  # type: ignore[union-attr]
+    linked_second = store.requests.get(second.id)
+    assert linked_second is not None
+    store.requests.change(second.id, audit(second.id), LinkIncident(None, linked_second))
+    assert store.incidents.get("I-0000000001").linked == 1  # type: ignore[union-attr]
