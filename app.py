@@ -269,6 +269,46 @@ def service_status_feed() -> Response:
     return Response(body=feed, status_code=200, headers={"Content-Type": ATOM})
 
 
+@app.route("/tickets/{ticket_id}/admin-request", methods=["PUT"], authorizer=cabinet_users)
+@http.api_view
+def put_admin_request(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    require_staff(who)
+    return http.json_response(runtime().admin_requests.correct(who, ticket_id, _body()).to_api())
+
+
+@app.route("/tickets/{ticket_id}/quotes", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def propose_quote(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    require_staff(who)  # R5.3: staff set the terms; a customer revises an existing quote
+    quote = runtime().quotes.propose(who, ticket_id, _body())
+    return created(quote.to_api(), f"/tickets/{ticket_id}/quotes")
+
+
+@app.route("/tickets/{ticket_id}/quotes", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def list_quotes(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    return http.json_response({"items": runtime().quotes.listing(who, ticket_id)})
+
+
+@app.route(
+    "/tickets/{ticket_id}/quotes/{quote_id}/{action}", methods=["POST"], authorizer=cabinet_users
+)
+@http.api_view
+def quote_step(ticket_id: str, quote_id: str, action: str) -> Response:
+    """`accept`, `decline`, `revise` (either side); `payments`, `refuse`, `complete` (staff)."""
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    body = _body() if app.current_request.raw_body else {}
+    quote = runtime().quotes.act(who, ticket_id, quote_id, action, body)
+    return http.json_response(quote.to_api())
+
+
 @app.route("/openapi.json", methods=["GET"])
 def openapi() -> Response:
     """The OpenAPI 3.1 document of this interface (API.md, Conventions)."""

@@ -42,6 +42,10 @@ def new_message_id() -> str:
     return "M-" + _random(12)
 
 
+def new_quote_id() -> str:
+    return "Q-" + _random(10)
+
+
 def new_incident_id() -> str:
     return "I-" + _random(10)
 

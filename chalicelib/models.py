@@ -206,6 +206,7 @@ class Ticket:
     waiting_since: str | None = None  # when an advisory record last began to wait
     solved_at: str | None = None  # when it was last set `solved` (auto-close counts from it)
     incident: str | None = None  # the incident it is linked to (R3.3)
+    admin_request: dict[str, Any] | None = None  # R5.1, R5.2: `admin.free.AdminRequest`
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -231,6 +232,10 @@ class Ticket:
         if self.attention:
             body["attention"] = list(self.attention)
         body["incident"] = self.incident
+        if self.admin_request is not None:
+            body["admin_request"] = {
+                k: v for k, v in self.admin_request.items() if k != "clean" and v is not None
+            } | {"possible": bool(self.admin_request.get("possible"))}
         if self.solved_at and self.status == "solved":
             body["solved_at"] = self.solved_at
         if not self.official:

@@ -54,6 +54,8 @@ INCIDENTS_OPENED = "IncidentsOpened"
 INCIDENT_LINKED_REQUESTS = "IncidentLinkedRequests"
 INCIDENT_UPDATES_SENT = "IncidentUpdatesSent"
 ESCALATIONS_GROUPED = "EscalationsGrouped"  # breach escalations suppressed by an incident
+FREE_ADMIN_REQUESTS = "FreeAdminRequests"  # by kind and possible (R5.1, R5.2)
+QUOTES = "Quotes"  # by step: proposed, accepted, declined, refused (with a refund)
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

@@ -19,6 +19,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
+from chalicelib.admin.free import AdminRequests, admin_request_of
+from chalicelib.admin.quotes import QuoteDesk
 from chalicelib.attachments import Attachments
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
@@ -65,6 +67,8 @@ class Runtime:
     lifecycle: Lifecycle
     attachments: Attachments
     board: StatusBoard
+    quotes: QuoteDesk
+    admin_requests: AdminRequests
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ def build_pipeline(
         clock,
         settings.first_response_minutes,
         incident_for,
+        admin_request_of,
     )
 
 
@@ -258,6 +263,8 @@ def build_runtime(
             store.requests, services.blobs, clock, **attachment_limits(settings)
         ),
         board=board,
+        quotes=QuoteDesk(store.quotes, store.requests, desk, clock),
+        admin_requests=AdminRequests(store.requests, clock),
     )
 
 

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from chalicelib.admin.quote_model import Quote
 from chalicelib.errors import InvalidInput
 from chalicelib.models import (
     AckState,
@@ -56,6 +57,7 @@ from chalicelib.storage import (
     LinkIncident,
     MoveClock,
     RecordReply,
+    SetAdminRequest,
     SetStatus,
     StaleState,
     Store,
@@ -97,6 +99,7 @@ class MemoryStore:
         self._given_up: list[OutboxEntry] = []
         self._suppressed: dict[str, str] = {}
         self.incidents = MemoryIncidents(self)
+        self.quotes = MemoryQuotes(self)
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
@@ -106,6 +109,7 @@ class MemoryStore:
             markers=self,
             outbox=self.outbox,
             incidents=self.incidents,
+            quotes=self.quotes,
         )
 
     @property
@@ -234,6 +238,8 @@ class MemoryStore:
                     ticket = replace(ticket, scope_correction=copy.deepcopy(change.correction))
                 elif isinstance(change, RecordReply):
                     self._check_reply(change)
+                elif isinstance(change, SetAdminRequest):
+                    ticket = replace(ticket, admin_request=dict(change.value))
                 elif isinstance(change, LinkIncident):
                     if ticket.incident != change.request.incident:
                         raise StaleState(request_id)
@@ -543,6 +549,43 @@ class MemoryIncidents:
     def owe(self, entry: OutboxEntry) -> None:
         with self._store._lock:
             self._store._outbox.setdefault(entry.id, entry)
+
+
+class MemoryQuotes:
+    """`Quotes` in memory, with the same version conditions."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._quotes: dict[tuple[str, str], Quote] = {}
+
+    def add(self, quote: Quote, audit: AuditEvent) -> None:
+        with self._store._lock:
+            found = self._store._requests.get(quote.ticket_id)
+            if found is None:
+                raise StaleState(quote.ticket_id)
+            if (quote.ticket_id, quote.id) in self._quotes:
+                raise AlreadyRecorded(quote.id)
+            self._quotes[(quote.ticket_id, quote.id)] = quote
+            found.audit.append(audit)
+
+    def get(self, ticket_id: str, quote_id: str) -> Quote | None:
+        with self._store._lock:
+            return self._quotes.get((ticket_id, quote_id))
+
+    def for_ticket(self, ticket_id: str) -> list[Quote]:
+        with self._store._lock:
+            found = [q for (t, _), q in self._quotes.items() if t == ticket_id]
+        return sorted(found, key=lambda q: (q.created_at, q.id))
+
+    def save(self, quote: Quote, audit: AuditEvent) -> Quote:
+        with self._store._lock:
+            held = self._quotes.get((quote.ticket_id, quote.id))
+            if held is None or held.version != quote.version:
+                raise StaleState(quote.id)
+            saved = replace(quote, version=quote.version + 1)
+            self._quotes[(quote.ticket_id, quote.id)] = saved
+            self._store._requests[quote.ticket_id].audit.append(audit)
+            return saved
 
 
 class FakePublisher:

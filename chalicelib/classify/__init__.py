@@ -165,7 +165,14 @@ def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tupl
     return default_classifier()(subject, text, channel)
 
 
-__all__ = ["Classifier", "classify_request", "default_classifier", "label_catalogue", "words"]
+__all__ = [
+    "Classifier",
+    "classify_request",
+    "default_classifier",
+    "label_catalogue",
+    "rule_set",
+    "words",
+]
 
 
 @cache
@@ -179,3 +186,10 @@ def label_catalogue() -> dict[str, frozenset[str]]:
             if pattern.get("sub"):
                 catalogue[entry["label"]].add(pattern["sub"])
     return {label: frozenset(subs) for label, subs in catalogue.items()}
+
+
+@cache
+def rule_set(name: str) -> tuple[str, ...]:
+    """One cue set of the rules (words, `*` prefixes, phrases), for a caller that reads
+    the same signal elsewhere (the admin request's "not a clean OS", R5.2)."""
+    return tuple(_load("rules.json")["sets"][name])

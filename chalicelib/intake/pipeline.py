@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
@@ -76,7 +76,9 @@ class IntakePipeline:
         clock: Clock,
         first_response_minutes: int,
         incident_for: Callable[[Scope], str | None] | None = None,
+        admin_request_for: Callable[[Ticket], dict[str, Any] | None] | None = None,
     ) -> None:
+        self._admin_request_for = admin_request_for
         self._requests = requests
         self._incident_for = incident_for
         self._classify = classify
@@ -212,6 +214,8 @@ class IntakePipeline:
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
             record = replace(record, incident=incident)
+            if intake.official and self._admin_request_for is not None:  # R5.1, R5.2
+                record = replace(record, admin_request=self._admin_request_for(record))
             owed = self._owed(intake, record)  # written with the record, or not at all
             try:
                 self._requests.create(
@@ -251,6 +255,9 @@ class IntakePipeline:
         obs.count(obs.SCOPE_LABELLED, channel=channel, label=record.scope.label)
         if record.incident:
             obs.count(obs.INCIDENT_LINKED_REQUESTS, how="intake")
+        if record.admin_request:
+            admin = record.admin_request
+            obs.count(obs.FREE_ADMIN_REQUESTS, kind=admin["kind"], possible=str(admin["possible"]))
         if "ticket_recommended" in record.scope.flags:
             obs.count(obs.TICKET_RECOMMENDED, channel=channel)
         if record.origin and record.origin.within_hours is False:

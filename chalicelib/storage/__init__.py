@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.admin.quote_model import Quote
 from chalicelib.models import (
     AckState,
     Attachment,
@@ -118,6 +119,13 @@ class AddAttachment:
 
 
 @dataclass(frozen=True)
+class SetAdminRequest:
+    """Staff's correction of what an administration request asks (R5.1, R5.2)."""
+
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class LinkIncident:
     """Link the request (as read) to an incident, or unlink it with None (R3.3)."""
 
@@ -126,7 +134,8 @@ class LinkIncident:
 
 
 Change = (
-    LinkIncident
+    SetAdminRequest
+    | LinkIncident
     | AppendMessage
     | AddDelayNotice
     | MoveClock
@@ -332,6 +341,23 @@ class Incidents(Protocol):
         ...
 
 
+class Quotes(Protocol):
+    """Quotes for paid work (R5.3), in their ticket, each step conditional on its version."""
+
+    def add(self, quote: Quote, audit: AuditEvent) -> None:
+        """StaleState if the ticket does not exist."""
+        ...
+
+    def get(self, ticket_id: str, quote_id: str) -> Quote | None: ...
+
+    def for_ticket(self, ticket_id: str) -> list[Quote]: ...
+
+    def save(self, quote: Quote, audit: AuditEvent) -> Quote:
+        """Store the next step of a quote read at `quote.version`; StaleState if another
+        step came first."""
+        ...
+
+
 @dataclass(frozen=True)
 class Store:
     """The repositories of one process."""
@@ -341,3 +367,4 @@ class Store:
     markers: Markers
     outbox: Outbox
     incidents: Incidents
+    quotes: Quotes

@@ -17,6 +17,7 @@ from chalicelib.storage import (
     LinkIncident,
     MoveClock,
     RecordReply,
+    SetAdminRequest,
     SetStatus,
 )
 from chalicelib.storage.codec import (
@@ -149,6 +150,8 @@ class Update:
             )
             self.sets.append("attachment_slots = if_not_exists(attachment_slots, :none) + :one")
             self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
+        elif isinstance(change, SetAdminRequest):
+            self.set("admin_request", change.value)
         elif isinstance(change, LinkIncident):
             self._link(change)
         elif isinstance(change, Enqueue):

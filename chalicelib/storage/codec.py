@@ -160,6 +160,7 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "waiting_since": ticket.waiting_since,
         "solved_at": ticket.solved_at,
         "incident": ticket.incident,
+        "admin_request": ticket.admin_request,
         "QPK": QUEUE_ALL,
         "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
@@ -245,6 +246,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         waiting_since=item.get("waiting_since"),
         solved_at=item.get("solved_at"),
         incident=item.get("incident"),
+        admin_request=item.get("admin_request"),
     )
 
 

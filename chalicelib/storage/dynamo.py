@@ -9,6 +9,7 @@ from chalicelib.storage.deadlines import DynamoDeadlineIndex
 from chalicelib.storage.incidents import DynamoIncidents
 from chalicelib.storage.markers import DynamoMarkers
 from chalicelib.storage.outbox import DynamoOutbox
+from chalicelib.storage.quotes import DynamoQuotes
 from chalicelib.storage.requests import DynamoRequests
 from chalicelib.storage.table import Table
 
@@ -22,4 +23,5 @@ def dynamo_store(client: Any, table_name: str) -> Store:
         markers=DynamoMarkers(table),
         outbox=DynamoOutbox(table),
         incidents=DynamoIncidents(table),
+        quotes=DynamoQuotes(table),
     )

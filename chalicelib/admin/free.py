@@ -1,0 +1,256 @@
+"""Free administration (R5.1, R5.2): what a request asks to install, on which server,
+and whether the regulation makes it free work.
+
+The catalogue (`catalogue.json`) lists the OS images offered and the OSes each control
+panel runs on. A panel goes only onto a clean OS (R5.2): a request that says the server
+already has sites or data is told to reinstall first (free, R5.1) or to order paid work
+(R5.3), and is not free work.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.identity import Principal, require_staff
+from chalicelib.ids import new_event_id
+from chalicelib.models import AuditEvent, Ticket
+from chalicelib.storage import Requests, SetAdminRequest
+from chalicelib.timeutil import Clock, to_iso
+from chalicelib.validation import reject_unknown_fields
+
+_TEXT_MAX = 20_000  # the request's own bound; nothing longer is scanned
+_SERVER = re.compile(
+    r"\b(?:vps|vds|dedic\w*|server|сервер\w*|сервак\w*)\s*(?:#|№|id|:)?\s*"
+    r"([a-z]{0,4}-?\d{2,9})\b|\b((?:vps|vds|srv|ds)-\d{2,9})\b|"
+    r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b"
+)
+_CLEAN_OVERRIDE = ("clean", "чист")  # "на чистый сервер": a word that outweighs none
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """API.md: `{"kind", "server"?, "os"?, "panel"?, "possible", "reason"?}`."""
+
+    kind: str  # os_install | panel_install
+    server: str | None
+    os: str | None
+    panel: str | None
+    possible: bool
+    reason: str | None = None
+    clean: bool | None = None  # None: not said; False: it has sites or data
+    corrected_by: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "server": self.server,
+            "os": self.os,
+            "panel": self.panel,
+            "possible": self.possible,
+        }
+        if self.reason:
+            body["reason"] = self.reason
+        if self.corrected_by:
+            body["corrected_by"] = self.corrected_by
+        return body
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.to_api(), "clean": self.clean, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdminRequest:
+        return cls(
+            kind=str(data["kind"]),
+            server=data.get("server"),
+            os=data.get("os"),
+            panel=data.get("panel"),
+            possible=bool(data.get("possible")),
+            reason=data.get("reason"),
+            clean=data.get("clean"),
+            corrected_by=data.get("corrected_by"),
+        )
+
+
+_Aliases = list[tuple[re.Pattern[str], str]]
+
+
+@functools.cache
+def catalogue() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (Path(__file__).with_name("catalogue.json")).read_text("utf-8")
+    )
+    return data
+
+
+@functools.cache
+def _patterns() -> tuple[
+    list[tuple[re.Pattern[str], str]],
+    list[tuple[re.Pattern[str], str]],
+    re.Pattern[str],
+    re.Pattern[str],
+]:
+    """Longest alias first, so `ubuntu 22.04` wins over `ubuntu`."""
+    data = catalogue()
+
+    def word(alias: str) -> re.Pattern[str]:
+        return re.compile(r"(?<![\w.])" + re.escape(alias) + r"(?![\w])")
+
+    os_aliases = sorted(
+        ((a, o["id"]) for o in data["os"] for a in o["aliases"]), key=lambda p: -len(p[0])
+    )
+    panel_aliases = sorted(
+        ((a, p["id"]) for p in data["panels"] for a in p["aliases"]), key=lambda p: -len(p[0])
+    )
+    unavailable = re.compile(
+        "|".join(r"(?<![\w.])" + re.escape(u) + r"(?![\w.])" for u in data["unavailable"])
+    )
+    from chalicelib.classify import rule_set  # the classifier's own cue list
+
+    not_clean = re.compile(
+        "|".join(re.escape(c).replace(r"\*", r"\w*") for c in rule_set("not_clean"))
+    )
+    return (
+        [(word(a), i) for a, i in os_aliases],
+        [(word(a), i) for a, i in panel_aliases],
+        unavailable,
+        not_clean,
+    )
+
+
+def read_request(ticket: Ticket) -> AdminRequest | None:
+    """The admin request of a `free_admin` ticket, or of a panel install the classifier
+    took for paid work because the server is not clean (R5.2); None for any other."""
+    scope = ticket.scope
+    panel_not_clean = scope.label == "out_of_scope" and any(
+        e.rule == "R5.2" for e in scope.evidence if e.kind in ("label", "sub")
+    )
+    if scope.label != "free_admin" and not panel_not_clean:
+        return None
+    text = f"{ticket.subject}\n{ticket.text}"[:_TEXT_MAX].lower().replace("ё", "е")
+    os_patterns, panel_patterns, unavailable, not_clean = _patterns()
+    os_id = next((i for p, i in os_patterns if p.search(text)), None)
+    panel = next((i for p, i in panel_patterns if p.search(text)), None)
+    stale = unavailable.search(text)
+    server = next((g for g in (_SERVER.search(text) or _NO_MATCH).groups() if g), None)
+    dirty = bool(not_clean.search(text)) or panel_not_clean
+    clean = False if dirty else (True if any(w in text for w in _CLEAN_OVERRIDE) else None)
+    kind = "panel_install" if panel else "os_install"
+    request = AdminRequest(kind, server, os_id, panel, True, clean=clean)
+    if stale and os_id is None:
+        return replace(
+            request, possible=False, reason=f"os_not_available: {stale.group(0)} is not offered"
+        )
+    return judge(request)
+
+
+class _NoMatch:
+    @staticmethod
+    def groups() -> tuple[None, ...]:
+        return (None,)
+
+
+_NO_MATCH = _NoMatch()
+
+
+def judge(request: AdminRequest) -> AdminRequest:
+    """Whether the regulation makes it free work, and if not, why (R5.1, R5.2)."""
+    data = catalogue()
+    offered = {o["id"] for o in data["os"]}
+    if request.kind == "os_install":
+        if request.os is None:
+            names = ", ".join(o["name"] for o in data["os"])
+            return replace(request, possible=False, reason=f"os_not_named: choose one of {names}")
+        if request.os not in offered:
+            return replace(request, possible=False, reason=f"os_not_available: {request.os}")
+        return replace(request, possible=True, reason=None)
+    panels = {p["id"]: p for p in data["panels"]}
+    panel = panels.get(request.panel or "")
+    if panel is None:
+        return replace(request, possible=False, reason=f"panel_not_available: {request.panel}")
+    if request.clean is False:
+        return replace(
+            request,
+            possible=False,
+            reason="server_not_clean: a panel goes only onto a clean OS (R5.2); reinstall "
+            "the OS first (free, R5.1), or order the installation as paid work (R5.3)",
+        )
+    if request.os is not None and request.os not in panel["os"]:
+        return replace(
+            request,
+            possible=False,
+            reason=f"panel_not_supported: {panel['name']} does not run on {request.os} (R5.2)",
+        )
+    return replace(request, possible=True, reason=None)
+
+
+def parse_correction(body: dict[str, Any], current: AdminRequest | None, by: str) -> AdminRequest:
+    """`PUT /tickets/{id}/admin-request`: staff's correction of what was read."""
+    reject_unknown_fields(body, ("kind", "server", "os", "panel", "clean"))
+    data = catalogue()
+    base = current or AdminRequest("os_install", None, None, None, False)
+    kind = body.get("kind", base.kind)
+    if kind not in ("os_install", "panel_install"):
+        raise InvalidInput(
+            "invalid_kind", "`kind` is `os_install` or `panel_install`", field="kind"
+        )
+    os_id = body.get("os", base.os)
+    if os_id is not None and os_id not in {o["id"] for o in data["os"]}:
+        raise InvalidInput(
+            "invalid_os",
+            "`os` is an image of the catalogue",
+            field="os",
+            allowed=[o["id"] for o in data["os"]],
+        )
+    panel = body.get("panel", base.panel)
+    if panel is not None and panel not in {p["id"] for p in data["panels"]}:
+        raise InvalidInput(
+            "invalid_panel",
+            "`panel` is a panel of the catalogue",
+            field="panel",
+            allowed=[p["id"] for p in data["panels"]],
+        )
+    server = body.get("server", base.server)
+    if server is not None and (not isinstance(server, str) or not 1 <= len(server) <= 64):
+        raise InvalidInput("invalid_server", "`server` is a server id", field="server")
+    clean = body.get("clean", base.clean)
+    if clean is not None and not isinstance(clean, bool):
+        raise InvalidInput("invalid_clean", "`clean` is true, false or null", field="clean")
+    corrected = AdminRequest(kind, server, os_id, panel, False, clean=clean, corrected_by=by)
+    return judge(corrected)
+
+
+def admin_request_of(ticket: Ticket) -> dict[str, Any] | None:
+    """What the intake stores on a new ticket (None when it is no admin request)."""
+    request = read_request(ticket)
+    return request.to_dict() if request else None
+
+
+class AdminRequests:
+    """Staff's corrections of what an administration request asks."""
+
+    def __init__(self, requests: Requests, clock: Clock) -> None:
+        self._requests = requests
+        self._clock = clock
+
+    def correct(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Ticket:
+        require_staff(staff)
+        ticket = self._requests.get(ticket_id)
+        if ticket is None:
+            raise NotFound("ticket_not_found", "no such ticket")
+        current = AdminRequest.from_dict(ticket.admin_request) if ticket.admin_request else None
+        corrected = parse_correction(body, current, staff.sub)
+        at = to_iso(self._clock())
+        detail = {"from": ticket.admin_request, "to": corrected.to_dict()}
+        audit = AuditEvent(
+            new_event_id(), ticket_id, "admin_request_corrected", staff.sub, at, detail
+        )
+        self._requests.change(ticket_id, audit, SetAdminRequest(corrected.to_dict()))
+        obs.count(obs.FREE_ADMIN_REQUESTS, kind=corrected.kind, possible=str(corrected.possible))
+        return self._requests.get(ticket_id) or ticket

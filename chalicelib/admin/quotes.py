@@ -1,0 +1,235 @@
+"""The quote desk (R5.3, R4.7): staff propose paid work with scope, deadline and price;
+the owner accepts or declines; either side revises, the other accepts or declines the
+revision; staff record payments, refuse at any time (refunding what was paid), and
+complete the work. Each step is one conditional write, audited, kept on the quote as
+its history (which the customer sees), and told to the customer by mail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from chalicelib import observability as obs
+from chalicelib.admin.quote_model import (
+    CENTS,
+    Quote,
+    Side,
+    Step,
+    Terms,
+    accept,
+    complete,
+    decline,
+    pay,
+    refuse,
+    revise,
+)
+from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.identity import Principal, require_staff
+from chalicelib.ids import new_event_id, new_quote_id
+from chalicelib.models import AuditEvent, Ticket
+from chalicelib.sla.desk import StaffDesk
+from chalicelib.storage import Quotes, Requests, StaleState
+from chalicelib.timeutil import Clock, to_iso
+from chalicelib.validation import reject_unknown_fields, text_field
+
+CURRENCIES = ("RUB", "USD", "EUR")
+PRICE_MAX = Decimal("100000000")
+QUOTE_ID = re.compile(r"Q-[0-9A-Z]{10}")
+_DEADLINE = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]{5,15}(?:Z|[+-]\d\d:\d\d))?")
+STAFF_ACTIONS = frozenset({"refuse", "payments", "complete"})
+ACTIONS = frozenset({"accept", "decline", "revise"}) | STAFF_ACTIONS
+_METRIC_STEPS = {"proposed", "accepted", "revision_accepted", "declined", "refused"}
+
+
+def money(value: object, name: str) -> Decimal:
+    """An exact amount of at most two decimals: a string ("1500.00") or a whole number;
+    a JSON fraction is read from its shortest decimal text, never through binary."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidInput(
+            f"invalid_{name}", f'`{name}` is an amount such as "1500.00"', field=name
+        )
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"invalid_{name}", f"`{name}` is not an amount", field=name) from None
+    if (
+        not amount.is_finite()
+        or amount <= 0
+        or amount > PRICE_MAX
+        or amount != amount.quantize(CENTS)
+    ):
+        raise InvalidInput(
+            f"invalid_{name}", f"`{name}` is positive, with at most two decimals", field=name
+        )
+    return amount.quantize(CENTS)
+
+
+def currency_of(body: dict[str, Any]) -> str:
+    currency = body.get("currency")
+    if currency not in CURRENCIES:
+        raise InvalidInput(
+            "invalid_currency",
+            f"`currency` is one of {', '.join(CURRENCIES)}",
+            field="currency",
+            allowed=list(CURRENCIES),
+        )
+    return str(currency)
+
+
+def parse_terms(body: dict[str, Any], base: Terms | None = None) -> Terms:
+    """New terms, or (`base`) a revision of some of them."""
+    reject_unknown_fields(body, ("scope", "deadline", "price", "currency"))
+    if base is not None and not body:
+        raise InvalidInput("terms_required", "a revision changes at least one term")
+    scope = text_field(body, "scope", max_chars=4_000, required=base is None)
+    deadline = body.get("deadline", base.deadline if base else None)
+    if not isinstance(deadline, str) or not _DEADLINE.fullmatch(deadline.strip()):
+        raise InvalidInput(
+            "invalid_deadline", "`deadline` is an ISO 8601 date or time", field="deadline"
+        )
+    if base is None:
+        return Terms(
+            scope or "", deadline.strip(), money(body.get("price"), "price"), currency_of(body)
+        )
+    price = money(body["price"], "price") if "price" in body else base.price
+    currency = currency_of(body) if "currency" in body else base.currency
+    return Terms(scope or base.scope, deadline.strip(), price, currency)
+
+
+class QuoteDesk:
+    def __init__(self, quotes: Quotes, requests: Requests, desk: StaffDesk, clock: Clock) -> None:
+        self._quotes = quotes
+        self._requests = requests
+        self._desk = desk
+        self._clock = clock
+
+    def propose(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Quote:
+        require_staff(staff)
+        ticket = self._ticket(staff, ticket_id)
+        if not ticket.official or ticket.status == "closed":
+            raise Conflict("not_quotable", "quotes are made on open cabinet tickets")
+        terms = parse_terms(body)
+        at = to_iso(self._clock())
+        step = Step(at, "staff", staff.sub, "proposed", terms.to_dict())
+        quote = Quote(new_quote_id(), ticket_id, "proposed", terms, at, history=(step,))
+        self._quotes.add(quote, self._audit(quote, step))
+        self._after(staff, quote, step)
+        return quote
+
+    def listing(self, who: Principal, ticket_id: str) -> list[dict[str, Any]]:
+        self._ticket(who, ticket_id)
+        return [q.to_api() for q in self._quotes.for_ticket(ticket_id)]
+
+    def act(
+        self, who: Principal, ticket_id: str, quote_id: str, action: str, body: dict[str, Any]
+    ) -> Quote:
+        """One step, only from the version the caller read (`version` in the body, if
+        given) and the one this call read: anything newer is 409 `quote_changed`."""
+        if action not in ACTIONS:
+            raise NotFound("not_found", "no such action")
+        if action in STAFF_ACTIONS:
+            require_staff(who)
+        self._ticket(who, ticket_id)
+        quote = self._quotes.get(ticket_id, quote_id) if QUOTE_ID.fullmatch(quote_id) else None
+        if quote is None:
+            raise NotFound("quote_not_found", "no such quote")
+        body = dict(body)
+        seen = body.pop("version", None)
+        if seen is not None and seen != quote.version:
+            raise Conflict(
+                "quote_changed", "the quote changed since it was read", version=quote.version
+            )
+        side: Side = "staff" if who.is_staff else "customer"
+        at = to_iso(self._clock())
+        changed, name, detail = self._step(quote, side, action, body, at)
+        step = Step(at, side, who.sub, name, detail)
+        changed = replace(changed, history=(*changed.history, step))
+        try:
+            saved = self._quotes.save(changed, self._audit(quote, step))
+        except StaleState:
+            raise Conflict("quote_changed", "the quote changed since it was read") from None
+        self._after(who, saved, step)
+        return saved
+
+    def _step(
+        self, quote: Quote, side: Side, action: str, body: dict[str, Any], at: str
+    ) -> tuple[Quote, str, dict[str, Any]]:
+        if action == "accept":
+            reject_unknown_fields(body, ())
+            changed, name = accept(quote, side)
+            return changed, name, changed.terms.to_dict()
+        if action == "decline":
+            reject_unknown_fields(body, ())
+            changed, name = decline(quote, side)
+            return changed, name, {}
+        if action == "revise":
+            terms = parse_terms(body, quote.terms)
+            changed, name = revise(quote, side, terms, at)
+            return changed, name, terms.to_dict()
+        if action == "payments":
+            reject_unknown_fields(body, ("amount", "currency", "reference"))
+            amount = money(body.get("amount"), "amount")
+            reference = text_field(
+                body, "reference", max_chars=200, single_line=True, required=False
+            )
+            changed, name = pay(quote, amount, currency_of(body))
+            detail = {
+                "amount": str(amount),
+                "currency": quote.terms.currency,
+                "paid": str(changed.paid),
+            }
+            return changed, name, {**detail, "reference": reference}
+        if action == "refuse":
+            reject_unknown_fields(body, ("reason",))
+            reason = text_field(body, "reason", max_chars=2_000)
+            assert reason is not None  # required
+            changed, name = refuse(quote, reason)
+            refund = str(changed.refund_due)
+            return (
+                changed,
+                name,
+                {"reason": reason, "refund_due": refund, "currency": quote.terms.currency},
+            )
+        reject_unknown_fields(body, ())
+        changed, name = complete(quote)
+        return changed, name, {}
+
+    def _after(self, who: Principal, quote: Quote, step: Step) -> None:
+        if step.action in _METRIC_STEPS:
+            refunded = step.action == "refused" and quote.refund_due and quote.refund_due > 0
+            obs.count(obs.QUOTES, step="refused_with_refund" if refunded else step.action)
+        if step.side == "staff":
+            # The customer is told through the ticket's answer path (R2.6: mailed too).
+            text = _told(quote, step)
+            self._desk.respond(who, quote.ticket_id, text, f"quote:{quote.id}:{len(quote.history)}")
+
+    def _ticket(self, who: Principal, ticket_id: str) -> Ticket:
+        ticket = self._requests.get(ticket_id)
+        if ticket is None or (not who.is_staff and ticket.customer != who.sub):
+            raise NotFound("ticket_not_found", "no such ticket")
+        return ticket
+
+    @staticmethod
+    def _audit(quote: Quote, step: Step) -> AuditEvent:
+        detail = {"quote": quote.id, **step.detail}
+        return AuditEvent(
+            new_event_id(), quote.ticket_id, f"quote_{step.action}", step.by, step.at, detail
+        )
+
+
+def _told(quote: Quote, step: Step) -> str:
+    terms = quote.terms
+    head = f"Quote {quote.id}: {step.action.replace('_', ' ')}."
+    if step.action in ("proposed", "revision_accepted"):
+        return f"{head} {terms.scope} — {terms.price} {terms.currency}, by {terms.deadline}."
+    if step.action == "revised":
+        revised = quote.revision.terms if quote.revision else terms
+        offer = f"{revised.scope} — {revised.price} {revised.currency}, by {revised.deadline}"
+        return f"{head} Proposed: {offer}. Please accept or decline."
+    if step.action == "payment_recorded":
+        return f"{head} Paid so far: {quote.paid} {terms.currency} of {terms.price}."
+    if step.action == "refused":
+        return f"{head} {quote.refusal} Refund due: {quote.refund_due} {terms.currency}."
+    return head
