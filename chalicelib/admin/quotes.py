@@ -25,7 +25,7 @@ from chalicelib.admin.quote_model import (
     refuse,
     revise,
 )
-from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.errors import Conflict, DomainError, InvalidInput, NotFound
 from chalicelib.identity import Principal, require_staff
 from chalicelib.ids import new_event_id, new_quote_id
 from chalicelib.models import AuditEvent, Ticket
@@ -202,8 +202,14 @@ class QuoteDesk:
             obs.count(obs.QUOTES, step="refused_with_refund" if refunded else step.action)
         if step.side == "staff":
             # The customer is told through the ticket's answer path (R2.6: mailed too).
-            text = _told(quote, step)
-            self._desk.respond(who, quote.ticket_id, text, f"quote:{quote.id}:{len(quote.history)}")
+            # The step is stored: a ticket that cannot take the message does not undo it.
+            key = f"quote:{quote.id}:{len(quote.history)}"
+            try:
+                self._desk.respond(who, quote.ticket_id, _told(quote, step), key)
+            except DomainError as refused:
+                obs.logger.warning(
+                    "quote step not told", extra={"quote": quote.id, "why": refused.code}
+                )
 
     def _ticket(self, who: Principal, ticket_id: str) -> Ticket:
         ticket = self._requests.get(ticket_id)
