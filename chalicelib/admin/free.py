@@ -200,22 +200,8 @@ def parse_correction(body: dict[str, Any], current: AdminRequest | None, by: str
         raise InvalidInput(
             "invalid_kind", "`kind` is `os_install` or `panel_install`", field="kind"
         )
-    os_id = body.get("os", base.os)
-    if os_id is not None and os_id not in {o["id"] for o in data["os"]}:
-        raise InvalidInput(
-            "invalid_os",
-            "`os` is an image of the catalogue",
-            field="os",
-            allowed=[o["id"] for o in data["os"]],
-        )
-    panel = body.get("panel", base.panel)
-    if panel is not None and panel not in {p["id"] for p in data["panels"]}:
-        raise InvalidInput(
-            "invalid_panel",
-            "`panel` is a panel of the catalogue",
-            field="panel",
-            allowed=[p["id"] for p in data["panels"]],
-        )
+    os_id = _listed(body, "os", base.os, [o["id"] for o in data["os"]])
+    panel = _listed(body, "panel", base.panel, [p["id"] for p in data["panels"]])
     server = body.get("server", base.server)
     if server is not None and (not isinstance(server, str) or not 1 <= len(server) <= 64):
         raise InvalidInput("invalid_server", "`server` is a server id", field="server")
@@ -224,6 +210,16 @@ def parse_correction(body: dict[str, Any], current: AdminRequest | None, by: str
         raise InvalidInput("invalid_clean", "`clean` is true, false or null", field="clean")
     corrected = AdminRequest(kind, server, os_id, panel, False, clean=clean, corrected_by=by)
     return judge(corrected)
+
+
+def _listed(body: dict[str, Any], name: str, current: str | None, ids: list[str]) -> str | None:
+    """A catalogue id (or null) for `name`, else the value read before."""
+    value = body.get(name, current)
+    if value is not None and value not in ids:
+        raise InvalidInput(
+            f"invalid_{name}", f"`{name}` is an id of the catalogue", field=name, allowed=ids
+        )
+    return None if value is None else str(value)
 
 
 def admin_request_of(ticket: Ticket) -> dict[str, Any] | None:
