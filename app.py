@@ -216,6 +216,7 @@ def put_scope(ticket_id: str) -> Response:
 def put_incident_link(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    require_staff(who)  # before the body: a customer learns nothing from a 400
     return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api())
 
 

@@ -12,7 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.classify.engine import CueSet, Document, RuleSet, Vocabulary, masked_pattern
+from chalicelib.classify.clean import bare_subject, is_reply_subject, own_words, translit_reading
+from chalicelib.classify.engine import (
+    CueSet,
+    Decision,
+    Document,
+    RuleSet,
+    Vocabulary,
+    masked_pattern,
+)
 from chalicelib.classify.text import Token, tokenize, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
@@ -107,8 +115,7 @@ class Classifier:
     def __call__(
         self, subject: str, text: str, channel: str
     ) -> tuple[Scope, tuple[KbArticle, ...]]:
-        doc = self.rules.document(subject[:SUBJECT_CHARS], text[:TEXT_CHARS])
-        decision = self.rules.decide(doc)
+        doc, decision = self._judge(subject[:SUBJECT_CHARS], text[:TEXT_CHARS])
         flags: list[str] = []
         evidence: list[Evidence] = []
         if decision is None:
@@ -140,6 +147,17 @@ class Classifier:
             )
         scope = Scope(label=label, sub=sub, flags=tuple(flags), evidence=tuple(evidence))
         return scope, self._suggest(doc, label, sub)
+
+    def _judge(self, subject: str, text: str) -> tuple[Document, Decision | None]:
+        """The request's own words (`clean`), with a Cyrillic reading of translit."""
+        own = own_words(text)
+        reading = translit_reading(own)
+        words = own if reading is None else f"{own}\n{reading}"
+        # A reply's subject restates the earlier message: it counts only when the
+        # reply has no words of its own.
+        title = "" if is_reply_subject(subject) and own.strip() else bare_subject(subject)
+        doc = self.rules.document(title, words)
+        return doc, self.rules.decide(doc)
 
     def _suggest(self, doc: Document, label: str, sub: str | None) -> tuple[KbArticle, ...]:
         keys = {label, f"{label}:{sub}"} if sub else {label}

@@ -1,0 +1,220 @@
+"""What a request says, before it is judged (issue 17): quoted correspondence, the
+headers of a reply or forward, signatures and greetings carry no scope of their own and
+mislead the rules ("> сайт не работает" quoted from last week). Russian written in
+Latin letters ("ne rabotaet pochta") is read in Cyrillic beside the original.
+
+Every step is one pass over the lines, bounded by the text's own limit.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A reply's or forward's header line: everything after it is the earlier message.
+_CUT = re.compile(
+    r"^\s*(?:"
+    r"on\s.{0,200}\swrote:?|"  # On Mon, 1 Dec 2026, Anna <a@b> wrote:
+    r".{0,200}\s(?:писал|написал|пишет)\(?а?\)?:|"  # 01.12.2026, Анна пишет:
+    r"-{2,}\s*(?:original message|forwarded message|исходное сообщение|"
+    r"пересланное сообщение|переадресованное сообщение)\s*-{2,}|"
+    r"begin forwarded message:|"
+    r"(?:from|от|sent|отправлено):\s.{0,200}(?:sent|date|дата|отправлено|to|кому):\s.*"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_HEADER_BLOCK = re.compile(r"^\s*(?:from|от|sent|date|дата|to|кому|subject|тема):\s", re.I)
+# A signature starts at "-- " (RFC 3676) or at a sign-off near the end of the message.
+_SIGNATURE = re.compile(r"^\s*--\s*$")
+_SIGN_OFF = re.compile(
+    r"^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+доброго|"
+    r"best(?:\s+regards)?|kind\s+regards|regards|cheers|thanks(?:\s+in\s+advance)?|"
+    r"sent\s+from\s+my\s.{0,40}|отправлено\s+с\s.{0,40}|"
+    r"спасибо(?:\s+заранее)?)\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+_SIGN_OFF_LINES = 6  # a sign-off only counts this close to the end
+_GREETING = re.compile(
+    r"^\s*(?:здравствуйте|здраствуйте|добрый\s+(?:день|вечер|утро)|доброе\s+утро|"
+    r"доброго\s+времени\s+суток|привет(?:ствую)?|hello|hi|hey|good\s+(?:morning|afternoon|"
+    r"evening)|dear\s+(?:support|team|sir|madam)[\w ]{0,30})"
+    r"(?:\s*[,!.]?\s*(?:(?:уважаемая|уважаемые)?\s*(?:поддержка|техподдержка|support|team))?)?"
+    r"\s*[,!.]*\s*$",
+    re.IGNORECASE,
+)
+_REPLY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|ответ|отв)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def is_reply_subject(subject: str) -> bool:
+    return bool(_REPLY_SUBJECT.match(subject))
+
+
+def bare_subject(subject: str) -> str:
+    """The subject without its `Re:`/`Fwd:` prefixes."""
+    return _REPLY_SUBJECT.sub("", subject)
+
+
+def own_words(text: str) -> str:
+    """The request's own words: without quoted lines, the earlier message under a reply
+    or forward header, the signature, and a greeting line. If that leaves nothing (a
+    bare forward), the text is returned whole: the forwarded words are then the request."""
+    lines = text.splitlines()
+    kept: list[str] = []
+    for line in lines:
+        if _CUT.match(line) or (
+            _HEADER_BLOCK.match(line) and kept and not kept[-1].strip() and _header_run(lines, line)
+        ):
+            break
+        if _SIGNATURE.match(line):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line)
+    _drop_sign_off(kept)
+    while kept and (not kept[0].strip() or _GREETING.match(kept[0])):
+        kept.pop(0)
+    own = "\n".join(kept).strip()
+    return own if own else text
+
+
+def _header_run(lines: list[str], first: str) -> bool:
+    """Two header lines in a row ("From: ..." then "Sent: ..."): a forwarded message."""
+    at = lines.index(first)
+    return at + 1 < len(lines) and bool(_HEADER_BLOCK.match(lines[at + 1]))
+
+
+def _drop_sign_off(kept: list[str]) -> None:
+    start = max(0, len(kept) - _SIGN_OFF_LINES)
+    for index in range(len(kept) - 1, start - 1, -1):
+        if _SIGN_OFF.match(kept[index]):
+            del kept[index:]
+            return
+
+
+# -- Russian in Latin letters ----------------------------------------------------------
+
+_TRANSLIT_MARKERS = frozenset(
+    [
+        "ne",
+        "net",
+        "rabotaet",
+        "rabotayet",
+        "rabotaut",
+        "otkryvaetsya",
+        "otkrivaetsya",
+        "pochta",
+        "pochtu",
+        "sait",
+        "sajt",
+        "saita",
+        "sayt",
+        "pomogite",
+        "pozhaluysta",
+        "pozhalujsta",
+        "pojaluista",
+        "zdravstvuyte",
+        "zdravstvuite",
+        "oshibka",
+        "oshibku",
+        "server",
+        "servera",
+        "baza",
+        "bazy",
+        "dannyh",
+        "dannykh",
+        "kak",
+        "pochemu",
+        "chto",
+        "zagruzhaetsya",
+        "dostupa",
+        "dostup",
+        "ne_rabotaet",
+        "vylet",
+        "slomalos",
+        "sdelat",
+        "nastroit",
+        "ustanovit",
+        "pereustanovit",
+        "hosting",
+        "hostinga",
+        "tarif",
+        "oplata",
+        "dengi",
+        "spasibo",
+        "srochno",
+    ]
+)
+_DIGRAPHS = (
+    ("tsya", "тся"),
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("ts", "ц"),
+    ("yu", "ю"),
+    ("ju", "ю"),
+    ("ya", "я"),
+    ("ja", "я"),
+    ("yo", "е"),
+    ("jo", "е"),
+    ("ye", "е"),
+    ("iy", "ий"),
+    ("yy", "ый"),
+    ("ij", "ий"),
+    ("ay", "ай"),
+    ("oy", "ой"),
+    ("ey", "ей"),
+    ("uy", "уй"),
+    ("ai", "ай"),
+    ("oi", "ой"),
+    ("ei", "ей"),
+    ("ui", "уй"),
+)
+_LETTERS = str.maketrans(
+    {
+        "a": "а",
+        "b": "б",
+        "v": "в",
+        "g": "г",
+        "d": "д",
+        "e": "е",
+        "z": "з",
+        "i": "и",
+        "j": "й",
+        "k": "к",
+        "l": "л",
+        "m": "м",
+        "n": "н",
+        "o": "о",
+        "p": "п",
+        "r": "р",
+        "s": "с",
+        "t": "т",
+        "u": "у",
+        "f": "ф",
+        "h": "х",
+        "c": "ц",
+        "y": "ы",
+        "w": "в",
+        "x": "кс",
+        "q": "к",
+        "'": "ь",
+    }
+)
+_LATIN_WORD = re.compile(r"[a-z']+")
+
+
+def translit_reading(text: str) -> str | None:
+    """The Cyrillic reading of Russian typed in Latin letters, when the text looks like
+    it (at least two common transliterated words); None otherwise."""
+    words = _LATIN_WORD.findall(text.lower())
+    if sum(1 for w in words if w in _TRANSLIT_MARKERS) < 2:
+        return None
+    return _LATIN_WORD.sub(lambda m: _to_cyrillic(m.group(0)), text.lower())
+
+
+def _to_cyrillic(word: str) -> str:
+    for latin, cyrillic in _DIGRAPHS:
+        word = word.replace(latin, cyrillic)
+    return word.translate(_LETTERS)

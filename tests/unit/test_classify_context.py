@@ -1,0 +1,71 @@
+"""Issue 17: the classifier judges a request's own words. Quoted correspondence, reply
+and forward headers, signatures and greetings are set aside; a `Re:` subject counts
+only when the reply says nothing; Russian in Latin letters is read in Cyrillic too."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.classify import classify_request
+from chalicelib.classify.clean import bare_subject, own_words, translit_reading
+
+
+def label(subject: str, text: str) -> tuple[str, str | None]:
+    scope, _ = classify_request(subject, text, "email")
+    return scope.label, scope.sub
+
+
+def test_a_thank_you_that_quotes_the_outage_is_not_an_outage() -> None:
+    text = (
+        "Спасибо, всё заработало!\n\n"
+        "On Mon, 1 Dec 2026 at 10:00, Support <support@hosting.example> wrote:\n"
+        "> Сайт не работает, ошибка 502"
+    )
+    assert label("Re: Сайт не работает", text)[0] != "outage"
+
+
+def test_a_new_question_under_an_old_reply_subject_is_the_new_question() -> None:
+    assert label("Re: Почта не работает", "Подскажите, как подключить SSL к домену?") == (
+        "consultation",
+        None,
+    )
+    assert label("Re: Почта не работает", "")[0] == "outage"  # nothing of its own
+
+
+def test_the_earlier_message_under_a_russian_reply_header_is_not_read() -> None:
+    text = "Как продлить домен?\n\n01.12.2026 10:00, Поддержка пишет:\nMySQL не отвечает"
+    assert own_words(text) == "Как продлить домен?"
+
+
+def test_a_forward_with_nothing_of_its_own_is_read_whole() -> None:
+    text = "-------- Пересланное сообщение --------\nОт: robot@x\nТема: ошибка\nMySQL не отвечает"
+    assert label("Fwd: ошибка", text) == ("outage", "mysql")
+
+
+def test_signature_greeting_and_sign_off_are_set_aside() -> None:
+    text = "Добрый день!\nКак настроить DNS-записи?\n\nС уважением,\nИван\nServer admin, MySQL"
+    assert own_words(text) == "Как настроить DNS-записи?"
+    assert own_words("Вопрос про тариф\n-- \nООО Сервер-Плюс") == "Вопрос про тариф"
+    assert own_words("> только цитата") == "> только цитата"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zdravstvuyte, ne rabotaet pochta na domene", ("outage", "email")),
+        ("sait ne otkryvaetsya s utra, oshibka 500", ("outage", "apache")),
+    ],
+)
+def test_russian_in_latin_letters_is_read(text: str, expected: tuple[str, str]) -> None:
+    assert label("Pomogite", text) == expected
+
+
+def test_translit_is_read_only_when_the_text_looks_like_it() -> None:
+    assert translit_reading("Please check the mail server, the site is down") is None
+    reading = translit_reading("Zdravstvuyte, sait ne otkryvaetsya, dayte dostup")
+    assert reading == "здравствуйте, сайт не открывается, дайте доступ"
+
+
+def test_reply_prefixes_are_stripped_from_the_subject() -> None:
+    assert bare_subject("Re: RE: Fwd: Сайт") == "Сайт"
+    assert bare_subject("Ответ: Re[2]: Сайт") == "Сайт"
