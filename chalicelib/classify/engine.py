@@ -85,6 +85,7 @@ class Vocabulary:
     def __init__(self) -> None:
         self.prefixes: set[str] = set()
         self.prefix_lengths: list[int] = []
+        self.exact: set[str] = set()  # `=как`: this word as written, not its stem
 
     def compile(self, text: str) -> Cue:
         features = []
@@ -93,6 +94,9 @@ class Vocabulary:
                 features.append("c:code")
             elif word == "<imp>":
                 features.append("c:imp")
+            elif word.startswith("=") and len(word) > 1:
+                self.exact.add(word[1:])
+                features.append("w:" + word[1:])
             elif word.endswith("*") and len(word) > 1:
                 prefix = word[:-1]
                 self.prefixes.add(prefix)
@@ -108,6 +112,8 @@ class Vocabulary:
     def features(self, token: Token) -> list[str]:
         norm = token.norm
         found = ["s:" + token.stem]
+        if norm in self.exact:
+            found.append("w:" + norm)
         for length in self.prefix_lengths:
             if length > len(norm):
                 break

@@ -17,9 +17,18 @@ _en = snowballstemmer.stemmer("english")
 # run without spaces is scanned once, not once per offset (that was quadratic).
 _ADDRESS = re.compile(r"(?<!\S)(?:[^\s@]+@\S+|https?://\S+|www\.\S+)", re.IGNORECASE)
 _APOSTROPHE = re.compile(r"[\u0027\u2019\u02bc`]")
-# A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла").
-_TOKEN = re.compile(r"[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|(?<!\*)\*+[a-zа-я]+")
-_SENTENCE_END = re.compile(r"[.!?;:\n]+")
+# "we'll pay" must not read as "well pay": the contractions that would collide are
+# written out before apostrophes go ("don't" stays "dont", as the rules write it).
+_CONTRACTION = re.compile(r"(?<=[a-z])[\u0027\u2019\u02bc`](ll|d|re|ve|m)\b")
+_EXPANDED = {"ll": " will", "d": " would", "re": " are", "ve": " have", "m": " am"}
+# A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла"), or a
+# dotted or snake_case name kept whole ("22.04", "node.js", "config.php",
+# "memory_limit"): its parts are not words.
+_TOKEN = re.compile(
+    r"[0-9a-zа-я]+(?:[._][0-9a-zа-я]+)+|[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|(?<!\*)\*+[a-zа-я]+"
+)
+# A sentence ends at a mark followed by a space or the end, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|[!?;]+|\n+")
 _CYRILLIC = re.compile(r"[а-я]")
 SENTENCE_GAP = 5
 FIELD_GAP = 50
@@ -37,7 +46,8 @@ class Token:
 def normalise(text: str) -> str:
     """Case-fold, `ё`→`е`, drop apostrophes so "don't" is one word."""
     lowered = text.lower().replace("ё", "е")
-    return _APOSTROPHE.sub("", lowered)
+    expanded = _CONTRACTION.sub(lambda m: _EXPANDED[m.group(1)], lowered)
+    return _APOSTROPHE.sub("", expanded)
 
 
 @lru_cache(maxsize=50_000)

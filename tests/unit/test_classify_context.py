@@ -69,3 +69,68 @@ def test_translit_is_read_only_when_the_text_looks_like_it() -> None:
 def test_reply_prefixes_are_stripped_from_the_subject() -> None:
     assert bare_subject("Re: RE: Fwd: Сайт") == "Сайт"
     assert bare_subject("Ответ: Re[2]: Сайт") == "Сайт"
+
+
+# -- word-level faults, slang and narrow word lists (issue 17, causes 2, 4, 5, 6) ---------
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "expected"),
+    [
+        # "we'll" is "we will", not "well"; "charge" asks for a price (R5.3)
+        (
+            "Работа",
+            "We'll pay for the migration of our sites, how much do you charge?",
+            ("paid_admin", None),
+        ),
+        # slang for "down"
+        ("Почта", "Почта не пашет с утра, письма не уходят", ("outage", "email")),
+        # raising a limit, opening a port: the server adjusted to one customer (R4.4)
+        (
+            "Лимит",
+            "Увеличьте, пожалуйста, memory_limit до 512M",
+            ("out_of_scope", "custom_server_config"),
+        ),
+        ("Порт", "Откройте порт 8080 на моем хостинге", ("out_of_scope", "custom_server_config")),
+        ("Лимит", "Как увеличить memory_limit?", ("consultation", None)),
+        # planned updates are maintenance (R3.3)
+        ("Обновления", "Когда плановое обновление серверов?", ("maintenance", None)),
+    ],
+)
+def test_word_lists_cover_what_they_missed(
+    subject: str, text: str, expected: tuple[str, str | None]
+) -> None:
+    scope, _ = classify_request(subject, text, "cabinet")
+    assert (scope.label, scope.sub) == expected
+
+
+def test_how_to_is_a_word_not_a_stem_and_names_stay_whole() -> None:
+    from chalicelib.classify.text import tokenize
+
+    norms = [t.norm for t in tokenize("Error in config.php on Ubuntu 22.04 with node.js")]
+    assert "config.php" in norms and "22.04" in norms and "node.js" in norms
+    assert "php" not in norms
+    scope, _ = classify_request("Тарифы", "Какие-то проблемы", "cabinet")
+    assert not any(e.cue == "=как" for e in scope.evidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Вы там совсем бездари? Третий день не можете ответить",
+        "You clowns broke my site again",
+        "Криворукие админы опять всё сломали",
+    ],
+)
+def test_insults_aimed_at_staff_without_obscenity_are_flagged(text: str) -> None:
+    scope, _ = classify_request("Жалоба", text, "cabinet")
+    assert "abusive" in scope.flags
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Клоунада какая-то с этим DNS", "Чмокаю, спасибо за помощь", "Тупик в настройках nginx"],
+)
+def test_innocent_words_near_the_new_roots_are_not_flagged(text: str) -> None:
+    scope, _ = classify_request("Вопрос", text, "cabinet")
+    assert "abusive" not in scope.flags
