@@ -129,7 +129,12 @@ def test_insults_aimed_at_staff_without_obscenity_are_flagged(text: str) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["Клоунада какая-то с этим DNS", "Чмокаю, спасибо за помощь", "Тупик в настройках nginx"],
+    [
+        "Клоунада какая-то с этим DNS",
+        "Чмокаю, спасибо за помощь",
+        "Тупик в настройках nginx",
+        "Загрузка тупо висит на 99%",  # the adverb shares its stem with the insult
+    ],
 )
 def test_innocent_words_near_the_new_roots_are_not_flagged(text: str) -> None:
     scope, _ = classify_request("Вопрос", text, "cabinet")
