@@ -69,6 +69,10 @@ class LabelRule:
     patterns: tuple[Pattern, ...]
     pick: str  # "nearest" or "first"
     unless: tuple[str, ...]
+    # Sets that veto a match only when one of their hits is within so many tokens of
+    # it: "Outlook не отправляет письма" is the customer's PC, but it does not veto "и
+    # сайт тоже не открывается" later in the same request.
+    unless_near: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,9 @@ class RuleSet:
             patterns=tuple(patterns),
             pick=entry.get("pick", "first"),
             unless=tuple(entry.get("unless", ())),
+            unless_near=tuple(
+                (self._group(g).name, int(n)) for g, n in entry.get("unless_near", {}).items()
+            ),
         )
 
     def document(self, subject: str, text: str) -> Document:
@@ -229,6 +236,9 @@ class RuleSet:
 
     def present(self, doc: Document, name: str) -> bool:
         return bool(doc.hits(self.sets[name]))
+
+    def _vetoed(self, doc: Document, rule: LabelRule, hits: list[Hit]) -> bool:
+        return any(_close(hits, doc.hits(self.sets[name]), n) for name, n in rule.unless_near)
 
     def decide(self, doc: Document) -> Decision | None:
         """The first label in priority order whose patterns fire, with its evidence."""
@@ -240,7 +250,7 @@ class RuleSet:
                 if any(self.present(doc, u) for u in pattern.unless):
                     continue
                 found = _match(doc, pattern)
-                if found is None:
+                if found is None or self._vetoed(doc, rule, found[1]):
                     continue
                 span, hits = found
                 key = (span if rule.pick == "nearest" else 0, order)
@@ -257,6 +267,10 @@ class RuleSet:
                 )
                 return Decision(rule.label, pattern.sub, pattern.rule, evidence)
         return None
+
+
+def _close(hits: list[Hit], context: list[Hit], near: int) -> bool:
+    return any(c.start - near <= h.end and h.start <= c.end + near for h in hits for c in context)
 
 
 def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:

@@ -139,3 +139,28 @@ def test_insults_aimed_at_staff_without_obscenity_are_flagged(text: str) -> None
 def test_innocent_words_near_the_new_roots_are_not_flagged(text: str) -> None:
     scope, _ = classify_request("Вопрос", text, "cabinet")
     assert "abusive" not in scope.flags
+
+
+# -- outage in context (issue 17, causes 3 and 4) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the customer's mail client vetoes only the failure it is next to
+        (
+            "Outlook на ноутбуке не отправляет письма, а ещё сайт не открывается с утра, 502",
+            "outage",
+        ),
+        ("Outlook на ноутбуке не отправляет письма", "not outage"),
+        # a failure described as over is not an outage now
+        ("Вчера вечером сайт не работал, сейчас всё нормально. Что случилось?", "not outage"),
+        ("The mail server was down an hour ago but it is back, thanks", "not outage"),
+        # "не заработал" is still broken
+        ("Сайт так и не заработал, 502", "outage"),
+        ("Почта опять не работает, третий раз за неделю", "outage"),
+    ],
+)
+def test_an_outage_is_judged_in_its_context(text: str, expected: str) -> None:
+    scope, _ = classify_request("Проблема", text, "cabinet")
+    assert (scope.label == "outage") == (expected == "outage")
