@@ -63,12 +63,20 @@ def tokenize(text: str, field: str = "text", start: int = 0) -> list[Token]:
     """Tokens with positions; a sentence break adds a gap so cue windows stay inside it."""
     tokens: list[Token] = []
     position = start
-    for sentence in _SENTENCE_END.split(_ADDRESS.sub(" ", normalise(text))):
-        for match in _TOKEN.finditer(sentence):
+    clean = _ADDRESS.sub(" ", normalise(text))
+    begin = 0
+    for end in [*_SENTENCE_END.finditer(clean), None]:
+        stop = end.start() if end else len(clean)
+        for match in _TOKEN.finditer(clean, begin, stop):
             word = match.group(0)
             tokens.append(Token(word, word, stem(word), position, field))
             position += 1
+        if end is not None and "?" in end.group(0):
+            # A question is a cue of its own ("?"): the sentence asks something.
+            tokens.append(Token("?", "?", "?", position, field))
+            position += 1
         position += SENTENCE_GAP
+        begin = end.end() if end else stop
     return tokens
 
 

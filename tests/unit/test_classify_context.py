@@ -164,3 +164,36 @@ def test_innocent_words_near_the_new_roots_are_not_flagged(text: str) -> None:
 def test_an_outage_is_judged_in_its_context(text: str, expected: str) -> None:
     scope, _ = classify_request("Проблема", text, "cabinet")
     assert (scope.label == "outage") == (expected == "outage")
+
+
+# -- consultation is not the default; errors of the customer's own code (causes 1, 3) ----
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SSL сертификат", ("unclear", None)),  # a topic, nothing asked
+        ("Вопрос по SSL сертификату", ("consultation", None)),
+        ("Какой SSL у вас бесплатный?", ("consultation", None)),
+        ("Do you support PHP 8.3 on shared hosting?", ("consultation", None)),
+        ("hosting", ("unclear", None)),
+    ],
+)
+def test_a_topic_word_alone_asks_nothing(text: str, expected: tuple[str, str | None]) -> None:
+    scope, _ = classify_request("", text, "cabinet")
+    assert (scope.label, scope.sub) == expected
+    assert ("needs_details" in scope.flags) == (expected[0] == "unclear")
+
+
+def test_an_error_of_the_customers_own_code_is_not_a_failing_service() -> None:
+    text = "Сайт выдаёт Fatal error: Call to undefined function get_header() in index.php"
+    scope, _ = classify_request("Ошибка", text, "cabinet")
+    assert (scope.label, scope.sub) == ("out_of_scope", "training")  # R4.6, bug hunting
+    scope, _ = classify_request("Ошибка", "Сайт выдаёт ошибку 500 с утра", "cabinet")
+    assert scope.label == "outage"
+
+
+def test_a_question_mark_is_a_cue_and_adds_no_word() -> None:
+    from chalicelib.classify.text import tokenize
+
+    assert [t.norm for t in tokenize("Работает? Да.")] == ["работает", "?", "да"]
