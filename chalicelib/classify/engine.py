@@ -60,6 +60,7 @@ class Pattern:
     unless: tuple[str, ...]
     rule: str
     sub: str | None
+    unless_near: tuple[tuple[str, int], ...] = ()  # scoped vetoes, as on a label
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class RuleSet:
                     unless=unless,
                     rule=p.get("rule", entry["rule"]),
                     sub=p.get("sub"),
+                    unless_near=self._near(p),
                 )
             )
         return LabelRule(
@@ -226,9 +228,7 @@ class RuleSet:
             patterns=tuple(patterns),
             pick=entry.get("pick", "first"),
             unless=tuple(entry.get("unless", ())),
-            unless_near=tuple(
-                (self._group(g).name, int(n)) for g, n in entry.get("unless_near", {}).items()
-            ),
+            unless_near=self._near(entry),
         )
 
     def document(self, subject: str, text: str) -> Document:
@@ -237,8 +237,11 @@ class RuleSet:
     def present(self, doc: Document, name: str) -> bool:
         return bool(doc.hits(self.sets[name]))
 
-    def _vetoed(self, doc: Document, rule: LabelRule, hits: list[Hit]) -> bool:
-        return any(_close(hits, doc.hits(self.sets[name]), n) for name, n in rule.unless_near)
+    def _near(self, entry: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+        return tuple((self._group(g).name, int(n)) for g, n in entry.get("unless_near", {}).items())
+
+    def _vetoed(self, doc: Document, vetoes: tuple[tuple[str, int], ...], hits: list[Hit]) -> bool:
+        return any(_close(hits, doc.hits(self.sets[name]), n) for name, n in vetoes)
 
     def decide(self, doc: Document) -> Decision | None:
         """The first label in priority order whose patterns fire, with its evidence."""
@@ -250,7 +253,8 @@ class RuleSet:
                 if any(self.present(doc, u) for u in pattern.unless):
                     continue
                 found = _match(doc, pattern)
-                if found is None or self._vetoed(doc, rule, found[1]):
+                vetoes = rule.unless_near + pattern.unless_near
+                if found is None or self._vetoed(doc, vetoes, found[1]):
                     continue
                 span, hits = found
                 key = (span if rule.pick == "nearest" else 0, order)

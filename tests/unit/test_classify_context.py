@@ -197,3 +197,13 @@ def test_a_question_mark_is_a_cue_and_adds_no_word() -> None:
     from chalicelib.classify.text import tokenize
 
     assert [t.norm for t in tokenize("Работает? Да.")] == ["работает", "?", "да"]
+
+
+def test_a_how_to_in_one_part_does_not_block_a_request_in_another() -> None:
+    text = (
+        "Как посмотреть логи сайта? И ещё: установите, пожалуйста, WordPress на домен blog-17.ru."
+    )
+    scope, _ = classify_request("Два вопроса", text, "cabinet")
+    assert (scope.label, scope.sub) == ("out_of_scope", "script_setup")  # R4.2 outranks R3
+    scope, _ = classify_request("Вопрос", "Как установить WordPress на хостинг?", "cabinet")
+    assert scope.label == "consultation"
