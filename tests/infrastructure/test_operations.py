@@ -247,3 +247,21 @@ def test_the_bundle_holds_only_what_runs_in_lambda(bundle: list[str]) -> None:
     assert not [n for n in bundle if n.startswith(("boto3/", "botocore/"))]  # the runtime's
     assert "chalicelib/__main__.py" in bundle and "app.py" in bundle
     assert "chalicelib/openapi.json" in bundle
+
+
+def test_the_dashboard_charts_incidents_administration_and_the_lifecycle(packaged: dict) -> None:
+    from chalicelib import observability as obs
+
+    text = json.dumps(dashboard(packaged))
+    for metric in (
+        obs.INCIDENT_LINKED_REQUESTS,
+        obs.INCIDENT_UPDATES_SENT,
+        obs.ESCALATIONS_GROUPED,
+        obs.QUOTES,
+        obs.FREE_ADMIN_REQUESTS,
+        obs.STATUS_CHANGED,
+        obs.ATTACHMENTS_CHECKED,
+    ):
+        assert metric in text, metric
+    positions = {(w["x"], w["y"]) for w in dashboard(packaged)}
+    assert len(positions) == len(dashboard(packaged))  # no widget hides another
