@@ -207,3 +207,16 @@ def test_a_how_to_in_one_part_does_not_block_a_request_in_another() -> None:
     assert (scope.label, scope.sub) == ("out_of_scope", "script_setup")  # R4.2 outranks R3
     scope, _ = classify_request("Вопрос", "Как установить WordPress на хостинг?", "cabinet")
     assert scope.label == "consultation"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Сайт выдаёт ошибку подключения к базе данных",
+        "My site shows Error establishing a database connection",
+        "Сайт пишет SQLSTATE[HY000] [1040] Too many connections",
+    ],
+)
+def test_a_database_error_on_the_site_is_the_database_failing(text: str) -> None:
+    scope, _ = classify_request("Сайт", text, "cabinet")
+    assert (scope.label, scope.sub) == ("outage", "mysql")  # not the generic "site"
