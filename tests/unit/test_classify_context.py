@@ -220,3 +220,20 @@ def test_a_how_to_in_one_part_does_not_block_a_request_in_another() -> None:
 def test_a_database_error_on_the_site_is_the_database_failing(text: str) -> None:
     scope, _ = classify_request("Сайт", text, "cabinet")
     assert (scope.label, scope.sub) == ("outage", "mysql")  # not the generic "site"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "В моём скрипте где-то ошибка, не могу найти, посмотрите код",
+            ("out_of_scope", "training"),
+        ),
+        ("Помогите почистить мой ноутбук от мусора, тормозит", ("out_of_scope", "customer_pc")),
+    ],
+)
+def test_bug_hunting_and_the_customers_own_computer_are_out_of_scope(
+    text: str, expected: tuple[str, str]
+) -> None:
+    scope, _ = classify_request("Просьба", text, "cabinet")
+    assert (scope.label, scope.sub) == expected  # R4.6, R4.5
