@@ -5,7 +5,9 @@
 Defaults to ../shared/corpus/requests.dev.jsonl, bench/requests.extra.jsonl (requests
 written for this benchmark, not taken from the dev set) and bench/requests.heldout.jsonl
 (50 requests written for issue 17 before the classifier ever saw them: quoted replies,
-signatures, translit, logs, sarcasm; not to be tuned on). For each set it prints label
+signatures, translit, logs, sarcasm; not to be tuned on) and bench/requests.heldout2.jsonl
+(40 more, written after the last rule change of that session and measured once, with
+its misses unread). For each set it prints label
 accuracy, macro-F1 and per-label precision, recall and F1, the confusion matrix,
 sub-label accuracy, abusive and needs_details precision and recall, and the misses.
 """
@@ -37,6 +39,7 @@ DEFAULT_SETS = [
     ROOT.parent / "shared" / "corpus" / "requests.dev.jsonl",
     ROOT / "bench" / "requests.extra.jsonl",
     ROOT / "bench" / "requests.heldout.jsonl",
+    ROOT / "bench" / "requests.heldout2.jsonl",
 ]
 
 
