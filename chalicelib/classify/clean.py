@@ -59,27 +59,30 @@ def own_words(text: str) -> str:
     bare forward), the text is returned whole: the forwarded words are then the request."""
     lines = text.splitlines()
     kept: list[str] = []
-    for line in lines:
-        if _CUT.match(line) or (
-            _HEADER_BLOCK.match(line) and kept and not kept[-1].strip() and _header_run(lines, line)
-        ):
-            break
-        if _SIGNATURE.match(line):
+    for at, line in enumerate(lines):
+        if _CUT.match(line) or _SIGNATURE.match(line) or _forward_starts(lines, at, kept):
             break
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
     _drop_sign_off(kept)
-    while kept and (not kept[0].strip() or _GREETING.match(kept[0])):
-        kept.pop(0)
-    own = "\n".join(kept).strip()
+    first = 0
+    while first < len(kept) and (not kept[first].strip() or _GREETING.match(kept[first])):
+        first += 1
+    own = "\n".join(kept[first:]).strip()
     return own if own else text
 
 
-def _header_run(lines: list[str], first: str) -> bool:
-    """Two header lines in a row ("From: ..." then "Sent: ..."): a forwarded message."""
-    at = lines.index(first)
-    return at + 1 < len(lines) and bool(_HEADER_BLOCK.match(lines[at + 1]))
+def _forward_starts(lines: list[str], at: int, kept: list[str]) -> bool:
+    """After a blank line, two header lines in a row ("From: ..." then "Sent: ..."): a
+    forwarded message begins at `at`."""
+    return (
+        bool(kept)
+        and not kept[-1].strip()
+        and at + 1 < len(lines)
+        and bool(_HEADER_BLOCK.match(lines[at]))
+        and bool(_HEADER_BLOCK.match(lines[at + 1]))
+    )
 
 
 def _drop_sign_off(kept: list[str]) -> None:

@@ -237,3 +237,9 @@ def test_bug_hunting_and_the_customers_own_computer_are_out_of_scope(
 ) -> None:
     scope, _ = classify_request("Просьба", text, "cabinet")
     assert (scope.label, scope.sub) == expected  # R4.6, R4.5
+
+
+def test_a_forward_is_found_where_it_starts_even_after_a_same_looking_line() -> None:
+    # An earlier "From: x" line that starts no forward must not stand in for the later one.
+    text = "Q\n\nFrom: x\nhello\n\nFrom: x\nSent: y\nthe forwarded words"
+    assert own_words(text) == "Q\n\nFrom: x\nhello"
