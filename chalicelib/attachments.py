@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib import observability as obs
 from chalicelib.blobs import BlobStore
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.identity import Principal
+from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_attachment_id, new_event_id
 from chalicelib.models import Attachment, AttachmentState, AuditEvent, Ticket, TicketThread
 from chalicelib.storage import AddAttachment, Requests, StaleState
@@ -266,7 +266,4 @@ class Attachments:
         return self._blobs.download_url(self._bucket, key, name, content_type, DOWNLOAD_SECONDS)
 
     def _readable(self, who: Principal, ticket_id: str) -> Ticket:
-        ticket = self._requests.get(ticket_id)
-        if ticket is None or (ticket.customer != who.sub and not who.is_staff):
-            raise NotFound("ticket_not_found", "no such ticket")
-        return ticket
+        return visible_to(who, self._requests.get(ticket_id))

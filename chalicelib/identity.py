@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.errors import Forbidden, NotFound, Unauthenticated
+from chalicelib.models import Ticket
 
 STAFF_GROUP = "staff"
 
@@ -51,6 +52,14 @@ def require_staff(principal: Principal) -> Principal:
     if not principal.is_staff:
         raise Forbidden("staff_only", "this action is for support staff")
     return principal
+
+
+def visible_to(who: Principal, ticket: Ticket | None) -> Ticket:
+    """The request as `who` may see it: staff see every one, a customer only their own.
+    Anything else does not exist (404), so nobody learns another customer's ticket ids."""
+    if ticket is None or (ticket.customer != who.sub and not who.is_staff):
+        raise NotFound("ticket_not_found", "no such ticket")
+    return ticket
 
 
 def parse_groups(raw: Any) -> frozenset[str]:

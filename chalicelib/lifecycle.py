@@ -23,8 +23,8 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.delivery import entry_for
-from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.identity import Principal
+from chalicelib.errors import Conflict, InvalidInput
+from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_event_id
 from chalicelib.models import AuditEvent, OutboxEntry, Status, Ticket
 from chalicelib.sla.deadlines import end_wait, follow_up_deadline
@@ -104,9 +104,7 @@ class Lifecycle:
     def set_status(self, who: Principal, ticket_id: str, status: Status) -> Ticket:
         """`PUT /tickets/{id}/status`: a move the caller may make, with its audit event."""
         for _ in range(_ATTEMPTS):
-            ticket = self._requests.get(ticket_id)
-            if ticket is None or (not who.is_staff and ticket.customer != who.sub):
-                raise NotFound("ticket_not_found", "no such ticket")
+            ticket = visible_to(who, self._requests.get(ticket_id))
             now = self._clock()
             self._check(who, ticket, status, now)
             if ticket.status == status:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff
+from chalicelib.errors import InvalidInput
+from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id
 from chalicelib.models import AuditEvent, Ticket
 from chalicelib.storage import Requests, SetAdminRequest
@@ -237,9 +237,7 @@ class AdminRequests:
 
     def correct(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Ticket:
         require_staff(staff)
-        ticket = self._requests.get(ticket_id)
-        if ticket is None:
-            raise NotFound("ticket_not_found", "no such ticket")
+        ticket = visible_to(staff, self._requests.get(ticket_id))
         current = AdminRequest.from_dict(ticket.admin_request) if ticket.admin_request else None
         corrected = parse_correction(body, current, staff.sub)
         at = to_iso(self._clock())

@@ -26,7 +26,7 @@ from chalicelib.admin.quote_model import (
     revise,
 )
 from chalicelib.errors import Conflict, DomainError, InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff
+from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id, new_quote_id
 from chalicelib.models import AuditEvent, Ticket
 from chalicelib.sla.desk import StaffDesk
@@ -212,10 +212,7 @@ class QuoteDesk:
                 )
 
     def _ticket(self, who: Principal, ticket_id: str) -> Ticket:
-        ticket = self._requests.get(ticket_id)
-        if ticket is None or (not who.is_staff and ticket.customer != who.sub):
-            raise NotFound("ticket_not_found", "no such ticket")
-        return ticket
+        return visible_to(who, self._requests.get(ticket_id))
 
     @staticmethod
     def _audit(quote: Quote, step: Step) -> AuditEvent:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from chalicelib import observability as obs
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.identity import Principal
+from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.lifecycle import customer_wrote
@@ -217,8 +217,8 @@ class CabinetService:
     def thread(self, customer: Principal, ticket_id: str) -> TicketThread:
         """A ticket with its conversation; another customer's ticket does not exist (404)."""
         thread = self._requests.thread(ticket_id)
-        if thread is None or (thread.ticket.customer != customer.sub and not customer.is_staff):
-            raise NotFound("ticket_not_found", "no such ticket")
+        visible_to(customer, thread.ticket if thread else None)
+        assert thread is not None  # visible_to refused a missing one
         return thread
 
     def add_message(self, customer: Principal, ticket_id: str, text: str) -> Message:

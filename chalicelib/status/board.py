@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 from chalicelib import observability as obs
 from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff
+from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id, new_incident_id
 from chalicelib.models import AuditEvent, Scope, Ticket
 from chalicelib.sla.queue import queue_label
@@ -139,9 +139,7 @@ class StatusBoard:
             if not incident.active:
                 raise Conflict("incident_closed", f"this {incident.kind} is {incident.state}")
         for _ in range(_ATTEMPTS):
-            ticket = self._requests.get(ticket_id)
-            if ticket is None:
-                raise NotFound("ticket_not_found", "no such ticket")
+            ticket = visible_to(staff, self._requests.get(ticket_id))
             if ticket.incident == wanted:
                 return ticket
             at = to_iso(self._clock())
