@@ -126,7 +126,8 @@ class Lifecycle:
 
     def _check(self, who: Principal, ticket: Ticket, status: Status, now: datetime) -> None:
         if who.is_staff:
-            allowed = _STAFF_MOVES[ticket.status] | {ticket.status} - {"answered"}
+            # The status it has is a no-op for a status staff may set (not `answered`).
+            allowed = _STAFF_MOVES[ticket.status] | ({ticket.status} - {"answered"})
             if not ticket.official:
                 allowed = allowed - {"solved"}
         elif not ticket.official:

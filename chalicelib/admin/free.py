@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import observability as obs
+from chalicelib.classify import rule_set  # the classifier's own "not clean" cues
 from chalicelib.errors import InvalidInput
 from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id
@@ -111,8 +112,6 @@ def _patterns() -> tuple[
     unavailable = re.compile(
         "|".join(r"(?<![\w.])" + re.escape(u) + r"(?![\w.])" for u in data["unavailable"])
     )
-    from chalicelib.classify import rule_set  # the classifier's own cue list
-
     not_clean = re.compile(
         "|".join(re.escape(c).replace(r"\*", r"\w*") for c in rule_set("not_clean"))
     )
@@ -138,7 +137,8 @@ def read_request(ticket: Ticket) -> AdminRequest | None:
     os_id = next((i for p, i in os_patterns if p.search(text)), None)
     panel = next((i for p, i in panel_patterns if p.search(text)), None)
     stale = unavailable.search(text)
-    server = next((g for g in (_SERVER.search(text) or _NO_MATCH).groups() if g), None)
+    found = _SERVER.search(text)
+    server = next((g for g in found.groups() if g), None) if found else None
     dirty = bool(not_clean.search(text)) or panel_not_clean
     clean = False if dirty else (True if any(w in text for w in _CLEAN_OVERRIDE) else None)
     kind = "panel_install" if panel else "os_install"
@@ -148,15 +148,6 @@ def read_request(ticket: Ticket) -> AdminRequest | None:
             request, possible=False, reason=f"os_not_available: {stale.group(0)} is not offered"
         )
     return judge(request)
-
-
-class _NoMatch:
-    @staticmethod
-    def groups() -> tuple[None, ...]:
-        return (None,)
-
-
-_NO_MATCH = _NoMatch()
 
 
 def judge(request: AdminRequest) -> AdminRequest:
