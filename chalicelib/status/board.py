@@ -109,7 +109,7 @@ class StatusBoard:
             if self.dispatcher is not None:
                 for entry in owed:
                     self.dispatcher.try_now(entry)  # as far as it gets; the sweep does the rest
-            return self._incidents.get(incident.id) or saved
+            return saved  # as stored: the fan-out answers requests, not the incident
         raise Conflict("concurrent_update", "the incident kept changing; try again")
 
     def get(self, staff: Principal, incident_id: str) -> Incident:
