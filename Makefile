@@ -8,7 +8,7 @@ PACKAGE := build/package/sam.json
 PACKAGE_SOURCES := app.py requirements.txt .chalice/config.json $(wildcard infrastructure/*) \
 	$(shell find chalicelib -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: run test lint typecheck unit integration reliability setup bench clean package lint-infra
+.PHONY: run test lint typecheck unit integration reliability setup bench clean package lint-infra train
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -61,6 +61,12 @@ package: $(PACKAGE)
 
 lint-infra: $(PACKAGE)
 	$(BIN)/cfn-lint $(PACKAGE)
+
+# The classifier's labelled requests rebuilt from tests/data/classify/written/, then its
+# learned part fitted on the training part (chalicelib/classify/model.json).
+train: $(STAMP)
+	$(BIN)/python -m devtools.classify_data
+	$(BIN)/python -m devtools.train_classifier
 
 bench: package
 	$(BIN)/python bench/classify_bench.py

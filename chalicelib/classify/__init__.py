@@ -21,6 +21,7 @@ from chalicelib.classify.engine import (
     Vocabulary,
     masked_pattern,
 )
+from chalicelib.classify.learned import LinearModel, choose, explain, features
 from chalicelib.classify.text import Token, tokenize, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
@@ -33,6 +34,7 @@ MAX_KB = 3
 SUBJECT_CHARS = 500
 TEXT_CHARS = 10_000
 ABUSE_CHARS = 100_000
+KNOWN_WORDS = 50_000
 
 
 def _load(name: str) -> Any:
@@ -56,11 +58,17 @@ class AbuseLexicon:
         self._prefixes = frozenset(str(p) for p in data["prefixes"])
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
         self._masked: tuple[str, ...] = tuple(str(w) for w in data["masked"])
+        self._known: dict[str, str | None] = {}  # word -> cue, bounded: words repeat
 
     def hits(self, tokens: list[Token]) -> list[Evidence]:
         found = []
         for token in tokens:
-            cue = self._cue(token)
+            if token.norm in self._known:
+                cue = self._known[token.norm]
+            else:
+                if len(self._known) >= KNOWN_WORDS:
+                    self._known.clear()
+                cue = self._known[token.norm] = self._cue(token)
             if cue is not None:
                 found.append(Evidence("flag", "abusive", "R6.2", cue, token.field, token.surface))
         return found
@@ -68,6 +76,8 @@ class AbuseLexicon:
     def _cue(self, token: Token) -> str | None:
         if "s:" + token.stem in self._stems:
             return token.stem
+        if "w:" + token.norm in self._stems:  # `=word`: this form only, not its stem
+            return token.norm
         norm = token.norm
         for length in self._prefix_lengths:
             if norm[:length] in self._prefixes:
@@ -89,9 +99,18 @@ class Classifier:
         abuse: dict[str, Any],
         kb: dict[str, Any],
         kb_base_url: str | None = None,
+        model: dict[str, Any] | None = None,
     ) -> None:
         self.rules = RuleSet(rules)
         self._fallback = rules["fallback"]
+        self._label_rules = {rule.label: rule.rule for rule in self.rules.labels}
+        self._subs: dict[str, set[str]] = {}
+        for rule in self.rules.labels:
+            self._subs[rule.label] = {p.sub for p in rule.patterns if p.sub}
+        # Without a model (while one is trained) the rules alone decide.
+        self.model = LinearModel(model["labels"]) if model else None
+        self.sub_model = LinearModel(model["subs"]) if model else None
+        self._margin = float(model["rule_margin"]) if model else 0.0
         recommend = rules["ticket_recommended"]
         self._recommend_rule = recommend["rule"]
         self._recommend_labels = frozenset(recommend["labels"])
@@ -111,6 +130,15 @@ class Classifier:
             )
             for a in kb["articles"]
         )
+        # Each article's cue sets by name, so a request counts its hits per article
+        # from the sets it hit instead of asking every article.
+        self._kb_cue_owner = {
+            cue.name: order for order, article in enumerate(self._articles) for cue in article.cues
+        }
+        self._kb_by_label: dict[str, list[int]] = {}
+        for order, article in enumerate(self._articles):
+            for key in article.labels:
+                self._kb_by_label.setdefault(key, []).append(order)
 
     def __call__(
         self, subject: str, text: str, channel: str
@@ -148,7 +176,7 @@ class Classifier:
         scope = Scope(label=label, sub=sub, flags=tuple(flags), evidence=tuple(evidence))
         return scope, self._suggest(doc, label, sub)
 
-    def _judge(self, subject: str, text: str) -> tuple[Document, Decision | None]:
+    def document(self, subject: str, text: str) -> Document:
         """The request's own words (`clean`), with a Cyrillic reading of translit."""
         own = own_words(text)
         reading = translit_reading(own)
@@ -156,26 +184,60 @@ class Classifier:
         # A reply's subject restates the earlier message: it counts only when the
         # reply has no words of its own.
         title = "" if is_reply_subject(subject) and own.strip() else bare_subject(subject)
-        doc = self.rules.document(title, words)
-        return doc, self.rules.decide(doc)
+        return self.rules.document(title, words)
+
+    def features(self, doc: Document, fired: list[Decision], vetoed: frozenset[str]) -> list[str]:
+        return features(doc, self.rules.sets, fired, vetoed)
+
+    def _judge(self, subject: str, text: str) -> tuple[Document, Decision | None]:
+        doc = self.document(subject, text)
+        fired, vetoed = self.rules.fired(doc)
+        if self.model is None or self.sub_model is None:
+            return doc, fired[0] if fired else None
+        found = self.features(doc, fired, vetoed)
+        label = choose(self.model.scores(found), fired, vetoed, self._margin)
+        for decision in fired:
+            if decision.label == label:
+                return doc, decision  # the rules' own evidence for the label
+        if label == self._fallback["label"]:
+            return doc, None
+        rule = self._label_rules[label]
+        subs = self._subs.get(label, set())
+        sub = self.sub_model.best(found, among=subs) if subs else None
+        reasons = self.model.reasons(found, label)
+        evidence = explain(doc, self.rules.sets, fired, label, rule, reasons)
+        return doc, Decision(label, sub, rule, evidence)
 
     def _suggest(self, doc: Document, label: str, sub: str | None) -> tuple[KbArticle, ...]:
-        keys = {label, f"{label}:{sub}"} if sub else {label}
+        keys = (label, f"{label}:{sub}") if sub else (label,)
+        cue_hits: dict[int, int] = {}
+        for name in doc.sets_hit():
+            order = self._kb_cue_owner.get(name)
+            if order is not None:
+                cue_hits[order] = cue_hits.get(order, 0) + 1
+        labelled: dict[int, int] = {}
+        for key in keys:
+            for order in self._kb_by_label.get(key, ()):
+                labelled[order] = labelled.get(order, 0) + 3
         scored = []
-        for order, article in enumerate(self._articles):
-            score = 3 * len(article.labels & keys)
-            cue_hits = sum(1 for cue in article.cues if doc.hits(cue))
-            score += cue_hits
+        for order in cue_hits.keys() | labelled.keys():
+            hits = cue_hits.get(order, 0)
+            score = labelled.get(order, 0) + hits
             # A cue-only match needs two cues, so one shared word does not suggest it.
-            if score >= 3 or (score >= 2 and cue_hits >= 2):
-                scored.append((-score, order, article))
-        scored.sort(key=lambda s: (s[0], s[1]))
-        return tuple(KbArticle(title=a.title, url=a.url) for _, _, a in scored[:MAX_KB])
+            if score >= 3 or (score >= 2 and hits >= 2):
+                scored.append((-score, order))
+        scored.sort()
+        return tuple(
+            KbArticle(title=self._articles[o].title, url=self._articles[o].url)
+            for _, o in scored[:MAX_KB]
+        )
 
 
 @cache
 def default_classifier(kb_base_url: str | None = None) -> Classifier:
-    return Classifier(_load("rules.json"), _load("abuse.json"), _load("kb.json"), kb_base_url)
+    return Classifier(
+        _load("rules.json"), _load("abuse.json"), _load("kb.json"), kb_base_url, _load("model.json")
+    )
 
 
 def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tuple[KbArticle, ...]]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, KeysView, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.classify.text import Token, stem, tokenize_request, words
 from chalicelib.models import Evidence
 
-_MASK = re.compile(r"[*@#$%]+")
+_MASK = re.compile(r"[*@#$%!]+")
 _CODE = re.compile(r"^[45]\d\d$")
 _IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
 _GAP = 2  # positions between consecutive words of one cue
+_KNOWN_WORDS = 50_000  # words whose features are remembered
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,7 @@ class CueSet:
         self.first_features = frozenset(self.by_first)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: documents make many, and tuples are cheap to make
     cue: str
     start: int
     end: int
@@ -61,6 +61,7 @@ class Pattern:
     rule: str
     sub: str | None
     unless_near: tuple[tuple[str, int], ...] = ()  # scoped vetoes, as on a label
+    needs: frozenset[str] = frozenset()  # the groups' names: all must have a hit
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,13 @@ class Vocabulary:
         self.prefixes: set[str] = set()
         self.prefix_lengths: list[int] = []
         self.exact: set[str] = set()  # `=как`: this word as written, not its stem
+        # Every compiled cue by its first feature, with the set it belongs to: a document
+        # finds all its hits in one pass over the features it has.
+        self.starts: dict[str, list[tuple[str, Cue]]] = {}
+        self._known: dict[str, frozenset[str]] = {}
 
     def compile(self, text: str) -> Cue:
+        self._known.clear()  # a new prefix or exact word changes what words have
         features = []
         for word in words(text):
             if word == "<code>":
@@ -112,9 +118,21 @@ class Vocabulary:
         return Cue(text=text, features=tuple(features))
 
     def compile_set(self, name: str, texts: Iterable[str]) -> CueSet:
-        return CueSet(name, [self.compile(t) for t in texts])
+        cues = CueSet(name, [self.compile(t) for t in texts])
+        for cue in cues.cues:
+            self.starts.setdefault(cue.features[0], []).append((name, cue))
+        return cues
 
-    def features(self, token: Token) -> list[str]:
+    def features(self, token: Token) -> frozenset[str]:
+        """The features a word has; remembered per word (a bounded cache: words repeat)."""
+        known = self._known.get(token.norm)
+        if known is None:
+            if len(self._known) >= _KNOWN_WORDS:
+                self._known.clear()
+            known = self._known[token.norm] = frozenset(self._features(token))
+        return known
+
+    def _features(self, token: Token) -> list[str]:
         norm = token.norm
         found = ["s:" + token.stem]
         if norm in self.exact:
@@ -140,27 +158,39 @@ class Document:
         self._by_position = {t.position: t for t in self.tokens}
         self._index: dict[str, list[Token]] = {}
         self._features: dict[int, frozenset[str]] = {}
+        starts = vocabulary.starts
         for token in self.tokens:
             features = vocabulary.features(token)
-            self._features[token.position] = frozenset(features)
+            self._features[token.position] = features
             for feature in features:
-                self._index.setdefault(feature, []).append(token)
-        self._present = frozenset(self._index)
-        self._hits: dict[str, list[Hit]] = {}
+                if feature in starts:  # only a cue's first word is looked up by feature
+                    self._index.setdefault(feature, []).append(token)
+        # Every cue set's hits at once, sorted by start: judging reads them many times.
+        found: dict[str, list[Hit]] = {}
+        for feature in self._index:
+            for name, cue in starts[feature]:
+                hits = list(self._cue_hits(cue))
+                if hits:
+                    found.setdefault(name, []).extend(hits)
+        for hits in found.values():
+            hits.sort(key=lambda h: h.start)
+        self._hits = found
 
     def hits(self, cues: CueSet) -> list[Hit]:
-        cached = self._hits.get(cues.name)
-        if cached is None:
-            cached = []
-            for first in cues.first_features & self._present:
-                for cue in cues.by_first[first]:
-                    cached.extend(self._cue_hits(cue))
-            cached.sort(key=lambda h: h.start)
-            self._hits[cues.name] = cached
-        return cached
+        return self._hits.get(cues.name) or []
+
+    def sets_hit(self) -> KeysView[str]:
+        """The names of the cue sets with at least one hit."""
+        return self._hits.keys()
 
     def _cue_hits(self, cue: Cue) -> Iterable[Hit]:
         first, rest = cue.features[0], cue.features[1:]
+        if not rest:
+            text, tokens = cue.text, self._index[first]
+            return [Hit(text, t.position, t.position, t.field, t.surface) for t in tokens]
+        return self._phrase_hits(cue, first, rest)
+
+    def _phrase_hits(self, cue: Cue, first: str, rest: tuple[str, ...]) -> Iterable[Hit]:
         for token in self._index.get(first, ()):
             matched = [token]
             for feature in rest:
@@ -212,9 +242,11 @@ class RuleSet:
             unless = tuple(p.get("unless", ()))
             for ref in unless:
                 self._group(ref)
+            groups = tuple(self._group(g) for g in p["all"])
             patterns.append(
                 Pattern(
-                    groups=tuple(self._group(g) for g in p["all"]),
+                    groups=groups,
+                    needs=frozenset(g.name for g in groups),
                     window=p.get("window"),
                     unless=unless,
                     rule=p.get("rule", entry["rule"]),
@@ -246,31 +278,54 @@ class RuleSet:
     def decide(self, doc: Document) -> Decision | None:
         """The first label in priority order whose patterns fire, with its evidence."""
         for rule in self.labels:
-            if any(self.present(doc, u) for u in rule.unless):
-                continue
-            best: tuple[int, int, Pattern, list[Hit]] | None = None
-            for order, pattern in enumerate(rule.patterns):
-                if any(self.present(doc, u) for u in pattern.unless):
-                    continue
-                found = _match(doc, pattern)
-                vetoes = rule.unless_near + pattern.unless_near
-                if found is None or self._vetoed(doc, vetoes, found[1]):
-                    continue
-                span, hits = found
-                key = (span if rule.pick == "nearest" else 0, order)
-                if best is None or key < (best[0], best[1]):
-                    best = (key[0], key[1], pattern, hits)
-                if rule.pick == "first":
-                    break
-            if best is not None:
-                pattern, hits = best[2], best[3]
-                kind = "sub" if pattern.sub else "label"
-                name = pattern.sub or rule.label
-                evidence = tuple(
-                    Evidence(kind, name, pattern.rule, h.cue, h.field, h.match) for h in hits
-                )
-                return Decision(rule.label, pattern.sub, pattern.rule, evidence)
+            decision, _ = self._fire(doc, rule)
+            if decision is not None:
+                return decision
         return None
+
+    def fired(self, doc: Document) -> tuple[list[Decision], frozenset[str]]:
+        """Every label whose patterns fire, in priority order (`decide` is the first), and
+        the labels whose patterns matched but were vetoed by their context ("Outlook на
+        ноутбуке не отправляет письма" is not a mail outage, whatever else weighs)."""
+        decisions, vetoed = [], set()
+        for rule in self.labels:
+            decision, was_vetoed = self._fire(doc, rule)
+            if decision is not None:
+                decisions.append(decision)
+            elif was_vetoed:
+                vetoed.add(rule.label)
+        return decisions, frozenset(vetoed)
+
+    def _fire(self, doc: Document, rule: LabelRule) -> tuple[Decision | None, bool]:
+        hit = doc.sets_hit()
+        label_vetoed = not hit.isdisjoint(rule.unless)
+        vetoed = False
+        best: tuple[int, int, Pattern, list[Hit]] | None = None
+        for order, pattern in enumerate(rule.patterns):
+            if not hit >= pattern.needs:
+                continue
+            if label_vetoed or not hit.isdisjoint(pattern.unless):
+                vetoed = True
+                continue
+            found = _match(doc, pattern)
+            if found is None:
+                continue
+            if self._vetoed(doc, rule.unless_near + pattern.unless_near, found[1]):
+                vetoed = True
+                continue
+            span, hits = found
+            key = (span if rule.pick == "nearest" else 0, order)
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], pattern, hits)
+            if rule.pick == "first":
+                break
+        if best is None:
+            return None, vetoed
+        pattern, hits = best[2], best[3]
+        kind = "sub" if pattern.sub else "label"
+        name = pattern.sub or rule.label
+        evidence = tuple(Evidence(kind, name, pattern.rule, h.cue, h.field, h.match) for h in hits)
+        return Decision(rule.label, pattern.sub, pattern.rule, evidence), False
 
 
 def _close(hits: list[Hit], context: list[Hit], near: int) -> bool:
@@ -278,9 +333,8 @@ def _close(hits: list[Hit], context: list[Hit], near: int) -> bool:
 
 
 def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
+    """The pattern's hits, nearest first; the caller has checked every group has one."""
     groups = [doc.hits(cues) for cues in pattern.groups]
-    if not all(groups):
-        return None
     if pattern.window is None:
         chosen = [g[0] for g in groups]
         return 0, chosen
@@ -318,7 +372,7 @@ def masked_pattern(token: str) -> re.Pattern[str] | None:
     if not _MASK.search(token) or not re.search(r"[a-zа-я]", token):
         return None
     parts = []
-    for piece in re.split(r"([*@#$%]+)", token):
+    for piece in re.split(r"([*@#$%!]+)", token):
         if not piece:
             continue
         if _MASK.fullmatch(piece):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import snowballstemmer
 
@@ -21,21 +21,24 @@ _APOSTROPHE = re.compile(r"[\u0027\u2019\u02bc`]")
 # written out before apostrophes go ("don't" stays "dont", as the rules write it).
 _CONTRACTION = re.compile(r"(?<=[a-z])[\u0027\u2019\u02bc`](ll|d|re|ve|m)\b")
 _EXPANDED = {"ll": " will", "d": " would", "re": " are", "ve": " have", "m": " am"}
-# A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла"), or a
+# A word, possibly masked with asterisks or similar ("f***", "бл*дь", "п@дла", and
+# "sh!t": an exclamation mark inside a short word masks, "Привет!Сайт" is two), or a
 # dotted or snake_case name kept whole ("22.04", "node.js", "config.php",
 # "memory_limit"): its parts are not words.
 _TOKEN = re.compile(
-    r"[0-9a-zа-я]+(?:[._][0-9a-zа-я]+)+|[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*|(?<!\*)\*+[a-zа-я]+"
+    r"[0-9a-zа-я]+(?:[._][0-9a-zа-я]+)+"
+    r"|[a-zа-я]{1,4}!+[a-zа-я]{1,4}(?![0-9a-zа-я])"
+    r"|[0-9a-zа-я]+(?:[*@#$%]+[0-9a-zа-я]*)*"
+    r"|(?<!\*)\*+[a-zа-я]+"
 )
 # A sentence ends at a mark followed by a space or the end, or at a line break.
-_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|[!?;]+|\n+")
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|[?;]+|!+(?![0-9a-zа-я])|\n+")
 _CYRILLIC = re.compile(r"[а-я]")
 SENTENCE_GAP = 5
 FIELD_GAP = 50
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: every word of every request is one
     surface: str  # as written, lower-cased
     norm: str  # ё→е, lower-cased
     stem: str

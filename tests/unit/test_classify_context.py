@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.classify import classify_request
 from chalicelib.classify.clean import bare_subject, own_words, translit_reading
+from chalicelib.classify.text import tokenize
 
 
 def label(subject: str, text: str) -> tuple[str, str | None]:
@@ -243,3 +244,33 @@ def test_a_forward_is_found_where_it_starts_even_after_a_same_looking_line() -> 
     # An earlier "From: x" line that starts no forward must not stand in for the later one.
     text = "Q\n\nFrom: x\nhello\n\nFrom: x\nSent: y\nthe forwarded words"
     assert own_words(text) == "Q\n\nFrom: x\nhello"
+
+
+@pytest.mark.parametrize(
+    ("text", "abusive"),
+    [
+        ("да ёб твою мать, опять база лежит", True),
+        ("Are you dumb? Just create the mailbox", True),
+        ("Вы там совсем тупые? Сколько можно ждать?", True),
+        ("Ох*еть, почта опять не работает!", True),
+        ("This is sh!t, website down again", True),
+        # the same stems and marks in innocent use (R6.2: whole words, never substrings)
+        ("Сайт тупо не открывается, помогите", False),
+        ("Мы зашли в тупик с настройкой почты", False),
+        ("Help!please, the site is down", False),
+        ("Застрахуйте нас от потери данных: какие бэкапы есть?", False),
+        ("Наша команда из Scunthorpe, оплата в рублях", False),
+    ],
+)
+def test_abuse_is_found_in_masked_and_exact_forms_and_not_in_innocent_words(
+    text: str, abusive: bool
+) -> None:
+    scope, _ = classify_request("Запрос", text, "cabinet")
+    assert ("abusive" in scope.flags) == abusive, scope.evidence
+
+
+def test_everyday_russian_typed_in_latin_letters_is_read_in_cyrillic_too() -> None:
+    assert translit_reading("vy bezrukie chto li? popravte uzhe skript") is not None
+    assert translit_reading("Is it down? Please fix it, we need the site up today.") is None
+    tokens = [t.surface for t in tokenize("Привет!Сайт не работает, sh!t")]
+    assert tokens == ["привет", "сайт", "не", "работает", "sh!t"]

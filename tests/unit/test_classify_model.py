@@ -1,0 +1,65 @@
+"""The classifier's learned part (issue 17): reproducible, explained, bounded by the rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.classify import classify_request
+from chalicelib.classify.engine import Decision
+from chalicelib.classify.learned import LinearModel, choose
+from chalicelib.models import Evidence
+
+train_classifier = pytest.importorskip("devtools.train_classifier")
+
+
+def test_make_train_rebuilds_the_committed_weights() -> None:
+    # The weights are data in the repo: fitting them again from the training part gives
+    # the same file (to the rounding of its last digit).
+    assert train_classifier.main(["--check"]) == 0
+
+
+def _decision(label: str) -> Decision:
+    return Decision(label, None, "R", (Evidence("label", label, "R", "cue", "text", "w"),))
+
+
+def test_the_model_never_picks_a_label_the_rules_vetoed_in_context() -> None:
+    scores = {"outage": 5.0, "out_of_scope": 1.0, "consultation": 0.5}
+    assert choose(scores, [], {"outage"}, 0.0) == "out_of_scope"
+    assert choose(scores, [], set(), 0.0) == "outage"
+
+
+def test_the_rules_first_label_stands_within_the_margin() -> None:
+    scores = {"outage": 2.0, "consultation": 1.5}
+    assert choose(scores, [_decision("consultation")], set(), 1.0) == "consultation"
+    assert choose(scores, [_decision("consultation")], set(), 0.2) == "outage"
+
+
+def test_scores_are_bias_plus_the_weights_of_the_features_present() -> None:
+    model = LinearModel(
+        {
+            "labels": ["a", "b"],
+            "bias": [0.5, 0.0],
+            "weights": {"w:x": [1.0, 2.0], "w:y": [0.0, -1.0]},
+        }
+    )
+    assert model.scores(["w:x", "w:y", "w:unknown"]) == {"a": 1.5, "b": 1.0}
+    assert model.best(["w:x"]) == "b"
+    assert model.best(["w:x"], among={"a"}) == "a"
+    assert model.reasons(["w:x", "w:y"], "b") == ["w:x"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "text"),
+    [
+        ("Проблема", "Со вчерашнего дня ни одно письмо не доходит до наших клиентов"),
+        ("Вопрос", "Сколько стоит перенос домена к вам?"),
+        ("Срочно", "Клиенты не получают от нас ничего уже сутки, отправка висит"),
+    ],
+)
+def test_every_label_comes_with_evidence_in_the_request_s_words(subject: str, text: str) -> None:
+    scope, _ = classify_request(subject, text, "cabinet")
+    label_evidence = [e for e in scope.evidence if e.kind in {"label", "sub"}]
+    assert scope.label != "unclear"
+    assert label_evidence, scope
+    words = (subject + " " + text).lower()
+    assert all(e.match and e.match.split()[0] in words for e in label_evidence), label_evidence
