@@ -43,7 +43,7 @@ def load(path: Path) -> list[dict]:
 
 def evaluate(name: str, rows: list[dict], show_misses: bool) -> None:
     confusion: Counter[tuple[str, str]] = Counter()
-    sub_total = sub_right = 0
+    sub_total = sub_right = label_right = 0
     tp = fp = fn = 0
     nd_tp = nd_fp = nd_fn = 0  # needs_details, expected exactly on `unclear` requests
     misses = []
@@ -53,6 +53,7 @@ def evaluate(name: str, rows: list[dict], show_misses: bool) -> None:
         if row.get("sub"):
             sub_total += 1
             sub_right += scope.label == row["label"] and scope.sub == row["sub"]
+            label_right += scope.label == row["label"]
         flagged = "abusive" in scope.flags
         expected_abusive = bool(row.get("abusive"))
         tp += flagged and expected_abusive
@@ -85,6 +86,8 @@ def evaluate(name: str, rows: list[dict], show_misses: bool) -> None:
     print(f"label macro-F1     {statistics.mean(f1s):.3f}")
     if sub_total:
         print(f"sub-label accuracy {sub_right / sub_total:.3f} ({sub_right}/{sub_total})")
+        where = sub_right / label_right if label_right else 0.0
+        print(f"  where the label is right {where:.3f} ({sub_right}/{label_right})")
     ab_p = tp / (tp + fp) if tp + fp else 1.0
     ab_r = tp / (tp + fn) if tp + fn else 1.0
     print(f"abusive precision  {ab_p:.3f}   recall {ab_r:.3f}   (tp={tp} fp={fp} fn={fn})")
