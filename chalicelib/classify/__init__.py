@@ -19,10 +19,9 @@ from chalicelib.classify.engine import (
     Document,
     RuleSet,
     Vocabulary,
-    masked_pattern,
 )
 from chalicelib.classify.learned import LinearModel, choose, explain, features
-from chalicelib.classify.text import Token, tokenize, words
+from chalicelib.classify.text import Token, masked_pattern, tokenize, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent

@@ -5,25 +5,27 @@ matches tokens starting with `word`; `<code>` matches a 4xx/5xx status code;
 `<imp>` matches a Russian polite imperative ("создайте", "исправьте"). The words
 of a multi-word cue must follow each other (one stray word allowed between them).
 A pattern fires when every group in `all` has a hit and, with `window`, the hits lie
-within that many tokens; `unless` names groups whose presence anywhere disables it.
+within that many tokens; `unless` names groups whose presence anywhere disables it, and
+`unless_near` groups that veto a match only within so many tokens of it.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, KeysView, Mapping, Sequence
+from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from chalicelib.classify.text import Token, stem, tokenize_request, words
 from chalicelib.models import Evidence
 
-_MASK = re.compile(r"[*@#$%!]+")
 _CODE = re.compile(r"^[45]\d\d$")
 _IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
 _GAP = 2  # positions between consecutive words of one cue
 _KNOWN_WORDS = 50_000  # words whose features are remembered
+_MAX_SPAN = 64  # positions a cue's hit can span: words x _GAP, far above any cue
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,17 @@ class Document:
         for hits in found.values():
             hits.sort(key=lambda h: h.start)
         self._hits = found
+        self._starts: dict[str, list[int]] = {}
 
     def hits(self, cues: CueSet) -> list[Hit]:
         return self._hits.get(cues.name) or []
+
+    def starts(self, cues: CueSet) -> list[int]:
+        """The starts of the set's hits, in order (for bisection), made once per set."""
+        known = self._starts.get(cues.name)
+        if known is None:
+            known = self._starts[cues.name] = [h.start for h in self.hits(cues)]
+        return known
 
     def sets_hit(self) -> KeysView[str]:
         """The names of the cue sets with at least one hit."""
@@ -273,7 +283,10 @@ class RuleSet:
         return tuple((self._group(g).name, int(n)) for g, n in entry.get("unless_near", {}).items())
 
     def _vetoed(self, doc: Document, vetoes: tuple[tuple[str, int], ...], hits: list[Hit]) -> bool:
-        return any(_close(hits, doc.hits(self.sets[name]), n) for name, n in vetoes)
+        return any(
+            _close(hits, doc.hits(self.sets[name]), doc.starts(self.sets[name]), n)
+            for name, n in vetoes
+        )
 
     def decide(self, doc: Document) -> Decision | None:
         """The first label in priority order whose patterns fire, with its evidence."""
@@ -307,11 +320,10 @@ class RuleSet:
             if label_vetoed or not hit.isdisjoint(pattern.unless):
                 vetoed = True
                 continue
-            found = _match(doc, pattern)
+            vetoes = rule.unless_near + pattern.unless_near
+            found, rejected = _match(doc, pattern, partial(self._vetoed, doc, vetoes))
+            vetoed = vetoed or rejected
             if found is None:
-                continue
-            if self._vetoed(doc, rule.unless_near + pattern.unless_near, found[1]):
-                vetoed = True
                 continue
             span, hits = found
             key = (span if rule.pick == "nearest" else 0, order)
@@ -328,16 +340,33 @@ class RuleSet:
         return Decision(rule.label, pattern.sub, pattern.rule, evidence), False
 
 
-def _close(hits: list[Hit], context: list[Hit], near: int) -> bool:
-    return any(c.start - near <= h.end and h.start <= c.end + near for h in hits for c in context)
+def _close(hits: list[Hit], context: list[Hit], starts: list[int], near: int) -> bool:
+    """Whether a context hit lies within `near` tokens of one of `hits`. Context hits are
+    sorted by start and span at most _MAX_SPAN, so each check is a bisection."""
+    for h in hits:
+        index = bisect_left(starts, h.start - near - _MAX_SPAN)
+        while index < len(context) and context[index].start <= h.end + near:
+            if context[index].end + near >= h.start:
+                return True
+            index += 1
+    return False
 
 
-def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
-    """The pattern's hits, nearest first; the caller has checked every group has one."""
+def _match(
+    doc: Document, pattern: Pattern, rejects: Callable[[list[Hit]], bool]
+) -> tuple[tuple[int, list[Hit]] | None, bool]:
+    """The pattern's nearest hits that its context does not veto, and whether a match was
+    vetoed; the caller has checked every group has a hit. Each anchor is judged on its
+    own: "Сайт не упал, но почта не работает" vetoes the first failure, not the second."""
     groups = [doc.hits(cues) for cues in pattern.groups]
+    rejected = False
     if pattern.window is None:
-        chosen = [g[0] for g in groups]
-        return 0, chosen
+        for anchor in groups[0]:
+            chosen = [anchor] + [g[0] for g in groups[1:]]
+            if not rejects(chosen):
+                return (0, chosen), rejected
+            rejected = True
+        return None, rejected
     # Hits are sorted by start: the nearest hit of each other group is found by bisection,
     # so a text repeating cue words costs n log n, not n squared.
     starts = [[h.start for h in group] for group in groups[1:]]
@@ -348,8 +377,11 @@ def _match(doc: Document, pattern: Pattern) -> tuple[int, list[Hit]] | None:
             chosen.append(_nearest(other, positions, anchor.start))
         span = max(h.end for h in chosen) - min(h.start for h in chosen)
         if span <= pattern.window and (best is None or span < best[0]):
-            best = (span, chosen)
-    return best
+            if rejects(chosen):
+                rejected = True
+            else:
+                best = (span, chosen)
+    return best, rejected
 
 
 def _nearest(hits: list[Hit], starts: list[int], position: int) -> Hit:
@@ -365,18 +397,3 @@ def _nearest(hits: list[Hit], starts: list[int], position: int) -> Hit:
     if position - before.start <= after.start - position:
         return hits[bisect_left(starts, before.start)]
     return after
-
-
-def masked_pattern(token: str) -> re.Pattern[str] | None:
-    """A regex for a masked word ("f***", "бл*дь"): each run of n masks is 1..n+2 letters."""
-    if not _MASK.search(token) or not re.search(r"[a-zа-я]", token):
-        return None
-    parts = []
-    for piece in re.split(r"([*@#$%!]+)", token):
-        if not piece:
-            continue
-        if _MASK.fullmatch(piece):
-            parts.append(f"[a-zа-я]{{1,{len(piece) + 2}}}")
-        else:
-            parts.append(re.escape(piece))
-    return re.compile("^" + "".join(parts) + "$")

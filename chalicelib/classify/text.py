@@ -92,3 +92,21 @@ def tokenize_request(subject: str, text: str) -> list[Token]:
 def words(cue: str) -> list[str]:
     """The words of a rule-data cue, normalised like request text (keeps `*` and `<...>`)."""
     return normalise(cue).split()
+
+
+_MASK = re.compile(r"[*@#$%!]+")
+
+
+def masked_pattern(token: str) -> re.Pattern[str] | None:
+    """A regex for a masked word ("f***", "бл*дь"): each run of n masks is 1..n+2 letters."""
+    if not _MASK.search(token) or not re.search(r"[a-zа-я]", token):
+        return None
+    parts = []
+    for piece in re.split(r"([*@#$%!]+)", token):
+        if not piece:
+            continue
+        if _MASK.fullmatch(piece):
+            parts.append(f"[a-zа-я]{{1,{len(piece) + 2}}}")
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("^" + "".join(parts) + "$")

@@ -274,3 +274,21 @@ def test_everyday_russian_typed_in_latin_letters_is_read_in_cyrillic_too() -> No
     assert translit_reading("Is it down? Please fix it, we need the site up today.") is None
     tokens = [t.surface for t in tokenize("Привет!Сайт не работает, sh!t")]
     assert tokens == ["привет", "сайт", "не", "работает", "sh!t"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Сайт не упал, всё работает, вопрос: как продлить тариф?", "consultation"),
+        (
+            "The site is not down, I just want to know how to add a mailbox in cPanel.",
+            "consultation",
+        ),
+        # a negation vetoes the failure it denies, not another one beside it
+        ("Сайт не упал, но почта не работает", "outage"),
+        ("Site is down, no error shown, just a blank page", "outage"),
+    ],
+)
+def test_a_denied_failure_is_not_an_outage(text: str, expected: str) -> None:
+    scope, _ = classify_request("Вопрос", text, "cabinet")
+    assert scope.label == expected, scope.evidence
