@@ -64,7 +64,8 @@ def choose(
     """The label: the model's best, except that a label the rules vetoed in context is
     never chosen, and the rules' own first label stands unless the model prefers another
     by more than `margin` (fitted with the weights: how far the rules are trusted)."""
-    allowed = {label: score for label, score in scores.items() if label not in set(vetoed)}
+    excluded = set(vetoed)
+    allowed = {label: score for label, score in scores.items() if label not in excluded}
     if not allowed:
         allowed = dict(scores)
     best = max(allowed, key=lambda label: allowed[label])
@@ -90,7 +91,8 @@ class LinearModel:
 
     def best(self, found: Sequence[str], among: Iterable[str] | None = None) -> str | None:
         scores = self.scores(found)
-        allowed = [label for label in self.labels if among is None or label in set(among)]
+        wanted = None if among is None else set(among)
+        allowed = [label for label in self.labels if wanted is None or label in wanted]
         return max(allowed, key=lambda label: scores[label]) if allowed else None
 
     def reasons(self, found: Iterable[str], label: str) -> list[str]:
