@@ -35,16 +35,12 @@ class Cue:
 
 
 class CueSet:
-    """Named cues, indexed by their first word so a request only tries cues that can match."""
+    """Named cues. The vocabulary that compiles them indexes every cue by its first word
+    (`Vocabulary.starts`), so a document only tries cues that can match."""
 
     def __init__(self, name: str, cues: Sequence[Cue]) -> None:
         self.name = name
         self.cues = tuple(cues)
-        by_first: dict[str, list[Cue]] = {}
-        for cue in self.cues:
-            by_first.setdefault(cue.features[0], []).append(cue)
-        self.by_first = {k: tuple(v) for k, v in by_first.items()}
-        self.first_features = frozenset(self.by_first)
 
 
 class Hit(NamedTuple):  # a tuple: documents make many, and tuples are cheap to make
@@ -275,9 +271,6 @@ class RuleSet:
 
     def document(self, subject: str, text: str) -> Document:
         return Document(subject, text, self.vocabulary)
-
-    def present(self, doc: Document, name: str) -> bool:
-        return bool(doc.hits(self.sets[name]))
 
     def _near(self, entry: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
         return tuple((self._group(g).name, int(n)) for g, n in entry.get("unless_near", {}).items())
