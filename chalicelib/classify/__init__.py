@@ -21,7 +21,7 @@ from chalicelib.classify.engine import (
     Vocabulary,
 )
 from chalicelib.classify.learned import LinearModel, choose, explain, features
-from chalicelib.classify.text import Token, masked_pattern, tokenize, words
+from chalicelib.classify.text import Token, masked_pattern, remembered, tokenize, words
 from chalicelib.models import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent
@@ -33,7 +33,6 @@ MAX_KB = 3
 SUBJECT_CHARS = 500
 TEXT_CHARS = 10_000
 ABUSE_CHARS = 100_000
-KNOWN_WORDS = 50_000
 
 
 def _load(name: str) -> Any:
@@ -57,17 +56,12 @@ class AbuseLexicon:
         self._prefixes = frozenset(str(p) for p in data["prefixes"])
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
         self._masked: tuple[str, ...] = tuple(str(w) for w in data["masked"])
-        self._known: dict[str, str | None] = {}  # word -> cue, bounded: words repeat
+        self._known: dict[str, str | None] = {}  # word -> its cue (text.remembered)
 
     def hits(self, tokens: list[Token]) -> list[Evidence]:
         found = []
         for token in tokens:
-            if token.norm in self._known:
-                cue = self._known[token.norm]
-            else:
-                if len(self._known) >= KNOWN_WORDS:
-                    self._known.clear()
-                cue = self._known[token.norm] = self._cue(token)
+            cue = remembered(self._known, token, self._cue)
             if cue is not None:
                 found.append(Evidence("flag", "abusive", "R6.2", cue, token.field, token.surface))
         return found

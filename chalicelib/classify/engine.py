@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
-from chalicelib.classify.text import Token, stem, tokenize_request, words
+from chalicelib.classify.text import Token, remembered, stem, tokenize_request, words
 from chalicelib.models import Evidence
 
 _CODE = re.compile(r"^[45]\d\d$")
 _IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
 _GAP = 2  # positions between consecutive words of one cue
-_KNOWN_WORDS = 50_000  # words whose features are remembered
 _MAX_SPAN = 64  # positions a cue's hit can span: words x _GAP, far above any cue
 
 
@@ -122,15 +121,10 @@ class Vocabulary:
         return cues
 
     def features(self, token: Token) -> frozenset[str]:
-        """The features a word has; remembered per word (a bounded cache: words repeat)."""
-        known = self._known.get(token.norm)
-        if known is None:
-            if len(self._known) >= _KNOWN_WORDS:
-                self._known.clear()
-            known = self._known[token.norm] = frozenset(self._features(token))
-        return known
+        """The features a word has, remembered per word."""
+        return remembered(self._known, token, self._features)
 
-    def _features(self, token: Token) -> list[str]:
+    def _features(self, token: Token) -> frozenset[str]:
         norm = token.norm
         found = ["s:" + token.stem]
         if norm in self.exact:
@@ -145,7 +139,7 @@ class Vocabulary:
             found.append("c:code")
         elif _IMPERATIVE.match(norm):
             found.append("c:imp")
-        return found
+        return frozenset(found)
 
 
 class Document:

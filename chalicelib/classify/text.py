@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import snowballstemmer
 
@@ -35,6 +36,8 @@ _TOKEN = re.compile(
 _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|[?;]+|!+(?![0-9a-zа-я])|\n+")
 _CYRILLIC = re.compile(r"[а-я]")
 SENTENCE_GAP = 5
+KNOWN_WORDS = 50_000  # words whose verdicts a process remembers (words repeat)
+_T = TypeVar("_T")
 FIELD_GAP = 50
 
 
@@ -44,6 +47,17 @@ class Token(NamedTuple):  # a tuple: every word of every request is one
     stem: str
     position: int
     field: str
+
+
+def remembered(cache: dict[str, _T], token: Token, make: Callable[[Token], _T]) -> _T:
+    """`make(token)`, remembered per word in `cache`; the cache starts over past
+    KNOWN_WORDS words, so a process's memory stays flat whatever it reads."""
+    if token.norm in cache:
+        return cache[token.norm]
+    if len(cache) >= KNOWN_WORDS:
+        cache.clear()
+    value = cache[token.norm] = make(token)
+    return value
 
 
 def normalise(text: str) -> str:
