@@ -81,15 +81,19 @@ def out_of_fold(
     return scores
 
 
-def choose_strength(found: list[list[str]], targets: list[str], groups: list[str]) -> float:
-    best = (-1.0, STRENGTHS[0])
+def choose_strength(
+    found: list[list[str]], targets: list[str], groups: list[str]
+) -> tuple[float, list[dict[str, float]]]:
+    """The best regularisation by cross-validation, with its out-of-fold scores."""
+    best: tuple[float, float, list[dict[str, float]]] = (-1.0, STRENGTHS[0], [])
     for strength in STRENGTHS:
         scores = out_of_fold(found, targets, groups, strength)
         predicted = [max(s, key=lambda label: s[label]) for s in scores]
         score = f1_score(targets, predicted, average="macro")
         print(f"  C={strength:<5} cross-validated macro-F1 {score:.3f}")
-        best = max(best, (score, strength))
-    return best[1]
+        if (score, strength) > best[:2]:
+            best = (score, strength, scores)
+    return best[1], best[2]
 
 
 def choose_margin(
@@ -140,13 +144,13 @@ def train() -> dict[str, Any]:
     groups = [row["id"].removesuffix("+d") for row in rows]
     labels = [row["label"] for row in rows]
     print(f"label model: {len(rows)} training requests")
-    strength = choose_strength(found, labels, groups)
-    margin = choose_margin(out_of_fold(found, labels, groups, strength), judged, labels)
+    strength, scores = choose_strength(found, labels, groups)
+    margin = choose_margin(scores, judged, labels)
     label_model = _export(*_fit(found, labels, strength))
     with_sub = [i for i, row in enumerate(rows) if row.get("sub")]
     subs = [rows[i]["sub"] for i in with_sub]
     print(f"sub-label model: {len(with_sub)} training requests")
-    sub_strength = choose_strength(
+    sub_strength, _ = choose_strength(
         [found[i] for i in with_sub], subs, [groups[i] for i in with_sub]
     )
     sub_model = _export(*_fit([found[i] for i in with_sub], subs, sub_strength))
