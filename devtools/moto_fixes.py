@@ -1,5 +1,12 @@
 """Workarounds for moto 5.2's DynamoDB, which the local stack and the tests apply.
 
+moto is not atomic across threads: a conditional write checks, then writes, and a
+thread can run in between; a failed transaction rolls back by restoring a snapshot of
+the tables taken before it, undoing whatever another thread wrote meanwhile. The local
+stack serves requests on threads, so ten concurrent answers could all get 201 while one
+was lost. Every operation on the stand-in's tables is serialised by one lock, as the
+single writer DynamoDB behaves like for one item.
+
 moto rolls back a failed TransactWriteItems by restoring a deep copy of each table it
 touched, taken before every transaction. Its models record every instance they create
 (`instances_tracked`, for its model API only), and the copied table and items are
@@ -91,7 +98,48 @@ def snapshot_only_what_a_transaction_touches() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# Every operation that reads or writes items: a read must not see half a transaction.
+_SERIALISED = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_write_items",
+    "transact_get_items",
+    "execute_statement",
+    "execute_transaction",
+    "batch_execute_statement",
+)
+
+
+@functools.cache
+def serialise_item_operations() -> None:
+    """One lock around every item operation of moto's DynamoDB (see the module's note)."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def serialised(original: Any) -> Any:
+        @functools.wraps(original)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return call
+
+    for name in _SERIALISED:
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
 def apply() -> None:
-    """Both workarounds (the snapshot one first: the tracking fix wraps it)."""
+    """Every workaround (the snapshot one first: the tracking fix wraps it; the lock
+    outermost, so a transaction and its rollback are one step to other threads)."""
     snapshot_only_what_a_transaction_touches()
     stop_transaction_copies_from_piling_up()
+    serialise_item_operations()

@@ -797,5 +797,73 @@ def _all_for(store: Any, sub: str) -> list[Any]:
         token = page.next
 
 
-ALL = [redelivery, faults, races]
+@timed
+def races_on_moto(quick: bool = True) -> Row:
+    """The same races on moto, the stand-in `make run` serves from threads: every write
+    it acknowledged is stored (moto alone lost one of ten concurrent answers, and stored
+    breaches two sweeps reported as `pending`, without their audit event)."""
+    rounds = 3 if quick else 8
+    row = Row("races on moto (the local stack's stand-in)")
+    with moto_stack():
+        _moto_concurrent_answers(rounds, row)
+        _moto_two_sweeps(rounds, row)
+    return row
+
+
+def _moto_concurrent_answers(rounds: int, row: Row) -> None:
+    from chalicelib.identity import Principal
+
+    rt = aws_runtime(clock=MovingClock(T0), mailer=RecordingMailer())
+    for n in range(rounds):
+        ticket = rt.cabinet.open_ticket(_customer(n), _new(n))
+        agents = [
+            Principal(sub=f"sub-agent-{i}", email=f"agent{i}@hosting.example", groups=("staff",))
+            for i in range(10)
+        ]
+        results = _together(
+            *(
+                lambda a=agent, i=i, t=ticket.id: rt.desk.respond(a, t, f"Ответ {i}")
+                for i, agent in enumerate(agents)
+            )
+        )
+        taken = {r.id for r in results if not isinstance(r, Exception)}
+        thread = rt.store.requests.thread(ticket.id)
+        stored = {m.id for m in thread.messages if m.author == "staff"} if thread else set()
+        row.inputs += len(agents)
+        row.stored += len(taken & stored)
+        row.lost += len(taken - stored)
+        row.duplicated += max(len(stored) - len(taken), 0)
+        row.mistakes += sum(
+            1 for r in results if isinstance(r, Exception) and not hasattr(r, "code")
+        )
+    row.notes.append(f"{rounds} x 10 concurrent answers on one ticket: each 201 is stored")
+
+
+def _moto_two_sweeps(rounds: int, row: Row) -> None:
+    publisher = RecordingPublisher()
+    due = T0 + timedelta(minutes=61)
+    one = aws_runtime(clock=MovingClock(T0), publisher=publisher, mailer=RecordingMailer())
+    ids = [one.cabinet.open_ticket(_customer(100 + n), _new(n)).id for n in range(rounds * 4)]
+    two = aws_runtime(clock=MovingClock(due), publisher=publisher, mailer=RecordingMailer())
+    one = aws_runtime(clock=MovingClock(due), publisher=publisher, mailer=RecordingMailer())
+    _together(lambda: one.sweeper.run(due), lambda: two.sweeper.run(due))
+    breaches = publisher.count("sla_breach")
+    row.inputs += len(ids)
+    for ticket_id in ids:
+        ticket = one.store.requests.get(ticket_id)
+        trail = one.store.requests.audit_trail(ticket_id)
+        recorded = sum(e.action == "sla_breached" for e in trail)
+        if ticket is None or ticket.sla is None:
+            row.lost += 1
+            continue
+        row.stored += 1
+        row.lost += breaches.get(ticket_id, 0) == 0 or recorded == 0
+        row.duplicated += max(breaches.get(ticket_id, 0) - 1, 0) + max(recorded - 1, 0)
+        if ticket.sla.state != "breached":
+            row.mistakes += 1
+            row.notes.append(f"{ticket_id}: escalated but stored {ticket.sla.state}")
+    row.notes.append(f"two sweeps at once over {len(ids)} due tickets: each breached once")
+
+
+ALL = [redelivery, faults, races, races_on_moto]
 ON_A_STACK = [authorization, hostile_http, load]
