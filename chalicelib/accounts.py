@@ -13,7 +13,8 @@ _FILTER_SAFE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?_`{|}~-]{1,64}@[A-Za-z0-9.-]{1
 
 class AccountDirectory(Protocol):
     def find_by_email(self, email: str) -> str | None:
-        """The account id (`sub`) registered with this e-mail, if any."""
+        """The account id (`sub`) whose verified e-mail this is, if any (R1.7): an address
+        the account holder typed but never confirmed proves nothing."""
         ...
 
     def email_of(self, sub: str) -> str | None:
@@ -29,15 +30,20 @@ class CognitoDirectory:
     def find_by_email(self, email: str) -> str | None:
         if not _FILTER_SAFE.fullmatch(email):
             return None  # not an address an account can have: no lookup, no guess
+        # Read from the directory at the moment of linking, never from a token that may
+        # predate a change of address.
         users = self._client.list_users(
             UserPoolId=self._pool, Filter=f'email = "{email}"', Limit=2
         ).get("Users", [])
         if len(users) != 1:
             return None  # none, or ambiguous: never link to a guess
-        for attribute in users[0].get("Attributes", []):
-            if attribute["Name"] == "sub":
-                return str(attribute["Value"])
-        return None
+        attributes = {a["Name"]: a["Value"] for a in users[0].get("Attributes", [])}
+        if str(attributes.get("email_verified", "")).lower() != "true":
+            return None  # an unverified address is a claim (R1.7)
+        if str(attributes.get("email", "")).lower() != email.lower():
+            return None
+        sub = attributes.get("sub")
+        return str(sub) if sub else None
 
     def email_of(self, sub: str) -> str | None:
         if not _SUB.fullmatch(sub):

@@ -19,6 +19,9 @@ Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifec
 Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
 # What became of an automatic acknowledgement owed to an e-mail sender.
 AckState = Literal["owed", "sent", "rate_limited", "failed"]
+# How an advisory record without an account names a sender whose address is only a claim
+# (`intake.values.UNLINKED_PREFIX`: an unverified From, an address given in a chat).
+CLAIM_PREFIXES = ("unverified:", "unlinked:")
 DeliveryState = Literal["queued", "sent", "failed", "suppressed"]  # API.md, Conversations
 
 
@@ -208,6 +211,14 @@ class Ticket:
     incident: str | None = None  # the incident it is linked to (R3.3)
     admin_request: dict[str, Any] | None = None  # R5.1, R5.2: `admin.free.AdminRequest`
 
+    @property
+    def claimed_email(self) -> str | None:
+        """R1.7: the address an advisory record's sender gave but never proved (an
+        unverified From, an address typed into a chat): findable, never the account's."""
+        if self.official or not self.customer.startswith(CLAIM_PREFIXES):
+            return None
+        return self.customer_email
+
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
@@ -240,6 +251,7 @@ class Ticket:
             body["solved_at"] = self.solved_at
         if not self.official:
             body["from_addr"] = self.customer_email
+            body["claimed_email"] = self.claimed_email
         return body
 
 

@@ -90,6 +90,7 @@ def create_user_pool(cognito: Any, pool_name: str) -> tuple[str, str, str]:
         UsernameAttributes=props["UsernameAttributes"],
         AutoVerifiedAttributes=props["AutoVerifiedAttributes"],
         Policies=props["Policies"],
+        UserAttributeUpdateSettings=props["UserAttributeUpdateSettings"],
     )["UserPool"]
     client_definition = resource("UserPoolClient")
     client_props = client_definition["Properties"]

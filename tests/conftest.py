@@ -72,15 +72,19 @@ def aws() -> Iterator[Any]:
         yield dynamodb
 
 
-def register(email: str) -> str:
-    """A cabinet account in the test user pool; returns its `sub`."""
+def register(email: str, *, verified: bool = True) -> str:
+    """A cabinet account in the test user pool; returns its `sub`. `verified=False` is an
+    address its holder typed but never confirmed (R1.7)."""
     import boto3
 
     cognito = boto3.client("cognito-idp", region_name="eu-central-1")
     user = cognito.admin_create_user(
         UserPoolId=os.environ["USER_POOL_ID"],
         Username=email,
-        UserAttributes=[{"Name": "email", "Value": email}],
+        UserAttributes=[
+            {"Name": "email", "Value": email},
+            {"Name": "email_verified", "Value": "true" if verified else "false"},
+        ],
         MessageAction="SUPPRESS",
     )["User"]
     return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub"))

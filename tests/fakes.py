@@ -14,7 +14,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -607,10 +607,15 @@ class FakePublisher:
 class FakeDirectory:
     """Cabinet accounts by e-mail."""
 
-    def __init__(self, accounts: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, accounts: Mapping[str, str] | None = None, unverified: Iterable[str] = ()
+    ) -> None:
         self.accounts = {k.lower(): v for k, v in (accounts or {}).items()}
+        self.unverified = {e.lower() for e in unverified}  # typed, never confirmed
 
     def find_by_email(self, email: str) -> str | None:
+        if email.lower() in self.unverified:
+            return None  # R1.7: as the Cognito directory, only a verified address links
         return self.accounts.get(email.lower())
 
     def email_of(self, sub: str) -> str | None:

@@ -24,7 +24,7 @@ from chalicelib.ids import new_event_id
 from chalicelib.models import AuditEvent, Ticket
 from chalicelib.storage import Requests, SetAdminRequest
 from chalicelib.timeutil import Clock, to_iso
-from chalicelib.validation import reject_unknown_fields
+from chalicelib.validation import clean_text, reject_unknown_fields
 
 _TEXT_MAX = 20_000  # the request's own bound; nothing longer is scanned
 _SERVER = re.compile(
@@ -193,9 +193,11 @@ def parse_correction(body: dict[str, Any], current: AdminRequest | None, by: str
         )
     os_id = _listed(body, "os", base.os, [o["id"] for o in data["os"]])
     panel = _listed(body, "panel", base.panel, [p["id"] for p in data["panels"]])
-    server = body.get("server", base.server)
-    if server is not None and (not isinstance(server, str) or not 1 <= len(server) <= 64):
-        raise InvalidInput("invalid_server", "`server` is a server id", field="server")
+    server = (
+        clean_text(body["server"], "server", max_chars=64, single_line=True, required=False)
+        if "server" in body
+        else base.server
+    )
     clean = body.get("clean", base.clean)
     if clean is not None and not isinstance(clean, bool):
         raise InvalidInput("invalid_clean", "`clean` is true, false or null", field="clean")

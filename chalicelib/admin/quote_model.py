@@ -1,6 +1,8 @@
 """Quotes for paid work (R5.3, R4.7): the values and every allowed step, as pure
 functions from a quote to the next one. Money is `Decimal` with its currency, never a
-float; a quote's version makes every stored step conditional on the one read."""
+float; what was paid keeps the currency it was paid in, and once anything is paid no
+step changes the quote's currency (R5.4). A quote's version makes every stored step
+conditional on the one read."""
 
 from __future__ import annotations
 
@@ -90,6 +92,7 @@ class Quote:
     created_at: str
     revision: Revision | None = None
     paid: Decimal = Decimal("0.00")
+    paid_currency: str | None = None  # R5.4: what was paid was paid in this currency
     refund_due: Decimal | None = None
     refusal: str | None = None
     history: tuple[Step, ...] = ()
@@ -102,6 +105,7 @@ class Quote:
             "state": self.state,
             **self.terms.to_dict(),
             "paid": str(self.paid),
+            "paid_currency": self.paid_currency,
             "revision": self.revision.to_dict() if self.revision else None,
             "created_at": self.created_at,
             "history": [s.to_dict() for s in self.history],
@@ -109,6 +113,7 @@ class Quote:
         }
         if self.refund_due is not None:
             body["refund_due"] = str(self.refund_due)
+            body["refund_currency"] = self.paid_currency or self.terms.currency
         if self.refusal:
             body["refusal"] = self.refusal
         return body
@@ -121,12 +126,25 @@ def _refuse(code: str, message: str) -> Conflict:
     return Conflict(code, message)
 
 
+def _payable_under(quote: Quote, terms: Terms) -> None:
+    """R5.4: terms that would stand after a payment keep its currency and cover it."""
+    if quote.paid > 0 and terms.currency != (quote.paid_currency or quote.terms.currency):
+        raise _refuse(
+            "currency_locked",
+            f"{quote.paid} {quote.paid_currency} is paid: the quote stays in that currency",
+        )
+    if terms.price < quote.paid:
+        raise _refuse("price_below_paid", "the price cannot fall below what was paid")
+
+
 def accept(quote: Quote, side: Side) -> tuple[Quote, str]:
     """The counterparty of an open revision accepts it (the new terms stand, and the
-    quote is agreed); with none open, the owner accepts the proposed quote."""
+    quote is agreed); with none open, the owner accepts the proposed quote. A revision
+    proposed before a payment is judged against what is paid when it is accepted."""
     if quote.revision is not None:
         if quote.revision.by == side:
             raise _refuse("revision_pending", "the other side must accept this revision")
+        _payable_under(quote, quote.revision.terms)
         return replace(quote, state="accepted", terms=quote.revision.terms, revision=None), (
             "revision_accepted"
         )
@@ -152,10 +170,7 @@ def revise(quote: Quote, side: Side, terms: Terms, at: str) -> tuple[Quote, str]
         raise _refuse("invalid_quote_step", f"a {quote.state} quote cannot be revised")
     if quote.revision is not None:
         raise _refuse("revision_open", "one revision at a time: answer the open one first")
-    if terms.currency != quote.terms.currency and quote.paid > 0:
-        raise _refuse("currency_fixed", "payments were made in the quote's currency")
-    if terms.price < quote.paid:
-        raise _refuse("price_below_paid", "the price cannot fall below what was paid")
+    _payable_under(quote, terms)
     return replace(quote, revision=Revision(terms, side, at)), "revised"
 
 
@@ -164,13 +179,17 @@ def pay(quote: Quote, amount: Decimal, currency: str) -> tuple[Quote, str]:
         raise _refuse("invalid_quote_step", f"no payment on a {quote.state} quote")
     if currency != quote.terms.currency:
         raise _refuse("wrong_currency", f"the quote is in {quote.terms.currency}")
+    if quote.paid_currency not in (None, currency):
+        raise _refuse("currency_locked", f"payments are in {quote.paid_currency}")
     if quote.paid + amount > quote.terms.price:
         raise _refuse("overpaid", f"at most {quote.terms.price - quote.paid} is still due")
-    return replace(quote, paid=(quote.paid + amount).quantize(CENTS)), "payment_recorded"
+    paid = (quote.paid + amount).quantize(CENTS)
+    return replace(quote, paid=paid, paid_currency=currency), "payment_recorded"
 
 
 def refuse(quote: Quote, reason: str) -> tuple[Quote, str]:
-    """R5.3: staff may refuse the work at any time; what was paid is refunded."""
+    """R5.3: staff may refuse the work at any time; what was paid is refunded, in the
+    currency it was paid in (R5.4)."""
     if quote.state not in OPEN_STATES:
         raise _refuse("invalid_quote_step", f"a {quote.state} quote cannot be refused")
     refund = quote.paid.quantize(CENTS)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from chalicelib import observability as obs
@@ -31,39 +32,54 @@ from chalicelib.ids import new_event_id, new_quote_id
 from chalicelib.models import AuditEvent, Ticket
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.storage import Quotes, Requests, StaleState
-from chalicelib.timeutil import Clock, to_iso
+from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
 CURRENCIES = ("RUB", "USD", "EUR")
 PRICE_MAX = Decimal("100000000")
 QUOTE_ID = re.compile(r"Q-[0-9A-Z]{10}")
-_DEADLINE = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]{5,15}(?:Z|[+-]\d\d:\d\d))?")
+_DEADLINE = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]{5,15}(?:Z|[+-]\d\d:\d\d))?", re.ASCII)
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?", re.ASCII)
 STAFF_ACTIONS = frozenset({"refuse", "payments", "complete"})
 ACTIONS = frozenset({"accept", "decline", "revise"}) | STAFF_ACTIONS
 _METRIC_STEPS = {"proposed", "accepted", "revision_accepted", "declined", "refused"}
 
 
 def money(value: object, name: str) -> Decimal:
-    """An exact amount of at most two decimals: a string ("1500.00") or a whole number;
-    a JSON fraction is read from its shortest decimal text, never through binary."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    """An exact amount as a JSON string of ASCII digits with at most two decimals
+    ("1500.00"): never a JSON number (a float is already rounded when it arrives), nor
+    the other digits and separators `Decimal` would read (`١٢٣`, `１２３`, `1_000`)."""
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value.strip()):
         raise InvalidInput(
-            f"invalid_{name}", f'`{name}` is an amount such as "1500.00"', field=name
+            f"invalid_{name}",
+            f'`{name}` is a string of digits with at most two decimals, such as "1500.00"',
+            field=name,
         )
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidInput(f"invalid_{name}", f"`{name}` is not an amount", field=name) from None
-    if (
-        not amount.is_finite()
-        or amount <= 0
-        or amount > PRICE_MAX
-        or amount != amount.quantize(CENTS)
-    ):
+    amount = Decimal(value.strip())
+    if amount <= 0 or amount > PRICE_MAX:
         raise InvalidInput(
-            f"invalid_{name}", f"`{name}` is positive, with at most two decimals", field=name
+            f"invalid_{name}", f"`{name}` is positive and at most {PRICE_MAX}", field=name
         )
     return amount.quantize(CENTS)
+
+
+def deadline_of(value: object, now: datetime) -> str:
+    """A real date (or time with an offset), today or later: `2027-13-45`, `0000-00-00`
+    and yesterday are refused."""
+    text = value.strip() if isinstance(value, str) else ""
+    when: date | None = None
+    if _DEADLINE.fullmatch(text):
+        try:
+            when = parse_iso(text).date() if "T" in text else date.fromisoformat(text)
+        except ValueError:
+            when = None
+    if when is None:
+        raise InvalidInput(
+            "invalid_deadline", "`deadline` is an ISO 8601 date or time", field="deadline"
+        )
+    if when < now.date():
+        raise InvalidInput("deadline_in_past", "`deadline` is in the past", field="deadline")
+    return text
 
 
 def currency_of(body: dict[str, Any]) -> str:
@@ -78,24 +94,19 @@ def currency_of(body: dict[str, Any]) -> str:
     return str(currency)
 
 
-def parse_terms(body: dict[str, Any], base: Terms | None = None) -> Terms:
+def parse_terms(body: dict[str, Any], now: datetime, base: Terms | None = None) -> Terms:
     """New terms, or (`base`) a revision of some of them."""
     reject_unknown_fields(body, ("scope", "deadline", "price", "currency"))
     if base is not None and not body:
         raise InvalidInput("terms_required", "a revision changes at least one term")
     scope = text_field(body, "scope", max_chars=4_000, required=base is None)
-    deadline = body.get("deadline", base.deadline if base else None)
-    if not isinstance(deadline, str) or not _DEADLINE.fullmatch(deadline.strip()):
-        raise InvalidInput(
-            "invalid_deadline", "`deadline` is an ISO 8601 date or time", field="deadline"
-        )
     if base is None:
-        return Terms(
-            scope or "", deadline.strip(), money(body.get("price"), "price"), currency_of(body)
-        )
+        deadline = deadline_of(body.get("deadline"), now)
+        return Terms(scope or "", deadline, money(body.get("price"), "price"), currency_of(body))
+    deadline = deadline_of(body["deadline"], now) if "deadline" in body else base.deadline
     price = money(body["price"], "price") if "price" in body else base.price
     currency = currency_of(body) if "currency" in body else base.currency
-    return Terms(scope or base.scope, deadline.strip(), price, currency)
+    return Terms(scope or base.scope, deadline, price, currency)
 
 
 class QuoteDesk:
@@ -110,8 +121,9 @@ class QuoteDesk:
         ticket = self._ticket(staff, ticket_id)
         if not ticket.official or ticket.status == "closed":
             raise Conflict("not_quotable", "quotes are made on open cabinet tickets")
-        terms = parse_terms(body)
-        at = to_iso(self._clock())
+        now = self._clock()
+        terms = parse_terms(body, now)
+        at = to_iso(now)
         step = Step(at, "staff", staff.sub, "proposed", terms.to_dict())
         quote = Quote(new_quote_id(), ticket_id, "proposed", terms, at, history=(step,))
         self._quotes.add(quote, self._audit(quote, step))
@@ -165,7 +177,7 @@ class QuoteDesk:
             changed, name = decline(quote, side)
             return changed, name, {}
         if action == "revise":
-            terms = parse_terms(body, quote.terms)
+            terms = parse_terms(body, parse_iso(at), quote.terms)
             changed, name = revise(quote, side, terms, at)
             return changed, name, terms.to_dict()
         if action == "payments":
@@ -175,11 +187,8 @@ class QuoteDesk:
                 body, "reference", max_chars=200, single_line=True, required=False
             )
             changed, name = pay(quote, amount, currency_of(body))
-            detail = {
-                "amount": str(amount),
-                "currency": quote.terms.currency,
-                "paid": str(changed.paid),
-            }
+            detail = {"amount": str(amount), "currency": changed.paid_currency}
+            detail["paid"] = str(changed.paid)
             return changed, name, {**detail, "reference": reference}
         if action == "refuse":
             reject_unknown_fields(body, ("reason",))
@@ -190,7 +199,11 @@ class QuoteDesk:
             return (
                 changed,
                 name,
-                {"reason": reason, "refund_due": refund, "currency": quote.terms.currency},
+                {
+                    "reason": reason,
+                    "refund_due": refund,
+                    "currency": changed.paid_currency or quote.terms.currency,
+                },
             )
         reject_unknown_fields(body, ())
         changed, name = complete(quote)
@@ -232,7 +245,8 @@ def _told(quote: Quote, step: Step) -> str:
         offer = f"{revised.scope} — {revised.price} {revised.currency}, by {revised.deadline}"
         return f"{head} Proposed: {offer}. Please accept or decline."
     if step.action == "payment_recorded":
-        return f"{head} Paid so far: {quote.paid} {terms.currency} of {terms.price}."
+        return f"{head} Paid so far: {quote.paid} {quote.paid_currency} of {terms.price}."
     if step.action == "refused":
-        return f"{head} {quote.refusal} Refund due: {quote.refund_due} {terms.currency}."
+        refund = f"{quote.refund_due} {quote.paid_currency or terms.currency}"
+        return f"{head} {quote.refusal} Refund due: {refund}."
     return head

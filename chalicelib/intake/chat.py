@@ -1,9 +1,12 @@
 """Chat and Skype transcripts: advisory consultations (R1.4–R1.6, R6.1).
 
 A transcript becomes one advisory record with the whole conversation as messages
-(customer and operator turns apart), classified on the customer's turns, linked to an
-account by the e-mail the customer gives (R1.6), and marked `ticket_recommended` with
-a reply template pointing to the cabinet when it goes beyond a consultation (R1.5).
+(customer and operator turns apart), classified on the customer's turns, and marked
+`ticket_recommended` with a reply template pointing to the cabinet when it goes beyond a
+consultation (R1.5). It is linked to an account (R1.6) only by an address the chat
+platform says, in its signed body, that it verified (R1.7); an address typed into the
+chat or given unverified is the customer's claim (`claimed_email`), findable by staff
+and nothing more.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Transcript:
     ended_at: datetime
     customer_email: str | None
     turns: tuple[Turn, ...]
+    customer_email_verified: bool = False  # the platform verified the address (R1.7)
 
 
 def verify_signature(secret: bytes, raw_body: bytes, header: str | None) -> None:
@@ -73,7 +77,16 @@ def _instant(value: Any, name: str) -> datetime:
 def parse_transcript(body: dict[str, Any]) -> Transcript:
     """Validate a transcript completely before anything is written."""
     reject_unknown_fields(
-        body, ("id", "channel", "started_at", "ended_at", "customer_email", "messages")
+        body,
+        (
+            "id",
+            "channel",
+            "started_at",
+            "ended_at",
+            "customer_email",
+            "customer_email_verified",
+            "messages",
+        ),
     )
     ident = body.get("id")
     if not isinstance(ident, str) or not _TRANSCRIPT_ID.match(ident):
@@ -87,12 +100,35 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
     )
     if ended < started:
         raise InvalidInput("ended_before_started", "`ended_at` is before `started_at`")
+    email, verified = _customer_email(body)
+    turns = _turns(body.get("messages"), started, ended)
+    return Transcript(ident, str(channel), started, ended, email, turns, verified)
+
+
+def _customer_email(body: dict[str, Any]) -> tuple[str | None, bool]:
+    """The address the platform gives, and whether it says it verified it (R1.7)."""
     email = body.get("customer_email")
     if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
         raise InvalidInput(
             "invalid_customer_email", "not an e-mail address", field="customer_email"
         )
-    messages = body.get("messages")
+    verified = body.get("customer_email_verified", False)
+    if not isinstance(verified, bool):
+        raise InvalidInput(
+            "invalid_customer_email_verified",
+            "`customer_email_verified` is true or false",
+            field="customer_email_verified",
+        )
+    if verified and email is None:
+        raise InvalidInput(
+            "customer_email_required",
+            "`customer_email_verified` needs the `customer_email` that was verified",
+            field="customer_email",
+        )
+    return (email.strip().lower() if email else None), verified
+
+
+def _turns(messages: object, started: datetime, ended: datetime) -> tuple[Turn, ...]:
     if not isinstance(messages, list) or not messages:
         raise InvalidInput("messages_required", "a transcript needs at least one message")
     if len(messages) > MAX_MESSAGES:
@@ -122,14 +158,7 @@ def parse_transcript(body: dict[str, Any]) -> Transcript:
         turns.append(Turn("customer" if author == "customer" else "operator", at, text))
     if not any(t.author == "customer" for t in turns):
         raise InvalidInput("no_customer_turns", "the transcript has no customer message")
-    return Transcript(
-        ident,
-        str(channel),
-        started,
-        ended,
-        email.strip().lower() if email else None,
-        tuple(turns),
-    )
+    return tuple(turns)
 
 
 class ChatIntake:
@@ -156,10 +185,12 @@ class ChatIntake:
         customer_text = "\n".join(t.text for t in transcript.turns if t.author == "customer")
         first_line = customer_text.strip().splitlines()[0] if customer_text.strip() else ""
         email = transcript.customer_email or _email_in(customer_text)
+        proven = transcript.customer_email_verified and email == transcript.customer_email
         return Intake(
             channel="chat" if transcript.channel == "chat" else "skype",
             official=False,  # R1.4
-            sender=Sender(email, "stated" if email else "absent"),  # R1.6
+            # R1.6, R1.7: only the platform's signed word links; anything else is a claim.
+            sender=Sender(email, "platform" if proven else ("stated" if email else "absent")),
             subject=first_line[:SUBJECT_MAX],
             text=customer_text[:MESSAGE_MAX],
             received_at=transcript.started_at,
@@ -194,7 +225,8 @@ class ChatIntake:
             "official": False,
             "advisory": True,
             "account": origin.account if origin else None,
-            "account_email": ticket.customer_email,
+            "account_email": ticket.customer_email if origin and origin.account else None,
+            "claimed_email": ticket.claimed_email,
             "ticket_recommended": recommended,
             "ticket_recommended_reason": reason,
             "reply_template": self._reply(ticket, recommended),

@@ -137,10 +137,11 @@ class IntakePipeline:
             self._requests.complete_conversation(stored.id, messages)
 
     def _link(self, sender: Sender) -> str | None:
-        """R1.6: an account only for an address we may trust or the customer stated."""
+        """R1.6, R1.7: an account only for an address proven to be the sender's, and only
+        when the directory holds it as the account's verified e-mail."""
         if sender.account or sender.address is None:
             return sender.account
-        if sender.verified_by in ("dmarc", "stated"):
+        if sender.verified_by in TRUSTED:
             return self._accounts.find_by_email(sender.address)
         return None
 
@@ -272,11 +273,11 @@ class IntakePipeline:
 
     @staticmethod
     def _sender_flags(sender: Sender, account: str | None) -> tuple[str, ...]:
-        if sender.verified_by == "unverified":
-            return ("sender_unverified",)
+        if sender.verified_by in ("unverified", "stated"):
+            return ("sender_unverified",)  # R1.7: a claimed address
         if sender.verified_by == "absent":
             return ("account_email_missing",)  # R1.6
-        if sender.verified_by == "stated" and account is None:
+        if sender.verified_by == "platform" and account is None:
             return ("account_unknown",)
         return ()
 

@@ -8,12 +8,19 @@ from typing import Literal
 
 from chalicelib.models import Author, Channel, Disposition, Origin, Status, Ticket
 
-# How far a sender's identity is known: `token` (a signed-in customer), `dmarc` (From
-# passed DMARC), `stated` (an address the customer gave in a conversation, R1.6),
-# `unverified` (a From we cannot trust), `absent` (no address at all).
-Verification = Literal["token", "dmarc", "stated", "unverified", "absent"]
-TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc"})
-UNLINKED_PREFIX = {"dmarc": "email", "unverified": "unverified", "stated": "unlinked"}
+# How far a sender's identity is known (R1.7): `token` (a signed-in customer), `dmarc`
+# (SES's DMARC verdict passed for From), `platform` (the chat platform verified the
+# address, in its signed body), `stated` (an address the customer gave in a
+# conversation: a claim), `unverified` (a From we cannot trust), `absent` (no address).
+Verification = Literal["token", "dmarc", "platform", "stated", "unverified", "absent"]
+TRUSTED: frozenset[Verification] = frozenset({"token", "dmarc", "platform"})
+# How an unlinked record names its customer; `unverified:` and `unlinked:` mark a claim.
+UNLINKED_PREFIX = {
+    "dmarc": "email",
+    "platform": "email",
+    "unverified": "unverified",
+    "stated": "unlinked",
+}
 
 
 @dataclass(frozen=True)

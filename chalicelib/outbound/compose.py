@@ -18,11 +18,60 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from chalicelib.intake.mail.ack import single_line
 from chalicelib.timeutil import Clock
 
 Kind = Literal["answer", "response_notification", "delay_notification"]
 _CYRILLIC = range(0x0400, 0x0500)
+SUBJECT_MAX = 200
+_ELLIPSIS = "…"
+
+
+class Undeliverable(ValueError):
+    """An address no mail can be sent to as it stands; `reason` is what staff see."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def single_line(text: str, limit: int = 150) -> str:
+    """Header-safe text: no CR/LF or other controls, bounded."""
+    return "".join(ch if ch.isprintable() else " " for ch in text).strip()[:limit]
+
+
+def deliverable_address(address: str) -> str:
+    """The bare address to put in `To:` and hand SES, or Undeliverable. A control
+    character is never copied into a header; an internationalised domain goes out as
+    punycode (IDNA); a non-ASCII local part needs SMTPUTF8, which SES does not send."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain or any(not ch.isprintable() for ch in address):
+        raise Undeliverable("invalid_address")
+    if any(ch in local for ch in ' "(),:;<>[\\]') or len(local) > 64:
+        raise Undeliverable("invalid_address")
+    if not local.isascii():
+        raise Undeliverable("smtputf8_required")  # SES cannot send to it
+    try:
+        ascii_domain = domain.lower().rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise Undeliverable("invalid_address") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(label and len(label) <= 63 for label in labels):
+        raise Undeliverable("invalid_address")
+    if any(not (c.isalnum() or c == "-") for c in ascii_domain.replace(".", "")):
+        raise Undeliverable("invalid_address")
+    return f"{local}@{ascii_domain}"
+
+
+def fitted_subject(template: str, fields: dict[str, str], limit: int = SUBJECT_MAX) -> str:
+    """The subject line with the customer's subject shortened to fit `limit`, so that
+    what the template puts after it (the `[#id]` tag threading depends on) survives."""
+    subject = single_line(fields.get("subject", ""), 10 * limit)
+    line = single_line(template.format(**{**fields, "subject": subject}), 10 * limit)
+    over = len(line) - limit
+    if over > 0:
+        kept = subject[: max(len(subject) - over - len(_ELLIPSIS), 0)].rstrip()
+        line = single_line(template.format(**{**fields, "subject": kept + _ELLIPSIS}), limit)
+    return line
 
 
 @cache
@@ -61,7 +110,7 @@ def compose(kind: Kind, language: str, fields: dict[str, str], **letter: object)
     escaped.update({k: html.escape(v) for k, v in fields.items()})
     return Letter(
         kind=kind,
-        subject=single_line(template["subject"].format(**fields), 200),
+        subject=fitted_subject(template["subject"], fields),
         text=template["text"].format(**fields),
         html=template["html"].format(**escaped),
         **letter,  # type: ignore[arg-type]

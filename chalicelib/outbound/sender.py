@@ -17,7 +17,15 @@ from chalicelib.delivery import after_sending, entry_for
 from chalicelib.ids import REQUEST_ID
 from chalicelib.mailer import Mailer
 from chalicelib.models import DelayNotice, Delivery, Message, OutboxEntry, Ticket, TicketThread
-from chalicelib.outbound.compose import Kind, Letter, compose, language_of, to_message
+from chalicelib.outbound.compose import (
+    Kind,
+    Letter,
+    Undeliverable,
+    compose,
+    deliverable_address,
+    language_of,
+    to_message,
+)
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
@@ -90,6 +98,11 @@ class CustomerMail:
         to = entry.payload.get("to") or self._recipient(ticket)
         if not to:
             return self._settle(ticket, item, Delivery("failed", None, at, "no_address"))
+        try:
+            to = deliverable_address(to)
+        except Undeliverable as undeliverable:  # staff see why, and the alarm counts it
+            obs.mail_failed(str(entry.payload.get("kind")))
+            return self._settle(ticket, item, Delivery("failed", to, at, undeliverable.reason))
         if reason := self._markers.suppression(to):
             return self._settle(ticket, item, Delivery("suppressed", to, at, reason))
         if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):

@@ -30,6 +30,7 @@ def quote_to_item(quote: Quote) -> dict[str, Any]:
         "created_at": quote.created_at,
         "revision": quote.revision.to_dict() if quote.revision else None,
         "paid": str(quote.paid),  # exact decimals as text: never a float
+        "paid_currency": quote.paid_currency,
         "refund_due": str(quote.refund_due) if quote.refund_due is not None else None,
         "refusal": quote.refusal,
         "history": [s.to_dict() for s in quote.history],
@@ -47,6 +48,7 @@ def quote_from_item(item: Mapping[str, Any]) -> Quote:
         created_at=item["created_at"],
         revision=Revision.from_dict(item["revision"]) if item.get("revision") else None,
         paid=Decimal(str(item.get("paid") or "0.00")),
+        paid_currency=item.get("paid_currency"),
         refund_due=Decimal(str(refund)) if refund is not None else None,
         refusal=item.get("refusal"),
         history=tuple(Step.from_dict(s) for s in item.get("history") or ()),

@@ -239,7 +239,7 @@ def test_a_refusal_after_the_ticket_was_closed_still_records_the_refund(rt: Runt
     tid = ticket(rt, "Нужна платная настройка")["id"]
     q = quote(rt, tid, price="500")
     act(rt, ANNA, tid, q["id"], "accept")
-    act(rt, AGENT, tid, q["id"], "payments", amount=250, currency="RUB")
+    act(rt, AGENT, tid, q["id"], "payments", amount="250", currency="RUB")
     rt.lifecycle.set_status(ANNA, tid, "closed")
     out = act(rt, AGENT, tid, q["id"], "refuse", reason="Работа отменена")
     assert out["state"] == "refused" and out["refund_due"] == "250.00" and out["price"] == "500.00"

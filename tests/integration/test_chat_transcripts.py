@@ -45,12 +45,13 @@ def post(api: Api, body: Any, *, signature: str | None = None, raw: bytes | None
 
 def test_r1_4_a_transcript_is_an_advisory_record_linked_by_the_account_email(api: Api) -> None:
     sub = register("olga@kofeinya.example")
-    status, record, headers = post(api, transcript())
+    status, record, headers = post(api, transcript(customer_email_verified=True))
     assert status == 201, record
     assert headers["location"] == f"/tickets/{record['id']}"
     assert record["official"] is False and record["advisory"] is True
     assert record["channel"] == "chat"
-    assert record["account"] == sub  # R1.6
+    assert record["account"] == sub  # R1.6, R1.7: the platform verified the address
+    assert record["claimed_email"] is None
     assert record["scope"]["label"] == "consultation"
     assert record["ticket_recommended"] is False and record["reply_template"] is None
     assert record["within_hours"] is True
@@ -97,18 +98,35 @@ def test_r1_6_a_transcript_without_an_account_email_is_stored_unlinked_and_flagg
     assert "account_email_missing" in record["scope"]["flags"]
 
 
-def test_r1_6_an_email_written_in_the_conversation_links_the_account(api: Api) -> None:
-    sub = register("sergey@vetclinic.example")
+def test_r1_7_an_email_written_in_the_conversation_is_a_claim_not_a_link(api: Api) -> None:
+    register("sergey@vetclinic.example")
     body = transcript(id="conv-inline")
     del body["customer_email"]
     body["messages"][2]["text"] = "Почта аккаунта Sergey@VetClinic.example, как сменить тариф?"
     _, record, _ = post(api, body)
-    assert record["account"] == sub
-    assert "account_email_missing" not in record["scope"]["flags"]
+    assert record["account"] is None and record["account_email"] is None
+    assert record["claimed_email"] == "sergey@vetclinic.example"
+    assert "sender_unverified" in record["scope"]["flags"]
+
+
+def test_r1_7_an_unverified_customer_email_is_a_claim_not_a_link(api: Api) -> None:
+    register("olga@kofeinya.example")
+    _, record, _ = post(api, transcript(id="conv-claim"))
+    assert record["account"] is None
+    assert record["claimed_email"] == "olga@kofeinya.example"
+
+
+def test_r1_7_a_verified_flag_without_an_address_is_refused(api: Api) -> None:
+    body = transcript(id="conv-flag-only", customer_email_verified=True)
+    del body["customer_email"]
+    status, error, _ = post(api, body)
+    assert status == 400 and error["error"]["code"] == "customer_email_required"
+    status, error, _ = post(api, transcript(id="conv-flag-str", customer_email_verified="yes"))
+    assert status == 400 and error["error"]["code"] == "invalid_customer_email_verified"
 
 
 def test_an_unknown_account_email_is_not_guessed(api: Api) -> None:
-    _, record, _ = post(api, transcript(id="conv-stranger"))
+    _, record, _ = post(api, transcript(id="conv-stranger", customer_email_verified=True))
     assert record["account"] is None
     assert "account_unknown" in record["scope"]["flags"]
 

@@ -9,7 +9,19 @@ from tests.reliability.harness import Row
 
 
 def table(rows: list[Row]) -> str:
-    head = ("scenario", "inputs", "stored", "duplicated", "lost", "5xx", "mistakes", "s", "result")
+    head = (
+        "scenario",
+        "inputs",
+        "stored",
+        "duplicated",
+        "lost",
+        "5xx",
+        "mistakes",
+        "refused",
+        "leaked",
+        "s",
+        "result",
+    )
     lines = [
         (
             r.scenario,
@@ -19,6 +31,8 @@ def table(rows: list[Row]) -> str:
             str(r.lost),
             str(r.http_5xx),
             str(r.mistakes),
+            str(r.refused),
+            str(r.leaked),
             f"{r.seconds:.1f}",
             "pass" if r.passed else "FAIL",
         )
@@ -36,6 +50,7 @@ def table(rows: list[Row]) -> str:
 
 def main() -> int:
     from tests.reliability import scenarios
+    from tests.reliability.attacks import attack_rows
 
     parser = argparse.ArgumentParser(prog="make reliability")
     parser.add_argument("--quick", action="store_true", help="the short form make test runs")
@@ -50,6 +65,9 @@ def main() -> int:
     for run in (r for r in chosen if r in scenarios.ALL):
         rows.append(run(quick=args.quick))
         print(f"{rows[-1].scenario}: done in {rows[-1].seconds:.1f} s", file=sys.stderr, flush=True)
+    if args.only in (None, "attacks"):
+        rows += attack_rows()
+        print("attacks: done", file=sys.stderr, flush=True)
     on_stack = [r for r in chosen if r in scenarios.ON_A_STACK]
     if on_stack:
         with running_stack() as ports:

@@ -33,12 +33,14 @@ class Row:
     lost: int = 0
     http_5xx: int = 0
     mistakes: int = 0  # authorization or contract mistakes
+    refused: int = 0  # attacks: tried and refused
+    leaked: int = 0  # attacks: tried and got through
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return not (self.duplicated or self.lost or self.http_5xx or self.mistakes)
+        return not (self.duplicated or self.lost or self.http_5xx or self.mistakes or self.leaked)
 
 
 def corpus_mails(limit: int | None = None) -> list[Path]:

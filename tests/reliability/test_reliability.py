@@ -14,3 +14,13 @@ def test_scenario_holds(scenario: scenarios.Callable[..., scenarios.Row]) -> Non
     row = scenario(quick=True)
     assert row.inputs > 0 and row.stored > 0
     assert row.passed, table([row])
+
+
+def test_every_attack_of_the_trust_review_is_refused() -> None:
+    from tests.reliability.attacks import attack_rows
+
+    rows = attack_rows()
+    assert len(rows) == 7
+    for row in rows:
+        assert row.inputs > 0 and row.refused == row.inputs, table([row])
+        assert row.passed and row.leaked == 0, table([row])

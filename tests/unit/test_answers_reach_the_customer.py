@@ -156,16 +156,23 @@ def test_an_answer_to_a_linked_chat_is_mailed_and_to_an_unlinked_one_is_only_rec
         "started_at": "2026-11-24T12:00:00+03:00",
         "ended_at": "2026-11-24T12:10:00+03:00",
         "customer_email": "anna@flowershop.example",
+        "customer_email_verified": True,
         "messages": [{"from": "customer", "at": "2026-11-24T12:01:00+03:00", "text": "Тариф?"}],
     }
     linked, _ = world.runtime.chat.record(parse_transcript(body))
     unlinked, _ = world.runtime.chat.record(
         parse_transcript({**body, "id": "conv-10", "customer_email": "nobody@example.com"})
     )
+    # R1.7: the account's own address, typed but not verified by the platform, is a claim.
+    claimed, _ = world.runtime.chat.record(
+        parse_transcript({**body, "id": "conv-11", "customer_email_verified": False})
+    )
     answered = world.runtime.desk.respond(AGENT, linked["id"], "Тариф меняется в кабинете.")
     recorded = world.runtime.desk.respond(AGENT, unlinked["id"], "Тариф меняется в кабинете.")
+    to_claim = world.runtime.desk.respond(AGENT, claimed["id"], "Тариф меняется в кабинете.")
     assert answered.delivery is not None and answered.delivery.state == "sent"
-    assert recorded.delivery is None
+    assert recorded.delivery is None and to_claim.delivery is None
+    assert claimed["account"] is None and claimed["claimed_email"] == "anna@flowershop.example"
     [answer] = sent(world)
     assert answer["To"] == "anna@flowershop.example"
 
@@ -222,3 +229,68 @@ def test_a_retried_answer_with_its_idempotency_key_is_stored_and_mailed_once(
     with pytest.raises(Conflict) as caught:
         world.runtime.desk.respond(AGENT, rid, "Другой ответ", key="answer-1")
     assert caught.value.code == "idempotency_key_reused"
+
+
+# -- outbound headers: what goes into To: and Subject: ----------------------------------------
+
+
+def _raw_from(sender: str, subject: str = "Как сменить тариф?") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@support.hosting.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@x.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nКак сменить тариф?\r\n"
+    ).encode()
+
+
+def test_an_internationalised_domain_is_mailed_as_punycode_without_encoded_words(
+    world: FakeWorld,
+) -> None:
+    rid = deliver(world, _raw_from("Анна <anna@пример.рф>"))
+    world.runtime.desk.respond(AGENT, rid, "Тариф меняется в кабинете.")
+    mails = [message_from_bytes(m.as_bytes(), policy=default) for m in world.mailer.sent]
+    assert len(mails) == 2  # the acknowledgement and the answer
+    for message in mails:
+        assert message["To"] == "anna@xn--e1afmkfd.xn--p1ai"
+    raw = b"".join(m.as_bytes() for m in world.mailer.sent)
+    assert b"To: =?" not in raw
+
+
+def test_a_non_ascii_local_part_ends_failed_with_the_reason_staff_see(world: FakeWorld) -> None:
+    rid = deliver(world, _raw_from("анна@example.com"))
+    assert world.mailer.sent == []  # SES cannot send without SMTPUTF8: no acknowledgement
+    record = world.store.get(rid)
+    assert record is not None and record.origin is not None and record.origin.ack == "failed"
+    answer = world.runtime.desk.respond(AGENT, rid, "Тариф меняется в кабинете.")
+    assert answer.delivery is not None
+    assert (answer.delivery.state, answer.delivery.reason) == ("failed", "smtputf8_required")
+    ticket = world.store.get(rid)
+    assert ticket is not None and "delivery_failed" in ticket.attention
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("anna\x01@example.com", "invalid_address"),
+        ("anna@exa\x7fmple.com", "invalid_address"),
+        ("anna@example.com\r\nBcc: all@x.example", "invalid_address"),
+        ("anna@example", "invalid_address"),
+        ("<anna>@example.com", "invalid_address"),
+        ("анна@example.com", "smtputf8_required"),
+    ],
+)
+def test_an_address_no_header_may_carry_is_undeliverable(address: str, reason: str) -> None:
+    from chalicelib.outbound.compose import Undeliverable, deliverable_address
+
+    with pytest.raises(Undeliverable) as refused:
+        deliverable_address(address)
+    assert refused.value.reason == reason
+    assert deliverable_address("Anna.B+x@Пример.РФ") == "Anna.B+x@xn--e1afmkfd.xn--p1ai"
+
+
+def test_a_long_subject_is_shortened_before_the_request_tag(world: FakeWorld) -> None:
+    subject = "Почему не работает " + "очень " * 60 + "длинная тема"
+    rid = deliver(world, _raw_from("olga@kofeinya.example", subject))
+    world.runtime.desk.respond(AGENT, rid, "Ответ.")
+    [answer] = sent(world)
+    line = str(answer["Subject"])
+    assert line.endswith(f"… [#{rid}]") and len(line) <= 200

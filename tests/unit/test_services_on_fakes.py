@@ -217,12 +217,9 @@ def test_concurrent_redeliveries_acknowledge_once(world: FakeWorld) -> None:
 
 
 def test_r1_6_a_transcript_is_linked_by_the_account_email_given(world: FakeWorld) -> None:
-    body, created = world.runtime.chat.record(
-        parse_transcript(transcript(customer_email="anna@flowershop.example"))
-    )
-    again, created_again = world.runtime.chat.record(
-        parse_transcript(transcript(customer_email="anna@flowershop.example"))
-    )
+    verified = {"customer_email": "anna@flowershop.example", "customer_email_verified": True}
+    body, created = world.runtime.chat.record(parse_transcript(transcript(**verified)))
+    again, created_again = world.runtime.chat.record(parse_transcript(transcript(**verified)))
     assert created and not created_again and again == body
     assert body["account"] == "sub-anna" and body["within_hours"] is True
     thread = world.store.thread(body["id"])
@@ -231,7 +228,11 @@ def test_r1_6_a_transcript_is_linked_by_the_account_email_given(world: FakeWorld
 
 @pytest.mark.parametrize(
     ("email", "flag"),
-    [(None, "account_email_missing"), ("nobody@example.com", "account_unknown")],
+    [
+        (None, "account_email_missing"),
+        ("nobody@example.com", "sender_unverified"),  # R1.7: a claim
+        ("anna@flowershop.example", "sender_unverified"),
+    ],
 )
 def test_r1_6_a_transcript_without_a_known_account_is_flagged(
     world: FakeWorld, email: str | None, flag: str

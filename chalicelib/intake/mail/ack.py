@@ -18,6 +18,7 @@ from chalicelib.delivery import after_sending
 from chalicelib.ids import our_message_id
 from chalicelib.mailer import Mailer
 from chalicelib.models import KbArticle, OutboxEntry, Ticket
+from chalicelib.outbound.compose import Undeliverable, deliverable_address, single_line
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 
@@ -36,11 +37,6 @@ official tickets are filed from your cabinet ({cabinet}) and answered within an 
 {signature_delimiter}
 Техническая поддержка / Technical support
 """
-
-
-def single_line(text: str, limit: int = 150) -> str:
-    """Header-safe text: no CR/LF or other controls, bounded."""
-    return "".join(ch if ch.isprintable() else " " for ch in text).strip()[:limit]
 
 
 def build_ack(
@@ -117,8 +113,17 @@ class MailAcknowledgements:
         record = self._requests.get(entry.request_id)
         if record is None or record.origin is None or record.origin.ack != "owed":
             return  # settled already: nothing is sent twice
-        to_addr = record.customer_email
-        if not to_addr:
+        if not record.customer_email:
+            return
+        try:
+            to_addr = deliverable_address(record.customer_email)
+        except Undeliverable as undeliverable:
+            obs.logger.warning(
+                "acknowledgement undeliverable",
+                extra={"id": record.id, "why": undeliverable.reason},
+            )
+            obs.mail_failed("acknowledgement")
+            self._requests.settle_ack(record.id, "failed")
             return
         at = to_iso(self._clock())
         if not self._markers.take_ack_allowance(to_addr, at, self._config.per_day, record.id):

@@ -28,7 +28,8 @@ MAX_LISTED_ATTACHMENTS = 50
 MAX_STORED_ATTACHMENTS = 100
 BOUNCE_SCAN_BYTES = 262_144
 _QUOTED_AUTO_REPLY = re.compile(rb"^[> \t]*auto-submitted:[ \t]*auto-replied", re.MULTILINE)
-_TRUSTED_AUTHSERV = ("amazonses.com",)
+_NO_POLICY = ("GRAY", "")  # SES: the sender's domain publishes no DMARC policy
+_NOT_FAILED = ("PASS", "GRAY", "")  # passed, or nothing to check
 
 
 class MailError(Exception):
@@ -101,17 +102,22 @@ def mail_identity(mail: ParsedMail) -> str | None:
 
 
 def sender_verified(mail: ParsedMail, verdicts: dict[str, str]) -> bool:
-    """Trust From only when it names one address and DMARC passed, per SES or our own
-    receiver's header."""
+    """R1.7: From is trusted only when it names one address and SES's own DMARC verdict,
+    from the receipt notification, passed. A header inside the message (an
+    `Authentication-Results` the sender wrote) is a claim, never a verdict."""
     if not mail.from_addr or mail.sender_problem in ("several_from_addresses",):
         return False
-    if verdicts.get("dmarc") == "PASS":
+    return verdicts.get("dmarc") == "PASS"
+
+
+def acknowledgeable(verdicts: dict[str, str]) -> bool:
+    """No backscatter: acknowledge a sender whose DMARC passed, or whose domain has no
+    DMARC policy (SES says GRAY, or nothing) and whose SPF and DKIM did not fail. An
+    acknowledgement to a forged address is mail to a stranger."""
+    dmarc = verdicts.get("dmarc", "")
+    if dmarc == "PASS":
         return True
-    if verdicts.get("dmarc") == "FAIL" or verdicts.get("spf") == "FAIL":
-        return False
-    header = mail.headers.get("authentication-results", "")
-    authserv = header.split(";", 1)[0].strip().lower()
-    return authserv in _TRUSTED_AUTHSERV and "dmarc=pass" in header.lower()
+    return dmarc in _NO_POLICY and all(verdicts.get(v, "") in _NOT_FAILED for v in ("spf", "dkim"))
 
 
 class MailIntake:
@@ -168,7 +174,7 @@ class MailIntake:
             record_id=rid,
             thread_refs=(target,) if target else (),
             identity=mail_identity(mail),
-            acknowledge=bool(address and "@" in address),
+            acknowledge=bool(address and "@" in address) and acknowledgeable(note.verdicts),
         )
 
     def _persist_content(self, rid: str, note: Notification, mail: ParsedMail) -> Origin:
