@@ -148,7 +148,8 @@ def post_message(ticket_id: str) -> Response:
 def put_status(ticket_id: str) -> Response:
     who = http.principal(app.current_request)
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    ticket = runtime().lifecycle.set_status(who, ticket_id, parse_status(_body()))
+    move = parse_status(_body())
+    ticket = runtime().lifecycle.set_status(who, ticket_id, move.status, move.text)
     return http.json_response(ticket.to_api())
 
 

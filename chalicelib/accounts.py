@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 # What may go inside the ListUsers filter's quotes: a plain addr-spec. Quotes, backslashes
@@ -20,6 +21,16 @@ class AccountDirectory(Protocol):
     def email_of(self, sub: str) -> str | None:
         """The e-mail address of the account `sub`, if it has one."""
         ...
+
+    def profile(self, sub: str) -> Profile:
+        """The account's e-mail and language (its `locale`), as far as the pool knows."""
+        ...
+
+
+@dataclass(frozen=True)
+class Profile:
+    email: str | None = None
+    locale: str | None = None  # Cognito's standard `locale` attribute (`ru`, `en-GB`)
 
 
 class CognitoDirectory:
@@ -46,13 +57,15 @@ class CognitoDirectory:
         return str(sub) if sub else None
 
     def email_of(self, sub: str) -> str | None:
+        return self.profile(sub).email
+
+    def profile(self, sub: str) -> Profile:
         if not _SUB.fullmatch(sub):
-            return None  # an unlinked record's placeholder, not an account
+            return Profile()  # an unlinked record's placeholder, not an account
         users = self._client.list_users(
             UserPoolId=self._pool, Filter=f'sub = "{sub}"', Limit=1
         ).get("Users", [])
         for user in users:
-            for attribute in user.get("Attributes", []):
-                if attribute["Name"] == "email":
-                    return str(attribute["Value"])
-        return None
+            attributes = {a["Name"]: str(a["Value"]) for a in user.get("Attributes", [])}
+            return Profile(attributes.get("email"), attributes.get("locale"))
+        return Profile()

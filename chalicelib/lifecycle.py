@@ -10,27 +10,29 @@ which, the customer's follow-ups (R2.5), and the automatic close of solved ticke
 
 \\* official tickets only: advisory records use `open`, `answered` and `closed`. Any
 other move is 409 `invalid_transition`; setting the status a request already has is
-a no-op for whoever may set it. Solving or closing a request whose deadline runs ends
-that wait unanswered (a breach stays a breach). A customer who reopens a solved ticket
-waits for staff again, with a new deadline (R2.5).
+a no-op for whoever may set it. Staff end a customer's wait only with an answer (R2.8):
+solving or closing an official ticket whose customer waits needs `text`, posted as the
+answer first, else 409 `answer_required`. A customer who closes their own ticket while
+waiting withdraws the wait (`withdrawn`; a breach that happened stays a breach). A
+customer who reopens a solved ticket waits for staff again, with a new deadline (R2.5).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.delivery import entry_for
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, OutboxEntry, Status, Ticket
-from chalicelib.sla.deadlines import end_wait, follow_up_deadline
+from chalicelib.models import AuditEvent, Message, OutboxEntry, Status, Ticket
+from chalicelib.sla.deadlines import end_wait, follow_up_deadline, waiting
 from chalicelib.storage import Change, Enqueue, MoveClock, Requests, SetStatus, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
-from chalicelib.validation import reject_unknown_fields
+from chalicelib.validation import reject_unknown_fields, text_field
 
 AUTO_CLOSE = "auto_close"  # the outbox kind: the sweep's drain runs it when it is due
 AUTO_CLOSE_ACTOR = "auto-close"
@@ -48,6 +50,7 @@ _CUSTOMER_MOVES: dict[str, frozenset[str]] = {
     "closed": frozenset(),
 }
 _ATTEMPTS = 4
+ANSWER_MAX = 20_000  # as a staff answer's text
 
 
 def customer_wrote(ticket: Ticket, now: datetime, minutes: int) -> list[Change]:
@@ -70,13 +73,31 @@ def customer_wrote(ticket: Ticket, now: datetime, minutes: int) -> list[Change]:
     return changes
 
 
-def parse_status(body: dict[str, Any]) -> Status:
+class Answerer(Protocol):
+    def __call__(
+        self, staff: Principal, ticket_id: str, text: str, key: str | None = None
+    ) -> Message:
+        """A staff answer (the desk's `respond`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """A `PUT /tickets/{id}/status` body: the status, and the answer that ends the
+    customer's wait with it (R2.8)."""
+
+    status: Status
+    text: str | None = None
+
+
+def parse_status(body: dict[str, Any]) -> StatusRequest:
     """A `PUT /tickets/{id}/status` body."""
-    reject_unknown_fields(body, ("status",))
+    reject_unknown_fields(body, ("status", "text"))
+    text = text_field(body, "text", max_chars=ANSWER_MAX, required=False)
     status = body.get("status")
     for known in STATUSES:
         if status == known:
-            return known
+            return StatusRequest(known, text)
     raise InvalidInput(
         "invalid_status",
         f"`status` must be one of: {', '.join(STATUSES)}",
@@ -100,15 +121,27 @@ class Lifecycle:
         self._minutes = first_response_minutes
         self._reopen = timedelta(days=reopen_days)
         self._auto_close = timedelta(days=auto_close_days)
+        self.answer: Answerer | None = None  # the desk's answer (wired after it exists)
 
-    def set_status(self, who: Principal, ticket_id: str, status: Status) -> Ticket:
-        """`PUT /tickets/{id}/status`: a move the caller may make, with its audit event."""
+    def set_status(
+        self, who: Principal, ticket_id: str, status: Status, text: str | None = None
+    ) -> Ticket:
+        """`PUT /tickets/{id}/status`: a move the caller may make, with its audit event;
+        staff's `text` is posted as an answer first (R2.8)."""
+        if text is not None:
+            self._answer_first(who, ticket_id, status, text)
         for _ in range(_ATTEMPTS):
             ticket = visible_to(who, self._requests.get(ticket_id))
             now = self._clock()
             self._check(who, ticket, status, now)
             if ticket.status == status:
                 return ticket
+            if who.is_staff and status in ("solved", "closed") and waiting(ticket.sla):
+                # R2.8: staff end a customer's wait only with an answer
+                raise Conflict(
+                    "answer_required",
+                    "the customer is waiting for an answer: give it as `text` (R2.8)",
+                )
             changes, owed = self._move(who, ticket, status, now)
             detail = {"from": ticket.status, "to": status}
             audit = AuditEvent(
@@ -144,6 +177,19 @@ class Lifecycle:
                 status=ticket.status,
             )
 
+    def _answer_first(self, who: Principal, ticket_id: str, status: Status, text: str) -> None:
+        """R2.8: the answer a solve or close carries, posted before the move."""
+        if not who.is_staff or status not in ("solved", "closed"):
+            raise InvalidInput(
+                "text_not_allowed",
+                "`text` is staff's answer when solving or closing a ticket",
+                field="text",
+            )
+        ticket = visible_to(who, self._requests.get(ticket_id))
+        self._check(who, ticket, status, self._clock())
+        assert self.answer is not None, "the desk's answer is wired in build_runtime"
+        self.answer(who, ticket_id, text)
+
     def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
         solved = parse_iso(ticket.solved_at) if ticket.solved_at else None
         return solved is not None and now - solved <= self._reopen
@@ -156,7 +202,8 @@ class Lifecycle:
             return customer_wrote(ticket, now, self._minutes), []
         if status == "open":  # staff reopened it: it waits for them, without a deadline
             return [SetStatus(replace(ticket, status="open", waiting_since=at), ticket.status)], []
-        sla = end_wait(ticket.sla, now) if ticket.sla else None
+        withdrawn = not who.is_staff  # R2.8: the customer closed it while waiting
+        sla = end_wait(ticket.sla, now, withdrawn=withdrawn) if ticket.sla else None
         changes: list[Change] = []
         if ticket.sla is not None and sla is not None and sla != ticket.sla:
             changes.append(MoveClock(ticket.sla, sla, ticket))

@@ -13,7 +13,7 @@ from chalicelib.files import StoredAttachment as StoredAttachment
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
-SlaState = Literal["pending", "warned", "breached", "met", "delayed"]
+SlaState = Literal["pending", "warned", "breached", "met", "delayed", "withdrawn"]
 Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifecycle
 # What the e-mail intake made of a mail (parse-email and the record's `disposition`).
 Disposition = Literal["advisory", "reply", "machine", "quarantine", "duplicate"]
@@ -146,12 +146,16 @@ class Sla:
     started_at: str | None = None  # when the current wait began (None: at creation)
     history: tuple[Wait, ...] = ()
     ended_at: str | None = None  # the wait ended unanswered: the request was solved or closed
+    # R2.7: the staff answer that settled the current wait (a delay notice is a first
+    # response, but it settles nothing: a breached ETA still waits for this).
+    answered_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "state": self.state,
             "due_at": self.due_at,
             "first_response_at": self.first_response_at,
+            "answered_at": self.answered_at,
             "breached_at": self.breached_at,
             "started_at": self.started_at,
             "history": [w.to_dict() for w in self.history],

@@ -157,7 +157,10 @@ def build_customer_mail(settings: Settings, services: Services, clock: Clock) ->
     """Answers and notifications to customers (R2.6)."""
     store = services.store
     mail = MailSettings(
-        sender=settings.ack_from, domain=settings.mail_domain, cabinet_url=settings.cabinet_url
+        sender=settings.ack_from,
+        domain=settings.mail_domain,
+        cabinet_url=settings.cabinet_url,
+        timezone=settings.timezone,
     )
     return CustomerMail(
         store.requests, store.markers, services.directory, services.mailer, mail, clock
@@ -227,6 +230,7 @@ def build_runtime(
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url, notes)
     desk = StaffDesk(store.requests, store.deadlines, dispatcher, clock, store.incidents)
+    lifecycle.answer = desk.respond  # R2.8: a solve or close may carry the answer
     register_incident_senders(settings, services, dispatcher, desk, clock)
     return Runtime(
         settings=settings,

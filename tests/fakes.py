@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from chalicelib.accounts import Profile
 from chalicelib.admin.quote_model import Quote
 from chalicelib.errors import InvalidInput
 from chalicelib.models import (
@@ -54,6 +55,7 @@ from chalicelib.storage import (
     CorrectScope,
     DuplicateMail,
     Enqueue,
+    FlagRequest,
     LinkIncident,
     MoveClock,
     RecordReply,
@@ -240,6 +242,10 @@ class MemoryStore:
                     self._check_reply(change)
                 elif isinstance(change, SetAdminRequest):
                     ticket = replace(ticket, admin_request=dict(change.value))
+                elif isinstance(change, FlagRequest):
+                    if change.flag in ticket.scope.flags:
+                        raise StaleState(request_id)
+                    ticket = replace(ticket, scope=change.scope)
                 elif isinstance(change, LinkIncident):
                     if ticket.incident != change.request.incident:
                         raise StaleState(request_id)
@@ -262,6 +268,7 @@ class MemoryStore:
             found.ticket = replace(ticket, updated_at=audit.at)
             found.messages, found.delays, found.files = messages, delays, files
             found.audit.append(audit)
+            found.audit.extend(c.event for c in changes if isinstance(c, FlagRequest))
             self.writes += 1
 
     def _check_reply(self, change: RecordReply) -> None:
@@ -612,6 +619,7 @@ class FakeDirectory:
     ) -> None:
         self.accounts = {k.lower(): v for k, v in (accounts or {}).items()}
         self.unverified = {e.lower() for e in unverified}  # typed, never confirmed
+        self.locales: dict[str, str] = {}  # sub → the account's `locale`
 
     def find_by_email(self, email: str) -> str | None:
         if email.lower() in self.unverified:
@@ -620,6 +628,9 @@ class FakeDirectory:
 
     def email_of(self, sub: str) -> str | None:
         return next((email for email, owner in self.accounts.items() if owner == sub), None)
+
+    def profile(self, sub: str) -> Profile:
+        return Profile(self.email_of(sub), self.locales.get(sub))
 
 
 class FakeMailer:

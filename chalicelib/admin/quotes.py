@@ -30,6 +30,7 @@ from chalicelib.errors import Conflict, DomainError, InvalidInput, NotFound
 from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id, new_quote_id
 from chalicelib.models import AuditEvent, Ticket
+from chalicelib.outbound.compose import language_of
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.storage import Quotes, Requests, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
@@ -127,7 +128,7 @@ class QuoteDesk:
         step = Step(at, "staff", staff.sub, "proposed", terms.to_dict())
         quote = Quote(new_quote_id(), ticket_id, "proposed", terms, at, history=(step,))
         self._quotes.add(quote, self._audit(quote, step))
-        self._after(staff, quote, step)
+        self._after(staff, quote, step, ticket)
         return quote
 
     def listing(self, who: Principal, ticket_id: str) -> list[dict[str, Any]]:
@@ -143,7 +144,7 @@ class QuoteDesk:
             raise NotFound("not_found", "no such action")
         if action in STAFF_ACTIONS:
             require_staff(who)
-        self._ticket(who, ticket_id)
+        ticket = self._ticket(who, ticket_id)
         quote = self._quotes.get(ticket_id, quote_id) if QUOTE_ID.fullmatch(quote_id) else None
         if quote is None:
             raise NotFound("quote_not_found", "no such quote")
@@ -162,7 +163,7 @@ class QuoteDesk:
             saved = self._quotes.save(changed, self._audit(quote, step))
         except StaleState:
             raise Conflict("quote_changed", "the quote changed since it was read") from None
-        self._after(who, saved, step)
+        self._after(who, saved, step, ticket)
         return saved
 
     def _step(
@@ -209,7 +210,7 @@ class QuoteDesk:
         changed, name = complete(quote)
         return changed, name, {}
 
-    def _after(self, who: Principal, quote: Quote, step: Step) -> None:
+    def _after(self, who: Principal, quote: Quote, step: Step, ticket: Ticket) -> None:
         if step.action in _METRIC_STEPS:
             refunded = step.action == "refused" and quote.refund_due and quote.refund_due > 0
             obs.count(obs.QUOTES, step="refused_with_refund" if refunded else step.action)
@@ -218,7 +219,8 @@ class QuoteDesk:
             # The step is stored: a ticket that cannot take the message does not undo it.
             key = f"quote:{quote.id}:{len(quote.history)}"
             try:
-                self._desk.respond(who, quote.ticket_id, _told(quote, step), key)
+                told = _told(quote, step, language_of(f"{ticket.subject}\n{ticket.text}"))
+                self._desk.respond(who, quote.ticket_id, told, key)
             except DomainError as refused:
                 obs.logger.warning(
                     "quote step not told", extra={"quote": quote.id, "why": refused.code}
@@ -235,18 +237,53 @@ class QuoteDesk:
         )
 
 
-def _told(quote: Quote, step: Step) -> str:
+# R2.9: what a quote step tells the customer, in the customer's language; the answer is
+# then mailed in the notification template of the same language (no English sentence
+# spliced into a Russian letter).
+_TOLD = {
+    "ru": {
+        "head": "Смета {id}: {action}.",
+        "terms": "{scope} — {price} {currency}, срок: {deadline}.",
+        "offer": "Предложено: {scope} — {price} {currency}, срок: {deadline}. "
+        "Примите или отклоните изменения.",
+        "paid": "Оплачено: {paid} {paid_currency} из {price}.",
+        "refund": "{reason} К возврату: {refund}.",
+        "proposed": "предложена",
+        "accepted": "принята",
+        "declined": "отклонена",
+        "revised": "изменена",
+        "revision_accepted": "изменения приняты",
+        "revision_declined": "изменения отклонены",
+        "payment_recorded": "оплата получена",
+        "refused": "работа отменена",
+        "completed": "работа выполнена",
+    },
+    "en": {
+        "head": "Quote {id}: {action}.",
+        "terms": "{scope} — {price} {currency}, by {deadline}.",
+        "offer": "Proposed: {scope} — {price} {currency}, by {deadline}. Please accept or decline.",
+        "paid": "Paid so far: {paid} {paid_currency} of {price}.",
+        "refund": "{reason} Refund due: {refund}.",
+    },
+}
+
+
+def _told(quote: Quote, step: Step, language: str) -> str:
+    words = _TOLD["ru" if language == "ru" else "en"]
+    action = words.get(step.action, step.action.replace("_", " "))
+    head = words["head"].format(id=quote.id, action=action)
     terms = quote.terms
-    head = f"Quote {quote.id}: {step.action.replace('_', ' ')}."
     if step.action in ("proposed", "revision_accepted"):
-        return f"{head} {terms.scope} — {terms.price} {terms.currency}, by {terms.deadline}."
+        return f"{head} {words['terms'].format(**terms.to_dict())}"
     if step.action == "revised":
         revised = quote.revision.terms if quote.revision else terms
-        offer = f"{revised.scope} — {revised.price} {revised.currency}, by {revised.deadline}"
-        return f"{head} Proposed: {offer}. Please accept or decline."
+        return f"{head} {words['offer'].format(**revised.to_dict())}"
     if step.action == "payment_recorded":
-        return f"{head} Paid so far: {quote.paid} {quote.paid_currency} of {terms.price}."
+        paid = words["paid"].format(
+            paid=quote.paid, paid_currency=quote.paid_currency, price=terms.price
+        )
+        return f"{head} {paid}"
     if step.action == "refused":
         refund = f"{quote.refund_due} {quote.paid_currency or terms.currency}"
-        return f"{head} {quote.refusal} Refund due: {refund}."
+        return f"{head} {words['refund'].format(reason=quote.refusal, refund=refund)}"
     return head

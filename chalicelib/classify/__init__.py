@@ -169,6 +169,15 @@ class Classifier:
         scope = Scope(label=label, sub=sub, flags=tuple(flags), evidence=tuple(evidence))
         return scope, self._suggest(doc, label, sub)
 
+    def abuse_in(self, text: str) -> tuple[Evidence, ...]:
+        """R6.2: the abuse evidence of one customer message (a follow-up, a reply): its
+        own words, quotes of earlier messages set aside, as a request's are judged."""
+        tokens = self.document("", text[:TEXT_CHARS]).tokens
+        found = self.abuse.hits(tokens)
+        if not found and len(text) > TEXT_CHARS:
+            found = self.abuse.hits(tokenize(text[TEXT_CHARS:ABUSE_CHARS]))
+        return tuple(found)
+
     def document(self, subject: str, text: str) -> Document:
         """The request's own words (`clean`), with a Cyrillic reading of translit."""
         own = own_words(text)
@@ -238,8 +247,14 @@ def classify_request(subject: str, text: str, channel: str) -> tuple[Scope, tupl
     return default_classifier()(subject, text, channel)
 
 
+def abuse_evidence(text: str) -> tuple[Evidence, ...]:
+    """R6.2: what in one customer message is abusive (nothing: not abusive)."""
+    return default_classifier().abuse_in(text)
+
+
 __all__ = [
     "Classifier",
+    "abuse_evidence",
     "classify_request",
     "default_classifier",
     "label_catalogue",

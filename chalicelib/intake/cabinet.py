@@ -21,6 +21,7 @@ from chalicelib import observability as obs
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
+from chalicelib.intake.abuse import flagged_by_message
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.lifecycle import customer_wrote
 from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
@@ -244,6 +245,7 @@ class CabinetService:
             changes: list[Change] = [
                 AppendMessage(message, owner=customer.sub),
                 *customer_wrote(ticket, now, self._minutes),
+                *flagged_by_message(ticket, text, at, customer.sub),  # R6.2
             ]
             for change in changes:
                 if isinstance(change, MoveClock):  # R2.5: a new wait, with its own deadline
@@ -251,6 +253,7 @@ class CabinetService:
             try:
                 self._requests.change(ticket_id, audit, *changes)
             except StaleState:
-                continue  # answered, swept or moved meanwhile: decide again
+                continue  # answered, swept, flagged or moved meanwhile: decide again
+            self._pipeline.hand_over(changes, ticket.channel)
             return message
         raise Conflict("concurrent_update", "the ticket kept changing; try again")

@@ -16,7 +16,7 @@ from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
 from chalicelib.delivery import Dispatcher, entry_for
 from chalicelib.ids import new_event_id, new_ticket_id
-from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice
+from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice, flagged_by_message
 
 # The values live in `values`; adapters import them from here, with the pipeline.
 from chalicelib.intake.values import TRUSTED, UNLINKED_PREFIX
@@ -42,6 +42,7 @@ from chalicelib.storage import (
     AppendMessage,
     Change,
     DuplicateMail,
+    Enqueue,
     RecordReply,
     Requests,
     StaleState,
@@ -108,6 +109,15 @@ class IntakePipeline:
         except DuplicateMail as duplicate:
             # A copy of the same message won the race to record it.
             return self.record_only(intake, "duplicate", f"duplicate_of: {duplicate.original}")
+
+    def hand_over(self, changes: list[Change], channel: str) -> None:
+        """What a stored change owes (a notice written with it): now if it can be, else
+        the sweep's drain sends it."""
+        for change in changes:
+            if isinstance(change, Enqueue):
+                if change.entry.kind == ABUSE_NOTICE:
+                    obs.count(obs.ABUSE_NOTICES, channel=channel)
+                self._dispatcher.try_now(change.entry)
 
     def record_only(self, intake: Intake, disposition: Disposition, reason: str) -> Recorded:
         """Machine, quarantined or duplicate input: recorded with its reason, and nothing
@@ -181,14 +191,16 @@ class IntakePipeline:
                 RecordReply(replace(reply, status="closed"), intake.identity),
                 AppendMessage(message),
                 *customer_wrote(target, self._clock(), self._minutes),  # R2.5: a new wait
+                *flagged_by_message(target, message.text, at, sender.address),  # R6.2
             ]
             try:
                 self._requests.change(target.id, audit, *changes)
             except AlreadyRecorded:
                 return Recorded(reply, False)
-            except StaleState:  # answered or swept meanwhile: read the clock again
+            except StaleState:  # answered, swept or flagged meanwhile: read it again
                 target = self._requests.get(target.id) or target
                 continue
+            self.hand_over(changes, intake.channel)
             obs.count(obs.MAIL_REPLIES)
             return Recorded(reply, True)
         raise StaleState(target.id)

@@ -10,20 +10,53 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from chalicelib.classify.clean import own_words
 from chalicelib.timeutil import Clock
 
 Kind = Literal["answer", "response_notification", "delay_notification"]
 _CYRILLIC = range(0x0400, 0x0500)
+_QUOTED = re.compile(r"«[^»\n]{0,300}»|\"[^\"\n]{0,300}\"|“[^”\n]{0,300}”|`[^`\n]{0,300}`")
+_CLAUSE = re.compile(r"[,.;:!?\n()—]+")
+_ERROR_WORD = re.compile(
+    r"\b(?:error|exception|fail(?:ed|ure)?|denied|refused|cannot|can't|unable|timeout|"
+    r"timed out|not found|forbidden|unavailable|warning|invalid)\b",
+    re.IGNORECASE,
+)
+_MACHINE_LINE = re.compile(
+    r"^\s*(?:at |File \"|Traceback|\[[^\]]{1,40}\]|\d{4}-\d\d-\d\d[ T]\d\d:)"
+    r"|(?:Error|Exception|Warning|Fatal)\b[^а-яё]*$"
+    r"|[/\\][\w.-]+[/\\][\w.-]+|[{};]\s*$|\w+\(\)|<\?php",
+    re.IGNORECASE,
+)
 SUBJECT_MAX = 200
 _ELLIPSIS = "…"
+
+
+class _MailPolicy(EmailPolicy):
+    """The SMTP policy, except that a non-ASCII subject is folded by `email.header`:
+    Python 3.11's folder drops the space between two encoded words ("на другой" reached
+    the customer as "надругой"); `Header` encodes whole chunks, spaces inside them."""
+
+    def _fold(self, name: str, value: object, refold_binary: bool = False) -> str:
+        text = str(value)
+        if name.lower() != "subject" or text.isascii():
+            return str(super()._fold(name, value, refold_binary))  # type: ignore[misc]
+        width = self.max_line_length or 78
+        folded = Header(text, "utf-8", maxlinelen=width, header_name=name)
+        return f"{name}: {folded.encode(linesep=self.linesep)}{self.linesep}"
+
+
+MAIL_POLICY = _MailPolicy(linesep="\r\n")  # what `email.policy.SMTP` is, but the subject
 
 
 class Undeliverable(ValueError):
@@ -81,11 +114,29 @@ def templates() -> dict[str, dict[str, dict[str, str]]]:
     return loaded
 
 
-def language_of(text: str) -> str:
-    """`ru` when the request is mostly Cyrillic letters, else `en`."""
-    letters = [ch for ch in text[:2_000] if ch.isalpha()]
+def language_of(text: str, preferred: str | None = None) -> str:
+    """R2.9: the language to write to the customer in: the account's where the directory
+    knows it (`preferred`, a locale such as `ru-RU`), else that of the customer's own
+    words. Quoted messages, quoted strings and machine lines (logs, paths, code, error
+    texts copied from a screen) are set aside, so a Russian request quoting an English
+    error is answered in Russian; a fifth of the remaining letters in Cyrillic makes
+    Russian (a Russian sentence around English product names)."""
+    if preferred and preferred[:2].lower() in ("ru", "en"):
+        return preferred[:2].lower()
+    own = own_words(text[:4_000])
+    letters = [ch for ch in _prose(own) if ch.isalpha()] or [ch for ch in own if ch.isalpha()]
     cyrillic = sum(ord(ch) in _CYRILLIC for ch in letters)
-    return "ru" if letters and cyrillic * 2 >= len(letters) else "en"
+    return "ru" if letters and cyrillic * 5 >= len(letters) else "en"
+
+
+def _prose(text: str) -> str:
+    """The customer's sentences: without quoted strings and lines that read as a
+    machine's (a log line, a stack frame, a path, code)."""
+    kept = [line for line in text.splitlines() if not _MACHINE_LINE.search(line)]
+    clauses = _CLAUSE.split(_QUOTED.sub(" ", "\n".join(kept)))
+    # An error message copied in without quotes: a clause without a Cyrillic letter
+    # that says what failed ("Error establishing a database connection, MySQL ...").
+    return " ".join(c for c in clauses if not (_ERROR_WORD.search(c) and c.isascii()))
 
 
 @dataclass(frozen=True)
@@ -118,7 +169,7 @@ def compose(kind: Kind, language: str, fields: dict[str, str], **letter: object)
 
 
 def to_message(letter: Letter, *, sender: str, clock: Clock) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender
     message["To"] = letter.to
     message["Subject"] = letter.subject

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from chalicelib import observability as obs
-from chalicelib.accounts import AccountDirectory
+from chalicelib.accounts import AccountDirectory, Profile
 from chalicelib.delivery import after_sending, entry_for
 from chalicelib.ids import REQUEST_ID
 from chalicelib.mailer import Mailer
@@ -39,6 +40,7 @@ class MailSettings:
     domain: str
     cabinet_url: str
     per_day: int = 50  # mails to one recipient in 24 h, answers and notifications together
+    timezone: str = "Europe/Moscow"  # R2.9: times reach customers in the company's zone
 
 
 def mail_owed(ticket: Ticket, item: Message | DelayNotice, at: str) -> OutboxEntry | None:
@@ -95,7 +97,9 @@ class CustomerMail:
         if thread is None or item is None:
             return  # nothing left to carry
         ticket, at = thread.ticket, to_iso(self._clock())
-        to = entry.payload.get("to") or self._recipient(ticket)
+        account = self._account(ticket)
+        profile = self._directory.profile(account) if account else Profile()
+        to = entry.payload.get("to") or ticket.customer_email or profile.email
         if not to:
             return self._settle(ticket, item, Delivery("failed", None, at, "no_address"))
         try:
@@ -107,7 +111,8 @@ class CustomerMail:
             return self._settle(ticket, item, Delivery("suppressed", to, at, reason))
         if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):
             return self._settle(ticket, item, Delivery("suppressed", to, at, "rate_limited"))
-        letter = self._letter(ticket, item, entry.payload["kind"], to)
+        language = language_of(f"{ticket.subject}\n{ticket.text}", profile.locale)
+        letter = self._letter(ticket, item, entry.payload["kind"], to, language)
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
         self._mailer.send(message, source=self._settings.sender, to=to)
         obs.count(obs.MAIL_SENT, kind=letter.kind)
@@ -149,11 +154,12 @@ class CustomerMail:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _recipient(self, ticket: Ticket) -> str | None:
+    @staticmethod
+    def _account(ticket: Ticket) -> str | None:
+        """The cabinet account the mail goes to, if any (R1.7: only a linked one)."""
         if ticket.official:
-            return ticket.customer_email or self._directory.email_of(ticket.customer)
-        account = ticket.origin.account if ticket.origin else None
-        return self._directory.email_of(account) if account else None
+            return ticket.customer
+        return ticket.origin.account if ticket.origin else None
 
     @staticmethod
     def _items(thread: TicketThread) -> list[Message | DelayNotice]:
@@ -168,14 +174,18 @@ class CustomerMail:
         if delivery.state == "failed":
             self._requests.mark_attention(ticket.id, "delivery_failed")
 
-    def _letter(self, ticket: Ticket, item: Message | DelayNotice, kind: Kind, to: str) -> Letter:
+    def _letter(
+        self, ticket: Ticket, item: Message | DelayNotice, kind: Kind, to: str, language: str
+    ) -> Letter:
         base = self._settings.cabinet_url.rsplit("/", 1)[0]
         fields = {
             "id": ticket.id,
             "subject": ticket.subject or "",
             "answer": item.text if isinstance(item, Message) else "",
             "reason": item.reason if isinstance(item, DelayNotice) else "",
-            "eta": _readable(item.eta) if isinstance(item, DelayNotice) else "",
+            "eta": readable_time(item.eta, self._settings.timezone)
+            if isinstance(item, DelayNotice)
+            else "",
             "cabinet": self._settings.cabinet_url,
             "link": f"{base}/{ticket.id}",
         }
@@ -184,7 +194,7 @@ class CustomerMail:
         references = (*origin.references, answered) if origin and answered else ()
         return compose(
             kind,
-            language_of(f"{ticket.subject}\n{ticket.text}"),
+            language,
             fields,
             to=to,
             message_id=f"<reply-{ticket.id}.{item.id}@{self._settings.domain}>",
@@ -194,5 +204,8 @@ class CustomerMail:
         )
 
 
-def _readable(eta: str) -> str:
-    return parse_iso(eta).strftime("%Y-%m-%d %H:%M UTC")
+def readable_time(at: str, timezone: str) -> str:
+    """R2.9: an instant as the customer reads it, in the company's time zone with its
+    name: `2026-11-24 18:30 (Europe/Moscow, MSK)`."""
+    local = parse_iso(at).astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d %H:%M} ({timezone}, {local.tzname()})"

@@ -2,7 +2,10 @@
 
 States (API.md): `pending` → `warned` (R2.4) → `breached` (R2.4, never erased);
 `met` once staff answer in time; `delayed` while a delay notice (R2.2) is in force,
-its ETA being the next deadline. The clock runs around the clock (R1.2, R2.1).
+its ETA being the next deadline; `withdrawn` when the customer closed the ticket while
+waiting (R2.8). The clock runs around the clock (R1.2, R2.1). A breach stays the
+current wait until a staff answer settles it (R2.7): a delay notice before the deadline
+is the first response, but only an answer ends the wait.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class Duty(Enum):
 
     WARN = "warn"  # pending, or delayed and not yet warned: a warning before due_at
     BREACH = "breach"  # warned: a breach at due_at
-    ANSWER = "answer"  # breached and unanswered: only a staff answer settles it
+    ANSWER = "answer"  # breached and unanswered: only a staff answer settles it (R2.7)
 
 
 def duty(sla: Sla | None) -> Duty | None:
@@ -41,9 +44,14 @@ def duty(sla: Sla | None) -> Duty | None:
         return Duty.BREACH if sla.warned_at else Duty.WARN
     if sla.state == "warned":
         return Duty.BREACH
-    if sla.state == "breached" and sla.first_response_at is None:
-        return Duty.ANSWER
+    if sla.state == "breached" and sla.answered_at is None:
+        return Duty.ANSWER  # also a delay notice's ETA that passed: it answered nothing
     return None
+
+
+def waiting(sla: Sla | None) -> bool:
+    """R2.8: the customer waits for staff on this clock."""
+    return duty(sla) is not None
 
 
 def follow_up_deadline(sla: Sla, now: datetime, minutes: int) -> Sla | None:
@@ -51,8 +59,8 @@ def follow_up_deadline(sla: Sla, now: datetime, minutes: int) -> Sla | None:
     `minutes` from now and swept like the first; None while the current wait still runs
     (the customer adds to what staff owe, and the deadline stands)."""
     if duty(sla) is not None:
-        return None
-    done = Wait(sla.started_at, sla.due_at, sla.first_response_at, sla.state)
+        return None  # R2.7: a breach stays the current wait until staff answer it
+    done = Wait(sla.started_at, sla.due_at, sla.answered_at or sla.first_response_at, sla.state)
     return Sla(
         state="pending",
         due_at=to_iso(now + timedelta(minutes=minutes)),
@@ -61,12 +69,14 @@ def follow_up_deadline(sla: Sla, now: datetime, minutes: int) -> Sla | None:
     )
 
 
-def end_wait(sla: Sla, now: datetime) -> Sla:
-    """The request was solved or closed while staff still owed an answer: the wait ends
-    unanswered (a breach stays a breach) and nothing more is owed on it."""
+def end_wait(sla: Sla, now: datetime, *, withdrawn: bool = False) -> Sla:
+    """The request was closed while staff still owed an answer: the wait ends and nothing
+    more is owed on it. A customer closing their own ticket withdraws the wait (R2.8:
+    neither met nor breached); a breach that already happened stays a breach."""
     if duty(sla) is None:
         return sla
-    return replace(sla, ended_at=to_iso(now))
+    state = "withdrawn" if withdrawn and sla.state != "breached" else sla.state
+    return replace(sla, state=state, ended_at=to_iso(now))
 
 
 def first_response_deadline(created_at: datetime, minutes: int) -> Sla:
@@ -124,12 +134,13 @@ def after_staff_response(sla: Sla, now: datetime) -> Sla:
     """A staff answer: meets a running deadline in time, breaches it when late (R2.5),
     closes a delay, never erases a breach."""
     first = sla.first_response_at or to_iso(now)
+    answered = sla.answered_at or to_iso(now)
     if overdue(sla, now):
-        return replace(late(sla), first_response_at=first)
+        return replace(late(sla), first_response_at=first, answered_at=answered)
     if sla.state == "breached":
-        return replace(sla, first_response_at=first)
+        return replace(sla, first_response_at=first, answered_at=answered)
     if sla.state in OPEN_STATES:
-        return replace(sla, state="met", first_response_at=first)
+        return replace(sla, state="met", first_response_at=first, answered_at=answered)
     return sla
 
 

@@ -23,6 +23,7 @@ from chalicelib.models import (
     Message,
     OutboxEntry,
     Page,
+    Scope,
     Sla,
     Status,
     Ticket,
@@ -133,8 +134,21 @@ class LinkIncident:
     request: Ticket
 
 
+@dataclass(frozen=True)
+class FlagRequest:
+    """R6.2: a flag a later message earned, its evidence joining the request's scope;
+    only if the request does not carry the flag yet. `event` records it in the audit
+    trail, in the same write."""
+
+    flag: str
+    scope: Scope  # the request's scope with the flag and its evidence
+    request: Ticket  # as read
+    event: AuditEvent
+
+
 Change = (
-    SetAdminRequest
+    FlagRequest
+    | SetAdminRequest
     | LinkIncident
     | AppendMessage
     | AddDelayNotice

@@ -14,6 +14,7 @@ from chalicelib.storage import (
     Change,
     CorrectScope,
     Enqueue,
+    FlagRequest,
     LinkIncident,
     MoveClock,
     RecordReply,
@@ -95,6 +96,7 @@ class Update:
         self.identities: set[int] = set()  # transaction positions of mail identity claims
         self.open_delta = 0
         self.position: tuple[str | None, Ticket] | None = None  # a new place in the queue
+        self.new_flags: tuple[str, ...] = ()  # flags this change adds: their facets too
 
     def set(self, name: str, value: Any) -> None:
         self.names[f"#{name}"] = name
@@ -106,15 +108,7 @@ class Update:
 
     def add(self, change: Change) -> None:
         if isinstance(change, AppendMessage):
-            if change.owner is not None:
-                self.conditions.append("customer = :owner")
-                self.values[":owner"] = change.owner
-            self.values[":one"], self.values[":zero"] = 1, 0
-            self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
-            self.entries.append(self.table.put_new(message_to_item(change.message)))
-            # A message id is used once per request, whatever its time: a retried answer
-            # (the same Idempotency-Key, so the same id) finds it taken.
-            self.entries.append(self.table.put_new(message_id_marker(change.message)))
+            self._append(change)
         elif isinstance(change, AddDelayNotice):
             self.entries.append(self.table.put_new(delay_to_item(change.notice)))
         elif isinstance(change, MoveClock):
@@ -152,6 +146,8 @@ class Update:
             self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
         elif isinstance(change, SetAdminRequest):
             self.set("admin_request", change.value)
+        elif isinstance(change, FlagRequest):
+            self._flag(change)
         elif isinstance(change, LinkIncident):
             self._link(change)
         elif isinstance(change, Enqueue):
@@ -163,6 +159,29 @@ class Update:
                 self.entries.append(
                     self.table.put_new(mail_identity_item(change.identity, change.record.id))
                 )
+
+    def _append(self, change: AppendMessage) -> None:
+        if change.owner is not None:
+            self.conditions.append("customer = :owner")
+            self.values[":owner"] = change.owner
+        self.values[":one"], self.values[":zero"] = 1, 0
+        self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
+        self.entries.append(self.table.put_new(message_to_item(change.message)))
+        # A message id is used once per request, whatever its time: a retried answer
+        # (the same Idempotency-Key, so the same id) finds it taken.
+        self.entries.append(self.table.put_new(message_id_marker(change.message)))
+
+    def _flag(self, change: FlagRequest) -> None:
+        """The new scope, only if the flag is not there yet, its audit event, and the
+        request's place in the flag's facet of the queue."""
+        self.set("scope", change.scope.to_dict())
+        self.names["#flags"] = "flags"
+        self.conditions.append("NOT contains(#scope.#flags, :new_flag)")
+        self.values[":new_flag"] = change.flag
+        self.new_flags = (*self.new_flags, change.flag)
+        self.entries.append(self.table.put(audit_to_item(change.event)))
+        if self.position is None:
+            self.position = (queue_position(change.request), change.request)
 
     def _link(self, change: LinkIncident) -> None:
         """The link on the request, its pointer, and both incidents' counts, only if
@@ -203,7 +222,8 @@ class Update:
         sort_key = queue_sort_key(position, self.request_id)
         self.set("QPK", QUEUE_ALL)
         self.set("QSK", sort_key)
-        facets = queue_facets(request.channel, queue_label(request), request.scope.flags)
+        flags = (*request.scope.flags, *self.new_flags)
+        facets = queue_facets(request.channel, queue_label(request), flags)
         entries = []
         for facet, partition_key in facets.items():
             values: dict[str, Any] = {":p": partition_key, ":facet": "facet", ":id": request.id}

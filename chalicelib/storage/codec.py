@@ -79,6 +79,7 @@ def sla_attributes(request_id: str, sla: Sla | None) -> dict[str, Any]:
         "sla_started_at": sla.started_at,
         "sla_history": [w.to_dict() for w in sla.history] or None,
         "sla_ended_at": sla.ended_at,
+        "answered_at": sla.answered_at,
         "GSI2PK": None,
         "GSI2SK": None,
     }
@@ -222,6 +223,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
             started_at=item.get("sla_started_at"),
             history=tuple(Wait.from_dict(w) for w in item.get("sla_history") or ()),
             ended_at=item.get("sla_ended_at"),
+            answered_at=item.get("answered_at"),
         )
     return Ticket(
         id=item["id"],

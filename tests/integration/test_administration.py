@@ -128,7 +128,9 @@ def test_propose_accept_pay_complete_with_each_step_audited_and_told(rt: Runtime
     thread = rt.store.requests.thread(tid)
     assert thread is not None
     told = [m.text for m in thread.messages if m.author == "staff"]
-    assert len(told) == 4 and told[0].startswith(f"Quote {made['id']}: proposed")
+    # R2.9: a Russian ticket is told in Russian, not an English sentence in a Russian letter
+    assert len(told) == 4 and told[0].startswith(f"Смета {made['id']}: предложена")
+    assert "Оплачено: " in told[1] and "Quote" not in " ".join(told)
     assert all(m.delivery is not None for m in thread.messages if m.author == "staff")
 
 

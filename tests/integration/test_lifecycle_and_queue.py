@@ -141,7 +141,7 @@ def test_filters_by_channel_label_and_flag_follow_the_request(rt: Runtime) -> No
     rt.desk.correct_scope(AGENT, tid, parse_scope_correction({"label": "paid_admin"}))
     assert queue(rt, label="paid_admin") == [tid]
     assert tid not in queue(rt, label=label)
-    rt.lifecycle.set_status(AGENT, tid, "closed")
+    rt.lifecycle.set_status(AGENT, tid, "closed", "Закрываем: ответ в письме.")
     assert queue(rt, label="paid_admin") == [] and queue(rt, channel="cabinet") == []
 
 
@@ -200,7 +200,7 @@ def test_every_status_move_is_allowed_or_409(
 ) -> None:
     tid = ticket(rt)
     clock.now = at(5)
-    if start in ("answered", "solved"):
+    if start in ("answered", "solved", "closed"):
         rt.desk.respond(AGENT, tid, "Готово.")
     if start in ("solved", "closed"):
         rt.lifecycle.set_status(AGENT, tid, start)  # type: ignore[arg-type]
@@ -212,13 +212,21 @@ def test_every_status_move_is_allowed_or_409(
         assert caught.value.code == "invalid_transition"
         assert status_of(rt, tid) == start
         return
-    moved = rt.lifecycle.set_status(who, tid, target)  # type: ignore[arg-type]
+    # R2.8: staff end a waiting customer's wait only with an answer
+    text = "Готово." if start == "open" and who.is_staff else None
+    if text:
+        with pytest.raises(Conflict) as refused:
+            rt.lifecycle.set_status(who, tid, target)  # type: ignore[arg-type]
+        assert refused.value.code == "answer_required"
+    moved = rt.lifecycle.set_status(who, tid, target, text)  # type: ignore[arg-type]
     assert moved.status == target == status_of(rt, tid)
-    [event] = [e for e in rt.store.requests.audit_trail(tid) if e.at == iso(10)]
+    trail = rt.store.requests.audit_trail(tid)
+    [event] = [e for e in trail if e.at == iso(10) and e.action == "status_changed"]
+    was = "answered" if text else start  # the answer went first
     assert (event.action, event.actor, event.detail) == (
         "status_changed",
         who.sub,
-        {"from": start, "to": target},
+        {"from": was, "to": target},
     )
 
 
@@ -346,7 +354,14 @@ def test_status_and_lookup_over_http(api: Api) -> None:
     code, body, _ = api.call("PUT", path, token=anna, body={"status": "done"})
     assert (code, body["error"]["code"]) == (400, "invalid_status")
     code, body, _ = api.call("PUT", path, token=staff, body={"status": "solved"})
-    assert (code, body["status"]) == (200, "solved")
+    assert (code, body["error"]["code"]) == (409, "answer_required")  # R2.8
+    code, body, _ = api.call(
+        "PUT", path, token=anna, body={"status": "closed", "text": "сам справился"}
+    )
+    assert (code, body["error"]["code"]) == (400, "text_not_allowed")
+    answer = {"status": "solved", "text": "Проверили: всё работает."}
+    code, body, _ = api.call("PUT", path, token=staff, body=answer)
+    assert (code, body["status"], body["sla"]["state"]) == (200, "solved", "met")
     code, body, _ = api.call("GET", "/staff/queue?channel=fax", token=staff)
     assert (code, body["error"]["code"]) == (400, "invalid_channel")
     code, body, _ = api.call("GET", "/staff/queue?channel=email&flag=abusive", token=staff)
@@ -357,7 +372,8 @@ def test_status_and_lookup_over_http(api: Api) -> None:
     code, body, _ = api.call("GET", "/staff/tickets?domain=shop.example", token=staff)
     assert (code, body["items"]) == (200, [])
     code, body, _ = api.call("GET", f"/tickets/{made['id']}/events", token=staff)
-    assert [e["kind"] for e in body["items"]] == ["ticket_created", "status_changed"]
+    kinds = [e["kind"] for e in body["items"]]
+    assert kinds == ["ticket_created", "staff_response", "status_changed"]
     assert api.call("GET", f"/tickets/{made['id']}/events", token=anna)[0] == 403
 
 

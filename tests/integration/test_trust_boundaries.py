@@ -235,3 +235,39 @@ def test_the_local_user_pool_is_built_with_the_same_setting(aws: Any) -> None:
     assert json.dumps(pool.get("UserAttributeUpdateSettings")) == json.dumps(
         {"AttributesRequireVerificationBeforeUpdate": ["email"]}
     )
+
+
+# -- R6.2 and R2.7 on DynamoDB (moto): the same conditional writes the fakes model ------------
+
+
+def test_r6_2_an_abusive_follow_up_flags_the_ticket_once_on_dynamodb(
+    api: Api, notices: Any
+) -> None:
+    anna = make_token("sub-anna", "anna@flowershop.example")
+    _, ticket, _ = api.call(
+        "POST", "/tickets", token=anna, body={"subject": "Сайт", "text": "Сайт отдаёт 502"}
+    )
+    path = f"/tickets/{ticket['id']}"
+    for text in ("Да вы издеваетесь, уроды!", "Уроды, где ответ?"):
+        assert api.call("POST", f"{path}/messages", token=anna, body={"text": text})[0] == 201
+    _, stored, _ = api.call("GET", path, token=STAFF)
+    assert stored["scope"]["flags"].count("abusive") == 1
+    _, queue, _ = api.call("GET", "/staff/queue?flag=abusive", token=STAFF)
+    assert [i["id"] for i in queue["items"]] == [ticket["id"]]
+    assert [n["ticket_id"] for n in notices.all("abusive_request")] == [ticket["id"]]
+    _, events, _ = api.call("GET", f"{path}/events", token=STAFF)
+    assert [e["kind"] for e in events["items"]].count("abuse_flagged") == 1
+
+
+def test_r2_8_staff_solve_needs_the_answer_on_dynamodb(api: Api) -> None:
+    anna = make_token("sub-anna", "anna@flowershop.example")
+    _, ticket, _ = api.call(
+        "POST", "/tickets", token=anna, body={"subject": "FTP", "text": "FTP не работает"}
+    )
+    path = f"/tickets/{ticket['id']}/status"
+    code, error, _ = api.call("PUT", path, token=STAFF, body={"status": "closed"})
+    assert (code, error["error"]["code"]) == (409, "answer_required")
+    code, closed, _ = api.call(
+        "PUT", path, token=STAFF, body={"status": "closed", "text": "Починили, закрываем."}
+    )
+    assert (code, closed["status"], closed["sla"]["state"]) == (200, "closed", "met")

@@ -88,7 +88,9 @@ def test_a_cabinet_response_and_a_delay_notice_notify_the_account(world: FakeWor
     delay, response = sent(world)
     assert delay["To"] == response["To"] == "anna@flowershop.example"
     assert delay["Auto-Submitted"] == response["Auto-Submitted"] == "auto-generated"
-    assert "Меняем диск" in body_of(delay) and "2026-11-24 12:00 UTC" in body_of(delay)
+    assert "Меняем диск" in body_of(delay)
+    # R2.9: in the company's time zone, with its name (12:00 UTC is 15:00 in Moscow)
+    assert "2026-11-24 15:00 (Europe/Moscow, MSK)" in body_of(delay)
     assert "Диск заменён" in body_of(response)
     assert f"https://cabinet.example.com/tickets/{ticket.id}" in body_of(response)
     assert f"[#{ticket.id}]" in response["Subject"]
@@ -189,6 +191,52 @@ def test_the_template_follows_the_language_of_the_request(world: FakeWorld) -> N
     [answer] = sent(world)
     assert "E-mail is an advisory channel" in body_of(answer)
     assert "консультационные" not in body_of(answer)
+
+
+def test_r2_9_a_russian_request_quoting_an_english_error_is_answered_in_russian(
+    world: FakeWorld,
+) -> None:
+    ticket = world.runtime.cabinet.open_ticket(
+        ANNA,
+        NewTicket(
+            "Сайт не работает",
+            "Error establishing a database connection, MySQL недоступен\n"
+            "Warning: mysqli_connect(): (HY000/2002): Connection refused in "
+            "/var/www/site/wp-includes/class-wpdb.php on line 2019",
+        ),
+    )
+    world.runtime.desk.respond(AGENT, ticket.id, "Перезапустили MySQL.")
+    [notification] = sent(world)
+    assert "Здравствуйте" in body_of(notification) and "Hello" not in body_of(notification)
+
+
+def test_r2_9_the_accounts_language_wins_over_the_words(world: FakeWorld) -> None:
+    world.directory.locales["sub-anna"] = "en-GB"
+    ticket = world.runtime.cabinet.open_ticket(ANNA, NewTicket("Почта", "Почта не работает"))
+    world.runtime.desk.respond(AGENT, ticket.id, "Fixed.")
+    [notification] = sent(world)
+    assert "Hello" in body_of(notification)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Как перенести сайт на другой тариф?",
+        "Не работает почта на домене после переноса на новый сервер, письма не уходят",
+        "Ошибка 500 на главной странице сайта после обновления WordPress до последней "
+        "версии и установки плагина кеширования, что делать и кто виноват",
+        "Re: Fwd: Вопрос по оплате: счёт № 12345 от 01.11 не отображается в личном кабинете",
+    ],
+)
+def test_r2_9_a_russian_subject_reaches_the_customer_with_every_space(
+    world: FakeWorld, subject: str
+) -> None:
+    rid = deliver(world, _raw_from("olga@kofeinya.example", subject))
+    world.runtime.desk.respond(AGENT, rid, "Ответ.")
+    for message in [message_from_bytes(m.as_bytes(), policy=default) for m in world.mailer.sent]:
+        decoded = str(message["Subject"])
+        assert subject.removeprefix("Re: ") in decoded, decoded
+        assert all(len(line) <= 78 for line in message.as_bytes().split(b"\n"))
 
 
 def test_a_recipient_gets_at_most_fifty_mails_a_day(world: FakeWorld) -> None:

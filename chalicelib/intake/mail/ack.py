@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime
 
 from chalicelib import observability as obs
@@ -18,7 +17,12 @@ from chalicelib.delivery import after_sending
 from chalicelib.ids import our_message_id
 from chalicelib.mailer import Mailer
 from chalicelib.models import KbArticle, OutboxEntry, Ticket
-from chalicelib.outbound.compose import Undeliverable, deliverable_address, single_line
+from chalicelib.outbound.compose import (
+    MAIL_POLICY,
+    Undeliverable,
+    deliverable_address,
+    single_line,
+)
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 
@@ -52,7 +56,7 @@ def build_ack(
     clock: Clock,
     notes: tuple[str, ...] = (),
 ) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = from_addr
     message["To"] = to_addr
     message["Subject"] = f"[#{record_id}] " + (single_line(subject) or "Ваше обращение")
