@@ -9,17 +9,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
 from chalice.app import Request, SQSEvent
 
-from chalicelib import http
-from chalicelib import observability as obs
+from chalicelib import http, observability as obs
 from chalicelib.attachments import parse_new_attachment
 from chalicelib.config import origins
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.identity import require_staff
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
-from chalicelib.intake.chat import MAX_BODY_BYTES as CHAT_MAX_BYTES
-from chalicelib.intake.chat import parse_transcript, verify_signature
+from chalicelib.intake.chat import (
+    MAX_BODY_BYTES as CHAT_MAX_BYTES,
+    parse_transcript,
+    verify_signature,
+)
 from chalicelib.lifecycle import parse_status
 from chalicelib.observability import logger, metrics, tracer
+from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
 from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
 from chalicelib.sla.filters import parse_contact, parse_queue_filter
@@ -171,6 +174,58 @@ def staff_tickets() -> Response:
     limit, token = limit_param(params.get("limit")), params.get("next")
     page = runtime().desk.lookup(who, limit, token, parse_contact(params))
     return http.json_response(page.to_api())
+
+
+@app.route("/tickets/{ticket_id}/rating", methods=["POST"], authorizer=cabinet_users)
+@http.api_view
+def rate_ticket(ticket_id: str) -> Response:
+    who = http.principal(app.current_request)
+    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+    ticket = runtime().ratings.rate(who, ticket_id, parse_rating(_body()))
+    return http.json_response(ticket.to_api())
+
+
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    # A page of our own HTML only: no script at all, forms back to this address.
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@app.route("/ratings/{token}", methods=["GET"])
+@http.api_view
+def rating_link(token: str) -> Response:
+    """The page a one-click rating link in a solved notification opens."""
+    ticket = runtime().ratings.request_of(token)
+    score = (app.current_request.query_params or {}).get("score")
+    return Response(body=rating_page(ticket, score), status_code=200, headers=PAGE_HEADERS)
+
+
+@app.route(
+    "/ratings/{token}",
+    methods=["POST"],
+    content_types=["application/x-www-form-urlencoded", "application/json"],
+)
+@http.api_view
+def rate_by_link(token: str) -> Response:
+    request = app.current_request
+    kind = request.headers.get("content-type", "application/json")
+    rating = parse_rating_form(request.raw_body, kind, runtime().settings.max_body_bytes)
+    ticket = runtime().ratings.rate_by_link(token, rating)
+    if kind.startswith("application/x-www-form-urlencoded"):
+        return Response(body=rating_page(ticket, None, done=True), headers=PAGE_HEADERS)
+    return http.json_response({"id": ticket.id, "rating": ticket.rating})
+
+
+@app.route("/staff/reports/sla", methods=["GET"], authorizer=cabinet_users)
+@http.api_view
+def staff_sla_report() -> Response:
+    who = http.principal(app.current_request)
+    params = app.current_request.query_params or {}
+    return http.json_response(runtime().reports.report(who, params))
 
 
 @app.route("/tickets/{ticket_id}/responses", methods=["POST"], authorizer=cabinet_users)

@@ -60,6 +60,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     cabinet_url: str = "https://cabinet.example.com/tickets/new"
+    console_url: str = "http://127.0.0.1:8000/console/"  # escalations link here (R2.9)
+    api_url: str = "http://127.0.0.1:8000"  # the public API: one-click rating links
     mail_domain: str = "support.hosting.example"
     ack_from: str = "support@support.hosting.example"
     acks_per_day: int = 3
@@ -101,6 +103,9 @@ class Settings:
                 env, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds
             ),
             cabinet_url=env.get("CABINET_URL", cls.cabinet_url),
+            console_url=env.get("CONSOLE_URL") or cls.console_url,
+            # Empty where the template's PublicApiUrl is: e-mail ratings then need no link.
+            api_url=env.get("API_URL", cls.api_url).rstrip("/"),
             kb_base_url=env.get("KB_BASE_URL") or None,
             outbox_dir=env.get("OUTBOX_DIR") or None,
             ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,

@@ -29,6 +29,7 @@ from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_event_id
 from chalicelib.models import AuditEvent, Message, OutboxEntry, Status, Ticket
+from chalicelib.outbound.solved import solved_mail_owed
 from chalicelib.sla.deadlines import end_wait, follow_up_deadline, waiting
 from chalicelib.storage import Change, Enqueue, MoveClock, Requests, SetStatus, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
@@ -207,14 +208,25 @@ class Lifecycle:
         changes: list[Change] = []
         if ticket.sla is not None and sla is not None and sla != ticket.sla:
             changes.append(MoveClock(ticket.sla, sla, ticket))
-        solved_at = at if status == "solved" else ticket.solved_at
+        # An e-mail request staff close after answering it is solved as far as its
+        # sender can tell: asked for a rating like a solved ticket.
+        answered_mail = (
+            who.is_staff
+            and not ticket.official
+            and ticket.status == "answered"
+            and status == "closed"
+        )
+        solved_at = at if status == "solved" or answered_mail else ticket.solved_at
         changes.append(
             SetStatus(replace(ticket, status=status, sla=sla, solved_at=solved_at), ticket.status)
         )
+        solved = replace(ticket, status=status, solved_at=solved_at)
+        told = solved_mail_owed(solved, at) if who.is_staff and solved_at == at else None
+        owed = [told] if told else []
         if status != "solved":
-            return changes, []
+            return changes, owed
         due = to_iso(now + self._auto_close)
-        return changes, [entry_for(AUTO_CLOSE, ticket.id, at, {"solved_at": at}, due)]
+        return changes, [*owed, entry_for(AUTO_CLOSE, ticket.id, at, {"solved_at": at}, due)]
 
     def auto_close(self, entry: OutboxEntry) -> None:
         """The outbox's sender for `auto_close`: close the ticket if it is still solved

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 # The files' values live in `files`; they are domain values too, and imported from here.
-from chalicelib.files import Attachment as Attachment
-from chalicelib.files import AttachmentState as AttachmentState
-from chalicelib.files import StoredAttachment as StoredAttachment
+from chalicelib.files import (
+    Attachment as Attachment,
+    AttachmentState as AttachmentState,
+    StoredAttachment as StoredAttachment,
+)
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
@@ -214,6 +216,8 @@ class Ticket:
     solved_at: str | None = None  # when it was last set `solved` (auto-close counts from it)
     incident: str | None = None  # the incident it is linked to (R3.3)
     admin_request: dict[str, Any] | None = None  # R5.1, R5.2: `admin.free.AdminRequest`
+    follow_up_of: str | None = None  # R1.4: the closed ticket this mail replied to
+    rating: dict[str, Any] | None = None  # the customer's: score, comment, at
 
     @property
     def claimed_email(self) -> str | None:
@@ -247,6 +251,7 @@ class Ticket:
         if self.attention:
             body["attention"] = list(self.attention)
         body["incident"] = self.incident
+        body["rating"] = self.rating
         if self.admin_request is not None:
             body["admin_request"] = {
                 k: v for k, v in self.admin_request.items() if k != "clean" and v is not None
@@ -256,6 +261,7 @@ class Ticket:
         if not self.official:
             body["from_addr"] = self.customer_email
             body["claimed_email"] = self.claimed_email
+            body["follow_up_of"] = self.follow_up_of
         return body
 
 

@@ -56,6 +56,7 @@ INCIDENT_UPDATES_SENT = "IncidentUpdatesSent"
 ESCALATIONS_GROUPED = "EscalationsGrouped"  # breach escalations suppressed by an incident
 FREE_ADMIN_REQUESTS = "FreeAdminRequests"  # by kind and possible (R5.1, R5.2)
 QUOTES = "Quotes"  # by step: proposed, accepted, declined, refused (with a refund)
+RATINGS = "Ratings"  # customers' ratings of a solved request, by score
 # One per invocation, so every flush has something to publish.
 API_REQUESTS = "ApiRequests"
 MAIL_NOTIFICATIONS = "MailNotifications"

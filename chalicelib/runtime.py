@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
 from chalicelib.lifecycle import AUTO_CLOSE, Lifecycle
 from chalicelib.mailer import FolderMailer, Mailer, SesMailer
 from chalicelib.models import Scope, Ticket
-from chalicelib.notify import Publisher, SnsPublisher
+from chalicelib.notify import Publisher, Readable, SnsPublisher
 from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
+from chalicelib.outbound.solved import SOLVED_MAIL, SolvedMail
+from chalicelib.ratings import Ratings
+from chalicelib.reports import SlaReports
 from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.notices import BREACH, INCIDENT_BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
@@ -69,6 +73,8 @@ class Runtime:
     board: StatusBoard
     quotes: QuoteDesk
     admin_requests: AdminRequests
+    reports: SlaReports
+    ratings: Ratings
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,10 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     client = dynamodb or boto3.client("dynamodb", region_name=region)
     return Services(
         store=dynamo_store(client, settings.table_name),
-        publisher=SnsPublisher(boto3.client("sns", region_name=region)),
+        publisher=SnsPublisher(
+            boto3.client("sns", region_name=region),
+            Readable(settings.console_url, settings.timezone),
+        ),
         directory=CognitoDirectory(
             boto3.client("cognito-idp", region_name=region), settings.user_pool_id
         ),
@@ -153,17 +162,47 @@ def build_dispatcher(
     return Dispatcher(store.outbox, senders, clock, given_up)
 
 
-def build_customer_mail(settings: Settings, services: Services, clock: Clock) -> CustomerMail:
-    """Answers and notifications to customers (R2.6)."""
+def build_solved_mail(
+    settings: Settings, services: Services, clock: Clock, ratings: Ratings
+) -> SolvedMail:
+    """The solved notification and its rating request (API.md, satisfaction)."""
     store = services.store
-    mail = MailSettings(
+
+    def link(request_id: str, now: datetime) -> str:
+        if not settings.api_url:
+            return ""
+        return f"{settings.api_url}/ratings/{ratings.link_token(request_id, now)}"
+
+    return SolvedMail(
+        store.requests,
+        store.markers,
+        services.directory,
+        services.mailer,
+        mail_settings(settings),
+        clock,
+        link,
+    )
+
+
+def mail_settings(settings: Settings) -> MailSettings:
+    return MailSettings(
         sender=settings.ack_from,
         domain=settings.mail_domain,
         cabinet_url=settings.cabinet_url,
         timezone=settings.timezone,
     )
+
+
+def build_customer_mail(settings: Settings, services: Services, clock: Clock) -> CustomerMail:
+    """Answers and notifications to customers (R2.6)."""
+    store = services.store
     return CustomerMail(
-        store.requests, store.markers, services.directory, services.mailer, mail, clock
+        store.requests,
+        store.markers,
+        services.directory,
+        services.mailer,
+        mail_settings(settings),
+        clock,
     )
 
 
@@ -184,7 +223,12 @@ def build_pipeline(
         settings.first_response_minutes,
         incident_for,
         admin_request_of,
+        timezone=settings.timezone,
     )
+
+
+def mail_places(settings: Settings) -> dict[str, Any]:
+    return {"bucket": settings.mail_bucket, "domain": settings.mail_domain}
 
 
 def attachment_limits(settings: Settings) -> dict[str, Any]:
@@ -210,6 +254,44 @@ def secret_from_secrets_manager(name: str) -> Callable[[], bytes]:
     return chat_secret
 
 
+def build_sweeper(
+    settings: Settings,
+    store: Store,
+    dispatcher: Dispatcher,
+    clock: Clock,
+    tick: Callable[[datetime], object],
+) -> Sweeper:
+    """R2.4 every minute, and what comes due in the outbox."""
+    return Sweeper(
+        store.requests,
+        store.deadlines,
+        dispatcher,
+        clock,
+        settings.warning_minutes,
+        tick,
+        settings.timezone,
+    )
+
+
+def build_cabinet(
+    settings: Settings,
+    services: Services,
+    pipeline: IntakePipeline,
+    clock: Clock,
+    notice: Callable[[Ticket], dict[str, Any] | None],
+) -> CabinetService:
+    """The customer's side of official tickets (R1.4)."""
+    return CabinetService(
+        services.store.requests,
+        pipeline,
+        clock,
+        services.idempotency,
+        settings.idempotency_ttl_seconds,
+        settings.first_response_minutes,
+        notice,
+    )
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -220,35 +302,31 @@ def build_runtime(
     """Wire the domain to its collaborators for one process."""
     services = services or aws_services(settings)
     store = services.store
+    chat_secret = chat_secret or secret_from_secrets_manager(settings.chat_secret_name)
+    # One-click rating links are signed with a key derived from the webhook secret.
+    ratings = Ratings(store.requests, clock, settings.timezone, key=chat_secret)
     customer_mail = build_customer_mail(settings, services, clock)
     lifecycle = build_lifecycle(settings, services, clock)
     board = StatusBoard(store.incidents, store.requests, clock)
     notes = board.notice_lines
     dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle, notes)
     board.dispatcher = dispatcher
+    dispatcher.register(SOLVED_MAIL, build_solved_mail(settings, services, clock, ratings).send)
     pipeline = build_pipeline(settings, services, dispatcher, clock, board.match)
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url, notes)
-    desk = StaffDesk(store.requests, store.deadlines, dispatcher, clock, store.incidents)
+    desk = StaffDesk(
+        store.requests, store.deadlines, dispatcher, clock, store.incidents, settings.timezone
+    )
     lifecycle.answer = desk.respond  # R2.8: a solve or close may carry the answer
     register_incident_senders(settings, services, dispatcher, desk, clock)
     return Runtime(
         settings=settings,
         store=store,
         pipeline=pipeline,
-        cabinet=CabinetService(
-            store.requests,
-            pipeline,
-            clock,
-            services.idempotency,
-            settings.idempotency_ttl_seconds,
-            settings.first_response_minutes,
-            board.notice,
-        ),
+        cabinet=build_cabinet(settings, services, pipeline, clock, board.notice),
         desk=desk,
-        sweeper=Sweeper(
-            store.requests, store.deadlines, dispatcher, clock, settings.warning_minutes, board.tick
-        ),
+        sweeper=build_sweeper(settings, store, dispatcher, clock, board.tick),
         dispatcher=dispatcher,
         customer_mail=customer_mail,
         chat=chat,
@@ -261,7 +339,7 @@ def build_runtime(
         ),
         imports=ChatImport(services.blobs, chat),
         hours=hours,
-        chat_secret=chat_secret or secret_from_secrets_manager(settings.chat_secret_name),
+        chat_secret=chat_secret,
         lifecycle=lifecycle,
         attachments=Attachments(
             store.requests, services.blobs, clock, **attachment_limits(settings)
@@ -269,6 +347,8 @@ def build_runtime(
         board=board,
         quotes=QuoteDesk(store.quotes, store.requests, desk, clock),
         admin_requests=AdminRequests(store.requests, clock),
+        reports=SlaReports(store.reports, clock, settings.timezone),
+        ratings=ratings,
     )
 
 

@@ -70,18 +70,46 @@ def export_corrections(stack: Any) -> int:
 
 
 def sla_sweep(now_text: str | None, stack: Any) -> int:
-    """One sweep against the configured stack: the environment's, else the local one."""
+    """One sweep against the configured stack: the environment's, else the local one. Its
+    metrics go to that stack's CloudWatch (the local stand-in's, or the deployed one's),
+    as the scheduled sweep's do from Lambda."""
+    import boto3
+
+    from chalicelib import observability as obs
     from chalicelib.timeutil import parse_iso
+    from devtools import emf
 
     now = None
-    if now_text:
+    if now_text is not None:
         try:
             now = parse_iso(now_text)
         except ValueError:
             print(f"--now: not an ISO 8601 time with offset: {now_text!r}", file=sys.stderr)
             return 2
-    report = _configured_runtime(stack).sweeper.run(now)
+    runtime = _configured_runtime(stack)
+    with emf.captured() as documents:
+        report = runtime.sweeper.run(now)
+        obs.flush()
+    sent = emf.publish(documents, boto3.client("cloudwatch"))
+    print(f"sla-sweep: {sent} metric data points sent to CloudWatch", file=sys.stderr)
     print(json.dumps(report.to_dict(), ensure_ascii=False))
+    return 0
+
+
+def report(args: argparse.Namespace, stack: Any) -> int:
+    """The SLA report of the configured stack, read from its counters (never a scan)."""
+    from chalicelib.errors import DomainError
+    from chalicelib.identity import Principal
+    from chalicelib.reports import table
+
+    params = {"from": args.start or "", "to": args.end or "", "by": args.by, "group": args.group}
+    operator = Principal(sub="cli", email=None, groups=frozenset({"staff"}))
+    try:
+        found = _configured_runtime(stack).reports.report(operator, params)
+    except DomainError as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(found, ensure_ascii=False) if args.json else table(found))
     return 0
 
 
@@ -97,17 +125,22 @@ def reindex(stack: Any) -> int:
     return 0
 
 
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600}
+_UNIT_SECONDS.update({"d": 86400, "day": 86400, "days": 86400})
+_PART = re.compile(r"(\d{1,6})\s*(days|day|d|hours|hour|h|min|m|sec|s)")
+
+
 def time_from_now(offset: str, now: datetime | None = None) -> str:
-    """`+3h`, `-15min`, `+61m`, `+2d`, `now`: that time in ISO 8601 with offset (UTC)."""
+    """`+3h`, `-15min`, `-5m`, `+1h50m`, `+2d`, `now`: that time in ISO 8601 (UTC)."""
     now = now or datetime.now(UTC)
     text = offset.strip().lower()
     if text == "now":
         return now.isoformat(timespec="seconds")
-    match = re.fullmatch(r"([+-])(\d{1,6})\s*(s|sec|m|min|h|hour|hours|d|day|days)", text)
-    if not match:
-        raise ValueError(f"not an offset like +3h or +61min: {offset!r}")
-    sign, amount, unit = match.groups()
-    seconds = int(amount) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit[0]]
+    sign, rest = text[:1], text[1:].strip()
+    parts = _PART.findall(rest)
+    if sign not in "+-" or not sign or not parts or _PART.sub("", rest).strip():
+        raise ValueError(f"not an offset like +3h, +61min, -5m or +1h50m: {offset!r}")
+    seconds = sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in parts)
     return (now + timedelta(seconds=seconds if sign == "+" else -seconds)).isoformat(
         timespec="seconds"
     )
@@ -116,6 +149,9 @@ def time_from_now(offset: str, now: datetime | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     from devtools.stack import add_stack_arguments, resolve
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dev-time"] and len(argv) == 2 and argv[1].startswith("-"):
+        argv = ["dev-time", "--", argv[1]]  # `-5m` is an offset, not an option
     parser = argparse.ArgumentParser(prog="python -m chalicelib")
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="classify JSONL requests")
@@ -133,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "corrections": "staff scope corrections as labelled JSONL (for bench/)",
         "sla-sweep": "run one SLA sweep and print what changed",
         "reindex": "put stored requests in the queue and lookup indexes (after an upgrade)",
+        "report": "print the SLA report (R2) as a table, or --json",
     }
     sub = {
         name: commands.add_parser(name, help=text, description=text) for name, text in local.items()
@@ -148,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         "--dlq", action="store_true", help="re-drive the mail dead-letter queue"
     )
     sub["sla-sweep"].add_argument("--now", help="ISO 8601 time with offset (default: now)")
+    sub["report"].add_argument(
+        "--from", dest="start", help="first day, 2026-11-24 (default: 6 days ago)"
+    )
+    sub["report"].add_argument("--to", dest="end", help="last day (default: today)")
+    sub["report"].add_argument("--by", choices=("day", "week"), default="day")
+    sub["report"].add_argument("--group", choices=("channel", "label", "agent"), default="channel")
+    sub["report"].add_argument("--json", action="store_true", help="the API's JSON instead")
     dev_time = commands.add_parser("dev-time", help="print a time from now: +3h, +61min, -5m, now")
     dev_time.add_argument("offset")
     args = parser.parse_args(argv)
@@ -174,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stack = resolve(args.port, args.aws_port)
     # A command's output is its report; EMF metric lines would only be noise on stdout.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    # A sweep's metrics are sent to CloudWatch instead (`sla_sweep`).
+    if args.command != "sla-sweep":
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     if args.command == "dev":
         from pathlib import Path
 
@@ -220,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         return sla_sweep(args.now, stack)
     if args.command == "reindex":
         return reindex(stack)
+    if args.command == "report":
+        return report(args, stack)
     parser.error(f"unknown command {args.command}")
     return 2
 

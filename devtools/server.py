@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.config import origins
+from chalicelib.notify import notice_of
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
@@ -140,10 +141,10 @@ def _print_notices(stop: threading.Event) -> None:
     while not stop.is_set():
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         for message in batch.get("Messages", []):
-            notice = json.loads(json.loads(message["Body"])["Message"])
-            print(
-                f"NOTICE {notice.pop('kind')}: {json.dumps(notice, ensure_ascii=False)}", flush=True
-            )
+            envelope = json.loads(message["Body"])
+            notice = notice_of(message["Body"])
+            print(f"NOTICE {notice.pop('kind')}: {envelope.get('Subject')}", flush=True)
+            print("  " + json.dumps(notice, ensure_ascii=False), flush=True)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -270,6 +271,9 @@ def serve(stack: LocalStack) -> int:
         os.environ.update(bootstrap(aws_port))
         # The SES stand-in: every mail the stack would send is a file here (API.md).
         os.environ.setdefault("OUTBOX_DIR", str(REPO / "outbox"))
+        # Escalations link to the console this stack serves (R2.9).
+        os.environ.setdefault("CONSOLE_URL", f"http://127.0.0.1:{api_port}/console/")
+        os.environ.setdefault("API_URL", f"http://127.0.0.1:{api_port}")  # rating links
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app

@@ -105,15 +105,19 @@ class Notices:
         for topic in ("ESCALATION_TOPIC_ARN", "MANAGEMENT_TOPIC_ARN"):
             sns.subscribe(TopicArn=os.environ[topic], Protocol="sqs", Endpoint=arn)
         self.seen: list[dict[str, Any]] = []
+        self.mails: list[dict[str, Any]] = []  # the SNS envelopes: Subject, Message
 
     def all(self, kind: str | None = None) -> list[dict[str, Any]]:
+        from chalicelib.notify import notice_of
+
         while True:
             batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
             messages = batch.get("Messages", [])
             if not messages:
                 break
             for message in messages:
-                self.seen.append(json.loads(json.loads(message["Body"])["Message"]))
+                self.seen.append(notice_of(message["Body"]))
+                self.mails.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
         return [n for n in self.seen if kind is None or n["kind"] == kind]
 

@@ -43,6 +43,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
+from chalicelib.reports import Counter, Tally
 from chalicelib.sla.deadlines import Duty, duty
 from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.status.model import Incident
@@ -60,6 +61,7 @@ from chalicelib.storage import (
     MoveClock,
     RecordReply,
     SetAdminRequest,
+    SetRating,
     SetStatus,
     StaleState,
     Store,
@@ -88,6 +90,30 @@ class _Request:
     files: dict[str, Attachment] = field(default_factory=dict)
 
 
+class MemoryReports:
+    """The report's counters, by (period, group, value); shards kept apart as stored."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, str, int], Counter] = {}
+        self.reads = 0
+
+    def add(self, tally: Tally) -> None:
+        minutes = {tally.minute: 1} if tally.minute is not None else {}
+        for period in (tally.day, tally.week):
+            for group, value in tally.groups:
+                key = (period, group, value, tally.shard)
+                self._counters.setdefault(key, Counter()).add(dict(tally.counts), minutes)
+
+    def counters(self, periods: Sequence[str], group: str) -> dict[tuple[str, str], Counter]:
+        found: dict[tuple[str, str], Counter] = {}
+        for period in periods:
+            self.reads += 1
+            for (p, g, value, _), counter in self._counters.items():
+                if p == period and g == group:
+                    found.setdefault((p, value), Counter()).add(counter.facts, counter.minutes)
+        return found
+
+
 class MemoryStore:
     """Requests, DeadlineIndex and Markers in memory, with the same conditions."""
 
@@ -102,6 +128,7 @@ class MemoryStore:
         self._suppressed: dict[str, str] = {}
         self.incidents = MemoryIncidents(self)
         self.quotes = MemoryQuotes(self)
+        self.reports = MemoryReports()
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
@@ -112,6 +139,7 @@ class MemoryStore:
             outbox=self.outbox,
             incidents=self.incidents,
             quotes=self.quotes,
+            reports=self.reports,
         )
 
     @property
@@ -133,6 +161,7 @@ class MemoryStore:
         conversation: Sequence[Message] = (),
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
+        tally: Tally | None = None,
     ) -> None:
         with self._lock:
             if request.id in self._requests:
@@ -147,6 +176,8 @@ class MemoryStore:
             self._requests[request.id] = stored
             if identity:
                 self._identities[identity] = request.id
+            if tally:
+                self.reports.add(tally)
             self.writes += 1
 
     def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
@@ -246,6 +277,12 @@ class MemoryStore:
                     if change.flag in ticket.scope.flags:
                         raise StaleState(request_id)
                     ticket = replace(ticket, scope=change.scope)
+                elif isinstance(change, SetRating):
+                    if ticket.rating is not None:
+                        raise StaleState(request_id)
+                    ticket = replace(ticket, rating=dict(change.rating))
+                    if change.flag:
+                        ticket = replace(ticket, attention=(*ticket.attention, "bad_rating"))
                 elif isinstance(change, LinkIncident):
                     if ticket.incident != change.request.incident:
                         raise StaleState(request_id)
@@ -269,6 +306,9 @@ class MemoryStore:
             found.messages, found.delays, found.files = messages, delays, files
             found.audit.append(audit)
             found.audit.extend(c.event for c in changes if isinstance(c, FlagRequest))
+            for change in changes:
+                if isinstance(change, Tally):
+                    self.reports.add(change)
             self.writes += 1
 
     def _check_reply(self, change: RecordReply) -> None:

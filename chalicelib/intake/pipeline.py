@@ -19,12 +19,15 @@ from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice, flagged_by_message
 
 # The values live in `values`; adapters import them from here, with the pipeline.
-from chalicelib.intake.values import TRUSTED, UNLINKED_PREFIX
-from chalicelib.intake.values import Intake as Intake
-from chalicelib.intake.values import Recorded as Recorded
-from chalicelib.intake.values import Sender as Sender
-from chalicelib.intake.values import Turn as Turn
-from chalicelib.intake.values import Verification as Verification
+from chalicelib.intake.values import (
+    TRUSTED,
+    UNLINKED_PREFIX,
+    Intake as Intake,
+    Recorded as Recorded,
+    Sender as Sender,
+    Turn as Turn,
+    Verification as Verification,
+)
 from chalicelib.lifecycle import customer_wrote
 from chalicelib.models import (
     AuditEvent,
@@ -36,6 +39,7 @@ from chalicelib.models import (
     Scope,
     Ticket,
 )
+from chalicelib.reports import tally
 from chalicelib.sla.deadlines import first_response_deadline
 from chalicelib.storage import (
     AlreadyRecorded,
@@ -78,7 +82,9 @@ class IntakePipeline:
         first_response_minutes: int,
         incident_for: Callable[[Scope], str | None] | None = None,
         admin_request_for: Callable[[Ticket], dict[str, Any] | None] | None = None,
+        timezone: str = "Europe/Moscow",
     ) -> None:
+        self._timezone = timezone  # the report's days are the company's (R1.3)
         self._admin_request_for = admin_request_for
         self._requests = requests
         self._incident_for = incident_for
@@ -161,8 +167,6 @@ class IntakePipeline:
         sender = intake.sender
         if target is None or sender.verified_by not in TRUSTED or not sender.address:
             return None
-        if target.status == "closed":
-            return None  # closed is final: the reply is a new request
         owner = (
             account == target.customer
             if target.official
@@ -170,6 +174,10 @@ class IntakePipeline:
         )
         if not owner or intake.record_id is None:
             return None
+        if target.status == "closed":
+            # Closed is final (R1.4): the reply is a new advisory record that points to
+            # the ticket it followed, and its acknowledgement says how to open a new one.
+            return self._create(intake, account, follow_up_of=target)
         at = to_iso(self._clock())
         origin = replace(intake.origin or Origin(""), disposition="reply", thread_of=target.id)
         reply = self._record(intake, intake.record_id, target.scope, (), target.customer, origin)
@@ -205,7 +213,9 @@ class IntakePipeline:
             return Recorded(reply, True)
         raise StaleState(target.id)
 
-    def _create(self, intake: Intake, account: str | None) -> Recorded:
+    def _create(
+        self, intake: Intake, account: str | None, follow_up_of: Ticket | None = None
+    ) -> Recorded:
         scope, kb = self._classify(intake.subject, intake.text, intake.channel)
         scope = replace(scope, flags=(*scope.flags, *self._sender_flags(intake.sender, account)))
         # R3.3: a request about a service under an active incident belongs to it.
@@ -226,7 +236,9 @@ class IntakePipeline:
             record = self._record(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
-            record = replace(record, incident=incident)
+            record = replace(
+                record, incident=incident, follow_up_of=follow_up_of.id if follow_up_of else None
+            )
             if intake.official and self._admin_request_for is not None:  # R5.1, R5.2
                 record = replace(record, admin_request=self._admin_request_for(record))
             owed = self._owed(intake, record)  # written with the record, or not at all
@@ -237,14 +249,32 @@ class IntakePipeline:
                     conversation=self._conversation(intake, record, account),
                     identity=intake.identity,
                     outbox=owed,
+                    tally=tally(record, self._clock(), self._timezone, {"received": 1}),
                 )
             except AlreadyRecorded:
                 if intake.record_id is None:
                     continue  # a drawn id was taken: draw again
                 stored = self._requests.get(intake.record_id)
                 return Recorded(stored or record, False)
+            if follow_up_of is not None:
+                self._point_back(follow_up_of, record)
             return self._after_create(intake, record, owed)
         raise RuntimeError("could not draw a free ticket id")
+
+    def _point_back(self, closed: Ticket, follow_up: Ticket) -> None:
+        """The closed ticket's audit trail names the record that followed it, for staff."""
+        event = AuditEvent(
+            new_event_id(),
+            closed.id,
+            "follow_up_received",
+            follow_up.customer_email or follow_up.customer,
+            follow_up.updated_at,
+            {"record": follow_up.id, "channel": follow_up.channel},
+        )
+        try:
+            self._requests.change(closed.id, event)
+        except Exception:  # the record points to the ticket whatever happens here
+            obs.logger.exception("follow-up not noted", extra={"ticket_id": closed.id})
 
     @staticmethod
     def _owed(intake: Intake, record: Ticket) -> list[OutboxEntry]:

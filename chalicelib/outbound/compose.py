@@ -23,7 +23,7 @@ from typing import Literal
 from chalicelib.classify.clean import own_words
 from chalicelib.timeutil import Clock
 
-Kind = Literal["answer", "response_notification", "delay_notification"]
+Kind = Literal["answer", "response_notification", "delay_notification", "solved_notification"]
 _CYRILLIC = range(0x0400, 0x0500)
 _QUOTED = re.compile(r"«[^»\n]{0,300}»|\"[^\"\n]{0,300}\"|“[^”\n]{0,300}”|`[^`\n]{0,300}`")
 _CLAUSE = re.compile(r"[,.;:!?\n()—]+")
@@ -45,15 +45,30 @@ _ELLIPSIS = "…"
 class _MailPolicy(EmailPolicy):
     """The SMTP policy, except that a non-ASCII subject is folded by `email.header`:
     Python 3.11's folder drops the space between two encoded words ("на другой" reached
-    the customer as "надругой"); `Header` encodes whole chunks, spaces inside them."""
+    the customer as "надругой"). Runs of non-ASCII words are encoded as one chunk (their
+    spaces inside the encoded text), ASCII words stay readable (`[#id]`, for filters and
+    threading), and `Header` puts one space between the chunks."""
 
     def _fold(self, name: str, value: object, refold_binary: bool = False) -> str:
         text = str(value)
         if name.lower() != "subject" or text.isascii():
             return str(super()._fold(name, value, refold_binary))  # type: ignore[misc]
-        width = self.max_line_length or 78
-        folded = Header(text, "utf-8", maxlinelen=width, header_name=name)
+        folded = Header(header_name=name, maxlinelen=self.max_line_length or 78)
+        for chunk, charset in _runs(text):
+            folded.append(chunk, charset)
         return f"{name}: {folded.encode(linesep=self.linesep)}{self.linesep}"
+
+
+def _runs(text: str) -> list[tuple[str, str]]:
+    """Maximal runs of ASCII words and of non-ASCII words, with their inner spaces."""
+    runs: list[list[str]] = []
+    for word in text.split():
+        charset = "us-ascii" if word.isascii() else "utf-8"
+        if runs and runs[-1][1] == charset:
+            runs[-1][0] += " " + word
+        else:
+            runs.append([word, charset])
+    return [(chunk, charset) for chunk, charset in runs]
 
 
 MAIL_POLICY = _MailPolicy(linesep="\r\n")  # what `email.policy.SMTP` is, but the subject

@@ -26,6 +26,7 @@ from chalicelib.models import (
     Ticket,
 )
 from chalicelib.outbound.sender import mail_owed, queued
+from chalicelib.reports import first_response, tally
 from chalicelib.sla.deadlines import (
     after_delay_notice,
     after_staff_response,
@@ -78,7 +79,9 @@ class StaffDesk:
         dispatcher: Dispatcher,
         clock: Clock,
         incidents: Incidents | None = None,
+        timezone: str = "Europe/Moscow",
     ) -> None:
+        self._timezone = timezone  # the report's days are the company's (R1.3)
         self._incidents = incidents
         self._requests = requests
         self._deadlines = deadlines
@@ -147,7 +150,7 @@ class StaffDesk:
             message = replace(message, delivery=queued(mail, at))
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
-            move, owed = self._clock_move(ticket, sla, now, mail)
+            move, owed = self._clock_move(ticket, sla, now, mail, staff)
             # The customer is next; a reply to a solved or closed request leaves it so.
             status: Status = "answered" if ticket.status == "open" else ticket.status
             after = replace(ticket, status=status, sla=sla)
@@ -193,7 +196,7 @@ class StaffDesk:
             notice = replace(notice, delivery=queued(mail, at))
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
-            move, owed = self._clock_move(ticket, sla, now, mail)
+            move, owed = self._clock_move(ticket, sla, now, mail, staff)
             changes: list[Change] = [AddDelayNotice(notice), *move]
             self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(notice, sla, owed)
@@ -228,18 +231,28 @@ class StaffDesk:
 
     # -- helpers ------------------------------------------------------------------------
 
-    @staticmethod
     def _clock_move(
-        ticket: Ticket, after: Sla | None, now: datetime, mail: OutboxEntry | None
+        self,
+        ticket: Ticket,
+        after: Sla | None,
+        now: datetime,
+        mail: OutboxEntry | None,
+        staff: Principal,
     ) -> tuple[list[Change], tuple[OutboxEntry, ...]]:
-        """The clock's move, and what the change owes: the customer's mail and, for an
-        answer after the deadline, its escalation (R2.5), as the sweep owes one for a
-        breach it finds."""
+        """The clock's move, what it adds to the report (a first response, a breach),
+        and what the change owes: the customer's mail and, for an answer after the
+        deadline, its escalation (R2.5), as the sweep owes one for a breach it finds."""
         before = ticket.sla
         if before is None or after is None:
             return [], (mail,) if mail else ()
-        breach = breach_notice(ticket, before, now) if newly_breached(before, after) else None
-        return [MoveClock(before, after, ticket)], tuple(e for e in (mail, breach) if e)
+        late = newly_breached(before, after)
+        breach = breach_notice(ticket, before, now) if late else None
+        changes: list[Change] = [MoveClock(before, after, ticket)]
+        answered = first_response(ticket, before, after, now, self._timezone, staff.sub)
+        changes += [answered] if answered else []
+        if late:
+            changes.append(tally(ticket, now, self._timezone, {"breaches": 1}, agent=staff.sub))
+        return changes, tuple(e for e in (mail, breach) if e)
 
     def _after(self, ticket: Ticket, written: _Written[ItemT], *, via: str) -> ItemT:
         """Count, hand over now what the change owes (else the sweep retries), and give

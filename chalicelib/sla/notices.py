@@ -20,6 +20,7 @@ def _payload(ticket: Ticket, sla: Sla, now: datetime) -> dict[str, object]:
         "customer": ticket.customer,
         "customer_email": ticket.customer_email,
         "subject": ticket.subject,
+        "channel": ticket.channel,
         "scope": {"label": ticket.scope.label, "sub": ticket.scope.sub},
         "due_at": due_at,
         "minutes_late": round(max(late, 0.0), 1),

@@ -20,9 +20,10 @@ from chalicelib import observability as obs
 from chalicelib.delivery import Dispatcher
 from chalicelib.ids import new_event_id
 from chalicelib.models import AuditEvent, OutboxEntry, Sla, Ticket
+from chalicelib.reports import tally
 from chalicelib.sla.deadlines import SweepAction, breached, sweep_action, warned
 from chalicelib.sla.notices import BREACH, breach_notice, warning_notice
-from chalicelib.storage import DeadlineIndex, Enqueue, MoveClock, Requests, StaleState
+from chalicelib.storage import Change, DeadlineIndex, Enqueue, MoveClock, Requests, StaleState
 from chalicelib.timeutil import Clock, to_iso
 
 ACTOR = "sla-sweep"
@@ -61,7 +62,9 @@ class Sweeper:
         clock: Clock,
         warning_minutes: int,
         tick: Callable[[datetime], object] | None = None,
+        timezone: str = "Europe/Moscow",
     ) -> None:
+        self._timezone = timezone  # the report's days are the company's (R1.3)
         self._tick = tick  # the status board's maintenance windows (R3.3)
         self._requests = requests
         self._deadlines = deadlines
@@ -137,10 +140,11 @@ class Sweeper:
             {"sla_from": before.state, "sla_to": after.state, "due_at": before.due_at},
         )
         entry: OutboxEntry = notice(ticket, before, now)
+        changes: list[Change] = [MoveClock(before, after, ticket), Enqueue(entry)]
+        if after.state == "breached":  # the report counts it in the breach's own write
+            changes.append(tally(ticket, now, self._timezone, {"breaches": 1}))
         try:
-            self._requests.change(
-                ticket.id, audit, MoveClock(before, after, ticket), Enqueue(entry)
-            )
+            self._requests.change(ticket.id, audit, *changes)
         except StaleState:
             return False  # another sweep or a staff action got there first
         return True

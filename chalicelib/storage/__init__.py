@@ -23,13 +23,28 @@ from chalicelib.models import (
     Message,
     OutboxEntry,
     Page,
-    Scope,
-    Sla,
-    Status,
     Ticket,
     TicketThread,
 )
+from chalicelib.reports import Counter, Tally
 from chalicelib.status.model import Incident
+
+# The changes a request takes are defined in `kinds`; callers import them from here.
+from chalicelib.storage.kinds import (
+    AddAttachment as AddAttachment,
+    AddDelayNotice as AddDelayNotice,
+    AppendMessage as AppendMessage,
+    Change as Change,
+    CorrectScope as CorrectScope,
+    Enqueue as Enqueue,
+    FlagRequest as FlagRequest,
+    LinkIncident as LinkIncident,
+    MoveClock as MoveClock,
+    RecordReply as RecordReply,
+    SetAdminRequest as SetAdminRequest,
+    SetRating as SetRating,
+    SetStatus as SetStatus,
+)
 
 
 class AlreadyRecorded(Exception):
@@ -48,119 +63,6 @@ class StaleState(Exception):
     """The request changed since it was read; read it again and decide again."""
 
 
-# -- changes to a request, applied together in one conditional write -----------------
-
-
-@dataclass(frozen=True)
-class AppendMessage:
-    """A turn of the conversation. With `owner`, only if the request is that customer's."""
-
-    message: Message
-    owner: str | None = None
-
-
-@dataclass(frozen=True)
-class AddDelayNotice:
-    notice: DelayNotice
-
-
-@dataclass(frozen=True)
-class MoveClock:
-    """An SLA transition, applied only if the clock is still as it was read (`before`).
-    `request` is the request as read: its queue facets follow the clock."""
-
-    before: Sla
-    after: Sla
-    request: Ticket
-
-
-@dataclass(frozen=True)
-class SetStatus:
-    """A new status. `after` is the request as this change leaves it (status, clock,
-    `waiting_since`, `solved_at`): its place in the staff queue is derived from it."""
-
-    after: Ticket
-    was: Status  # the status as read: the change holds only if it still is
-
-    @property
-    def status(self) -> Status:
-        return self.after.status
-
-
-@dataclass(frozen=True)
-class CorrectScope:
-    """A staff correction, kept beside the classifier's answer and as an evaluation case."""
-
-    correction: dict[str, Any]
-    request: Ticket
-
-
-@dataclass(frozen=True)
-class RecordReply:
-    """The record of an e-mail that joined `request`'s thread, and its mail identity."""
-
-    record: Ticket
-    identity: str | None = None
-
-
-@dataclass(frozen=True)
-class Enqueue:
-    """An outbox entry owed by this change: written with it, or not at all."""
-
-    entry: OutboxEntry
-
-
-@dataclass(frozen=True)
-class AddAttachment:
-    """A file announced for upload, only while the request has room for it (`limit`)
-    and is not closed."""
-
-    attachment: Attachment
-    limit: int
-
-
-@dataclass(frozen=True)
-class SetAdminRequest:
-    """Staff's correction of what an administration request asks (R5.1, R5.2)."""
-
-    value: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LinkIncident:
-    """Link the request (as read) to an incident, or unlink it with None (R3.3)."""
-
-    incident: str | None
-    request: Ticket
-
-
-@dataclass(frozen=True)
-class FlagRequest:
-    """R6.2: a flag a later message earned, its evidence joining the request's scope;
-    only if the request does not carry the flag yet. `event` records it in the audit
-    trail, in the same write."""
-
-    flag: str
-    scope: Scope  # the request's scope with the flag and its evidence
-    request: Ticket  # as read
-    event: AuditEvent
-
-
-Change = (
-    FlagRequest
-    | SetAdminRequest
-    | LinkIncident
-    | AppendMessage
-    | AddDelayNotice
-    | MoveClock
-    | SetStatus
-    | CorrectScope
-    | RecordReply
-    | Enqueue
-    | AddAttachment
-)
-
-
 class Requests(Protocol):
     """Requests (official tickets and advisory records) with their conversations."""
 
@@ -172,10 +74,11 @@ class Requests(Protocol):
         conversation: Sequence[Message] = (),
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
+        tally: Tally | None = None,
     ) -> None:
-        """Store a new request with its conversation, audit event and what it owes the
-        outside world; AlreadyRecorded if its id is taken, DuplicateMail if another
-        record holds the mail `identity`."""
+        """Store a new request with its conversation, audit event, what it owes the
+        outside world and what it adds to the report; AlreadyRecorded if its id is
+        taken, DuplicateMail if another record holds the mail `identity`."""
         ...
 
     def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
@@ -355,6 +258,14 @@ class Incidents(Protocol):
         ...
 
 
+class Reports(Protocol):
+    """The SLA report's counters (`chalicelib.reports`), written by `Tally` changes."""
+
+    def counters(self, periods: Sequence[str], group: str) -> dict[tuple[str, str], Counter]:
+        """Every counter of `group` in `periods` (shards summed): (period, value) → it."""
+        ...
+
+
 class Quotes(Protocol):
     """Quotes for paid work (R5.3), in their ticket, each step conditional on its version."""
 
@@ -382,3 +293,4 @@ class Store:
     outbox: Outbox
     incidents: Incidents
     quotes: Quotes
+    reports: Reports

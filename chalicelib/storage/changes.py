@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models import AuditEvent, Ticket
+from chalicelib.reports import Tally
 from chalicelib.sla.queue import clock_position, queue_label, queue_position
 from chalicelib.storage import (
     AddAttachment,
@@ -19,6 +20,7 @@ from chalicelib.storage import (
     MoveClock,
     RecordReply,
     SetAdminRequest,
+    SetRating,
     SetStatus,
 )
 from chalicelib.storage.codec import (
@@ -49,6 +51,7 @@ from chalicelib.storage.keys import (
     request_key,
     request_pk,
 )
+from chalicelib.storage.reports import tally_updates
 from chalicelib.storage.table import Table
 
 
@@ -148,6 +151,10 @@ class Update:
             self.set("admin_request", change.value)
         elif isinstance(change, FlagRequest):
             self._flag(change)
+        elif isinstance(change, Tally):
+            self.entries.extend(tally_updates(self.table, change))
+        elif isinstance(change, SetRating):
+            self._rate(change)
         elif isinstance(change, LinkIncident):
             self._link(change)
         elif isinstance(change, Enqueue):
@@ -170,6 +177,16 @@ class Update:
         # A message id is used once per request, whatever its time: a retried answer
         # (the same Idempotency-Key, so the same id) finds it taken.
         self.entries.append(self.table.put_new(message_id_marker(change.message)))
+
+    def _rate(self, change: SetRating) -> None:
+        """The rating, only if there is none; a bad one with a comment asks for staff."""
+        self.set("rating", change.rating)
+        self.conditions.append("attribute_not_exists(rating)")
+        if change.flag:
+            self.values[":no_attention"], self.values[":bad_rating"] = [], ["bad_rating"]
+            self.sets.append(
+                "attention = list_append(if_not_exists(attention, :no_attention), :bad_rating)"
+            )
 
     def _flag(self, change: FlagRequest) -> None:
         """The new scope, only if the flag is not there yet, its audit event, and the

@@ -162,6 +162,8 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "solved_at": ticket.solved_at,
         "incident": ticket.incident,
         "admin_request": ticket.admin_request,
+        "follow_up_of": ticket.follow_up_of,
+        "rating": ticket.rating,
         "QPK": QUEUE_ALL,
         "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
@@ -249,6 +251,8 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         solved_at=item.get("solved_at"),
         incident=item.get("incident"),
         admin_request=item.get("admin_request"),
+        follow_up_of=item.get("follow_up_of"),
+        rating=item.get("rating"),
     )
 
 

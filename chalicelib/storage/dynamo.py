@@ -10,6 +10,7 @@ from chalicelib.storage.incidents import DynamoIncidents
 from chalicelib.storage.markers import DynamoMarkers
 from chalicelib.storage.outbox import DynamoOutbox
 from chalicelib.storage.quotes import DynamoQuotes
+from chalicelib.storage.reports import DynamoReports
 from chalicelib.storage.requests import DynamoRequests
 from chalicelib.storage.table import Table
 
@@ -24,4 +25,5 @@ def dynamo_store(client: Any, table_name: str) -> Store:
         outbox=DynamoOutbox(table),
         incidents=DynamoIncidents(table),
         quotes=DynamoQuotes(table),
+        reports=DynamoReports(table),
     )

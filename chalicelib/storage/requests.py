@@ -18,6 +18,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
+from chalicelib.reports import Tally
 from chalicelib.storage import (
     AlreadyRecorded,
     Change,
@@ -62,6 +63,7 @@ from chalicelib.storage.keys import (
     request_key,
     request_pk,
 )
+from chalicelib.storage.reports import tally_updates
 from chalicelib.storage.table import Table
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
@@ -81,6 +83,7 @@ class DynamoRequests:
         conversation: Sequence[Message] = (),
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
+        tally: Tally | None = None,
     ) -> None:
         # The request item is the conditional commit point, and the conversation goes in
         # the same transaction as far as its 100 items allow: a loser of a race for the
@@ -89,7 +92,8 @@ class DynamoRequests:
         claims = [self._table.put_new(mail_identity_item(identity, request.id))] if identity else []
         item = ticket_to_item(request)
         indexes = [self._table.put(i) for i in index_items(request)]
-        room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes)
+        counters = tally_updates(self._table, tally) if tally else []
+        room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes) - len(counters)
         if len(conversation) > room:
             item["conversation_pending"] = True
         head = [
@@ -100,6 +104,7 @@ class DynamoRequests:
             *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
             *indexes,
             *([link_count(self._table, request.incident, 1)] if request.incident else []),
+            *counters,
         ]
         failed = self._table.transact(
             [*head, *(self._table.put(message_to_item(m)) for m in conversation[:room])]

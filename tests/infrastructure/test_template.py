@@ -234,3 +234,22 @@ def test_bounces_and_complaints_come_back_to_the_mail_queue() -> None:
         if s["Principal"] == {"Service": "sns.amazonaws.com"}
     ]
     assert {"Ref": "MailFeedbackTopic"} in allowed["Condition"]["ArnEquals"]["aws:SourceArn"]
+
+
+def test_r2_9_the_on_duty_inbox_gets_breaches_and_warnings_only_if_asked() -> None:
+    """Warnings go where the on-duty lead chooses: the inbox's filter policy keeps them
+    out unless EscalationWarningsToEmail says true; the HTTPS endpoint gets everything."""
+    email = resources()["EscalationEmailSubscription"]["Properties"]
+    assert email["FilterPolicyScope"] == "MessageAttributes"
+    chosen, with_warnings, without = email["FilterPolicy"]["Fn::If"]
+    assert chosen == "WarningsToEmail"
+    assert "sla_warning" in with_warnings["kind"] and "sla_warning" not in without["kind"]
+    assert {"sla_breach", "incident_breach"} <= set(without["kind"])
+    assert "FilterPolicy" not in resources()["EscalationHttpsSubscription"]["Properties"]
+    assert template()["Parameters"]["EscalationWarningsToEmail"]["Default"] == "false"
+
+
+def test_r2_9_every_function_knows_the_console_escalations_link_to(packaged: dict) -> None:
+    for function in FUNCTIONS:
+        variables = packaged["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["CONSOLE_URL"] == {"Ref": "ConsoleUrl"}

@@ -15,8 +15,7 @@ from chalicelib import observability as obs
 from chalicelib.http import location
 from chalicelib.intake.mail.handler import mail_batch
 from tests.conftest import Api, make_token
-from tests.integration.test_email_intake import PASS, record, sqs_record, store_raw
-from tests.integration.test_email_intake import mail as a_mail
+from tests.integration.test_email_intake import PASS, mail as a_mail, record, sqs_record, store_raw
 
 ORIGIN = "http://localhost:3000"  # the local stage's configured cabinet origin
 ANNA = make_token("sub-anna", "anna@flowershop.example")

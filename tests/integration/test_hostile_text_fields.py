@@ -137,6 +137,8 @@ class World:
                 {"message": "m"},
             ),
             "linkIncident": ("PUT", f"/tickets/{t}/incident", STAFF, {"incident": None}),
+            "rateTicket": ("POST", f"/tickets/{t}/rating", ANNA, {"score": "good"}),
+            "rateByLink": ("POST", "/ratings/not-a-link", "", {"score": "good"}),
             "correctAdminRequest": (
                 "PUT",
                 f"/tickets/{t}/admin-request",

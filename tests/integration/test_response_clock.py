@@ -367,3 +367,80 @@ def test_http_staff_answer_and_delay_notice_are_visible_to_the_customer(api: Api
         body={"reason": "", "eta": eta},
     )
     assert status == 400 and body["error"]["code"] == "reason_required"
+
+
+def test_a_sweep_from_the_command_line_sends_its_metrics_to_cloudwatch(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warnings and breaches of a time-travel session count as the scheduled
+    sweep's do (its EMF goes to CloudWatch with PutMetricData, not nowhere)."""
+    import json
+
+    import boto3
+
+    from app import runtime
+    from chalicelib import observability as obs
+    from devtools.cli import sla_sweep
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    owner = Principal("sub-cli", "cli@example.com", frozenset())
+    runtime().cabinet.open_ticket(owner, NewTicket("Почта", "Почта не работает"))
+    later = (datetime.now(UTC) + timedelta(minutes=61)).isoformat()
+    assert sla_sweep(later, stack=None) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(report["breached"]) == 1
+    listed = boto3.client("cloudwatch", region_name="eu-central-1").list_metrics(
+        Namespace=obs.metrics.namespace
+    )["Metrics"]
+    names = {m["MetricName"] for m in listed}
+    assert {"SlaBreached", "SweepRuns", "OpenOfficialTickets"} <= names
+
+
+def test_r2_9_a_breach_notice_is_a_message_a_person_can_act_on(
+    rt: Runtime, notices: Notices
+) -> None:
+    ticket_id = open_ticket(rt, "Почта не работает с утра")
+    rt.sweeper.run(at(61))
+    [notice] = notices.all("sla_breach")  # the JSON rides along as a message attribute
+    assert notice["ticket_id"] == ticket_id and notice["minutes_late"] == 1.0
+    [envelope] = [m for m in notices.mails if "breach" in m.get("Subject", "")]
+    assert envelope["Subject"] == f"SLA breach: {ticket_id} is 1 min late"
+    body = envelope["Message"]
+    for line in (
+        "Subject:  Почта",
+        "Channel:  cabinet",
+        f"/console/#/requests/{ticket_id}",
+        "(Europe/Moscow, MSK)",
+    ):
+        assert line in body, body
+    assert envelope["MessageAttributes"]["kind"]["Value"] == "sla_breach"
+
+
+def test_the_sla_report_on_dynamodb_counts_what_happened(
+    rt: Runtime, clock: Clock, api: Api
+) -> None:
+    """The counters the events update in their own transactions, read back by Query."""
+    first, second, third = (open_ticket(rt) for _ in range(3))
+    clock.now = at(10)
+    rt.desk.respond(AGENT, first, "Ответ.")
+    rt.sweeper.run(at(61))  # breaches the other two
+    clock.now = at(70)
+    rt.desk.respond(AGENT, second, "Поздний ответ.")
+    report = rt.reports.report(AGENT, {"from": "2026-11-24", "to": "2026-11-24"})
+    [row] = report["rows"]
+    assert (row["period"], row["group"]) == ("2026-11-24", "cabinet")
+    assert (row["received"], row["first_responses"], row["within_target"]) == (3, 2, 1)
+    assert row["within_target_share"] == 0.5 and row["breaches"] == 2
+    assert row["first_response_minutes"] == {"median": 10, "p90": 70}
+    by_agent = rt.reports.report(
+        AGENT, {"from": "2026-11-24", "to": "2026-11-24", "group": "agent"}
+    )
+    assert {r["group"]: r["first_responses"] for r in by_agent["rows"]} == {"-": 0, AGENT.sub: 2}
+    assert third
+    staff = make_token("sub-agent", "agent@example.com", ["staff"])
+    code, body, _ = api.call("GET", "/staff/reports/sla?by=week&group=label", token=staff)
+    assert code == 200 and body["by"] == "week" and body["timezone"] == "Europe/Moscow"
+    anna = make_token("sub-anna", "anna@flowershop.example")
+    assert api.call("GET", "/staff/reports/sla", token=anna)[0] == 403
+    code, body, _ = api.call("GET", "/staff/reports/sla?by=year", token=staff)
+    assert (code, body["error"]["code"]) == (400, "invalid_by")

@@ -4,6 +4,7 @@ attack that once worked on the local stack; on moto, through the same handlers."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -271,3 +272,51 @@ def test_r2_8_staff_solve_needs_the_answer_on_dynamodb(api: Api) -> None:
         "PUT", path, token=STAFF, body={"status": "closed", "text": "Починили, закрываем."}
     )
     assert (code, closed["status"], closed["sla"]["state"]) == (200, "closed", "met")
+
+
+# -- satisfaction over HTTP (moto) -------------------------------------------------------------
+
+
+def test_a_customer_rates_a_solved_ticket_and_an_email_sender_through_its_link(
+    api: Api, client: Any
+) -> None:
+    from app import runtime
+
+    anna = make_token("sub-anna", "anna@flowershop.example")
+    _, ticket, _ = api.call(
+        "POST", "/tickets", token=anna, body={"subject": "FTP", "text": "FTP не работает"}
+    )
+    path = f"/tickets/{ticket['id']}"
+    code, error, _ = api.call("POST", f"{path}/rating", token=anna, body={"score": "good"})
+    assert (code, error["error"]["code"]) == (409, "rating_not_open")
+    solve = {"status": "solved", "text": "Починили."}
+    assert api.call("PUT", f"{path}/status", token=STAFF, body=solve)[0] == 200
+    code, error, _ = api.call("POST", f"{path}/rating", token=anna, body={"score": "meh"})
+    assert (code, error["error"]["code"]) == (400, "invalid_score")
+    code, rated, _ = api.call("POST", f"{path}/rating", token=anna, body={"score": "good"})
+    assert code == 200 and rated["rating"]["score"] == "good"
+
+    key, _ = deliver(mail(subject="Тариф", body="Как сменить тариф?"), verdicts=PASS)
+    rid = record(key)["id"]
+    assert (
+        api.call("POST", f"/tickets/{rid}/responses", token=STAFF, body={"text": "Так."})[0] == 201
+    )
+    assert (
+        api.call("PUT", f"/tickets/{rid}/status", token=STAFF, body={"status": "closed"})[0] == 200
+    )
+    token = runtime().ratings.link_token(rid, datetime.now(UTC))
+    page = client.http.get(f"/ratings/{token}?score=bad")
+    assert page.status_code == 200 and b'value="bad" checked' in page.body
+    assert "script-src" not in page.headers["Content-Security-Policy"]
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    form = "score=bad&comment=%D0%94%D0%BE%D0%BB%D0%B3%D0%BE"
+    done = client.http.post(
+        f"/ratings/{token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=form,
+    )
+    assert done.status_code == 200 and "Спасибо".encode() in done.body
+    stored = runtime().store.requests.get(rid)
+    assert stored is not None and stored.rating is not None
+    assert stored.rating["comment"] == "Долго" and "bad_rating" in stored.attention
+    assert client.http.get("/ratings/not-a-token").status_code == 404

@@ -237,8 +237,7 @@ def put_raw(raw: bytes, key: str | None = None) -> str:
 
 
 def sqs_record(key: str) -> dict[str, Any]:
-    from tests.integration.test_email_intake import PASS
-    from tests.integration.test_email_intake import sqs_record as record
+    from tests.integration.test_email_intake import PASS, sqs_record as record
 
     return record(os.environ["MAIL_BUCKET"], key, source="sender@example.com", verdicts=PASS)
 

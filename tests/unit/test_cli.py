@@ -65,6 +65,8 @@ def test_dev_takes_leading_options() -> None:
         ("-5m", "2026-11-25T11:55:00+00:00"),
         ("+2d", "2026-11-27T12:00:00+00:00"),
         ("now", "2026-11-25T12:00:00+00:00"),
+        ("+1h50m", "2026-11-25T13:50:00+00:00"),
+        ("+1d2h", "2026-11-26T14:00:00+00:00"),
     ],
 )
 def test_dev_time_needs_no_gnu_date(offset: str, expected: str) -> None:
@@ -74,3 +76,22 @@ def test_dev_time_needs_no_gnu_date(offset: str, expected: str) -> None:
 def test_dev_time_refuses_what_it_cannot_read(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dev-time", "tomorrow"]) == 2
     assert "+3h" in capsys.readouterr().err
+
+
+def test_dev_time_takes_a_negative_offset_on_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`dev-time -5m` as the README documents it: an offset, not an unknown option."""
+    assert main(["dev-time", "-5m"]) == 0
+    printed = datetime.fromisoformat(capsys.readouterr().out.strip())
+    assert abs((datetime.now(UTC) - printed).total_seconds() - 300) < 5
+    assert main(["dev-time", "+1h50m"]) == 0
+
+
+@pytest.mark.parametrize("now", ["", "  ", "yesterday", "2026-11-25"])
+def test_sla_sweep_refuses_a_time_it_cannot_read(
+    now: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty --now is an error (exit 2), never a sweep at the real time."""
+    assert main(["sla-sweep", "--now", now]) == 2
+    assert "--now" in capsys.readouterr().err

@@ -217,3 +217,46 @@ def test_r6_2_abuse_in_a_later_chat_line_is_flagged(world: FakeWorld) -> None:
     view, _ = world.runtime.chat.record(parse_transcript(body))
     assert "abusive" in view["scope"]["flags"]
     assert len(_notices(world)) == 1
+
+
+# -- R1.4: a reply to a closed ticket ---------------------------------------------------------
+
+
+def _reply(world: FakeWorld, ticket_id: str, sender: str = "anna@flowershop.example") -> str:
+    key = f"raw/{uuid.uuid4().hex}"
+    world.blobs.objects[("unit-mail", key)] = mail(
+        sender=sender, subject=f"Re: [#{ticket_id}] Сайт", body="Опять не работает"
+    )
+    return world.runtime.mail.process(Notification("unit-mail", key, None, PASS)).record_id
+
+
+def test_r1_4_a_reply_to_a_closed_ticket_is_a_follow_up_the_customer_is_told_about(
+    world: FakeWorld,
+) -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.runtime.lifecycle.set_status(AGENT, ticket.id, "closed", "Починили.")
+    before = len(world.mailer.sent)
+    rid = _reply(world, ticket.id)
+    record = world.store.get(rid)
+    assert record is not None and not record.official and record.follow_up_of == ticket.id
+    assert record.to_api()["follow_up_of"] == ticket.id
+    thread = world.store.thread(ticket.id)
+    assert thread is not None and [m.author for m in thread.messages] == ["staff"]
+    trail = world.store.audit_trail(ticket.id)
+    assert [e.detail for e in trail if e.action == "follow_up_received"] == [
+        {"record": rid, "channel": "email"}
+    ]
+    [ack] = [message_from_bytes(m.as_bytes(), policy=default) for m in world.mailer.sent[before:]]
+    text = str(ack.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert f"Заявка {ticket.id} закрыта" in text and f"Ticket {ticket.id} is closed" in text
+    assert "https://cabinet.example.com/tickets/new" in text
+
+
+def test_r1_4_a_strangers_reply_to_a_closed_ticket_points_nowhere(world: FakeWorld) -> None:
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    world.runtime.lifecycle.set_status(AGENT, ticket.id, "closed", "Починили.")
+    record = world.store.get(_reply(world, ticket.id, sender="mallory@evil.example"))
+    assert record is not None and record.follow_up_of is None

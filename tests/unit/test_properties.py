@@ -8,8 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from chalicelib.classify import classify_request, label_catalogue
 from chalicelib.errors import DomainError

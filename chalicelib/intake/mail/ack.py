@@ -82,6 +82,22 @@ def build_ack(
     return message
 
 
+CLOSED_NOTE = (
+    "Заявка {ticket} закрыта, и ваше письмо в неё не добавлено: мы записали его как "
+    "обращение {record}. Чтобы продолжить, откройте новую заявку в личном кабинете: "
+    "{cabinet}\n"
+    "Ticket {ticket} is closed, so your mail was not added to it: it is recorded as "
+    "{record}. To continue, open a new ticket in your cabinet: {cabinet}"
+)
+
+
+def closed_ticket_note(record: Ticket, cabinet_url: str) -> tuple[str, ...]:
+    """R1.4: a reply to a closed ticket is told that, and where a new one is opened."""
+    if not record.follow_up_of:
+        return ()
+    return (CLOSED_NOTE.format(ticket=record.follow_up_of, record=record.id, cabinet=cabinet_url),)
+
+
 @dataclass(frozen=True)
 class AckConfig:
     sender: str  # our From address
@@ -144,7 +160,10 @@ class MailAcknowledgements:
             cabinet_url=self._config.cabinet_url,
             domain=self._config.domain,
             clock=self._clock,
-            notes=tuple(self._notes(record)) if self._notes else (),
+            notes=(
+                *(self._notes(record) if self._notes else ()),
+                *closed_ticket_note(record, self._config.cabinet_url),
+            ),
         )
         try:
             self._mailer.send(message, source=self._config.sender, to=to_addr)

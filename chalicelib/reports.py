@@ -1,0 +1,265 @@
+"""The SLA report management reads (R2, API.md "Reports and satisfaction"), kept by
+counters the events themselves update, in the event's own write: a request received, a
+first response to a customer's wait (within its deadline or not, and how many minutes
+it took), a breach, a customer's rating. Reading a report reads those counters, never
+the requests, so a year costs a bounded number of reads per period and group.
+
+Each event adds to one counter per period (the company's day and ISO week) and group
+(channel, label, agent), on one of `SHARDS` items chosen by the request's id, so that a
+burst of events (a thousand breaches in a minute) spreads over several items instead of
+conflicting on one. Minutes to a first response are kept as a histogram of whole
+minutes (`HISTOGRAM_CAP` and longer in the last bucket): the median and the 90th
+percentile are then exact nearest-rank figures over whole minutes, summed across
+shards, days and groups.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.errors import InvalidInput
+from chalicelib.identity import Principal, require_staff
+from chalicelib.models import Sla, Ticket
+from chalicelib.sla.queue import queue_label  # the label staff corrected wins
+from chalicelib.timeutil import Clock, parse_iso
+
+GROUPS = ("channel", "label", "agent")
+FACTS = ("received", "first_responses", "within_target", "breaches", "rating_good", "rating_bad")
+SHARDS = 8
+HISTOGRAM_CAP = 1_440  # a day; longer first responses count in this last bucket
+NOBODY = "-"  # the agent group of an event no staff member made (a request received)
+MAX_DAYS = 400  # a report covers at most this many days
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one event adds to the counters: the facts, in each of its groups."""
+
+    day: str  # the company's date, `2026-11-24`
+    week: str  # its ISO week, `2026-W48`
+    groups: tuple[tuple[str, str], ...]  # (group, value): channel, label, agent
+    counts: tuple[tuple[str, int], ...]  # (fact, how many)
+    minute: int | None = None  # a first response: whole minutes, capped
+    shard: int = 0
+
+
+@dataclass
+class Counter:
+    """The counters of one period and group value (shards summed)."""
+
+    facts: dict[str, int] = field(default_factory=dict)
+    minutes: dict[int, int] = field(default_factory=dict)
+
+    def add(self, facts: Mapping[str, int], minutes: Mapping[int, int]) -> None:
+        for name, value in facts.items():
+            self.facts[name] = self.facts.get(name, 0) + value
+        for minute, value in minutes.items():
+            self.minutes[minute] = self.minutes.get(minute, 0) + value
+
+
+def periods(at: datetime, timezone: str) -> tuple[str, str]:
+    """The company's day and ISO week of an instant (R1.3's time zone)."""
+    local = at.astimezone(ZoneInfo(timezone)).date()
+    return local.isoformat(), week_of(local)
+
+
+def week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def tally(
+    ticket: Ticket,
+    at: datetime,
+    timezone: str,
+    counts: Mapping[str, int],
+    *,
+    agent: str = NOBODY,
+    minutes: float | None = None,
+) -> Tally:
+    """An event on `ticket` at `at`: `counts` in its channel, label and agent."""
+    day, week = periods(at, timezone)
+    groups = (("channel", ticket.channel), ("label", queue_label(ticket)), ("agent", agent))
+    minute = None if minutes is None else min(max(int(minutes), 0), HISTOGRAM_CAP)
+    shard = zlib.crc32(ticket.id.encode()) % SHARDS
+    return Tally(day, week, groups, tuple(sorted(counts.items())), minute, shard)
+
+
+def first_response(
+    ticket: Ticket, before: Sla, after: Sla, at: datetime, timezone: str, agent: str
+) -> Tally | None:
+    """The first response to a customer's wait (an answer, or a delay notice before the
+    deadline, R2.2), with its minutes and whether it came within the deadline."""
+    if before.first_response_at or not after.first_response_at:
+        return None
+    started = parse_iso(before.started_at or ticket.created_at)
+    minutes = (parse_iso(after.first_response_at) - started).total_seconds() / 60
+    # A wait already breached is late whatever the clock says now (a sweep run ahead of
+    # time by a person travelling in time breaches before `due_at`).
+    in_time = (
+        before.state != "breached"
+        and before.due_at is not None
+        and parse_iso(after.first_response_at) <= parse_iso(before.due_at)
+    )
+    counts = {"first_responses": 1, "within_target": int(in_time)}
+    return tally(ticket, at, timezone, counts, agent=agent, minutes=minutes)
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """`GET /staff/reports/sla`: a range of the company's days, by day or week, by group."""
+
+    start: date
+    end: date
+    by: str
+    group: str
+
+    def periods(self) -> list[str]:
+        """The counter periods to read, in order: one per day or per week."""
+        found: list[str] = []
+        day = self.start
+        while day <= self.end:
+            period = day.isoformat() if self.by == "day" else week_of(day)
+            if not found or found[-1] != period:
+                found.append(period)
+            day += timedelta(days=1)
+        return found
+
+
+def parse_report_query(params: Mapping[str, str], today: date) -> ReportQuery:
+    """`from` and `to` are the company's dates (default: the last 7 days to today)."""
+    start = _date(params.get("from"), "from", today - timedelta(days=6))
+    end = _date(params.get("to"), "to", today)
+    by = params.get("by") or "day"
+    group = params.get("group") or "channel"
+    if by not in ("day", "week"):
+        raise InvalidInput("invalid_by", "`by` is day or week", field="by")
+    if group not in GROUPS:
+        raise InvalidInput("invalid_group", f"`group` is one of {', '.join(GROUPS)}", field="group")
+    if end < start:
+        raise InvalidInput("invalid_range", "`to` is before `from`", field="to")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput("range_too_long", f"at most {MAX_DAYS} days", field="to")
+    return ReportQuery(start, end, by, group)
+
+
+def _date(raw: str | None, name: str, default: date) -> date:
+    if raw is None or raw == "":
+        return default
+    try:
+        if not raw.isascii() or len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid_{name}", f"`{name}` is a date such as 2026-11-24", field=name
+        ) from None
+
+
+def rows(
+    periods_read: Iterable[str], counters: Mapping[tuple[str, str], Counter]
+) -> list[dict[str, object]]:
+    """The report's rows: per period (in order) and group value (sorted)."""
+    out: list[dict[str, object]] = []
+    for period in periods_read:
+        values = sorted(v for p, v in counters if p == period)
+        for value in values:
+            counter = counters[(period, value)]
+            facts = {name: counter.facts.get(name, 0) for name in FACTS}
+            responses = facts["first_responses"]
+            share = round(facts["within_target"] / responses, 4) if responses else None
+            out.append(
+                {
+                    "period": period,
+                    "group": value,
+                    "received": facts["received"],
+                    "first_responses": responses,
+                    "within_target": facts["within_target"],
+                    "within_target_share": share,
+                    "first_response_minutes": {
+                        "median": percentile(counter.minutes, 0.5),
+                        "p90": percentile(counter.minutes, 0.9),
+                    },
+                    "breaches": facts["breaches"],
+                    "ratings": {"good": facts["rating_good"], "bad": facts["rating_bad"]},
+                }
+            )
+    return out
+
+
+def percentile(histogram: Mapping[int, int], share: float) -> int | None:
+    """Nearest-rank percentile of whole minutes: the smallest value with at least
+    `share` of the responses at or below it."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = max(1, -(-int(share * total * 1_000_000) // 1_000_000))  # ceil, exact for .5/.9
+    seen = 0
+    for minute in sorted(histogram):
+        seen += histogram[minute]
+        if seen >= rank:
+            return minute
+    return max(histogram)
+
+
+class CounterSource(Protocol):
+    def counters(self, periods: Sequence[str], group: str) -> dict[tuple[str, str], Counter]:
+        """Every counter of `group` in `periods` (`storage.Reports`)."""
+        ...
+
+
+class SlaReports:
+    """`GET /staff/reports/sla` and `python -m chalicelib report`."""
+
+    def __init__(self, counters: CounterSource, clock: Clock, timezone: str) -> None:
+        self._counters = counters
+        self._clock = clock
+        self._timezone = timezone
+
+    def report(self, staff: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+        require_staff(staff)
+        today = self._clock().astimezone(ZoneInfo(self._timezone)).date()
+        query = parse_report_query(params, today)
+        read = query.periods()
+        return {
+            "from": query.start.isoformat(),
+            "to": query.end.isoformat(),
+            "by": query.by,
+            "group": query.group,
+            "timezone": self._timezone,
+            "rows": rows(read, self._counters.counters(read, query.group)),
+        }
+
+
+def table(report: Mapping[str, Any]) -> str:
+    """The report as a text table (the CLI's)."""
+    head: tuple[str, ...] = ("period", str(report["group"]), "received", "answered", "in time")
+    head += ("share", "median", "p90", "breaches", "good", "bad")
+    lines: list[tuple[str, ...]] = [head]
+    for row in report["rows"]:
+        share = row["within_target_share"]
+        minutes = row["first_response_minutes"]
+        lines.append(
+            (
+                str(row["period"]),
+                str(row["group"]),
+                str(row["received"]),
+                str(row["first_responses"]),
+                str(row["within_target"]),
+                "-" if share is None else f"{share:.0%}",
+                "-" if minutes["median"] is None else str(minutes["median"]),
+                "-" if minutes["p90"] is None else str(minutes["p90"]),
+                str(row["breaches"]),
+                str(row["ratings"]["good"]),
+                str(row["ratings"]["bad"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines
+    )

@@ -1,0 +1,141 @@
+"""The kinds of change to a request that one conditional write applies together
+(`Requests.change`): each says what it changes and on what condition it holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.models import (
+    Attachment,
+    AuditEvent,
+    DelayNotice,
+    Message,
+    OutboxEntry,
+    Scope,
+    Sla,
+    Status,
+    Ticket,
+)
+from chalicelib.reports import Tally
+
+
+@dataclass(frozen=True)
+class AppendMessage:
+    """A turn of the conversation. With `owner`, only if the request is that customer's."""
+
+    message: Message
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class AddDelayNotice:
+    notice: DelayNotice
+
+
+@dataclass(frozen=True)
+class MoveClock:
+    """An SLA transition, applied only if the clock is still as it was read (`before`).
+    `request` is the request as read: its queue facets follow the clock."""
+
+    before: Sla
+    after: Sla
+    request: Ticket
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    """A new status. `after` is the request as this change leaves it (status, clock,
+    `waiting_since`, `solved_at`): its place in the staff queue is derived from it."""
+
+    after: Ticket
+    was: Status  # the status as read: the change holds only if it still is
+
+    @property
+    def status(self) -> Status:
+        return self.after.status
+
+
+@dataclass(frozen=True)
+class CorrectScope:
+    """A staff correction, kept beside the classifier's answer and as an evaluation case."""
+
+    correction: dict[str, Any]
+    request: Ticket
+
+
+@dataclass(frozen=True)
+class RecordReply:
+    """The record of an e-mail that joined `request`'s thread, and its mail identity."""
+
+    record: Ticket
+    identity: str | None = None
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """An outbox entry owed by this change: written with it, or not at all."""
+
+    entry: OutboxEntry
+
+
+@dataclass(frozen=True)
+class AddAttachment:
+    """A file announced for upload, only while the request has room for it (`limit`)
+    and is not closed."""
+
+    attachment: Attachment
+    limit: int
+
+
+@dataclass(frozen=True)
+class SetAdminRequest:
+    """Staff's correction of what an administration request asks (R5.1, R5.2)."""
+
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LinkIncident:
+    """Link the request (as read) to an incident, or unlink it with None (R3.3)."""
+
+    incident: str | None
+    request: Ticket
+
+
+@dataclass(frozen=True)
+class FlagRequest:
+    """R6.2: a flag a later message earned, its evidence joining the request's scope;
+    only if the request does not carry the flag yet. `event` records it in the audit
+    trail, in the same write."""
+
+    flag: str
+    scope: Scope  # the request's scope with the flag and its evidence
+    request: Ticket  # as read
+    event: AuditEvent
+
+
+@dataclass(frozen=True)
+class SetRating:
+    """The customer's rating, only if the request has none yet; `flag` puts a bad one
+    with a comment in front of staff (`attention`)."""
+
+    rating: dict[str, Any]
+    flag: bool = False
+
+
+Change = (
+    SetRating
+    | Tally
+    | FlagRequest
+    | SetAdminRequest
+    | LinkIncident
+    | AppendMessage
+    | AddDelayNotice
+    | MoveClock
+    | SetStatus
+    | CorrectScope
+    | RecordReply
+    | Enqueue
+    | AddAttachment
+)
