@@ -75,6 +75,7 @@ bench: package
 	$(BIN)/python bench/coldstart_bench.py
 	$(BIN)/python bench/sweep_bench.py
 	$(BIN)/python bench/queue_bench.py
+	$(BIN)/python bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build vendor .chalice/deployments
