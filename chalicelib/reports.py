@@ -32,7 +32,7 @@ GROUPS = ("channel", "label", "agent")
 FACTS = ("received", "first_responses", "within_target", "breaches", "rating_good", "rating_bad")
 SHARDS = 8
 HISTOGRAM_CAP = 1_440  # a day; longer first responses count in this last bucket
-NOBODY = "-"  # the agent group of an event no staff member made (a request received)
+NOBODY = "-"  # an event no staff member made (a request received): no agent counter
 MAX_DAYS = 400  # a report covers at most this many days
 
 
@@ -84,7 +84,12 @@ def tally(
 ) -> Tally:
     """An event on `ticket` at `at`: `counts` in its channel, label and agent."""
     day, week = periods(at, timezone)
-    groups = (("channel", ticket.channel), ("label", queue_label(ticket)), ("agent", agent))
+    groups: tuple[tuple[str, str], ...] = (
+        ("channel", ticket.channel),
+        ("label", queue_label(ticket)),
+    )
+    if agent != NOBODY:  # what no staff member did has no agent row to count in
+        groups = (*groups, ("agent", agent))
     minute = None if minutes is None else min(max(int(minutes), 0), HISTOGRAM_CAP)
     shard = zlib.crc32(ticket.id.encode()) % SHARDS
     return Tally(day, week, groups, tuple(sorted(counts.items())), minute, shard)

@@ -18,6 +18,7 @@ adds to that record is dropped when it returns.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 
@@ -45,8 +46,8 @@ def stop_transaction_copies_from_piling_up() -> None:
 def snapshot_only_what_a_transaction_touches() -> None:
     """moto deep-copies every table a transaction touches, to roll back on failure: at a
     few thousand items that is 0.2 s a transaction, and the local stack crawled under a
-    burst of mail. A transaction only changes the partitions its items name, so the
-    snapshot copies those partitions and shares the rest, which it leaves alone."""
+    burst of mail. A transaction only changes the items it names, so the snapshot
+    copies those items and shares the rest, which it leaves alone."""
     import threading
     from collections import defaultdict
 
@@ -68,13 +69,30 @@ def snapshot_only_what_a_transaction_touches() -> None:
                 return snapshot(value, partitions.get(value.name, ()))
             return real_copy.deepcopy(value, memo)
 
-    def snapshot(table: Any, hashes: Any) -> Any:
+    def snapshot(table: Any, keys: Any) -> Any:
+        """The table as it is, sharing every item but the ones the transaction names:
+        those are copied, so a rollback restores them and nothing else."""
         clone = real_copy.copy(table)
         clone.items = defaultdict(dict, table.items)
-        for raw in hashes:
-            key = DynamoType(raw)
-            if key in table.items:
-                clone.items[key] = real_copy.deepcopy(table.items[key])
+        by_partition: dict[str, tuple[Any, set[str]]] = {}
+        for hash_raw, range_raw in keys:
+            name = json.dumps(hash_raw, sort_keys=True)
+            entry = by_partition.setdefault(name, (hash_raw, set()))
+            entry[1].add(json.dumps(range_raw, sort_keys=True) if range_raw else "")
+        for hash_raw, ranges in by_partition.values():
+            key = DynamoType(hash_raw)
+            if key not in table.items:
+                continue
+            part = table.items[key]
+            if not isinstance(part, dict) or "" in ranges:
+                clone.items[key] = real_copy.deepcopy(part)  # a hash-only table's item
+                continue
+            copied = dict(part)
+            for range_text in ranges:
+                range_key = DynamoType(json.loads(range_text))
+                if range_key in part:
+                    copied[range_key] = real_copy.deepcopy(part[range_key])
+            clone.items[key] = copied
         return clone
 
     original = DynamoDBBackend.transact_write_items
@@ -87,7 +105,9 @@ def snapshot_only_what_a_transaction_touches() -> None:
             table = self.tables.get(op.get("TableName"))
             source = op.get("Key") or op.get("Item") or {}
             if table is not None and table.hash_key_attr in source:
-                partitions.setdefault(table.name, []).append(source[table.hash_key_attr])
+                range_raw = source.get(table.range_key_attr) if table.range_key_attr else None
+                key = (source[table.hash_key_attr], range_raw)
+                partitions.setdefault(table.name, []).append(key)
         touched.partitions = partitions
         try:
             return original(self, transact_items)

@@ -96,13 +96,15 @@ def simulate(world: FakeWorld, seed: int, by: str) -> Ledger:
         if rng.random() < 0.2:  # a chat transcript: received, advisory, no clock
             world.clock.now = created.astimezone(UTC)
             _chat(world, n, created)
-            ledger.add(created, "chat" if by == "channel" else "-", "received")
+            if by == "channel":  # no agent received it: no agent row counts it
+                ledger.add(created, "chat", "received")
             continue
         world.clock.now = created.astimezone(UTC)
         customer = Principal(sub=f"sub-c{n % 7}", email=None, groups=frozenset())
         subject, text = rng.choice(SUBJECTS)
         ticket = world.runtime.cabinet.open_ticket(customer, NewTicket(subject, text))
-        ledger.add(created, "cabinet" if by == "channel" else "-", "received")
+        if by == "channel":
+            ledger.add(created, "cabinet", "received")
         agent = rng.choice(AGENTS)
         group = "cabinet" if by == "channel" else agent.sub
         fate = rng.random()
@@ -110,12 +112,14 @@ def simulate(world: FakeWorld, seed: int, by: str) -> Ledger:
         if fate >= 0.9:  # never answered: breached by the sweep
             breach = created + timedelta(minutes=61)
             world.runtime.sweeper.run(breach.astimezone(UTC))
-            ledger.add(breach, "cabinet" if by == "channel" else "-", "breaches")
+            if by == "channel":
+                ledger.add(breach, "cabinet", "breaches")
             continue
         if minute > 60:  # the sweep breaches it first, then the late answer
             breach = created + timedelta(minutes=61)
             world.runtime.sweeper.run(breach.astimezone(UTC))
-            ledger.add(breach, "cabinet" if by == "channel" else "-", "breaches")
+            if by == "channel":
+                ledger.add(breach, "cabinet", "breaches")
         answered = created + timedelta(minutes=minute, seconds=rng.randint(0, 59))
         world.clock.now = answered.astimezone(UTC)
         world.runtime.desk.respond(agent, ticket.id, "Ответ.")
