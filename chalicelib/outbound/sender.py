@@ -100,17 +100,9 @@ class CustomerMail:
         account = self._account(ticket)
         profile = self._directory.profile(account) if account else Profile()
         to = entry.payload.get("to") or ticket.customer_email or profile.email
-        if not to:
-            return self._settle(ticket, item, Delivery("failed", None, at, "no_address"))
-        try:
-            to = deliverable_address(to)
-        except Undeliverable as undeliverable:  # staff see why, and the alarm counts it
-            obs.mail_failed(str(entry.payload.get("kind")))
-            return self._settle(ticket, item, Delivery("failed", to, at, undeliverable.reason))
-        if reason := self._markers.suppression(to):
-            return self._settle(ticket, item, Delivery("suppressed", to, at, reason))
-        if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):
-            return self._settle(ticket, item, Delivery("suppressed", to, at, "rate_limited"))
+        to, refused = self.cleared(to, at, entry)
+        if refused is not None:
+            return self._settle(ticket, item, refused)
         language = language_of(f"{ticket.subject}\n{ticket.text}", profile.locale)
         letter = self._letter(ticket, item, entry.payload["kind"], to, language)
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
@@ -122,6 +114,23 @@ class CustomerMail:
             )
         except Exception:  # sent: a failure to record it must not send it again
             obs.logger.exception("mail sent but not marked", extra={"ticket_id": ticket.id})
+
+    def cleared(self, to: str | None, at: str, entry: OutboxEntry) -> tuple[str, Delivery | None]:
+        """The address as SES takes it, and the delivery that says why nothing may be
+        sent to it (None: send): no address, one no header may carry, a suppressed one,
+        or one whose daily allowance is spent (taken here, per entry)."""
+        if not to:
+            return "", Delivery("failed", None, at, "no_address")
+        try:
+            to = deliverable_address(to)
+        except Undeliverable as undeliverable:  # staff see why, and the alarm counts it
+            obs.mail_failed(str(entry.payload.get("kind") or entry.kind))
+            return to, Delivery("failed", to, at, undeliverable.reason)
+        if reason := self._markers.suppression(to):
+            return to, Delivery("suppressed", to, at, reason)
+        if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):
+            return to, Delivery("suppressed", to, at, "rate_limited")
+        return to, None
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the delivery shows it, and staff are told."""

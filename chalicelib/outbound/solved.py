@@ -16,13 +16,11 @@ from chalicelib.mailer import Mailer
 from chalicelib.models import OutboxEntry, Ticket
 from chalicelib.outbound.compose import (
     Letter,
-    Undeliverable,
     compose,
-    deliverable_address,
     language_of,
     to_message,
 )
-from chalicelib.outbound.sender import MailSettings
+from chalicelib.outbound.sender import CustomerMail, MailSettings
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 
@@ -54,7 +52,9 @@ def solved_mail_owed(ticket: Ticket, at: str) -> OutboxEntry | None:
     return None
 
 
-class SolvedMail:
+class SolvedMail(CustomerMail):
+    """The solved notification, through the same gate as every customer mail."""
+
     def __init__(
         self,
         requests: Requests,
@@ -65,12 +65,7 @@ class SolvedMail:
         clock: Clock,
         rating_link: Callable[[str, datetime], str],
     ) -> None:
-        self._requests = requests
-        self._markers = markers
-        self._directory = directory
-        self._mailer = mailer
-        self._settings = settings
-        self._clock = clock
+        super().__init__(requests, markers, directory, mailer, settings, clock)
         self._rating_link = rating_link
 
     def send(self, entry: OutboxEntry) -> None:
@@ -81,23 +76,16 @@ class SolvedMail:
             return
         profile = self._directory.profile(ticket.customer) if ticket.official else Profile()
         now = self._clock()
-        at = to_iso(now)
-        try:
-            to = deliverable_address(ticket.customer_email or profile.email or "")
-        except Undeliverable:
-            obs.mail_failed(SOLVED_MAIL)
-            return
-        if self._markers.suppression(to) or not self._markers.take_send_allowance(
-            to, at, self._settings.per_day, entry.id
-        ):
-            return
+        to, refused = self.cleared(ticket.customer_email or profile.email, to_iso(now), entry)
+        if refused is not None:
+            return  # no one to ask: the request stays solved, unrated
         language = language_of(f"{ticket.subject}\n{ticket.text}", profile.locale)
-        letter = self._letter(ticket, to, language, now)
+        letter = self._solved_letter(ticket, to, language, now)
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
         self._mailer.send(message, source=self._settings.sender, to=to)
         obs.count(obs.MAIL_SENT, kind=SOLVED_MAIL)
 
-    def _letter(self, ticket: Ticket, to: str, language: str, now: datetime) -> Letter:
+    def _solved_letter(self, ticket: Ticket, to: str, language: str, now: datetime) -> Letter:
         base = self._settings.cabinet_url.rsplit("/", 1)[0]
         link = f"{base}/{ticket.id}"
         lang = "ru" if language == "ru" else "en"
