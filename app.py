@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Rate, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import (
+    Chalice,
+    CognitoUserPoolAuthorizer,
+    ConvertToMiddleware,
+    Rate,
+    Request,
+    Response,
+    SQSEvent,
+)
 
 from chalicelib import http, observability as obs
 from chalicelib.attachments import parse_new_attachment
@@ -68,31 +76,49 @@ def runtime() -> Runtime:
     return get_runtime(os.environ)
 
 
-def created(body: dict, path: str) -> Response:
+def current() -> Request:
+    """The request being served (Chalice sets it for every HTTP route)."""
+    request = app.current_request
+    assert request is not None, "only HTTP routes read the current request"
+    return request
+
+
+def query() -> dict[str, str]:
+    """The query string's parameters (the last value of each)."""
+    return {str(k): str(v) for k, v in (current().query_params or {}).items()}
+
+
+def raw_body() -> bytes:
+    """The request's body as bytes (Chalice hands text or bytes)."""
+    body = current().raw_body
+    return body.encode() if isinstance(body, str) else bytes(body or b"")
+
+
+def created(body: dict[str, Any], path: str) -> Response:
     """201 with `Location`: messages, answers and notices are read in their request's
     thread, which is where it points."""
-    headers: dict[str, str | list[str]] = {"Location": http.location(app.current_request, path)}
+    headers: dict[str, str | list[str]] = {"Location": http.location(current(), path)}
     return http.json_response(body, 201, headers)
 
 
-def _body() -> dict:
-    request = app.current_request
-    return parse_json_object(request.raw_body, runtime().settings.max_body_bytes)
+def _body() -> dict[str, Any]:
+    return parse_json_object(raw_body(), runtime().settings.max_body_bytes)
 
 
 @app.route("/health", methods=["GET"])
-def health() -> dict:
+def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @app.route("/tickets", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def create_ticket() -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     new = parse_new_ticket(_body())
-    key = app.current_request.headers.get("idempotency-key")
+    key = current().headers.get("idempotency-key")
     body, new_ticket = runtime().cabinet.create_ticket(who, new, key, app.lambda_context)
-    headers = {"Location": http.location(app.current_request, f"/tickets/{body['id']}")}
+    location = http.location(current(), f"/tickets/{body['id']}")
+    headers: dict[str, str | list[str]] = {"Location": location}
     if not new_ticket:
         headers["Idempotent-Replayed"] = "true"
     return http.json_response(body, 201, headers)
@@ -101,8 +127,8 @@ def create_ticket() -> Response:
 @app.route("/tickets", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def list_tickets() -> Response:
-    who = http.principal(app.current_request)
-    params = app.current_request.query_params or {}
+    who = http.principal(current())
+    params = query()
     page = runtime().cabinet.list_tickets(who, limit_param(params.get("limit")), params.get("next"))
     return http.json_response(page.to_api())
 
@@ -110,7 +136,7 @@ def list_tickets() -> Response:
 @app.route("/tickets/{ticket_id}", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def get_ticket(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     thread = runtime().cabinet.thread(who, ticket_id)
     return http.json_response(thread.to_api(runtime().attachments.listing(thread)))
@@ -119,7 +145,7 @@ def get_ticket(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/attachments", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def post_attachment(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     new = parse_new_attachment(_body(), runtime().settings.attachment_max_bytes)
     body = runtime().attachments.announce(who, ticket_id, new)
@@ -131,7 +157,7 @@ def post_attachment(ticket_id: str) -> Response:
 )
 @http.api_view
 def get_attachment(ticket_id: str, attachment_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     return http.json_response(runtime().attachments.one(who, ticket_id, attachment_id))
 
@@ -139,7 +165,7 @@ def get_attachment(ticket_id: str, attachment_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/messages", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def post_message(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
@@ -149,7 +175,7 @@ def post_message(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/status", methods=["PUT"], authorizer=cabinet_users)
 @http.api_view
 def put_status(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     move = parse_status(_body())
     ticket = runtime().lifecycle.set_status(who, ticket_id, move.status, move.text)
@@ -159,8 +185,8 @@ def put_status(ticket_id: str) -> Response:
 @app.route("/staff/queue", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def staff_queue() -> Response:
-    who = http.principal(app.current_request)
-    params = app.current_request.query_params or {}
+    who = http.principal(current())
+    params = query()
     limit, token = limit_param(params.get("limit")), params.get("next")
     filters = parse_queue_filter(params)
     return http.json_response(runtime().desk.queue(who, limit, token, filters))
@@ -169,8 +195,8 @@ def staff_queue() -> Response:
 @app.route("/staff/tickets", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def staff_tickets() -> Response:
-    who = http.principal(app.current_request)
-    params = app.current_request.query_params or {}
+    who = http.principal(current())
+    params = query()
     limit, token = limit_param(params.get("limit")), params.get("next")
     page = runtime().desk.lookup(who, limit, token, parse_contact(params))
     return http.json_response(page.to_api())
@@ -179,13 +205,13 @@ def staff_tickets() -> Response:
 @app.route("/tickets/{ticket_id}/rating", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def rate_ticket(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     ticket = runtime().ratings.rate(who, ticket_id, parse_rating(_body()))
     return http.json_response(ticket.to_api())
 
 
-PAGE_HEADERS = {
+PAGE_HEADERS: dict[str, str | list[str]] = {
     "Content-Type": "text/html; charset=utf-8",
     # A page of our own HTML only: no script at all, forms back to this address.
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -200,7 +226,7 @@ PAGE_HEADERS = {
 def rating_link(token: str) -> Response:
     """The page a one-click rating link in a solved notification opens."""
     ticket = runtime().ratings.request_of(token)
-    score = (app.current_request.query_params or {}).get("score")
+    score = query().get("score")
     return Response(body=rating_page(ticket, score), status_code=200, headers=PAGE_HEADERS)
 
 
@@ -211,9 +237,9 @@ def rating_link(token: str) -> Response:
 )
 @http.api_view
 def rate_by_link(token: str) -> Response:
-    request = app.current_request
+    request = current()
     kind = request.headers.get("content-type", "application/json")
-    rating = parse_rating_form(request.raw_body, kind, runtime().settings.max_body_bytes)
+    rating = parse_rating_form(raw_body(), kind, runtime().settings.max_body_bytes)
     ticket = runtime().ratings.rate_by_link(token, rating)
     if kind.startswith("application/x-www-form-urlencoded"):
         return Response(body=rating_page(ticket, None, done=True), headers=PAGE_HEADERS)
@@ -223,18 +249,18 @@ def rate_by_link(token: str) -> Response:
 @app.route("/staff/reports/sla", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def staff_sla_report() -> Response:
-    who = http.principal(app.current_request)
-    params = app.current_request.query_params or {}
+    who = http.principal(current())
+    params = query()
     return http.json_response(runtime().reports.report(who, params))
 
 
 @app.route("/tickets/{ticket_id}/responses", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def post_response(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     text = parse_staff_response(_body())
-    key = idempotency_key(app.current_request.headers.get("idempotency-key"))
+    key = idempotency_key(current().headers.get("idempotency-key"))
     message = runtime().desk.respond(who, ticket_id, text, key)
     return created(message.to_api(), f"/tickets/{ticket_id}")
 
@@ -242,7 +268,7 @@ def post_response(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/delay-notices", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def post_delay_notice(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     notice = runtime().desk.post_delay_notice(who, ticket_id, parse_delay_notice_request(_body()))
     return created(notice.to_api(), f"/tickets/{ticket_id}")
@@ -251,9 +277,9 @@ def post_delay_notice(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/events", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def ticket_events(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    params = app.current_request.query_params or {}
+    params = query()
     limit = limit_param(params.get("limit"))
     return http.json_response(runtime().desk.events(who, ticket_id, limit, params.get("next")))
 
@@ -261,7 +287,7 @@ def ticket_events(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/scope", methods=["PUT"], authorizer=cabinet_users)
 @http.api_view
 def put_scope(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
     return http.json_response(ticket.to_api())
@@ -270,7 +296,7 @@ def put_scope(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/incident", methods=["PUT"], authorizer=cabinet_users)
 @http.api_view
 def put_incident_link(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     require_staff(who)  # before the body: a customer learns nothing from a 400
     return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api())
@@ -279,7 +305,7 @@ def put_incident_link(ticket_id: str) -> Response:
 @app.route("/staff/incidents", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def create_incident() -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     require_staff(who)  # before the body: a customer learns nothing from a 400
     incident = runtime().board.create(who, parse_new_incident(_body()))
     return created(incident.to_api(), f"/staff/incidents/{incident.id}")
@@ -288,8 +314,8 @@ def create_incident() -> Response:
 @app.route("/staff/incidents", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def list_incidents() -> Response:
-    who = http.principal(app.current_request)
-    params = app.current_request.query_params or {}
+    who = http.principal(current())
+    params = query()
     limit = limit_param(params.get("limit"))
     return http.json_response(runtime().board.listing(who, limit, params.get("next")))
 
@@ -297,14 +323,14 @@ def list_incidents() -> Response:
 @app.route("/staff/incidents/{incident_id}", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def get_incident(incident_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     return http.json_response(runtime().board.get(who, incident_id).to_api())
 
 
 @app.route("/staff/incidents/{incident_id}/updates", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def post_incident_update(incident_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     board = runtime().board
     incident = board.get(who, incident_id)  # staff only, and 404 before the body
     updated = board.post_update(who, incident.id, parse_update(_body(), incident.kind))
@@ -322,14 +348,14 @@ def service_status() -> Response:
 @http.api_view
 def service_status_feed() -> Response:
     """The same as an Atom feed, for status-page readers."""
-    feed = runtime().board.feed(http.location(app.current_request, "/status/feed"))
+    feed = runtime().board.feed(http.location(current(), "/status/feed"))
     return Response(body=feed, status_code=200, headers={"Content-Type": ATOM})
 
 
 @app.route("/tickets/{ticket_id}/admin-request", methods=["PUT"], authorizer=cabinet_users)
 @http.api_view
 def put_admin_request(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     require_staff(who)
     return http.json_response(runtime().admin_requests.correct(who, ticket_id, _body()).to_api())
@@ -338,7 +364,7 @@ def put_admin_request(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/quotes", methods=["POST"], authorizer=cabinet_users)
 @http.api_view
 def propose_quote(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     require_staff(who)  # R5.3: staff set the terms; a customer revises an existing quote
     quote = runtime().quotes.propose(who, ticket_id, _body())
@@ -348,7 +374,7 @@ def propose_quote(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/quotes", methods=["GET"], authorizer=cabinet_users)
 @http.api_view
 def list_quotes(ticket_id: str) -> Response:
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     return http.json_response({"items": runtime().quotes.listing(who, ticket_id)})
 
@@ -359,9 +385,9 @@ def list_quotes(ticket_id: str) -> Response:
 @http.api_view
 def quote_step(ticket_id: str, quote_id: str, action: str) -> Response:
     """`accept`, `decline`, `revise` (either side); `payments`, `refuse`, `complete` (staff)."""
-    who = http.principal(app.current_request)
+    who = http.principal(current())
     ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    body = _body() if app.current_request.raw_body else {}
+    body = _body() if raw_body() else {}
     quote = runtime().quotes.act(who, ticket_id, quote_id, action, body)
     return http.json_response(quote.to_api())
 
@@ -375,7 +401,7 @@ def openapi() -> Response:
 @app.route("/support/hours", methods=["GET"])
 @http.api_view
 def support_hours() -> Response:
-    params = app.current_request.query_params or {}
+    params = query()
     hours = runtime().hours
     at = http.instant_param(params.get("at"))
     channels = {
@@ -390,8 +416,8 @@ def support_hours() -> Response:
 @app.route("/chat/transcripts", methods=["POST"])
 @http.api_view
 def chat_transcript() -> Response:
-    request = app.current_request
-    raw = request.raw_body or b""
+    request = current()
+    raw = raw_body() or b""
     if len(raw) > CHAT_MAX_BYTES:
         raise PayloadTooLarge(
             "body_too_large", "a transcript is at most 2 MB", limit=CHAT_MAX_BYTES
@@ -409,7 +435,7 @@ def chat_transcript() -> Response:
 
 def _preflight_view(methods: list[str]) -> Callable[..., Response]:
     def preflight(**_uri_params: str) -> Response:
-        return http.preflight(app.current_request, allowed_origins(), methods)
+        return http.preflight(current(), allowed_origins(), methods)
 
     return preflight
 
@@ -424,7 +450,7 @@ for _path, _views in list(app.routes.items()):
 
 
 @app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)
-def on_mail(event: SQSEvent) -> dict:
+def on_mail(event: SQSEvent) -> dict[str, Any]:
     """SES → S3 → SNS → SQS: each record is one inbound mail; failures are retried alone."""
     # Imported here: only the mail function needs the batch machinery, and the three
     # functions share this module, so each would otherwise pay for it at cold start.
@@ -435,7 +461,7 @@ def on_mail(event: SQSEvent) -> dict:
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sla_sweep")
-def sla_sweep(event: object) -> dict:
+def sla_sweep(event: object) -> dict[str, Any]:
     """R2.4: every minute, warn, breach and escalate what is due."""
     report = runtime().sweeper.run()
     logger.info("sla sweep", extra=report.to_dict())
