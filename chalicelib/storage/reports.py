@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.reports import Counter, Tally
-from chalicelib.storage.codec import dump
+from chalicelib.storage.codec import dump, load
 from chalicelib.storage.table import Table
 
 REPORT_PREFIX = "RPT#"
@@ -61,7 +61,6 @@ def counter_of(item: dict[str, Any]) -> tuple[str, Counter]:
 class DynamoReports:
     def __init__(self, table: Table) -> None:
         self._table = table
-        self.reads = 0  # Query pages read, for the bench
 
     def counters(self, periods: Sequence[str], group: str) -> dict[tuple[str, str], Counter]:
         """Every counter of `group` in `periods`, shards summed: one Query per period."""
@@ -79,18 +78,11 @@ class DynamoReports:
                 if start:
                     params["ExclusiveStartKey"] = start
                 page = self._table.client.query(**params)
-                self.reads += 1
                 for item in page.get("Items", []):
-                    value, counter = counter_of(_loaded(item))
+                    value, counter = counter_of(load(item))
                     total = found.setdefault((period, value), Counter())
                     total.add(counter.facts, counter.minutes)
                 start = page.get("LastEvaluatedKey")
                 if not start:
                     break
         return found
-
-
-def _loaded(item: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.storage.codec import load
-
-    return load(item)
