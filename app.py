@@ -18,11 +18,10 @@ from chalice.app import (
 )
 
 from chalicelib import http, observability as obs
-from chalicelib.attachments import parse_new_attachment
 from chalicelib.config import origins
+from chalicelib.domain.identity import require_staff
 from chalicelib.errors import PayloadTooLarge
-from chalicelib.identity import require_staff
-from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket, parse_staff_response
+from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
 from chalicelib.intake.chat import (
     MAX_BODY_BYTES as CHAT_MAX_BYTES,
     parse_transcript,
@@ -32,9 +31,14 @@ from chalicelib.lifecycle import parse_status
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
 from chalicelib.runtime import Runtime, get_runtime
-from chalicelib.sla.desk import parse_delay_notice_request, parse_scope_correction
-from chalicelib.sla.filters import parse_contact, parse_queue_filter
+from chalicelib.staff.forms import (
+    parse_delay_notice_request,
+    parse_scope_correction,
+    parse_staff_response,
+)
+from chalicelib.staff.queries import parse_contact, parse_queue_filter
 from chalicelib.status.forms import parse_new_incident, parse_update
+from chalicelib.uploads import parse_new_attachment
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
 ATOM = "application/atom+xml; charset=utf-8"

@@ -39,7 +39,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib.models import Origin, Scope, Sla, Ticket  # noqa: E402
+from chalicelib.domain.tickets import Origin, Scope, Sla, Ticket  # noqa: E402
 from chalicelib.storage.codec import index_items, ticket_to_item  # noqa: E402
 from chalicelib.storage.dynamo import dynamo_store  # noqa: E402
 from chalicelib.storage.table import Table  # noqa: E402

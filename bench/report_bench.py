@@ -34,8 +34,9 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib.models import Scope, Ticket  # noqa: E402
-from chalicelib.reports import SHARDS, ReportQuery, tally  # noqa: E402
+from chalicelib.domain.tallies import SHARDS, tally  # noqa: E402
+from chalicelib.domain.tickets import Scope, Ticket  # noqa: E402
+from chalicelib.reports import ReportQuery  # noqa: E402
 from chalicelib.storage.codec import dump, load  # noqa: E402
 from chalicelib.storage.reports import DynamoReports, tally_updates  # noqa: E402
 from chalicelib.storage.table import Table  # noqa: E402

@@ -36,8 +36,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib.models import Scope, Ticket  # noqa: E402
-from chalicelib.sla.deadlines import first_response_deadline  # noqa: E402
+from chalicelib.domain.clock import first_response_deadline  # noqa: E402
+from chalicelib.domain.tickets import Scope, Ticket  # noqa: E402
 from chalicelib.sla.sweep import Sweeper  # noqa: E402
 from chalicelib.storage.codec import dump, ticket_to_item  # noqa: E402
 from chalicelib.storage.dynamo import dynamo_store  # noqa: E402

@@ -15,8 +15,8 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib import observability as obs
+from chalicelib.domain.identity import Principal, principal_from_claims
 from chalicelib.errors import DomainError, InvalidInput, NotFound
-from chalicelib.identity import Principal, principal_from_claims
 from chalicelib.ids import is_request_id
 from chalicelib.timeutil import parse_iso, utc_now
 

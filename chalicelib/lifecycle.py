@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import observability as obs
-from chalicelib.delivery import entry_for
+from chalicelib.domain.clock import end_wait, follow_up_deadline, waiting
+from chalicelib.domain.identity import Principal, visible_to
+from chalicelib.domain.tickets import AuditEvent, Message, OutboxEntry, Status, Ticket
 from chalicelib.errors import Conflict, InvalidInput
-from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, Message, OutboxEntry, Status, Ticket
+from chalicelib.outbound.delivery import entry_for
 from chalicelib.outbound.solved import solved_mail_owed
-from chalicelib.sla.deadlines import end_wait, follow_up_deadline, waiting
 from chalicelib.storage import Change, Enqueue, MoveClock, Requests, SetStatus, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
+from chalicelib.domain.identity import Principal, visible_to
+from chalicelib.domain.tallies import tally
+from chalicelib.domain.tickets import AuditEvent, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import REQUEST_ID, new_event_id
-from chalicelib.models import AuditEvent, Ticket
-from chalicelib.reports import tally
 from chalicelib.storage import Requests, SetRating, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field

@@ -22,35 +22,35 @@ from aws_lambda_powertools.utilities.idempotency import (
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.admin.free import AdminRequests, admin_request_of
 from chalicelib.admin.quotes import QuoteDesk
-from chalicelib.attachments import Attachments
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
-from chalicelib.delivery import Dispatcher, publishing
+from chalicelib.domain.tickets import Scope, Ticket
 from chalicelib.hours import SupportHours
 from chalicelib.intake.abuse import ABUSE_NOTICE
 from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
-from chalicelib.intake.mail.ack import AckConfig, MailAcknowledgements
 from chalicelib.intake.mail.adapter import MailIntake
 from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
 from chalicelib.lifecycle import AUTO_CLOSE, Lifecycle
-from chalicelib.mailer import FolderMailer, Mailer, SesMailer
-from chalicelib.models import Scope, Ticket
-from chalicelib.notify import Publisher, Readable, SnsPublisher
+from chalicelib.outbound.ack import AckConfig, MailAcknowledgements
+from chalicelib.outbound.delivery import Dispatcher, publishing
+from chalicelib.outbound.mailer import FolderMailer, Mailer, SesMailer
+from chalicelib.outbound.notify import Publisher, Readable, SnsPublisher
 from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
 from chalicelib.outbound.solved import SOLVED_MAIL, SolvedMail
 from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
-from chalicelib.sla.desk import StaffDesk
 from chalicelib.sla.notices import BREACH, INCIDENT_BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
+from chalicelib.staff.desk import StaffDesk
 from chalicelib.status.board import NOTIFY, StatusBoard
 from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
 from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
 from chalicelib.timeutil import Clock, utc_now
+from chalicelib.uploads import Attachments
 
 
 @dataclass

@@ -98,8 +98,8 @@ def sla_sweep(now_text: str | None, stack: Any) -> int:
 
 def report(args: argparse.Namespace, stack: Any) -> int:
     """The SLA report of the configured stack, read from its counters (never a scan)."""
+    from chalicelib.domain.identity import Principal
     from chalicelib.errors import DomainError
-    from chalicelib.identity import Principal
     from chalicelib.reports import table
 
     params = {"from": args.start or "", "to": args.end or "", "by": args.by, "group": args.group}
@@ -115,7 +115,7 @@ def report(args: argparse.Namespace, stack: Any) -> int:
 
 def reindex(stack: Any) -> int:
     """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them."""
-    from chalicelib.storage.requests import DynamoRequests
+    from chalicelib.storage.tickets import DynamoRequests
 
     requests = _configured_runtime(stack).store.requests
     if not isinstance(requests, DynamoRequests):

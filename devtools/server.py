@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.config import origins
-from chalicelib.notify import notice_of
+from chalicelib.outbound.notify import notice_of
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,

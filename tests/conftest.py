@@ -108,7 +108,7 @@ class Notices:
         self.mails: list[dict[str, Any]] = []  # the SNS envelopes: Subject, Message
 
     def all(self, kind: str | None = None) -> list[dict[str, Any]]:
-        from chalicelib.notify import notice_of
+        from chalicelib.outbound.notify import notice_of
 
         while True:
             batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)

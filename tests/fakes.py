@@ -28,9 +28,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib.accounts import Profile
-from chalicelib.admin.quote_model import Quote
-from chalicelib.errors import InvalidInput
-from chalicelib.models import (
+from chalicelib.domain.clock import Duty, duty
+from chalicelib.domain.incidents import Incident
+from chalicelib.domain.queue import queue_label, queue_position
+from chalicelib.domain.quotes import Quote
+from chalicelib.domain.tallies import Counter, Tally
+from chalicelib.domain.tickets import (
     AckState,
     Attachment,
     AuditEvent,
@@ -43,10 +46,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
-from chalicelib.reports import Counter, Tally
-from chalicelib.sla.deadlines import Duty, duty
-from chalicelib.sla.queue import queue_label, queue_position
-from chalicelib.status.model import Incident
+from chalicelib.errors import InvalidInput
 from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,

@@ -18,15 +18,14 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.classify import rule_set  # the classifier's own "not clean" cues
+from chalicelib.domain.identity import Principal, require_staff, visible_to
+from chalicelib.domain.tickets import MESSAGE_MAX, AuditEvent, Ticket
 from chalicelib.errors import InvalidInput
-from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, Ticket
 from chalicelib.storage import Requests, SetAdminRequest
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import clean_text, reject_unknown_fields
 
-_TEXT_MAX = 20_000  # the request's own bound; nothing longer is scanned
 _SERVER = re.compile(
     r"\b(?:vps|vds|dedic\w*|server|сервер\w*|сервак\w*)\s*(?:#|№|id|:)?\s*"
     r"([a-z]{0,4}-?\d{2,9})\b|\b((?:vps|vds|srv|ds)-\d{2,9})\b|"
@@ -132,7 +131,8 @@ def read_request(ticket: Ticket) -> AdminRequest | None:
     )
     if scope.label != "free_admin" and not panel_not_clean:
         return None
-    text = f"{ticket.subject}\n{ticket.text}"[:_TEXT_MAX].lower().replace("ё", "е")
+    # The request's own bound: nothing longer is scanned.
+    text = f"{ticket.subject}\n{ticket.text}"[:MESSAGE_MAX].lower().replace("ё", "е")
     os_patterns, panel_patterns, unavailable, not_clean = _patterns()
     os_id = next((i for p, i in os_patterns if p.search(text)), None)
     panel = next((i for p, i in panel_patterns if p.search(text)), None)

@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.admin.quote_model import (
+from chalicelib.domain.identity import Principal, require_staff, visible_to
+from chalicelib.domain.quotes import (
     CENTS,
     Quote,
     Side,
@@ -26,12 +27,11 @@ from chalicelib.admin.quote_model import (
     refuse,
     revise,
 )
+from chalicelib.domain.tickets import AuditEvent, Ticket
 from chalicelib.errors import Conflict, DomainError, InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id, new_quote_id
-from chalicelib.models import AuditEvent, Ticket
 from chalicelib.outbound.compose import language_of
-from chalicelib.sla.desk import StaffDesk
+from chalicelib.staff.desk import StaffDesk
 from chalicelib.storage import Quotes, Requests, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field

@@ -22,7 +22,7 @@ from chalicelib.classify.engine import (
 )
 from chalicelib.classify.learned import LinearModel, choose, explain, features
 from chalicelib.classify.text import Token, masked_pattern, remembered, tokenize, words
-from chalicelib.models import Evidence, KbArticle, Scope
+from chalicelib.domain.tickets import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent
 ADVISORY_CHANNELS = frozenset({"email", "chat", "skype"})

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from chalicelib.classify.text import Token, remembered, stem, tokenize_request, words
-from chalicelib.models import Evidence
+from chalicelib.domain.tickets import Evidence
 
 _CODE = re.compile(r"^[45]\d\d$")
 _IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.classify.engine import CueSet, Decision, Document, Hit
-from chalicelib.models import Evidence
+from chalicelib.domain.tickets import Evidence
 
 EXPLAIN = 3  # features shown as the evidence of a learned decision
 _UNSHOWN = ("n:", "d:none", "v:")

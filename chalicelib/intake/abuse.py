@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.classify import abuse_evidence
-from chalicelib.delivery import entry_for
+from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Ticket
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, OutboxEntry, Ticket
+from chalicelib.outbound.delivery import entry_for
 from chalicelib.storage import Change, Enqueue, FlagRequest
 
 ABUSE_NOTICE = "abusive_request"

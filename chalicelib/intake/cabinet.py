@@ -18,13 +18,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib import observability as obs
+from chalicelib.domain.identity import Principal, visible_to
+from chalicelib.domain.tickets import MESSAGE_MAX, AuditEvent, Message, Page, Ticket, TicketThread
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.abuse import flagged_by_message
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.lifecycle import customer_wrote
-from chalicelib.models import AuditEvent, Message, Page, Ticket, TicketThread
 from chalicelib.storage import AppendMessage, Change, MoveClock, Requests, StaleState
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
@@ -36,9 +36,8 @@ from chalicelib.validation import (
 )
 
 SUBJECT_MAX = 200
-TEXT_MAX = 20_000
 # The services of R3.1 and what else a hosting customer asks about.
-SERVICES = (
+TICKET_SERVICES = (
     "cabinet",
     "panel",
     "email",
@@ -70,12 +69,12 @@ def parse_new_ticket(body: dict[str, Any]) -> NewTicket:
     """Validate a `POST /tickets` body; unknown fields are refused, not ignored."""
     reject_unknown_fields(body, ("subject", "text", "service", "domain"))
     subject = text_field(body, "subject", max_chars=SUBJECT_MAX, single_line=True)
-    text = text_field(body, "text", max_chars=TEXT_MAX)
+    text = text_field(body, "text", max_chars=MESSAGE_MAX)
     assert subject is not None and text is not None  # required fields
     return NewTicket(
         subject=subject,
         text=text,
-        service=choice_field(body, "service", SERVICES),
+        service=choice_field(body, "service", TICKET_SERVICES),
         domain=domain_field(body),
     )
 
@@ -83,12 +82,9 @@ def parse_new_ticket(body: dict[str, Any]) -> NewTicket:
 def parse_new_message(body: dict[str, Any]) -> str:
     """A customer's follow-up: `{"text"}`."""
     reject_unknown_fields(body, ("text",))
-    text = text_field(body, "text", max_chars=TEXT_MAX)
+    text = text_field(body, "text", max_chars=MESSAGE_MAX)
     assert text is not None
     return text
-
-
-parse_staff_response = parse_new_message
 
 
 @dataclass(frozen=True)

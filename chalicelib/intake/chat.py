@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.tickets import Origin, Status, Ticket
 from chalicelib.errors import InvalidInput, Unauthenticated
 from chalicelib.hours import SupportHours
 from chalicelib.ids import chat_record_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
-from chalicelib.models import Origin, Status, Ticket
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 

@@ -14,7 +14,18 @@ from typing import Any, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
-from chalicelib.delivery import Dispatcher, entry_for
+from chalicelib.domain.clock import first_response_deadline
+from chalicelib.domain.tallies import tally
+from chalicelib.domain.tickets import (
+    AuditEvent,
+    Disposition,
+    KbArticle,
+    Message,
+    Origin,
+    OutboxEntry,
+    Scope,
+    Ticket,
+)
 from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice, flagged_by_message
 
@@ -29,18 +40,7 @@ from chalicelib.intake.values import (
     Verification as Verification,
 )
 from chalicelib.lifecycle import customer_wrote
-from chalicelib.models import (
-    AuditEvent,
-    Disposition,
-    KbArticle,
-    Message,
-    Origin,
-    OutboxEntry,
-    Scope,
-    Ticket,
-)
-from chalicelib.reports import tally
-from chalicelib.sla.deadlines import first_response_deadline
+from chalicelib.outbound.delivery import Dispatcher, entry_for
 from chalicelib.storage import (
     AlreadyRecorded,
     AppendMessage,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chalicelib.models import Author, Channel, Disposition, Origin, Status, Ticket
+from chalicelib.domain.tickets import Author, Channel, Disposition, Origin, Status, Ticket
 
 # How far a sender's identity is known (R1.7): `token` (a signed-in customer), `dmarc`
 # (SES's DMARC verdict passed for From), `platform` (the chat platform verified the

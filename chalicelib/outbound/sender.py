@@ -14,10 +14,15 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory, Profile
-from chalicelib.delivery import after_sending, entry_for
+from chalicelib.domain.tickets import (
+    DelayNotice,
+    Delivery,
+    Message,
+    OutboxEntry,
+    Ticket,
+    TicketThread,
+)
 from chalicelib.ids import REQUEST_ID
-from chalicelib.mailer import Mailer
-from chalicelib.models import DelayNotice, Delivery, Message, OutboxEntry, Ticket, TicketThread
 from chalicelib.outbound.compose import (
     Kind,
     Letter,
@@ -27,6 +32,8 @@ from chalicelib.outbound.compose import (
     language_of,
     to_message,
 )
+from chalicelib.outbound.delivery import after_sending, entry_for
+from chalicelib.outbound.mailer import Mailer
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 

@@ -11,15 +11,15 @@ from datetime import datetime
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory, Profile
-from chalicelib.delivery import entry_for
-from chalicelib.mailer import Mailer
-from chalicelib.models import OutboxEntry, Ticket
+from chalicelib.domain.tickets import OutboxEntry, Ticket
 from chalicelib.outbound.compose import (
     Letter,
     compose,
     language_of,
     to_message,
 )
+from chalicelib.outbound.delivery import entry_for
+from chalicelib.outbound.mailer import Mailer
 from chalicelib.outbound.sender import CustomerMail, MailSettings
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso

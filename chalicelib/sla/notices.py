@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.delivery import entry_for
-from chalicelib.models import OutboxEntry, Sla, Ticket
+from chalicelib.domain.tickets import OutboxEntry, Sla, Ticket
+from chalicelib.outbound.delivery import entry_for
 from chalicelib.timeutil import parse_iso, to_iso
 
 WARNING, BREACH = "sla_warning", "sla_breach"

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.delivery import Dispatcher
+from chalicelib.domain.clock import SweepAction, breached, sweep_action, warned
+from chalicelib.domain.tallies import tally
+from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Sla, Ticket
 from chalicelib.ids import new_event_id
-from chalicelib.models import AuditEvent, OutboxEntry, Sla, Ticket
-from chalicelib.reports import tally
-from chalicelib.sla.deadlines import SweepAction, breached, sweep_action, warned
+from chalicelib.outbound.delivery import Dispatcher
 from chalicelib.sla.notices import BREACH, breach_notice, warning_notice
 from chalicelib.storage import Change, DeadlineIndex, Enqueue, MoveClock, Requests, StaleState
 from chalicelib.timeutil import Clock, to_iso

@@ -12,14 +12,14 @@ from typing import Any
 from xml.etree import ElementTree
 
 from chalicelib import observability as obs
-from chalicelib.delivery import Dispatcher, entry_for
+from chalicelib.domain.identity import Principal, require_staff, visible_to
+from chalicelib.domain.incidents import UPDATES_MAX, Incident, IncidentUpdate, service_states
+from chalicelib.domain.queue import queue_label
+from chalicelib.domain.tickets import AuditEvent, Scope, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff, visible_to
 from chalicelib.ids import new_event_id, new_incident_id
-from chalicelib.models import AuditEvent, Scope, Ticket
-from chalicelib.sla.queue import queue_label
+from chalicelib.outbound.delivery import Dispatcher, entry_for
 from chalicelib.status.forms import NewIncident, NewUpdate
-from chalicelib.status.model import UPDATES_MAX, Incident, IncidentUpdate, service_states
 from chalicelib.storage import Incidents, LinkIncident, Requests, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 

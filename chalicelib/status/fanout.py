@@ -19,15 +19,15 @@ import time
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.delivery import entry_for
+from chalicelib.domain.clock import Duty, duty
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.queue import waiting_since
+from chalicelib.domain.tickets import OutboxEntry, Ticket
 from chalicelib.errors import DomainError
-from chalicelib.identity import Principal
-from chalicelib.models import OutboxEntry, Ticket
-from chalicelib.notify import Publisher
-from chalicelib.sla.deadlines import Duty, duty
-from chalicelib.sla.desk import StaffDesk
+from chalicelib.outbound.delivery import entry_for
+from chalicelib.outbound.notify import Publisher
 from chalicelib.sla.notices import INCIDENT_BREACH
-from chalicelib.sla.queue import waiting_since
+from chalicelib.staff.desk import StaffDesk
 from chalicelib.status.board import NOTIFY
 from chalicelib.storage import Incidents
 from chalicelib.timeutil import Clock, to_iso

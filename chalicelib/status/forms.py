@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.incidents import STATES, STATUS_SERVICES, IncidentKind
 from chalicelib.errors import InvalidInput
-from chalicelib.status.model import SERVICES, STATES, IncidentKind
 from chalicelib.timeutil import parse_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -41,13 +41,13 @@ def parse_new_incident(body: dict[str, Any]) -> NewIncident:
     if (
         not isinstance(services, list)
         or not services
-        or not all(isinstance(s, str) and s in SERVICES for s in services)
+        or not all(isinstance(s, str) and s in STATUS_SERVICES for s in services)
     ):
         raise InvalidInput(
             "invalid_services",
-            f"`services` is a list of: {', '.join(SERVICES)}",
+            f"`services` is a list of: {', '.join(STATUS_SERVICES)}",
             field="services",
-            allowed=list(SERVICES),
+            allowed=list(STATUS_SERVICES),
         )
     title = text_field(body, "title", max_chars=TITLE_MAX, single_line=True)
     message = text_field(body, "message", max_chars=MESSAGE_MAX)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.admin.quote_model import Quote
-from chalicelib.models import (
+from chalicelib.domain.incidents import Incident
+from chalicelib.domain.quotes import Quote
+from chalicelib.domain.tallies import Counter, Tally
+from chalicelib.domain.tickets import (
     AckState,
     Attachment,
     AuditEvent,
@@ -26,8 +28,6 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
-from chalicelib.reports import Counter, Tally
-from chalicelib.status.model import Incident
 
 # The changes a request takes are defined in `kinds`; callers import them from here.
 from chalicelib.storage.kinds import (

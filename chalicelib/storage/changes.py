@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.models import AuditEvent, Ticket
-from chalicelib.reports import Tally
-from chalicelib.sla.queue import clock_position, queue_label, queue_position
+from chalicelib.domain.queue import clock_position, queue_label, queue_position
+from chalicelib.domain.tallies import Tally
+from chalicelib.domain.tickets import AuditEvent, Ticket
 from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,
@@ -23,6 +23,7 @@ from chalicelib.storage import (
     SetRating,
     SetStatus,
 )
+from chalicelib.storage.attachments import attachment_to_item
 from chalicelib.storage.codec import (
     audit_to_item,
     correction_item,
@@ -36,7 +37,6 @@ from chalicelib.storage.codec import (
     sla_attributes,
     ticket_to_item,
 )
-from chalicelib.storage.files import attachment_to_item
 from chalicelib.storage.keys import (
     INCIDENT_LINK,
     LABEL_FACET,

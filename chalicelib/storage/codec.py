@@ -9,7 +9,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib.models import (
+from chalicelib.domain.queue import queue_label, queue_position
+from chalicelib.domain.tickets import (
     AuditEvent,
     DelayNotice,
     Delivery,
@@ -23,7 +24,6 @@ from chalicelib.models import (
     Ticket,
     Wait,
 )
-from chalicelib.sla.queue import queue_label, queue_position
 from chalicelib.storage.keys import (
     CORRECTIONS_PK,
     INCIDENT_LINK,

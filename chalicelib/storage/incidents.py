@@ -13,11 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib.models import AuditEvent, OutboxEntry, Page
-from chalicelib.status.model import Incident, IncidentUpdate
+from chalicelib.domain.incidents import Incident, IncidentUpdate
+from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Page
 from chalicelib.storage import AlreadyRecorded, StaleState
 from chalicelib.storage.codec import audit_to_item, dump, load, outbox_to_item, ticket_from_item
-from chalicelib.storage.deadlines import resolve
+from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
     CONTACT_INDEX,

@@ -66,10 +66,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.domain.clock import Duty, duty
+from chalicelib.domain.tickets import Sla
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import REQUEST_ID
-from chalicelib.models import Sla
-from chalicelib.sla.deadlines import Duty, duty
 
 DEADLINE_SHARDS = 8
 BY_CUSTOMER_INDEX = "ByCustomer"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.models import (
+from chalicelib.domain.tallies import Tally
+from chalicelib.domain.tickets import (
     Attachment,
     AuditEvent,
     DelayNotice,
@@ -17,7 +18,6 @@ from chalicelib.models import (
     Status,
     Ticket,
 )
-from chalicelib.reports import Tally
 
 
 @dataclass(frozen=True)

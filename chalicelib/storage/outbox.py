@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.models import OutboxEntry
+from chalicelib.domain.tickets import OutboxEntry
 from chalicelib.storage.codec import dump, load, outbox_from_item, outbox_to_item
 from chalicelib.storage.keys import OUTBOX_FAILED_PK, outbox_key, outbox_partitions
 from chalicelib.storage.table import Table

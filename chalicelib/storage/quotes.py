@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.admin.quote_model import Quote, Revision, Step, Terms
-from chalicelib.models import AuditEvent
+from chalicelib.domain.quotes import Quote, Revision, Step, Terms
+from chalicelib.domain.tickets import AuditEvent
 from chalicelib.storage import AlreadyRecorded, StaleState
 from chalicelib.storage.codec import audit_to_item, dump
 from chalicelib.storage.keys import request_key, request_pk

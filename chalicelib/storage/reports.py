@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.reports import Counter, Tally
+from chalicelib.domain.tallies import Counter, Tally
 from chalicelib.storage.codec import dump, load
 from chalicelib.storage.table import Table
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.ids import new_event_id
-from chalicelib.models import (
+from chalicelib.domain.clock import after_staff_response, breached, first_response_deadline
+from chalicelib.domain.incidents import Incident, IncidentUpdate
+from chalicelib.domain.tickets import (
     Attachment,
     AuditEvent,
     DelayNotice,
@@ -24,8 +25,7 @@ from chalicelib.models import (
     Scope,
     Ticket,
 )
-from chalicelib.sla.deadlines import after_staff_response, breached, first_response_deadline
-from chalicelib.status.model import Incident, IncidentUpdate
+from chalicelib.ids import new_event_id
 from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Conflict, Forbidden, InvalidInput
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.runtime import Runtime, build_runtime
 from tests.conftest import Api, make_token
@@ -190,8 +190,8 @@ def test_accept_racing_a_revision_one_wins_and_the_other_is_409(rt: Runtime) -> 
     assert stored is not None and stored.state == "proposed" and stored.revision is not None
     # Two steps decided from the same read: the store takes the first and refuses the
     # second, whatever the callers checked before.
-    from chalicelib.admin.quote_model import accept, decline
-    from chalicelib.models import AuditEvent
+    from chalicelib.domain.quotes import accept, decline
+    from chalicelib.domain.tickets import AuditEvent
     from chalicelib.storage import StaleState
 
     def audit(action: str) -> AuditEvent:

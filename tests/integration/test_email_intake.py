@@ -271,7 +271,7 @@ def test_a_reply_by_the_owner_joins_the_thread_and_a_stranger_starts_a_new_recor
 
 def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -> None:
     from app import runtime
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
     from chalicelib.intake.cabinet import NewTicket
 
     sub = register("tom@brightlabs.example")

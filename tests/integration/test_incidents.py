@@ -13,12 +13,12 @@ import boto3
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Forbidden, InvalidInput
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.runtime import Runtime, build_runtime
-from chalicelib.sla.filters import QueueFilter
+from chalicelib.staff.queries import QueueFilter
 from chalicelib.status.forms import parse_new_incident, parse_update
 from tests.conftest import Api, Notices, make_token
 from tests.fakes import FixedClock

@@ -13,13 +13,13 @@ import boto3
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.runtime import Runtime, build_runtime
-from chalicelib.sla.desk import parse_scope_correction
-from chalicelib.sla.filters import Contact, QueueFilter
+from chalicelib.staff.forms import parse_scope_correction
+from chalicelib.staff.queries import Contact, QueueFilter
 from tests.conftest import Api, Notices, make_token
 from tests.fakes import FixedClock as Clock
 from tests.samples import mail
@@ -385,8 +385,8 @@ def test_the_queue_index_always_matches_the_requests_state(rt: Runtime, clock: C
     the index equals the order `sla.queue` derives from each request's stored state."""
     import random
 
+    from chalicelib.domain.queue import queue_label, queue_position
     from chalicelib.errors import DomainError
-    from chalicelib.sla.queue import queue_label, queue_position
 
     rng = random.Random(15)
     made: list[str] = []

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Forbidden, InvalidInput
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.runtime import Runtime, aws_services, build_runtime
-from chalicelib.sla.desk import parse_delay_notice_request
-from chalicelib.sla.filters import QueueFilter
+from chalicelib.staff.forms import parse_delay_notice_request
+from chalicelib.staff.queries import QueueFilter
 from tests.conftest import Api, Notices, make_token
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 06:00 in Moscow: R1.2, tickets are 24/7
@@ -301,8 +301,8 @@ def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
     # Advisory records (e-mail, chat) are created without an Sla; the desk refuses notices.
     from dataclasses import replace
 
+    from chalicelib.domain.tickets import AuditEvent
     from chalicelib.ids import new_event_id
-    from chalicelib.models import AuditEvent
 
     advisory = replace(ticket, id="T-ADVISRY", channel="email", official=False, sla=None)
     rt.store.requests.create(

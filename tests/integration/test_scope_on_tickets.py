@@ -46,7 +46,7 @@ def test_r6_2_a_notice_that_cannot_be_sent_does_not_lose_the_ticket(
         def publish(self, topic_arn: str, kind: str, message: dict) -> None:
             raise ConnectionError("SNS unreachable")
 
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
     from chalicelib.intake.cabinet import NewTicket
 
     settings = Settings.from_env(os.environ)

@@ -19,7 +19,7 @@ FORGED_RESULTS = "amazonses.com; spf=pass; dkim=pass; dmarc=pass header.from=flo
 
 def _cabinet_ticket(sub: str, email: str) -> str:
     from app import runtime
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
     from chalicelib.intake.cabinet import NewTicket
 
     owner = Principal(sub, email, frozenset())

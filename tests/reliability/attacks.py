@@ -26,7 +26,7 @@ def _world() -> Any:
 
 
 def _agent() -> Any:
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
 
     return Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
 

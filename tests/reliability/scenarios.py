@@ -41,7 +41,7 @@ def timed(run: Callable[..., Row]) -> Callable[..., Row]:
 
 
 def _customer(n: int) -> Any:
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
 
     return Principal(sub=f"sub-{n:04d}", email=f"c{n}@example.com", groups=())
 
@@ -320,7 +320,7 @@ def faults(quick: bool = True) -> Row:
 
 def _answer_until_done(rt: Any, customer: str) -> None:
     """A staff client: the same Idempotency-Key until the answer is taken."""
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
 
     agent = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
     failures: list[Exception] = []
@@ -436,7 +436,7 @@ def _new(n: int) -> Any:
 
 def _race_answer_and_breach(rounds: int, row: Row, *, seconds_after_due: int) -> None:
     """A staff answer and the sweep at the same moment, on one side of the deadline."""
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
     from tests.fakes import fake_world
 
     agent = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
@@ -811,7 +811,7 @@ def races_on_moto(quick: bool = True) -> Row:
 
 
 def _moto_concurrent_answers(rounds: int, row: Row) -> None:
-    from chalicelib.identity import Principal
+    from chalicelib.domain.identity import Principal
 
     rt = aws_runtime(clock=MovingClock(T0), mailer=RecordingMailer())
     for n in range(rounds):

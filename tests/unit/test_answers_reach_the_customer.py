@@ -10,11 +10,11 @@ from email.policy import default
 
 import pytest
 
-from chalicelib.identity import Principal
+from chalicelib.domain.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.chat import parse_transcript
 from chalicelib.intake.mail.adapter import Notification
-from chalicelib.sla.desk import parse_delay_notice_request
+from chalicelib.staff.forms import parse_delay_notice_request
 from tests.fakes import FakeWorld, fake_world
 from tests.samples import mail
 

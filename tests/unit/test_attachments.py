@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.attachments import NewAttachment, parse_new_attachment, sniff
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.intake.mail.handler import mail_batch
+from chalicelib.uploads import NewAttachment, parse_new_attachment, sniff
 from tests.fakes import FakeWorld, fake_world
 from tests.samples import mail
 

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.classify import classify_request
 from chalicelib.classify.engine import Decision
 from chalicelib.classify.learned import LinearModel, choose
-from chalicelib.models import Evidence
+from chalicelib.domain.tickets import Evidence
 
 
 def test_make_test_checks_that_make_train_rebuilds_the_committed_weights() -> None:

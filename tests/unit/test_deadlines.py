@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import InvalidInput
-from chalicelib.sla.deadlines import (
+from chalicelib.domain.clock import (
     SweepAction,
     after_delay_notice,
     after_staff_response,
@@ -19,6 +18,7 @@ from chalicelib.sla.deadlines import (
     sweep_action,
     warned,
 )
+from chalicelib.errors import InvalidInput
 
 T0 = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # Sunday 02:30 in Moscow: R1.2, no calendar
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from chalicelib.domain.identity import parse_groups, principal_from_claims, require_staff
 from chalicelib.errors import Forbidden, Unauthenticated
-from chalicelib.identity import parse_groups, principal_from_claims, require_staff
 
 
 def test_request_without_claims_is_unauthenticated() -> None:

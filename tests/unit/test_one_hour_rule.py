@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.clock import Duty, duty
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.tickets import DelayNoticeRequest
 from chalicelib.errors import Conflict, InvalidInput
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
-from chalicelib.models import DelayNoticeRequest
-from chalicelib.sla.deadlines import Duty, duty
 from tests.fakes import FakeWorld, fake_world
 from tests.samples import mail
 
@@ -39,7 +39,7 @@ def sweep(world: FakeWorld, minutes: float) -> None:
 
 
 def queue_ids(world: FakeWorld) -> list[str]:
-    from chalicelib.sla.filters import QueueFilter
+    from chalicelib.staff.queries import QueueFilter
 
     page = world.runtime.desk.queue(AGENT, 50, None, QueueFilter())
     return [item["id"] for item in page["items"]]

@@ -12,8 +12,8 @@ from email.policy import default
 
 import pytest
 
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.ratings import Rating, rating_token

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.identity import Principal
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.chat import parse_transcript
 from chalicelib.intake.mail.adapter import Notification
-from chalicelib.sla.desk import parse_delay_notice_request
+from chalicelib.staff.forms import parse_delay_notice_request
 from chalicelib.timeutil import to_iso
 from tests.fakes import FakeLambdaContext, FakeWorld, fake_world
 from tests.samples import mail
@@ -372,7 +372,7 @@ def test_r2_5_a_follow_up_while_staff_still_owe_an_answer_keeps_the_deadline(
 
 
 def test_a_message_to_a_closed_ticket_is_409(world: FakeWorld) -> None:
-    from chalicelib.models import AuditEvent
+    from chalicelib.domain.tickets import AuditEvent
     from chalicelib.storage import SetStatus
 
     ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
@@ -392,8 +392,8 @@ def test_r2_5_a_follow_up_read_before_an_answer_that_lands_first_is_decided_agai
     """The race of a customer's follow-up and a staff answer: the follow-up, computed
     from the ticket as it was before the answer, must not leave the ticket open without
     a deadline; its write fails and, read again, it is a new wait."""
+    from chalicelib.domain.tickets import AuditEvent
     from chalicelib.lifecycle import customer_wrote
-    from chalicelib.models import AuditEvent
     from chalicelib.storage import StaleState
 
     ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.tallies import percentile, week_of
 from chalicelib.errors import Forbidden, InvalidInput
-from chalicelib.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.chat import parse_transcript
-from chalicelib.reports import percentile, week_of
 from tests.fakes import FakeWorld, fake_world
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -66,7 +66,7 @@ def test_limit_defaults_to_20() -> None:
 
 from chalicelib.http import instant_param, request_id  # noqa: E402
 from chalicelib.intake.chat import parse_transcript  # noqa: E402
-from chalicelib.sla.desk import parse_delay_notice_request  # noqa: E402
+from chalicelib.staff.forms import parse_delay_notice_request  # noqa: E402
 from chalicelib.storage.keys import (  # noqa: E402
     CONTACT_POSITION,
     decode_page_token,

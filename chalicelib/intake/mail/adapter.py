@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 
 from chalicelib.blobs import BlobStore
+from chalicelib.domain.tickets import Disposition, Origin, StoredAttachment
 from chalicelib.ids import OUR_MESSAGE_ID, SUBJECT_TAG, mail_record_id
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import ParsedMail, parse_mail
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Recorded, Sender
-from chalicelib.models import Disposition, Origin, StoredAttachment
 from chalicelib.timeutil import Clock
 
 EXCERPT_CHARS = 8_000

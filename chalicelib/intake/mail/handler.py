@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability as obs
-from chalicelib.attachments import KEY_PREFIX as ATTACHMENTS_PREFIX
 from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
+from chalicelib.uploads import KEY_PREFIX as ATTACHMENTS_PREFIX
 
 
 def s3_objects(body: str) -> list[tuple[str, str]] | None:

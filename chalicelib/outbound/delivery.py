@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.models import OutboxEntry
-from chalicelib.notify import Publisher
+from chalicelib.domain.tickets import OutboxEntry
+from chalicelib.outbound.notify import Publisher
 from chalicelib.storage import Outbox
 from chalicelib.timeutil import Clock, to_iso
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from chalicelib.domain.tickets import Sla, Wait
 from chalicelib.errors import InvalidInput
-from chalicelib.models import Sla, Wait
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import clean_text
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.tickets import Ticket
 from chalicelib.errors import Forbidden, NotFound, Unauthenticated
-from chalicelib.models import Ticket
 
 STAFF_GROUP = "staff"
 

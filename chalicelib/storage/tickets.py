@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chalicelib.errors import InvalidInput
-from chalicelib.models import (
+from chalicelib.domain.tallies import Tally
+from chalicelib.domain.tickets import (
     AckState,
     Attachment,
     AuditEvent,
@@ -18,7 +18,7 @@ from chalicelib.models import (
     Ticket,
     TicketThread,
 )
-from chalicelib.reports import Tally
+from chalicelib.errors import InvalidInput
 from chalicelib.storage import (
     AlreadyRecorded,
     Change,
@@ -26,6 +26,7 @@ from chalicelib.storage import (
     RecordReply,
     StaleState,
 )
+from chalicelib.storage.attachments import attachment_from_item, attachment_key
 from chalicelib.storage.changes import Update, link_count, open_counter
 from chalicelib.storage.codec import (
     audit_from_item,
@@ -41,8 +42,7 @@ from chalicelib.storage.codec import (
     ticket_from_item,
     ticket_to_item,
 )
-from chalicelib.storage.deadlines import resolve
-from chalicelib.storage.files import attachment_from_item, attachment_key
+from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
     CONTACT_INDEX,

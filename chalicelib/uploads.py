@@ -19,10 +19,10 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.blobs import BlobStore
+from chalicelib.domain.identity import Principal, visible_to
+from chalicelib.domain.tickets import Attachment, AttachmentState, AuditEvent, Ticket, TicketThread
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.identity import Principal, visible_to
 from chalicelib.ids import new_attachment_id, new_event_id
-from chalicelib.models import Attachment, AttachmentState, AuditEvent, Ticket, TicketThread
 from chalicelib.storage import AddAttachment, Requests, StaleState
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field

@@ -8,12 +8,17 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from chalicelib import observability as obs
-from chalicelib.classify import label_catalogue
-from chalicelib.delivery import Dispatcher
-from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.identity import Principal, require_staff
-from chalicelib.ids import keyed_message_id, new_event_id, new_message_id
-from chalicelib.models import (
+from chalicelib.domain.clock import (
+    after_delay_notice,
+    after_staff_response,
+    minutes_between,
+    newly_breached,
+    require_future_eta,
+)
+from chalicelib.domain.identity import Principal, require_staff
+from chalicelib.domain.queue import waiting_since
+from chalicelib.domain.tallies import first_response, tally
+from chalicelib.domain.tickets import (
     AuditEvent,
     DelayNotice,
     DelayNoticeRequest,
@@ -25,19 +30,12 @@ from chalicelib.models import (
     Status,
     Ticket,
 )
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.ids import keyed_message_id, new_event_id, new_message_id
+from chalicelib.outbound.delivery import Dispatcher
 from chalicelib.outbound.sender import mail_owed, queued
-from chalicelib.reports import first_response, tally
-from chalicelib.sla.deadlines import (
-    after_delay_notice,
-    after_staff_response,
-    delay_notice_fields,
-    minutes_between,
-    newly_breached,
-    require_future_eta,
-)
-from chalicelib.sla.filters import Contact, QueueFilter
 from chalicelib.sla.notices import breach_notice
-from chalicelib.sla.queue import waiting_since
+from chalicelib.staff.queries import Contact, QueueFilter
 from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
@@ -53,7 +51,6 @@ from chalicelib.storage import (
     StaleState,
 )
 from chalicelib.timeutil import Clock, to_iso
-from chalicelib.validation import reject_unknown_fields
 
 _ATTEMPTS = 4
 ItemT = TypeVar("ItemT", Message, DelayNotice)
@@ -331,41 +328,3 @@ def _still_open(ticket: Ticket) -> None:
     (a finished chat, a mail): it stays closed."""
     if ticket.status == "closed" and ticket.official:
         raise Conflict("ticket_closed", "this ticket is closed: nothing more is added to it")
-
-
-def parse_delay_notice_request(body: dict[str, Any]) -> DelayNoticeRequest:
-    """A `POST /tickets/{id}/delay-notices` body (R2.2); unknown fields are refused."""
-    reject_unknown_fields(body, ("reason", "eta"))
-    reason, eta = delay_notice_fields(body.get("reason"), body.get("eta"))
-    return DelayNoticeRequest(reason, eta)
-
-
-def parse_scope_correction(body: dict[str, Any]) -> ScopeCorrection:
-    """A `PUT /tickets/{id}/scope` body: a label of SPEC.md and, where it has them, a sub."""
-    reject_unknown_fields(body, ("label", "sub"))
-    label, sub = _parse_scope(body)
-    return ScopeCorrection(label, sub)
-
-
-def _parse_scope(body: dict[str, Any]) -> tuple[str, str | None]:
-    catalogue = label_catalogue()
-    label = body.get("label")
-    if not isinstance(label, str) or label not in catalogue:
-        raise InvalidInput(
-            "invalid_label",
-            f"`label` must be one of: {', '.join(catalogue)}",
-            field="label",
-            allowed=list(catalogue),
-        )
-    sub = body.get("sub")
-    allowed = sorted(catalogue[label])
-    if sub is None:
-        return label, None
-    if not isinstance(sub, str) or sub not in allowed:
-        raise InvalidInput(
-            "invalid_sub",
-            f"`sub` for {label} must be one of: {', '.join(allowed) or '(none)'}",
-            field="sub",
-            allowed=allowed,
-        )
-    return label, sub

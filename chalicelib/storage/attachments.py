@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.models import Attachment
+from chalicelib.domain.tickets import Attachment
 from chalicelib.storage.keys import request_pk
 
 

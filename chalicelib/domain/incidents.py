@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 IncidentKind = Literal["incident", "maintenance"]
 # The outage sub-labels of SPEC.md: the services a status page shows.
-SERVICES = ("cabinet", "panel", "email", "mysql", "apache", "ftp", "ssh")
+STATUS_SERVICES = ("cabinet", "panel", "email", "mysql", "apache", "ftp", "ssh")
 STATES: dict[str, tuple[str, ...]] = {
     "incident": ("investigating", "identified", "monitoring", "resolved"),
     "maintenance": ("scheduled", "in_progress", "completed"),
@@ -110,7 +110,7 @@ class Incident:
 def service_states(active: list[Incident]) -> dict[str, str]:
     """Each service's state for `GET /status`: an incident being worked on is an
     outage, one being monitored a degradation; maintenance under way is maintenance."""
-    states = dict.fromkeys(SERVICES, "operational")
+    states = dict.fromkeys(STATUS_SERVICES, "operational")
     rank = {"operational": 0, "maintenance": 1, "degraded": 2, "outage": 3}
     for incident in active:
         if incident.kind == "incident":

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 # The files' values live in `files`; they are domain values too, and imported from here.
-from chalicelib.files import (
+from chalicelib.domain.attachments import (
     Attachment as Attachment,
     AttachmentState as AttachmentState,
     StoredAttachment as StoredAttachment,
@@ -24,6 +24,7 @@ AckState = Literal["owed", "sent", "rate_limited", "failed"]
 # How an advisory record without an account names a sender whose address is only a claim
 # (`intake.values.UNLINKED_PREFIX`: an unverified From, an address given in a chat).
 CLAIM_PREFIXES = ("unverified:", "unlinked:")
+MESSAGE_MAX = 20_000  # characters of one message's text, whoever wrote it
 DeliveryState = Literal["queued", "sent", "failed", "suppressed"]  # API.md, Conversations
 
 

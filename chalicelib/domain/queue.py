@@ -13,8 +13,8 @@ sort key, so that one index read in key order gives the queue's order:
 
 from __future__ import annotations
 
-from chalicelib.models import Sla, Ticket
-from chalicelib.sla.deadlines import Duty, duty
+from chalicelib.domain.clock import Duty, duty
+from chalicelib.domain.tickets import Sla, Ticket
 
 BREACHED, RUNNING, WAITING = "0", "1", "2"
 

@@ -13,16 +13,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from chalicelib import observability as obs
-from chalicelib.delivery import after_sending
+from chalicelib.domain.tickets import KbArticle, OutboxEntry, Ticket
 from chalicelib.ids import our_message_id
-from chalicelib.mailer import Mailer
-from chalicelib.models import KbArticle, OutboxEntry, Ticket
 from chalicelib.outbound.compose import (
     MAIL_POLICY,
     Undeliverable,
     deliverable_address,
     single_line,
 )
+from chalicelib.outbound.delivery import after_sending
+from chalicelib.outbound.mailer import Mailer
 from chalicelib.storage import Markers, Requests
 from chalicelib.timeutil import Clock, to_iso
 

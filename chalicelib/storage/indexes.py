@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.models import Page, Ticket
+from chalicelib.domain.tickets import Page, Ticket
 from chalicelib.storage.codec import dump, load, ticket_from_item
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,

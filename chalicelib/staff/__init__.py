@@ -1,0 +1,1 @@
+"""What staff do: the desk (answers, notices, scope corrections), its queries and forms."""
