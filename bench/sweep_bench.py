@@ -125,7 +125,7 @@ def run(total: int, due: int) -> None:
         client = CountingClient(raw)
         publisher = Recorder()
         store = dynamo_store(client, "bench")
-        sweeper = Sweeper(store.requests, store.deadlines, publisher, "arn:bench", lambda: NOW, 15)
+        sweeper = Sweeper(store.tickets, store.deadlines, publisher, "arn:bench", lambda: NOW, 15)
         started = time.perf_counter()
         report = sweeper.run(NOW)
         elapsed = time.perf_counter() - started

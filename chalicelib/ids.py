@@ -72,12 +72,12 @@ SUBJECT_TAG = re.compile(r"\[#(" + REQUEST_ID + r")\]")
 OUR_MESSAGE_ID = re.compile(r"^(?:ack\.|reply-)(" + REQUEST_ID + r")[.@]")
 
 
-def mail_record_id(bucket: str, key: str) -> str:
+def mail_ticket_id(bucket: str, key: str) -> str:
     """`E-` and 10 hex characters of the S3 object's hash."""
     return "E-" + hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:10].upper()
 
 
-def chat_record_id(channel: str, transcript_id: str) -> str:
+def chat_ticket_id(channel: str, transcript_id: str) -> str:
     """`C-` and 10 hex characters of the channel and the platform's transcript id."""
     return "C-" + hashlib.sha256(f"{channel}:{transcript_id}".encode()).hexdigest()[:10].upper()
 

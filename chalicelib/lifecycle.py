@@ -31,7 +31,7 @@ from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.ids import new_event_id
 from chalicelib.outbound.delivery import entry_for
 from chalicelib.outbound.solved import solved_mail_owed
-from chalicelib.storage import Change, Enqueue, MoveClock, Requests, SetStatus, StaleState
+from chalicelib.storage import Change, Enqueue, MoveClock, SetStatus, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -110,14 +110,14 @@ def parse_status(body: dict[str, Any]) -> StatusRequest:
 class Lifecycle:
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         clock: Clock,
         *,
         first_response_minutes: int,
         reopen_days: int,
         auto_close_days: int,
     ) -> None:
-        self._requests = requests
+        self._tickets = tickets
         self._clock = clock
         self._minutes = first_response_minutes
         self._reopen = timedelta(days=reopen_days)
@@ -132,7 +132,7 @@ class Lifecycle:
         if text is not None:
             self._answer_first(who, ticket_id, status, text)
         for _ in range(_ATTEMPTS):
-            ticket = visible_to(who, self._requests.get(ticket_id))
+            ticket = visible_to(who, self._tickets.get(ticket_id))
             now = self._clock()
             self._check(who, ticket, status, now)
             if ticket.status == status:
@@ -149,11 +149,11 @@ class Lifecycle:
                 new_event_id(), ticket_id, "status_changed", who.sub, to_iso(now), detail
             )
             try:
-                self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+                self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             except StaleState:
                 continue  # changed meanwhile (an answer, a sweep): decide again
             obs.count(obs.STATUS_CHANGED, to=status, by="staff" if who.is_staff else "customer")
-            updated = self._requests.get(ticket_id)
+            updated = self._tickets.get(ticket_id)
             assert updated is not None
             return updated
         raise Conflict("concurrent_update", "the ticket kept changing; try again")
@@ -186,7 +186,7 @@ class Lifecycle:
                 "`text` is staff's answer when solving or closing a ticket",
                 field="text",
             )
-        ticket = visible_to(who, self._requests.get(ticket_id))
+        ticket = visible_to(who, self._tickets.get(ticket_id))
         self._check(who, ticket, status, self._clock())
         assert self.answer is not None, "the desk's answer is wired in build_runtime"
         self.answer(who, ticket_id, text)
@@ -233,7 +233,7 @@ class Lifecycle:
         since the same moment (a reopen, or a later solve, owes its own close)."""
         solved_at = entry.payload.get("solved_at")
         for _ in range(_ATTEMPTS):
-            ticket = self._requests.get(entry.request_id)
+            ticket = self._tickets.get(entry.request_id)
             if ticket is None or ticket.status != "solved" or ticket.solved_at != solved_at:
                 return
             at = to_iso(self._clock())
@@ -242,7 +242,7 @@ class Lifecycle:
                 new_event_id(), ticket.id, "status_changed", AUTO_CLOSE_ACTOR, at, detail
             )
             try:
-                self._requests.change(
+                self._tickets.change(
                     ticket.id, audit, SetStatus(replace(ticket, status="closed"), "solved")
                 )
             except StaleState:

@@ -24,7 +24,7 @@ from chalicelib.domain.tallies import tally
 from chalicelib.domain.tickets import AuditEvent, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import REQUEST_ID, new_event_id
-from chalicelib.storage import Requests, SetRating, StaleState
+from chalicelib.storage import SetRating, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -75,9 +75,9 @@ def token_request(token: str, now: datetime, key: bytes) -> str:
 
 class Ratings:
     def __init__(
-        self, requests: Requests, clock: Clock, timezone: str, key: Callable[[], bytes]
+        self, tickets: Tickets, clock: Clock, timezone: str, key: Callable[[], bytes]
     ) -> None:
-        self._requests = requests
+        self._tickets = tickets
         self._clock = clock
         self._timezone = timezone
         self._key = key
@@ -87,7 +87,7 @@ class Ratings:
 
     def rate(self, customer: Principal, ticket_id: str, rating: Rating) -> Ticket:
         """`POST /tickets/{id}/rating`: the owner of an official ticket rates it."""
-        ticket = visible_to(customer, self._requests.get(ticket_id))
+        ticket = visible_to(customer, self._tickets.get(ticket_id))
         if customer.is_staff or ticket.customer != customer.sub:
             raise NotFound("ticket_not_found", "no such ticket")
         return self._rate(ticket, rating, customer.sub)
@@ -95,14 +95,14 @@ class Ratings:
     def rate_by_link(self, token: str, rating: Rating) -> Ticket:
         """`POST /ratings/{token}`: the sender of an e-mail request, from the link."""
         request_id = token_request(token, self._clock(), self._key())
-        ticket = self._requests.get(request_id)
+        ticket = self._tickets.get(request_id)
         if ticket is None:
             raise NotFound("rating_link_unknown", "this rating link is not valid")
         return self._rate(ticket, rating, ticket.customer_email or ticket.customer)
 
     def request_of(self, token: str) -> Ticket:
         """The request a link rates (the page a one-click link opens)."""
-        found = self._requests.get(token_request(token, self._clock(), self._key()))
+        found = self._tickets.get(token_request(token, self._clock(), self._key()))
         if found is None:
             raise NotFound("rating_link_unknown", "this rating link is not valid")
         return found
@@ -122,11 +122,11 @@ class Ratings:
         audit = AuditEvent(new_event_id(), ticket.id, "rated", by, at, dict(value))
         counted = tally(ticket, now, self._timezone, {f"rating_{rating.score}": 1})
         try:
-            self._requests.change(ticket.id, audit, SetRating(value, flag), counted)
+            self._tickets.change(ticket.id, audit, SetRating(value, flag), counted)
         except StaleState:
             raise Conflict("already_rated", "this request has been rated") from None
         obs.count(obs.RATINGS, score=rating.score)
-        updated = self._requests.get(ticket.id)
+        updated = self._tickets.get(ticket.id)
         assert updated is not None
         return updated
 

@@ -114,7 +114,7 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
 
 def build_lifecycle(settings: Settings, services: Services, clock: Clock) -> Lifecycle:
     return Lifecycle(
-        services.store.requests,
+        services.store.tickets,
         clock,
         first_response_minutes=settings.first_response_minutes,
         reopen_days=settings.reopen_days,
@@ -140,7 +140,7 @@ def build_dispatcher(
         ABUSE_NOTICE: settings.management_topic_arn,
     }
     acknowledgements = MailAcknowledgements(
-        store.requests,
+        store.tickets,
         store.markers,
         services.mailer,
         AckConfig(
@@ -174,7 +174,7 @@ def build_solved_mail(
         return f"{settings.api_url}/ratings/{ratings.link_token(request_id, now)}"
 
     return SolvedMail(
-        store.requests,
+        store.tickets,
         store.markers,
         services.directory,
         services.mailer,
@@ -197,7 +197,7 @@ def build_customer_mail(settings: Settings, services: Services, clock: Clock) ->
     """Answers and notifications to customers (R2.6)."""
     store = services.store
     return CustomerMail(
-        store.requests,
+        store.tickets,
         store.markers,
         services.directory,
         services.mailer,
@@ -215,7 +215,7 @@ def build_pipeline(
 ) -> IntakePipeline:
     """The one intake pipeline every channel feeds."""
     return IntakePipeline(
-        services.store.requests,
+        services.store.tickets,
         default_classifier(settings.kb_base_url),
         services.directory,
         dispatcher,
@@ -263,7 +263,7 @@ def build_sweeper(
 ) -> Sweeper:
     """R2.4 every minute, and what comes due in the outbox."""
     return Sweeper(
-        store.requests,
+        store.tickets,
         store.deadlines,
         dispatcher,
         clock,
@@ -282,7 +282,7 @@ def build_cabinet(
 ) -> CabinetService:
     """The customer's side of official tickets (R1.4)."""
     return CabinetService(
-        services.store.requests,
+        services.store.tickets,
         pipeline,
         clock,
         services.idempotency,
@@ -304,10 +304,10 @@ def build_runtime(
     store = services.store
     chat_secret = chat_secret or secret_from_secrets_manager(settings.chat_secret_name)
     # One-click rating links are signed with a key derived from the webhook secret.
-    ratings = Ratings(store.requests, clock, settings.timezone, key=chat_secret)
+    ratings = Ratings(store.tickets, clock, settings.timezone, key=chat_secret)
     customer_mail = build_customer_mail(settings, services, clock)
     lifecycle = build_lifecycle(settings, services, clock)
-    board = StatusBoard(store.incidents, store.requests, clock)
+    board = StatusBoard(store.incidents, store.tickets, clock)
     notes = board.notice_lines
     dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle, notes)
     board.dispatcher = dispatcher
@@ -316,7 +316,7 @@ def build_runtime(
     hours = SupportHours(settings.timezone)
     chat = ChatIntake(pipeline, hours, settings.cabinet_url, notes)
     desk = StaffDesk(
-        store.requests, store.deadlines, dispatcher, clock, store.incidents, settings.timezone
+        store.tickets, store.deadlines, dispatcher, clock, store.incidents, settings.timezone
     )
     lifecycle.answer = desk.respond  # R2.8: a solve or close may carry the answer
     register_incident_senders(settings, services, dispatcher, desk, clock)
@@ -342,11 +342,11 @@ def build_runtime(
         chat_secret=chat_secret,
         lifecycle=lifecycle,
         attachments=Attachments(
-            store.requests, services.blobs, clock, **attachment_limits(settings)
+            store.tickets, services.blobs, clock, **attachment_limits(settings)
         ),
         board=board,
-        quotes=QuoteDesk(store.quotes, store.requests, desk, clock),
-        admin_requests=AdminRequests(store.requests, clock),
+        quotes=QuoteDesk(store.quotes, store.tickets, desk, clock),
+        admin_requests=AdminRequests(store.tickets, clock),
         reports=SlaReports(store.reports, clock, settings.timezone),
         ratings=ratings,
     )

@@ -23,7 +23,7 @@ from chalicelib.domain.identity import Principal, visible_to
 from chalicelib.domain.tickets import Attachment, AttachmentState, AuditEvent, Ticket, TicketThread
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.ids import new_attachment_id, new_event_id
-from chalicelib.storage import AddAttachment, Requests, StaleState
+from chalicelib.storage import AddAttachment, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -119,14 +119,14 @@ def parse_new_attachment(body: dict[str, Any], max_bytes: int) -> NewAttachment:
 class Attachments:
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         blobs: BlobStore,
         clock: Clock,
         *,
         bucket: str,
         per_ticket: int,
     ) -> None:
-        self._requests = requests
+        self._tickets = tickets
         self._blobs = blobs
         self._clock = clock
         self._bucket = bucket
@@ -155,9 +155,9 @@ class Attachments:
             new_event_id(), ticket_id, "attachment_added", who.sub, to_iso(now), detail
         )
         try:
-            self._requests.change(ticket_id, audit, AddAttachment(attachment, self._per_ticket))
+            self._tickets.change(ticket_id, audit, AddAttachment(attachment, self._per_ticket))
         except StaleState:
-            if (self._requests.get(ticket_id) or ticket).status == "closed":
+            if (self._tickets.get(ticket_id) or ticket).status == "closed":
                 raise Conflict("ticket_closed", "this ticket is closed: open a new one") from None
             raise Conflict(
                 "too_many_attachments",
@@ -192,7 +192,7 @@ class Attachments:
         self._readable(who, ticket_id)
         found = None
         if ATTACHMENT_ID.fullmatch(attachment_id):
-            found = self._requests.attachment(ticket_id, attachment_id)
+            found = self._tickets.attachment(ticket_id, attachment_id)
         if found is None:
             raise NotFound("attachment_not_found", "no such attachment")
         return self._shown(self.check(found))
@@ -202,7 +202,7 @@ class Attachments:
         parts = key.split("/")
         found = None
         if bucket == self._bucket and len(parts) == 3 and parts[0] + "/" == KEY_PREFIX:
-            found = self._requests.attachment(parts[1], parts[2])
+            found = self._tickets.attachment(parts[1], parts[2])
         if found is None:
             obs.logger.warning("upload of no attachment", extra={"key": key[:300]})
             return "unknown"
@@ -243,9 +243,9 @@ class Attachments:
             at,
             detail,
         )
-        if not self._requests.settle_attachment(settled, audit):
+        if not self._tickets.settle_attachment(settled, audit):
             # Another check settled it first: theirs is the answer.
-            return self._requests.attachment(attachment.ticket_id, attachment.id) or attachment
+            return self._tickets.attachment(attachment.ticket_id, attachment.id) or attachment
         obs.count(obs.ATTACHMENTS_CHECKED, state=state)
         if state == "rejected":
             try:
@@ -266,4 +266,4 @@ class Attachments:
         return self._blobs.download_url(self._bucket, key, name, content_type, DOWNLOAD_SECONDS)
 
     def _readable(self, who: Principal, ticket_id: str) -> Ticket:
-        return visible_to(who, self._requests.get(ticket_id))
+        return visible_to(who, self._tickets.get(ticket_id))

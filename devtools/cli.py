@@ -64,7 +64,7 @@ def _configured_runtime(stack: Any) -> Any:
 def export_corrections(stack: Any) -> int:
     """Corrected requests in the labelled format bench/classify_bench.py reads."""
     fields = ("id", "channel", "subject", "text", "label", "sub", "abusive", "classifier")
-    for item in _configured_runtime(stack).store.requests.corrections():
+    for item in _configured_runtime(stack).store.tickets.corrections():
         print(json.dumps({k: item.get(k) for k in fields}, ensure_ascii=False))
     return 0
 
@@ -115,13 +115,13 @@ def report(args: argparse.Namespace, stack: Any) -> int:
 
 def reindex(stack: Any) -> int:
     """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them."""
-    from chalicelib.storage.tickets import DynamoRequests
+    from chalicelib.storage.tickets import DynamoTickets
 
-    requests = _configured_runtime(stack).store.requests
-    if not isinstance(requests, DynamoRequests):
+    tickets = _configured_runtime(stack).store.tickets
+    if not isinstance(tickets, DynamoTickets):
         print("reindex: only a DynamoDB store has indexes", file=sys.stderr)
         return 2
-    print(json.dumps({"reindexed": requests.reindex()}))
+    print(json.dumps({"reindexed": tickets.reindex()}))
     return 0
 
 

@@ -130,7 +130,7 @@ def wait_for_record(record_id: str, timeout: float = 30) -> dict[str, Any]:
     """The intake's record once the poller has processed the mail (or {} after timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        record = _requests().get(record_id)
+        record = _tickets().get(record_id)
         if record is not None:
             origin = record.origin
             return {
@@ -144,8 +144,8 @@ def wait_for_record(record_id: str, timeout: float = 30) -> dict[str, Any]:
 
 
 @functools.cache
-def _requests() -> Any:
+def _tickets() -> Any:
     from chalicelib.config import Settings
     from chalicelib.runtime import build_runtime
 
-    return build_runtime(Settings.from_env(os.environ)).store.requests
+    return build_runtime(Settings.from_env(os.environ)).store.tickets

@@ -46,7 +46,7 @@ def replay(path: Path, *, stack: LocalStack, api: str, dead_letters: bool) -> in
         total = len(files)
     elif path.suffix == ".jsonl":
         lines = path.read_text(encoding="utf-8").splitlines()
-        items, total = _requests(lines, stack, api), sum(1 for line in lines if line.strip())
+        items, total = _tickets(lines, stack, api), sum(1 for line in lines if line.strip())
     elif path.suffix == ".json":
         bodies = _export(path)
         if bodies is None:
@@ -110,17 +110,17 @@ def _mail(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 
 def _mail_outcome(name: str, key: str) -> dict[str, Any]:
-    from chalicelib.ids import mail_record_id
+    from chalicelib.ids import mail_ticket_id
     from devtools.mail import wait_for_record
 
-    rid = mail_record_id(os.environ["MAIL_BUCKET"], key)
+    rid = mail_ticket_id(os.environ["MAIL_BUCKET"], key)
     found = wait_for_record(rid)
     result = str(found.get("disposition", "not processed"))
     reason = found.get("reason") if found else "no record within 30 s; see the make run terminal"
     return line(name, "email", result, record_id=rid, scope=found.get("scope"), reason=reason)
 
 
-def _requests(lines: list[str], stack: LocalStack, api: str) -> Iterator[dict[str, Any]]:
+def _tickets(lines: list[str], stack: LocalStack, api: str) -> Iterator[dict[str, Any]]:
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue

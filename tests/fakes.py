@@ -119,7 +119,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._requests: dict[str, _Request] = {}
+        self._tickets: dict[str, _Request] = {}
         self._identities: dict[str, str] = {}
         self._allowances: dict[str, list[str]] = {}
         self._corrections: list[dict[str, Any]] = []
@@ -133,7 +133,7 @@ class MemoryStore:
 
     def as_store(self) -> Store:
         return Store(
-            requests=self,
+            tickets=self,
             deadlines=self,
             markers=self,
             outbox=self.outbox,
@@ -151,7 +151,7 @@ class MemoryStore:
         with self._lock:
             return sorted(self._outbox.values(), key=lambda e: e.id)
 
-    # -- Requests ---------------------------------------------------------------------
+    # -- Tickets ----------------------------------------------------------------------
 
     def create(
         self,
@@ -164,7 +164,7 @@ class MemoryStore:
         tally: Tally | None = None,
     ) -> None:
         with self._lock:
-            if request.id in self._requests:
+            if request.id in self._tickets:
                 raise AlreadyRecorded(request.id)
             if identity and identity in self._identities:
                 raise DuplicateMail(self._identities[identity])
@@ -173,7 +173,7 @@ class MemoryStore:
             self._outbox.update({entry.id: entry for entry in outbox})
             stored = _Request(request, messages={m.id: m for m in conversation})
             stored.audit.append(audit)
-            self._requests[request.id] = stored
+            self._tickets[request.id] = stored
             if identity:
                 self._identities[identity] = request.id
             if tally:
@@ -185,12 +185,12 @@ class MemoryStore:
 
     def get(self, request_id: str) -> Ticket | None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             return found.ticket if found else None
 
     def thread(self, request_id: str) -> TicketThread | None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             if found is None:
                 return None
             messages = sorted(found.messages.values(), key=lambda m: (m.at, m.id))
@@ -200,12 +200,12 @@ class MemoryStore:
 
     def attachment(self, request_id: str, attachment_id: str) -> Attachment | None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             return found.files.get(attachment_id) if found else None
 
     def settle_attachment(self, settled: Attachment, audit: AuditEvent) -> bool:
         with self._lock:
-            found = self._requests.get(settled.ticket_id)
+            found = self._tickets.get(settled.ticket_id)
             held = found.files.get(settled.id) if found else None
             if found is None or held is None or held.state != "pending":
                 return False
@@ -219,7 +219,7 @@ class MemoryStore:
             mine = sorted(
                 (
                     (f"{r.ticket.created_at}#{r.ticket.id}", r.ticket)
-                    for r in self._requests.values()
+                    for r in self._tickets.values()
                     if r.ticket.customer == sub
                 ),
                 reverse=True,
@@ -232,7 +232,7 @@ class MemoryStore:
 
     def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             if found is None:
                 raise StaleState(request_id)
             ticket = found.ticket
@@ -296,7 +296,7 @@ class MemoryStore:
                     files[change.attachment.id] = change.attachment
             for change in changes:  # every condition held: apply what lives elsewhere
                 if isinstance(change, RecordReply):
-                    self._requests[change.record.id] = _Request(change.record)
+                    self._tickets[change.record.id] = _Request(change.record)
                     if change.identity:
                         self._identities[change.identity] = change.record.id
                 elif isinstance(change, CorrectScope):
@@ -312,7 +312,7 @@ class MemoryStore:
             self.writes += 1
 
     def _check_reply(self, change: RecordReply) -> None:
-        if change.record.id in self._requests:
+        if change.record.id in self._tickets:
             raise AlreadyRecorded(change.record.id)
         held = self._identities.get(change.identity or "")
         if held is not None:
@@ -331,7 +331,7 @@ class MemoryStore:
         self, request_id: str, item: Message | DelayNotice, delivery: Delivery
     ) -> None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             if found is None:
                 return
             if isinstance(item, Message) and item.id in found.messages:
@@ -341,18 +341,18 @@ class MemoryStore:
 
     def mark_attention(self, request_id: str, reason: str) -> None:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             if found is not None and reason not in found.ticket.attention:
                 found.ticket = replace(found.ticket, attention=(*found.ticket.attention, reason))
 
     def settle_ack(self, record_id: str, state: AckState) -> None:
         with self._lock:
-            found = self._requests.get(record_id)
+            found = self._tickets.get(record_id)
             if found and found.ticket.origin and found.ticket.origin.ack == "owed":
                 origin = replace(found.ticket.origin, ack=state)
                 found.ticket = replace(found.ticket, origin=origin)
 
-    def record_for_mail(self, identity: str) -> str | None:
+    def ticket_for_mail(self, identity: str) -> str | None:
         with self._lock:
             return self._identities.get(identity)
 
@@ -368,7 +368,7 @@ class MemoryStore:
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
         with self._lock:
-            found = self._requests.get(request_id)
+            found = self._tickets.get(request_id)
             return sorted(found.audit, key=lambda e: (e.at, e.id)) if found else []
 
     def corrections(self) -> Iterator[dict[str, Any]]:
@@ -379,7 +379,7 @@ class MemoryStore:
 
     def _running(self) -> list[_Request]:
         with self._lock:
-            return [r for r in self._requests.values() if duty(r.ticket.sla) is not None]
+            return [r for r in self._tickets.values() if duty(r.ticket.sla) is not None]
 
     def due(self, now: datetime, warning: timedelta) -> Iterator[Ticket]:
         for found in self._running():
@@ -401,7 +401,7 @@ class MemoryStore:
         """Derived from each request's whole state, as `sla.queue` defines it."""
         after = _position(next_token) if next_token else ""
         with self._lock:
-            tickets = [r.ticket for r in self._requests.values()]
+            tickets = [r.ticket for r in self._tickets.values()]
         waiting = sorted(
             (f"{position}#{t.id}", t)
             for t in tickets
@@ -420,7 +420,7 @@ class MemoryStore:
     ) -> Page:
         before = _position(next_token) if next_token else None
         with self._lock:
-            tickets = [r.ticket for r in self._requests.values()]
+            tickets = [r.ticket for r in self._tickets.values()]
 
         def matches(t: Ticket) -> bool:
             if t.origin is not None and t.origin.disposition != "advisory":
@@ -528,7 +528,7 @@ class MemoryIncidents:
 
     def _linked(self, incident_id: str) -> list[Ticket]:
         with self._store._lock:
-            found = [r.ticket for r in self._store._requests.values()]
+            found = [r.ticket for r in self._store._tickets.values()]
         return sorted(
             (t for t in found if t.incident == incident_id), key=lambda t: (t.created_at, t.id)
         )
@@ -607,7 +607,7 @@ class MemoryQuotes:
 
     def add(self, quote: Quote, audit: AuditEvent) -> None:
         with self._store._lock:
-            found = self._store._requests.get(quote.ticket_id)
+            found = self._store._tickets.get(quote.ticket_id)
             if found is None:
                 raise StaleState(quote.ticket_id)
             if (quote.ticket_id, quote.id) in self._quotes:
@@ -631,7 +631,7 @@ class MemoryQuotes:
                 raise StaleState(quote.id)
             saved = replace(quote, version=quote.version + 1)
             self._quotes[(quote.ticket_id, quote.id)] = saved
-            self._store._requests[quote.ticket_id].audit.append(audit)
+            self._store._tickets[quote.ticket_id].audit.append(audit)
             return saved
 
 

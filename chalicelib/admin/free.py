@@ -22,7 +22,7 @@ from chalicelib.domain.identity import Principal, require_staff, visible_to
 from chalicelib.domain.tickets import MESSAGE_MAX, AuditEvent, Ticket
 from chalicelib.errors import InvalidInput
 from chalicelib.ids import new_event_id
-from chalicelib.storage import Requests, SetAdminRequest
+from chalicelib.storage import SetAdminRequest, Tickets
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import clean_text, reject_unknown_fields
 
@@ -224,13 +224,13 @@ def admin_request_of(ticket: Ticket) -> dict[str, Any] | None:
 class AdminRequests:
     """Staff's corrections of what an administration request asks."""
 
-    def __init__(self, requests: Requests, clock: Clock) -> None:
-        self._requests = requests
+    def __init__(self, tickets: Tickets, clock: Clock) -> None:
+        self._tickets = tickets
         self._clock = clock
 
     def correct(self, staff: Principal, ticket_id: str, body: dict[str, Any]) -> Ticket:
         require_staff(staff)
-        ticket = visible_to(staff, self._requests.get(ticket_id))
+        ticket = visible_to(staff, self._tickets.get(ticket_id))
         current = AdminRequest.from_dict(ticket.admin_request) if ticket.admin_request else None
         corrected = parse_correction(body, current, staff.sub)
         at = to_iso(self._clock())
@@ -238,6 +238,6 @@ class AdminRequests:
         audit = AuditEvent(
             new_event_id(), ticket_id, "admin_request_corrected", staff.sub, at, detail
         )
-        self._requests.change(ticket_id, audit, SetAdminRequest(corrected.to_dict()))
+        self._tickets.change(ticket_id, audit, SetAdminRequest(corrected.to_dict()))
         obs.count(obs.FREE_ADMIN_REQUESTS, kind=corrected.kind, possible=str(corrected.possible))
-        return self._requests.get(ticket_id) or ticket
+        return self._tickets.get(ticket_id) or ticket

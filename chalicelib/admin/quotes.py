@@ -32,7 +32,7 @@ from chalicelib.errors import Conflict, DomainError, InvalidInput, NotFound
 from chalicelib.ids import new_event_id, new_quote_id
 from chalicelib.outbound.compose import language_of
 from chalicelib.staff.desk import StaffDesk
-from chalicelib.storage import Quotes, Requests, StaleState
+from chalicelib.storage import Quotes, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
@@ -111,9 +111,9 @@ def parse_terms(body: dict[str, Any], now: datetime, base: Terms | None = None) 
 
 
 class QuoteDesk:
-    def __init__(self, quotes: Quotes, requests: Requests, desk: StaffDesk, clock: Clock) -> None:
+    def __init__(self, quotes: Quotes, tickets: Tickets, desk: StaffDesk, clock: Clock) -> None:
         self._quotes = quotes
-        self._requests = requests
+        self._tickets = tickets
         self._desk = desk
         self._clock = clock
 
@@ -227,7 +227,7 @@ class QuoteDesk:
                 )
 
     def _ticket(self, who: Principal, ticket_id: str) -> Ticket:
-        return visible_to(who, self._requests.get(ticket_id))
+        return visible_to(who, self._tickets.get(ticket_id))
 
     @staticmethod
     def _audit(quote: Quote, step: Step) -> AuditEvent:

@@ -25,7 +25,7 @@ from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.abuse import flagged_by_message
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.lifecycle import customer_wrote
-from chalicelib.storage import AppendMessage, Change, MoveClock, Requests, StaleState
+from chalicelib.storage import AppendMessage, Change, MoveClock, StaleState, Tickets
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
@@ -103,7 +103,7 @@ class CabinetService:
 
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         pipeline: IntakePipeline,
         clock: Clock,
         idempotency: BasePersistenceLayer,
@@ -112,7 +112,7 @@ class CabinetService:
         notice: Callable[[Ticket], dict[str, Any] | None] | None = None,
     ) -> None:
         self._notice = notice  # the service status a new ticket is told (R3.3)
-        self._requests = requests
+        self._tickets = tickets
         self._minutes = response_minutes
         self._pipeline = pipeline
         self._clock = clock
@@ -209,11 +209,11 @@ class CabinetService:
         )
 
     def list_tickets(self, customer: Principal, limit: int, next_token: str | None) -> Page:
-        return self._requests.for_customer(customer.sub, limit, next_token)
+        return self._tickets.for_customer(customer.sub, limit, next_token)
 
     def thread(self, customer: Principal, ticket_id: str) -> TicketThread:
         """A ticket with its conversation; another customer's ticket does not exist (404)."""
-        thread = self._requests.thread(ticket_id)
+        thread = self._tickets.thread(ticket_id)
         visible_to(customer, thread.ticket if thread else None)
         assert thread is not None  # visible_to refused a missing one
         return thread
@@ -222,7 +222,7 @@ class CabinetService:
         """A customer follow-up. On an answered official ticket it starts a new wait with
         its own deadline (R2.5); while staff still owe an answer, that deadline stands."""
         for _ in range(_ATTEMPTS):
-            ticket = self._requests.get(ticket_id)
+            ticket = self._tickets.get(ticket_id)
             if ticket is None or ticket.customer != customer.sub:
                 raise NotFound("ticket_not_found", "no such ticket")
             if ticket.status == "closed":
@@ -247,7 +247,7 @@ class CabinetService:
                 if isinstance(change, MoveClock):  # R2.5: a new wait, with its own deadline
                     audit.detail["due_at"] = change.after.due_at
             try:
-                self._requests.change(ticket_id, audit, *changes)
+                self._tickets.change(ticket_id, audit, *changes)
             except StaleState:
                 continue  # answered, swept, flagged or moved meanwhile: decide again
             self._pipeline.hand_over(changes, ticket.channel)

@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.domain.tickets import Origin, Status, Ticket
 from chalicelib.errors import InvalidInput, Unauthenticated
 from chalicelib.hours import SupportHours
-from chalicelib.ids import chat_record_id
+from chalicelib.ids import chat_ticket_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
@@ -200,7 +200,7 @@ class ChatIntake:
                 within_hours=self._hours.is_staffed(transcript.channel, transcript.started_at),
                 ended_at=to_iso(transcript.ended_at),
             ),
-            record_id=chat_record_id(transcript.channel, transcript.id),
+            record_id=chat_ticket_id(transcript.channel, transcript.id),
             conversation=transcript.turns,
             status=_status_of(transcript),
         )

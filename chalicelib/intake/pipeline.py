@@ -48,8 +48,8 @@ from chalicelib.storage import (
     DuplicateMail,
     Enqueue,
     RecordReply,
-    Requests,
     StaleState,
+    Tickets,
 )
 from chalicelib.timeutil import Clock, to_iso
 
@@ -74,7 +74,7 @@ class Classifier(Protocol):
 class IntakePipeline:
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         classify: Classifier,
         accounts: AccountDirectory,
         dispatcher: Dispatcher,
@@ -86,7 +86,7 @@ class IntakePipeline:
     ) -> None:
         self._timezone = timezone  # the report's days are the company's (R1.3)
         self._admin_request_for = admin_request_for
-        self._requests = requests
+        self._tickets = tickets
         self._incident_for = incident_for
         self._classify = classify
         self._accounts = accounts
@@ -96,7 +96,7 @@ class IntakePipeline:
 
     def recorded(self, record_id: str) -> Recorded | None:
         """The record an input already made (what it owes is in the outbox)."""
-        existing = self._requests.get(record_id)
+        existing = self._tickets.get(record_id)
         return None if existing is None else Recorded(existing, False)
 
     def take(self, intake: Intake) -> Recorded:
@@ -104,7 +104,7 @@ class IntakePipeline:
         if intake.record_id and (done := self.recorded(intake.record_id)):
             self._complete(intake, done.request)
             return done
-        original = self._requests.record_for_mail(intake.identity) if intake.identity else None
+        original = self._tickets.ticket_for_mail(intake.identity) if intake.identity else None
         if original and original != intake.record_id:
             return self.record_only(intake, "duplicate", f"duplicate_of: {original}")
         account = self._link(intake.sender)
@@ -133,7 +133,7 @@ class IntakePipeline:
         record = self._record(intake, intake.record_id, Scope("unclear"), (), "machine", origin)
         record = replace(record, status="closed")
         try:
-            self._requests.create(record, self._audit(intake, record))
+            self._tickets.create(record, self._audit(intake, record))
         except AlreadyRecorded:
             return Recorded(record, False)
         metric = {"machine": obs.MACHINE_MAIL, "quarantine": obs.MAIL_QUARANTINED}.get(
@@ -150,7 +150,7 @@ class IntakePipeline:
         origin = stored.origin
         if intake.conversation and origin and origin.conversation_digest == _digest(intake):
             messages = self._conversation(intake, stored, origin.account)
-            self._requests.complete_conversation(stored.id, messages)
+            self._tickets.complete_conversation(stored.id, messages)
 
     def _link(self, sender: Sender) -> str | None:
         """R1.6, R1.7: an account only for an address proven to be the sender's, and only
@@ -163,7 +163,7 @@ class IntakePipeline:
 
     def _join(self, intake: Intake, account: str | None) -> Recorded | None:
         """A reply by the owner of the thread joins it; anyone else starts a new record."""
-        target = self._requests.get(intake.thread_refs[0])
+        target = self._tickets.get(intake.thread_refs[0])
         sender = intake.sender
         if target is None or sender.verified_by not in TRUSTED or not sender.address:
             return None
@@ -202,11 +202,11 @@ class IntakePipeline:
                 *flagged_by_message(target, message.text, at, sender.address),  # R6.2
             ]
             try:
-                self._requests.change(target.id, audit, *changes)
+                self._tickets.change(target.id, audit, *changes)
             except AlreadyRecorded:
                 return Recorded(reply, False)
             except StaleState:  # answered, swept or flagged meanwhile: read it again
-                target = self._requests.get(target.id) or target
+                target = self._tickets.get(target.id) or target
                 continue
             self.hand_over(changes, intake.channel)
             obs.count(obs.MAIL_REPLIES)
@@ -243,7 +243,7 @@ class IntakePipeline:
                 record = replace(record, admin_request=self._admin_request_for(record))
             owed = self._owed(intake, record)  # written with the record, or not at all
             try:
-                self._requests.create(
+                self._tickets.create(
                     record,
                     self._audit(intake, record),
                     conversation=self._conversation(intake, record, account),
@@ -254,7 +254,7 @@ class IntakePipeline:
             except AlreadyRecorded:
                 if intake.record_id is None:
                     continue  # a drawn id was taken: draw again
-                stored = self._requests.get(intake.record_id)
+                stored = self._tickets.get(intake.record_id)
                 return Recorded(stored or record, False)
             if follow_up_of is not None:
                 self._point_back(follow_up_of, record)
@@ -272,7 +272,7 @@ class IntakePipeline:
             {"record": follow_up.id, "channel": follow_up.channel},
         )
         try:
-            self._requests.change(closed.id, event)
+            self._tickets.change(closed.id, event)
         except Exception:  # the record points to the ticket whatever happens here
             obs.logger.exception("follow-up not noted", extra={"ticket_id": closed.id})
 

@@ -23,7 +23,7 @@ from chalicelib.outbound.compose import (
 )
 from chalicelib.outbound.delivery import after_sending
 from chalicelib.outbound.mailer import Mailer
-from chalicelib.storage import Markers, Requests
+from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, to_iso
 
 ACK_BODY = """\
@@ -113,7 +113,7 @@ class MailAcknowledgements:
 
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         markers: Markers,
         mailer: Mailer,
         config: AckConfig,
@@ -121,7 +121,7 @@ class MailAcknowledgements:
         notes: Callable[[Ticket], list[str]] | None = None,
     ) -> None:
         self._notes = notes  # the service status the sender is told (R3.3)
-        self._requests = requests
+        self._tickets = tickets
         self._markers = markers
         self._mailer = mailer
         self._config = config
@@ -130,7 +130,7 @@ class MailAcknowledgements:
     def send(self, entry: OutboxEntry) -> None:
         """Send it, or settle it as rate-limited; raise (giving the allowance back) if
         the mail service refused it, so the dispatcher tries again later."""
-        record = self._requests.get(entry.request_id)
+        record = self._tickets.get(entry.request_id)
         if record is None or record.origin is None or record.origin.ack != "owed":
             return  # settled already: nothing is sent twice
         if not record.customer_email:
@@ -143,12 +143,12 @@ class MailAcknowledgements:
                 extra={"id": record.id, "why": undeliverable.reason},
             )
             obs.mail_failed("acknowledgement")
-            self._requests.settle_ack(record.id, "failed")
+            self._tickets.settle_ack(record.id, "failed")
             return
         at = to_iso(self._clock())
         if not self._markers.take_ack_allowance(to_addr, at, self._config.per_day, record.id):
             obs.count(obs.ACKS_RATE_LIMITED)
-            self._requests.settle_ack(record.id, "rate_limited")
+            self._tickets.settle_ack(record.id, "rate_limited")
             return
         message = build_ack(
             record_id=record.id,
@@ -173,11 +173,11 @@ class MailAcknowledgements:
         obs.count(obs.ACKS_SENT)
         obs.count(obs.MAIL_SENT, kind="acknowledgement")
         try:
-            after_sending(lambda: self._requests.settle_ack(record.id, "sent"))
+            after_sending(lambda: self._tickets.settle_ack(record.id, "sent"))
         except Exception:  # sent: the entry must be settled, not sent again
             obs.logger.exception("acknowledgement sent but not marked", extra={"id": record.id})
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the record shows it, and the alarm counts it."""
         obs.mail_failed("acknowledgement")
-        self._requests.settle_ack(entry.request_id, "failed")
+        self._tickets.settle_ack(entry.request_id, "failed")

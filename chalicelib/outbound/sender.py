@@ -34,7 +34,7 @@ from chalicelib.outbound.compose import (
 )
 from chalicelib.outbound.delivery import after_sending, entry_for
 from chalicelib.outbound.mailer import Mailer
-from chalicelib.storage import Markers, Requests
+from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
 CUSTOMER_MAIL = "customer_mail"
@@ -83,14 +83,14 @@ def queued(entry: OutboxEntry | None, at: str) -> Delivery | None:
 class CustomerMail:
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         markers: Markers,
         directory: AccountDirectory,
         mailer: Mailer,
         settings: MailSettings,
         clock: Clock,
     ) -> None:
-        self._requests = requests
+        self._tickets = tickets
         self._markers = markers
         self._directory = directory
         self._mailer = mailer
@@ -99,7 +99,7 @@ class CustomerMail:
 
     def send(self, entry: OutboxEntry) -> None:
         """Send the mail an entry owes; raise if the mail service refused it."""
-        thread = self._requests.thread(entry.request_id)
+        thread = self._tickets.thread(entry.request_id)
         item = self._item(thread, entry) if thread else None
         if thread is None or item is None:
             return  # nothing left to carry
@@ -117,7 +117,7 @@ class CustomerMail:
         obs.count(obs.MAIL_SENT, kind=letter.kind)
         try:
             after_sending(
-                lambda: self._requests.set_delivery(ticket.id, item, Delivery("sent", to, at))
+                lambda: self._tickets.set_delivery(ticket.id, item, Delivery("sent", to, at))
             )
         except Exception:  # sent: a failure to record it must not send it again
             obs.logger.exception("mail sent but not marked", extra={"ticket_id": ticket.id})
@@ -142,7 +142,7 @@ class CustomerMail:
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the delivery shows it, and staff are told."""
         obs.mail_failed(str(entry.payload.get("kind")))
-        thread = self._requests.thread(entry.request_id)
+        thread = self._tickets.thread(entry.request_id)
         item = self._item(thread, entry) if thread else None
         if thread is not None and item is not None:
             delivery = Delivery("failed", entry.payload.get("to"), to_iso(self._clock()), error)
@@ -152,17 +152,17 @@ class CustomerMail:
         """SES feedback on one of our mails: the delivery failed, staff are told, and a
         complaint or a permanent bounce suppresses the address. False if not ours."""
         match = _OURS.search(message_id)
-        thread = self._requests.thread(match.group(1)) if match else None
+        thread = self._tickets.thread(match.group(1)) if match else None
         if match is None or thread is None:
             return False
         at = to_iso(self._clock())
         reason = "complaint" if complaint else ("bounced" if permanent else "bounced_transient")
         item = next((i for i in self._items(thread) if i.id == match.group(2)), None)
         if item is not None:
-            self._requests.set_delivery(
+            self._tickets.set_delivery(
                 thread.ticket.id, item, Delivery("failed", address, at, reason)
             )
-        self._requests.mark_attention(thread.ticket.id, "delivery_failed")
+        self._tickets.mark_attention(thread.ticket.id, "delivery_failed")
         if complaint or permanent:
             self._markers.suppress(address, reason, at)
         obs.mail_failed(reason)
@@ -186,9 +186,9 @@ class CustomerMail:
         return next((i for i in self._items(thread) if i.id == wanted), None)
 
     def _settle(self, ticket: Ticket, item: Message | DelayNotice, delivery: Delivery) -> None:
-        self._requests.set_delivery(ticket.id, item, delivery)
+        self._tickets.set_delivery(ticket.id, item, delivery)
         if delivery.state == "failed":
-            self._requests.mark_attention(ticket.id, "delivery_failed")
+            self._tickets.mark_attention(ticket.id, "delivery_failed")
 
     def _letter(
         self, ticket: Ticket, item: Message | DelayNotice, kind: Kind, to: str, language: str

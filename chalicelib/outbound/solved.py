@@ -21,7 +21,7 @@ from chalicelib.outbound.compose import (
 from chalicelib.outbound.delivery import entry_for
 from chalicelib.outbound.mailer import Mailer
 from chalicelib.outbound.sender import CustomerMail, MailSettings
-from chalicelib.storage import Markers, Requests
+from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, to_iso
 
 SOLVED_MAIL = "solved_notification"  # the outbox kind
@@ -57,7 +57,7 @@ class SolvedMail(CustomerMail):
 
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         markers: Markers,
         directory: AccountDirectory,
         mailer: Mailer,
@@ -65,11 +65,11 @@ class SolvedMail(CustomerMail):
         clock: Clock,
         rating_link: Callable[[str, datetime], str],
     ) -> None:
-        super().__init__(requests, markers, directory, mailer, settings, clock)
+        super().__init__(tickets, markers, directory, mailer, settings, clock)
         self._rating_link = rating_link
 
     def send(self, entry: OutboxEntry) -> None:
-        ticket = self._requests.get(entry.request_id)
+        ticket = self._tickets.get(entry.request_id)
         if ticket is None or ticket.solved_at != entry.payload.get("solved_at"):
             return  # reopened meanwhile, or solved again (that owes its own mail)
         if ticket.rating is not None or (ticket.origin and ticket.origin.disposition != "advisory"):

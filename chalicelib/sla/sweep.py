@@ -23,7 +23,7 @@ from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Sla, Ticket
 from chalicelib.ids import new_event_id
 from chalicelib.outbound.delivery import Dispatcher
 from chalicelib.sla.notices import BREACH, breach_notice, warning_notice
-from chalicelib.storage import Change, DeadlineIndex, Enqueue, MoveClock, Requests, StaleState
+from chalicelib.storage import Change, DeadlineIndex, Enqueue, MoveClock, StaleState, Tickets
 from chalicelib.timeutil import Clock, to_iso
 
 ACTOR = "sla-sweep"
@@ -56,7 +56,7 @@ class SweepReport:
 class Sweeper:
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         deadlines: DeadlineIndex,
         dispatcher: Dispatcher,
         clock: Clock,
@@ -66,7 +66,7 @@ class Sweeper:
     ) -> None:
         self._timezone = timezone  # the report's days are the company's (R1.3)
         self._tick = tick  # the status board's maintenance windows (R3.3)
-        self._requests = requests
+        self._tickets = tickets
         self._deadlines = deadlines
         self._dispatcher = dispatcher
         self._clock = clock
@@ -144,7 +144,7 @@ class Sweeper:
         if after.state == "breached":  # the report counts it in the breach's own write
             changes.append(tally(ticket, now, self._timezone, {"breaches": 1}))
         try:
-            self._requests.change(ticket.id, audit, *changes)
+            self._tickets.change(ticket.id, audit, *changes)
         except StaleState:
             return False  # another sweep or a staff action got there first
         return True

@@ -46,9 +46,9 @@ from chalicelib.storage import (
     Enqueue,
     Incidents,
     MoveClock,
-    Requests,
     SetStatus,
     StaleState,
+    Tickets,
 )
 from chalicelib.timeutil import Clock, to_iso
 
@@ -71,7 +71,7 @@ class StaffDesk:
 
     def __init__(
         self,
-        requests: Requests,
+        tickets: Tickets,
         deadlines: DeadlineIndex,
         dispatcher: Dispatcher,
         clock: Clock,
@@ -80,7 +80,7 @@ class StaffDesk:
     ) -> None:
         self._timezone = timezone  # the report's days are the company's (R1.3)
         self._incidents = incidents
-        self._requests = requests
+        self._tickets = tickets
         self._deadlines = deadlines
         self._dispatcher = dispatcher
         self._clock = clock
@@ -115,7 +115,7 @@ class StaffDesk:
     ) -> Page:
         """A customer's (by address) or a domain's requests, newest first."""
         require_staff(staff)
-        return self._requests.by_contact(
+        return self._tickets.by_contact(
             limit, next_token, address=contact.address, domain=contact.domain
         )
 
@@ -125,7 +125,7 @@ class StaffDesk:
         """The audit trail, oldest first (staff only; customers do not see it)."""
         require_staff(staff)
         self._get(ticket_id)
-        events, token = self._requests.events(ticket_id, limit, next_token)
+        events, token = self._tickets.events(ticket_id, limit, next_token)
         return {"items": [e.to_api() for e in events], "next": token}
 
     def respond(
@@ -152,7 +152,7 @@ class StaffDesk:
             status: Status = "answered" if ticket.status == "open" else ticket.status
             after = replace(ticket, status=status, sla=sla)
             changes: list[Change] = [AppendMessage(message), SetStatus(after, ticket.status), *move]
-            self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+            self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(message, sla, owed)
 
         try:
@@ -163,7 +163,7 @@ class StaffDesk:
 
     def _replayed(self, ticket_id: str, message_id: str | None, text: str) -> Message:
         """The answer an earlier attempt with the same key stored (409 if it differs)."""
-        thread = self._requests.thread(ticket_id)
+        thread = self._tickets.thread(ticket_id)
         stored = next((m for m in thread.messages if m.id == message_id), None) if thread else None
         if stored is None or stored.text != text:
             raise Conflict(
@@ -195,7 +195,7 @@ class StaffDesk:
             audit.detail.update(reason=reason, eta=notice.eta)
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
             changes: list[Change] = [AddDelayNotice(notice), *move]
-            self._requests.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
+            self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(notice, sla, owed)
 
         written, ticket = self._retry(ticket_id, attempt)
@@ -216,13 +216,13 @@ class StaffDesk:
             "classifier": {"label": ticket.scope.label, "sub": ticket.scope.sub},
         }
         audit = AuditEvent(new_event_id(), ticket_id, "scope_corrected", staff.sub, at, correction)
-        self._requests.change(ticket_id, audit, CorrectScope(correction, ticket))
+        self._tickets.change(ticket_id, audit, CorrectScope(correction, ticket))
         obs.count(
             obs.SCOPE_CORRECTED,
             classifier_label=ticket.scope.label,
             corrected_label=label,
         )
-        updated = self._requests.get(ticket_id)
+        updated = self._tickets.get(ticket_id)
         assert updated is not None
         return updated
 
@@ -265,7 +265,7 @@ class StaffDesk:
 
     def _read_back(self, ticket_id: str, item: ItemT) -> ItemT:
         try:
-            stored = self._requests.thread(ticket_id)
+            stored = self._tickets.thread(ticket_id)
         except Exception:  # the answer is stored; only its fresh delivery state is unknown
             obs.logger.exception("delivery state not read back", extra={"ticket_id": ticket_id})
             return item
@@ -278,7 +278,7 @@ class StaffDesk:
         return item
 
     def _get(self, ticket_id: str) -> Ticket:
-        ticket = self._requests.get(ticket_id)
+        ticket = self._tickets.get(ticket_id)
         if ticket is None:
             raise NotFound("ticket_not_found", "no such ticket")
         return ticket

@@ -20,7 +20,7 @@ from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import new_event_id, new_incident_id
 from chalicelib.outbound.delivery import Dispatcher, entry_for
 from chalicelib.status.forms import NewIncident, NewUpdate
-from chalicelib.storage import Incidents, LinkIncident, Requests, StaleState
+from chalicelib.storage import Incidents, LinkIncident, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
 NOTIFY = "incident_notify"  # the outbox kind of an update's fan-out
@@ -38,12 +38,12 @@ class StatusBoard:
     def __init__(
         self,
         incidents: Incidents,
-        requests: Requests,
+        tickets: Tickets,
         clock: Clock,
         dispatcher: Dispatcher | None = None,
     ) -> None:
         self._incidents = incidents
-        self._requests = requests
+        self._tickets = tickets
         # Set after wiring: the dispatcher's senders include what the board owes.
         self.dispatcher = dispatcher
         self._clock = clock
@@ -139,7 +139,7 @@ class StatusBoard:
             if not incident.active:
                 raise Conflict("incident_closed", f"this {incident.kind} is {incident.state}")
         for _ in range(_ATTEMPTS):
-            ticket = visible_to(staff, self._requests.get(ticket_id))
+            ticket = visible_to(staff, self._tickets.get(ticket_id))
             if ticket.incident == wanted:
                 return ticket
             at = to_iso(self._clock())
@@ -147,12 +147,12 @@ class StatusBoard:
             detail = {"from": ticket.incident, "to": wanted}
             audit = AuditEvent(new_event_id(), ticket_id, action, staff.sub, at, detail)
             try:
-                self._requests.change(ticket_id, audit, LinkIncident(wanted, ticket))
+                self._tickets.change(ticket_id, audit, LinkIncident(wanted, ticket))
             except StaleState:
                 continue
             if wanted:
                 obs.count(obs.INCIDENT_LINKED_REQUESTS, how="staff")
-            return self._requests.get(ticket_id) or ticket
+            return self._tickets.get(ticket_id) or ticket
         raise Conflict("concurrent_update", "the ticket kept changing; try again")
 
     # -- the clock ---------------------------------------------------------------------

@@ -63,7 +63,7 @@ class StaleState(Exception):
     """The request changed since it was read; read it again and decide again."""
 
 
-class Requests(Protocol):
+class Tickets(Protocol):
     """Requests (official tickets and advisory records) with their conversations."""
 
     def create(
@@ -129,7 +129,7 @@ class Requests(Protocol):
         """Record what became of an owed acknowledgement (only while it is owed)."""
         ...
 
-    def record_for_mail(self, identity: str) -> str | None:
+    def ticket_for_mail(self, identity: str) -> str | None:
         """The record made from the message with this identity, if any."""
         ...
 
@@ -287,7 +287,7 @@ class Quotes(Protocol):
 class Store:
     """The repositories of one process."""
 
-    requests: Requests
+    tickets: Tickets
     deadlines: DeadlineIndex
     markers: Markers
     outbox: Outbox

@@ -12,14 +12,14 @@ from chalicelib.storage.outbox import DynamoOutbox
 from chalicelib.storage.quotes import DynamoQuotes
 from chalicelib.storage.reports import DynamoReports
 from chalicelib.storage.table import Table
-from chalicelib.storage.tickets import DynamoRequests
+from chalicelib.storage.tickets import DynamoTickets
 
 
 def dynamo_store(client: Any, table_name: str) -> Store:
     """The repositories over `table_name`, through an injected low-level client."""
     table = Table(client, table_name)
     return Store(
-        requests=DynamoRequests(table),
+        tickets=DynamoTickets(table),
         deadlines=DynamoDeadlineIndex(table),
         markers=DynamoMarkers(table),
         outbox=DynamoOutbox(table),

@@ -1,5 +1,5 @@
 """The kinds of change to a request that one conditional write applies together
-(`Requests.change`): each says what it changes and on what condition it holds."""
+(`Tickets.change`): each says what it changes and on what condition it holds."""
 
 from __future__ import annotations
 

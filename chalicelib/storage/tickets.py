@@ -69,8 +69,8 @@ from chalicelib.storage.table import Table
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
 
 
-class DynamoRequests:
-    """The `Requests` repository on DynamoDB."""
+class DynamoTickets:
+    """The `Tickets` repository on DynamoDB."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -112,7 +112,7 @@ class DynamoRequests:
         if failed == 0:
             raise AlreadyRecorded(request.id)
         if failed is not None and identity and failed == 2:
-            raise DuplicateMail(self.record_for_mail(identity) or "")
+            raise DuplicateMail(self.ticket_for_mail(identity) or "")
         if failed is not None:
             raise AlreadyRecorded(request.id)  # an outbox entry of this request exists
         if len(conversation) > room:
@@ -280,7 +280,7 @@ class DynamoRequests:
             raise StaleState(request_id)
         if failed in update.identities:
             reply = next(c for c in changes if isinstance(c, RecordReply))
-            original = self.record_for_mail(reply.identity or "")
+            original = self.ticket_for_mail(reply.identity or "")
             if original and original != reply.record.id:
                 raise DuplicateMail(original)
         raise AlreadyRecorded(request_id)
@@ -312,7 +312,7 @@ class DynamoRequests:
             {":state": state, ":owed": "owed"},
         )
 
-    def record_for_mail(self, identity: str) -> str | None:
+    def ticket_for_mail(self, identity: str) -> str | None:
         item = self._table.get(mail_identity_key(identity))
         return str(item["record"]) if item and "record" in item else None
 

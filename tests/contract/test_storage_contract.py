@@ -116,7 +116,7 @@ def message(request_id: str, minutes: float, text: str = "hello", mid: str = "")
 
 
 def create(store: Store, ticket: Ticket, **kwargs: Any) -> Ticket:
-    store.requests.create(ticket, audit(ticket.id, action="created"), **kwargs)
+    store.tickets.create(ticket, audit(ticket.id, action="created"), **kwargs)
     return ticket
 
 
@@ -130,19 +130,19 @@ def test_a_request_reads_back_as_it_was_written(store: Store) -> None:
         advisory(within_hours=False, message_id="m1@example.com", ack="owed"),
         conversation=[message("E-00000001", 1, "first", "E-00000001-0000")],
     )
-    assert store.requests.get(ticket.id) == ticket
-    thread = store.requests.thread(record.id)
+    assert store.tickets.get(ticket.id) == ticket
+    thread = store.tickets.thread(record.id)
     assert thread is not None
     assert replace(thread.ticket, message_count=0) == replace(record, message_count=0)
     assert [m.text for m in thread.messages] == ["first"]
-    assert store.requests.get("T-NOTHERE") is None and store.requests.thread("T-NOTHERE") is None
+    assert store.tickets.get("T-NOTHERE") is None and store.tickets.thread("T-NOTHERE") is None
 
 
 def test_an_id_is_taken_once(store: Store) -> None:
     create(store, official(1))
     with pytest.raises(AlreadyRecorded):
         create(store, replace(official(1), subject="another"))
-    assert store.requests.get("T-0000001").subject == "Request 1"  # type: ignore[union-attr]
+    assert store.tickets.get("T-0000001").subject == "Request 1"  # type: ignore[union-attr]
 
 
 def test_a_mail_identity_names_the_record_that_holds_it(store: Store) -> None:
@@ -150,8 +150,8 @@ def test_a_mail_identity_names_the_record_that_holds_it(store: Store) -> None:
     with pytest.raises(DuplicateMail) as caught:
         create(store, advisory("E-00000002"), identity="same-message")
     assert caught.value.original == "E-00000001"
-    assert store.requests.record_for_mail("same-message") == "E-00000001"
-    assert store.requests.get("E-00000002") is None
+    assert store.tickets.ticket_for_mail("same-message") == "E-00000001"
+    assert store.tickets.get("E-00000002") is None
 
 
 def test_a_customer_lists_only_their_own_newest_first_in_pages(store: Store) -> None:
@@ -161,7 +161,7 @@ def test_a_customer_lists_only_their_own_newest_first_in_pages(store: Store) -> 
     seen: list[str] = []
     token = None
     while True:
-        page = store.requests.for_customer("sub-a", 3, token)
+        page = store.tickets.for_customer("sub-a", 3, token)
         seen += [t.id for t in page.items]
         if page.next is None:
             break
@@ -172,20 +172,20 @@ def test_a_customer_lists_only_their_own_newest_first_in_pages(store: Store) -> 
 def test_changes_apply_together_with_their_audit_event(store: Store) -> None:
     ticket = create(store, official(1))
     notice = DelayNotice("D-1", ticket.id, "Disk swap", to_iso(at(180)), to_iso(at(5)), "agent")
-    store.requests.change(
+    store.tickets.change(
         ticket.id,
         audit(ticket.id, 5, "staff_response"),
         AppendMessage(message(ticket.id, 5, "on it")),
         AddDelayNotice(notice),
         SetStatus(replace(ticket, status="answered"), "open"),
     )
-    thread = store.requests.thread(ticket.id)
+    thread = store.tickets.thread(ticket.id)
     assert thread is not None
     assert thread.ticket.status == "answered" and thread.ticket.message_count == 1
     assert thread.ticket.updated_at == to_iso(at(5))
     assert [m.text for m in thread.messages] == ["on it"]
     assert thread.delay_notices == (notice,)
-    assert [e.action for e in store.requests.audit_trail(ticket.id)] == [
+    assert [e.action for e in store.tickets.audit_trail(ticket.id)] == [
         "created",
         "staff_response",
     ]
@@ -194,32 +194,32 @@ def test_changes_apply_together_with_their_audit_event(store: Store) -> None:
 def test_only_the_owner_appends_and_a_refused_change_writes_nothing(store: Store) -> None:
     ticket = create(store, official(1))
     with pytest.raises(StaleState):
-        store.requests.change(
+        store.tickets.change(
             ticket.id,
             audit(ticket.id, 1),
             AppendMessage(message(ticket.id, 1), owner="sub-b"),
             SetStatus(replace(ticket, status="open"), "open"),
         )
     with pytest.raises(StaleState):
-        store.requests.change(
+        store.tickets.change(
             "T-NOTHERE", audit("T-NOTHERE", 1), SetStatus(replace(ticket, id="T-NOTHERE"), "open")
         )
-    assert store.requests.get(ticket.id) == ticket
-    assert len(store.requests.audit_trail(ticket.id)) == 1
+    assert store.tickets.get(ticket.id) == ticket
+    assert len(store.tickets.audit_trail(ticket.id)) == 1
 
 
 def test_a_clock_moves_only_from_the_state_that_was_read(store: Store) -> None:
     ticket = create(store, official(1))
     assert ticket.sla is not None
     answered = after_staff_response(ticket.sla, at(10))
-    store.requests.change(ticket.id, audit(ticket.id, 10), MoveClock(ticket.sla, answered, ticket))
+    store.tickets.change(ticket.id, audit(ticket.id, 10), MoveClock(ticket.sla, answered, ticket))
     with pytest.raises(StaleState):  # a sweep that read the old clock loses
-        store.requests.change(
+        store.tickets.change(
             ticket.id,
             audit(ticket.id, 61),
             MoveClock(ticket.sla, breached(ticket.sla, at(61)), ticket),
         )
-    assert store.requests.get(ticket.id).sla == answered  # type: ignore[union-attr]
+    assert store.tickets.get(ticket.id).sla == answered  # type: ignore[union-attr]
 
 
 def test_a_reply_is_recorded_once_and_joins_once(store: Store) -> None:
@@ -227,7 +227,7 @@ def test_a_reply_is_recorded_once_and_joins_once(store: Store) -> None:
     reply = replace(advisory("E-00000002"), status="closed")
 
     def join(record: Ticket, identity: str) -> None:
-        store.requests.change(
+        store.tickets.change(
             target.id,
             audit(target.id, 5, "email_reply"),
             RecordReply(record, identity),
@@ -240,16 +240,16 @@ def test_a_reply_is_recorded_once_and_joins_once(store: Store) -> None:
     with pytest.raises(DuplicateMail) as caught:
         join(replace(reply, id="E-00000003"), "reply-message")  # stored twice by SES
     assert caught.value.original == "E-00000002"
-    thread = store.requests.thread(target.id)
+    thread = store.tickets.thread(target.id)
     assert thread is not None and len(thread.messages) == 1
-    assert store.requests.get("E-00000002") is not None
+    assert store.tickets.get("E-00000002") is not None
 
 
 def test_an_acknowledgement_is_settled_only_while_owed(store: Store) -> None:
     create(store, advisory(ack="owed"))
-    store.requests.settle_ack("E-00000001", "sent")
-    store.requests.settle_ack("E-00000001", "rate_limited")
-    found = store.requests.get("E-00000001")
+    store.tickets.settle_ack("E-00000001", "sent")
+    store.tickets.settle_ack("E-00000001", "rate_limited")
+    found = store.tickets.get("E-00000001")
     assert found is not None and found.origin is not None and found.origin.ack == "sent"
 
 
@@ -262,9 +262,9 @@ def test_scope_corrections_are_kept_and_exported(store: Store) -> None:
         "at": to_iso(at(3)),
         "classifier": {"label": "outage", "sub": "mysql"},
     }
-    store.requests.change(ticket.id, audit(ticket.id, 3), CorrectScope(correction, ticket))
-    assert store.requests.get(ticket.id).scope_correction == correction  # type: ignore[union-attr]
-    [case] = list(store.requests.corrections())
+    store.tickets.change(ticket.id, audit(ticket.id, 3), CorrectScope(correction, ticket))
+    assert store.tickets.get(ticket.id).scope_correction == correction  # type: ignore[union-attr]
+    [case] = list(store.tickets.corrections())
     assert case["id"] == ticket.id and case["label"] == "consultation"
 
 
@@ -283,7 +283,7 @@ def test_an_answered_request_leaves_the_index(store: Store) -> None:
     ticket = create(store, official(1, minutes=-61))
     assert ticket.sla is not None
     answered = after_staff_response(ticket.sla, at(0))
-    store.requests.change(
+    store.tickets.change(
         ticket.id,
         audit(ticket.id),
         MoveClock(ticket.sla, answered, ticket),
@@ -301,12 +301,12 @@ def test_a_breach_owes_its_escalation_in_the_same_write(store: Store) -> None:
         f"sla_breach:{ticket.id}:x", "sla_breach", ticket.id, {"n": 1}, to_iso(at(-1))
     )
     late = breached(ticket.sla, at(0))
-    store.requests.change(
+    store.tickets.change(
         ticket.id, audit(ticket.id), MoveClock(ticket.sla, late, ticket), Enqueue(entry)
     )
     assert store.outbox.due(to_iso(at(0)), 10) == [entry]
     with pytest.raises(StaleState):  # a second sweep neither breaches nor owes again
-        store.requests.change(
+        store.tickets.change(
             ticket.id, audit(ticket.id), MoveClock(ticket.sla, late, ticket), Enqueue(entry)
         )
     assert store.outbox.due(to_iso(at(0)), 10) == [entry]
@@ -316,7 +316,7 @@ def test_the_queue_puts_breaches_first_then_by_due_time_in_complete_pages(store:
     tickets = [create(store, official(n, minutes=n * 7 - 100)) for n in range(10)]
     first = tickets[0]
     assert first.sla is not None
-    store.requests.change(
+    store.tickets.change(
         first.id, audit(first.id), MoveClock(first.sla, breached(first.sla, at(0)), first)
     )
     seen: list[str] = []
@@ -336,7 +336,7 @@ def test_foreign_page_tokens_are_refused(store: Store) -> None:
     with pytest.raises(InvalidInput):
         store.deadlines.queue(3, "bm90IGEgdG9rZW4")
     with pytest.raises(InvalidInput):
-        store.requests.for_customer("sub-a", 3, "bm90IGEgdG9rZW4")
+        store.tickets.for_customer("sub-a", 3, "bm90IGEgdG9rZW4")
 
 
 # -- markers -------------------------------------------------------------------------------
@@ -427,12 +427,12 @@ def test_a_retry_due_exactly_when_its_lease_ends_is_kept(store: Store) -> None:
 def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
     ticket = create(store, official(1))
     for minute in range(1, 6):
-        store.requests.change(
+        store.tickets.change(
             ticket.id, audit(ticket.id, minute, f"step{minute}"), SetStatus(ticket, "open")
         )
     seen, token = [], None
     while True:
-        events, token = store.requests.events(ticket.id, 2, token)
+        events, token = store.tickets.events(ticket.id, 2, token)
         seen += [e.action for e in events]
         if token is None:
             break
@@ -441,14 +441,14 @@ def test_the_audit_trail_pages_oldest_first(store: Store) -> None:
 
 def test_a_message_id_is_used_once_per_request_whatever_its_time(store: Store) -> None:
     ticket = create(store, official(1))
-    store.requests.change(
+    store.tickets.change(
         ticket.id, audit(ticket.id, 1), AppendMessage(message(ticket.id, 1, "a", "M-SAME"))
     )
     with pytest.raises(AlreadyRecorded):
-        store.requests.change(
+        store.tickets.change(
             ticket.id, audit(ticket.id, 2), AppendMessage(message(ticket.id, 2, "a", "M-SAME"))
         )
-    thread = store.requests.thread(ticket.id)
+    thread = store.tickets.thread(ticket.id)
     assert thread is not None and [m.id for m in thread.messages] == ["M-SAME"]
 
 
@@ -474,16 +474,16 @@ def test_attachments_fill_their_places_and_a_rejection_frees_one(store: Store) -
     ticket = create(store, official(1))
     files = [file_on(ticket, n) for n in range(4)]
     for each in files[:3]:
-        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(each, 3))
+        store.tickets.change(ticket.id, audit(ticket.id), AddAttachment(each, 3))
     with pytest.raises(StaleState):  # full
-        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
+        store.tickets.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
     stored = replace(files[0], state="stored", checked_at=to_iso(at(5)))
-    assert store.requests.settle_attachment(stored, audit(ticket.id))
-    assert not store.requests.settle_attachment(stored, audit(ticket.id))  # settled once
+    assert store.tickets.settle_attachment(stored, audit(ticket.id))
+    assert not store.tickets.settle_attachment(stored, audit(ticket.id))  # settled once
     rejected = replace(files[1], state="rejected", reason="type_mismatch", checked_at="x")
-    assert store.requests.settle_attachment(rejected, audit(ticket.id))
-    store.requests.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
-    thread = store.requests.thread(ticket.id)
+    assert store.tickets.settle_attachment(rejected, audit(ticket.id))
+    store.tickets.change(ticket.id, audit(ticket.id), AddAttachment(files[3], 3))
+    thread = store.tickets.thread(ticket.id)
     assert thread is not None
     assert [(a.id, a.state) for a in thread.attachments] == [
         (files[0].id, "stored"),
@@ -491,13 +491,13 @@ def test_attachments_fill_their_places_and_a_rejection_frees_one(store: Store) -
         (files[2].id, "pending"),
         (files[3].id, "pending"),
     ]
-    assert store.requests.attachment(ticket.id, files[1].id) == rejected
+    assert store.tickets.attachment(ticket.id, files[1].id) == rejected
 
 
 def test_no_attachment_is_added_to_a_closed_ticket(store: Store) -> None:
     ticket = create(store, replace(official(1), status="closed"))
     with pytest.raises(StaleState):
-        store.requests.change(ticket.id, audit(ticket.id), AddAttachment(file_on(ticket, 1), 10))
+        store.tickets.change(ticket.id, audit(ticket.id), AddAttachment(file_on(ticket, 1), 10))
 
 
 # -- incidents -----------------------------------------------------------------------
@@ -541,15 +541,15 @@ def test_one_escalation_claim_per_incident_and_links_counted(store: Store) -> No
     assert not store.incidents.claim_escalation("I-0000000001", "entry-b")
     first = create(store, replace(official(1), incident="I-0000000001"))
     second = create(store, official(2))
-    store.requests.change(second.id, audit(second.id), LinkIncident("I-0000000001", second))
+    store.tickets.change(second.id, audit(second.id), LinkIncident("I-0000000001", second))
     with pytest.raises(StaleState):  # linked as it was read: no more
-        store.requests.change(second.id, audit(second.id), LinkIncident(None, second))
+        store.tickets.change(second.id, audit(second.id), LinkIncident(None, second))
     page = store.incidents.linked("I-0000000001", 1, None)
     assert [t.id for t in page.items] == [first.id] and page.next
     rest = store.incidents.linked("I-0000000001", 1, page.next)
     assert [t.id for t in rest.items] == [second.id]
     assert store.incidents.get("I-0000000001").linked == 2  # type: ignore[union-attr]
-    linked_second = store.requests.get(second.id)
+    linked_second = store.tickets.get(second.id)
     assert linked_second is not None
-    store.requests.change(second.id, audit(second.id), LinkIncident(None, linked_second))
+    store.tickets.change(second.id, audit(second.id), LinkIncident(None, linked_second))
     assert store.incidents.get("I-0000000001").linked == 1  # type: ignore[union-attr]

@@ -87,7 +87,7 @@ def test_staff_correct_the_parsed_request_and_it_is_judged_again(rt: Runtime) ->
         rt.admin_requests.correct(AGENT, tid, {"os": "windows-98"})
     with pytest.raises(Forbidden):
         rt.admin_requests.correct(ANNA, tid, {"os": "debian-12"})
-    trail = [e.action for e in rt.store.requests.audit_trail(tid)]
+    trail = [e.action for e in rt.store.tickets.audit_trail(tid)]
     assert "admin_request_corrected" in trail
 
 
@@ -117,7 +117,7 @@ def test_propose_accept_pay_complete_with_each_step_audited_and_told(rt: Runtime
     ]
     customer_view = rt.quotes.listing(ANNA, tid)
     assert customer_view[0]["history"] == done["history"]
-    trail = [e.action for e in rt.store.requests.audit_trail(tid) if e.action.startswith("quote_")]
+    trail = [e.action for e in rt.store.tickets.audit_trail(tid) if e.action.startswith("quote_")]
     assert trail == [
         "quote_proposed",
         "quote_accepted",
@@ -125,7 +125,7 @@ def test_propose_accept_pay_complete_with_each_step_audited_and_told(rt: Runtime
         "quote_payment_recorded",
         "quote_completed",
     ]
-    thread = rt.store.requests.thread(tid)
+    thread = rt.store.tickets.thread(tid)
     assert thread is not None
     told = [m.text for m in thread.messages if m.author == "staff"]
     # R2.9: a Russian ticket is told in Russian, not an English sentence in a Russian letter

@@ -208,7 +208,7 @@ def test_every_state_change_leaves_an_audit_event(api: Api) -> None:
 
     ticket = open_ticket(api)
     api.call("POST", f"/tickets/{ticket['id']}/messages", token=ANNA, body={"text": "more"})
-    actions = [e.action for e in runtime().store.requests.audit_trail(ticket["id"])]
+    actions = [e.action for e in runtime().store.tickets.audit_trail(ticket["id"])]
     assert actions == ["ticket_created", "customer_message"]
 
 

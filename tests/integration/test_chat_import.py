@@ -103,7 +103,7 @@ def test_a_skype_export_dropped_in_s3_becomes_advisory_records(aws: Any) -> None
     assert response == {"batchItemFailures": []}
     [entry] = report(key)["transcripts"]
     assert entry["outcome"] == "recorded"
-    stored = runtime().store.requests.get(entry["record_id"])
+    stored = runtime().store.tickets.get(entry["record_id"])
     assert stored.channel == "skype" and stored.official is False
     assert stored.scope.label == "outage" and "ticket_recommended" in stored.scope.flags
 

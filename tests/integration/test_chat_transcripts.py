@@ -62,7 +62,7 @@ def test_the_whole_conversation_is_kept_with_turns_apart(api: Api) -> None:
     from app import runtime
 
     _, record, _ = post(api, transcript())
-    thread = runtime().store.requests.thread(record["id"])
+    thread = runtime().store.tickets.thread(record["id"])
     assert [m.author for m in thread.messages] == ["customer", "operator", "customer"]
     assert thread.ticket.sla is None  # R2.4: advisory records are never swept
 
@@ -138,7 +138,7 @@ def test_the_same_transcript_twice_gives_the_first_record_and_nothing_new(api: A
     status, second, headers = post(api, transcript())
     assert status == 201 and second == first
     assert headers.get("idempotent-replayed") == "true"
-    assert len(runtime().store.requests.audit_trail(first["id"])) == 1
+    assert len(runtime().store.tickets.audit_trail(first["id"])) == 1
 
 
 @pytest.mark.parametrize(
@@ -208,12 +208,12 @@ def test_signed_with_another_secret_is_401(api: Api) -> None:
 )
 def test_bad_transcripts_are_400_and_nothing_is_written(api: Api, change: dict, code: str) -> None:
     from app import runtime
-    from chalicelib.ids import chat_record_id
+    from chalicelib.ids import chat_ticket_id
 
     status, body, _ = post(api, transcript(**change))
     assert status == 400, body
     assert body["error"]["code"] == code
-    assert runtime().store.requests.get(chat_record_id("chat", "conv-1001")) is None
+    assert runtime().store.tickets.get(chat_ticket_id("chat", "conv-1001")) is None
 
 
 def test_a_transcript_over_2_mb_is_413(api: Api) -> None:
@@ -264,7 +264,7 @@ def test_a_long_conversation_beyond_one_transaction_is_kept_whole(api: Api) -> N
     _, record, _ = post(
         api, transcript(id="conv-long", ended_at="2026-11-24T13:00:00+03:00", messages=turns)
     )
-    thread = runtime().store.requests.thread(record["id"])
+    thread = runtime().store.tickets.thread(record["id"])
     assert len(thread.messages) == 150
 
 
@@ -324,7 +324,7 @@ def test_the_same_transcript_id_with_other_content_leaves_the_first_thread_alone
     assert status == 201, record
     status, again, _ = post(api, second)
     assert status == 201 and again["id"] == record["id"]
-    thread = runtime().store.requests.thread(record["id"])
+    thread = runtime().store.tickets.thread(record["id"])
     assert thread is not None
     assert [m.text for m in thread.messages] == [f"first {n}" for n in range(turns)]
 
@@ -349,6 +349,6 @@ def test_a_long_transcript_cut_short_after_its_commit_is_completed_on_redelivery
     monkeypatch.setattr(Table, "batch_put", real)
     record, created = runtime().chat.record(parse_transcript(body))  # the platform retries
     assert created is False
-    thread = runtime().store.requests.thread(record["id"])
+    thread = runtime().store.tickets.thread(record["id"])
     assert thread is not None and len(thread.messages) == 150
     assert thread.messages[-1].text == "turn 149"

@@ -14,7 +14,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib.ids import mail_record_id
+from chalicelib.ids import mail_ticket_id
 from chalicelib.intake.mail.handler import mail_batch
 from devtools.resources import ses_notification
 from tests.conftest import register
@@ -66,8 +66,8 @@ def record(key: str) -> dict:
     """What the intake stored for the mail at `key` ({"id"} alone if nothing)."""
     from app import runtime
 
-    rid = mail_record_id(BUCKET, key)
-    found = runtime().store.requests.get(rid)
+    rid = mail_ticket_id(BUCKET, key)
+    found = runtime().store.tickets.get(rid)
     if found is None:
         return {"id": rid}
     origin = found.origin
@@ -110,8 +110,8 @@ def test_redelivery_three_times_creates_one_record_and_one_ack(aws: Any) -> None
     key = store_raw(mail())
     for _ in range(3):
         deliver(b"", key=key)
-    rid = mail_record_id(BUCKET, key)
-    assert len(runtime().store.requests.audit_trail(rid)) == 1
+    rid = mail_ticket_id(BUCKET, key)
+    assert len(runtime().store.tickets.audit_trail(rid)) == 1
     assert len(acks()) == 1
 
 
@@ -258,7 +258,7 @@ def test_a_reply_by_the_owner_joins_the_thread_and_a_stranger_starts_a_new_recor
     key2, _ = deliver(reply)
     assert record(key2)["disposition"] == "reply"
     assert record(key2)["thread_of"] == first
-    thread = runtime().store.requests.thread(first)
+    thread = runtime().store.tickets.thread(first)
     assert [m.text for m in thread.messages] == ["It works again, thanks!"]
 
     stranger = mail(
@@ -266,7 +266,7 @@ def test_a_reply_by_the_owner_joins_the_thread_and_a_stranger_starts_a_new_recor
     )
     key3, _ = deliver(stranger)
     assert record(key3)["disposition"] == "advisory"
-    assert len(runtime().store.requests.thread(first).messages) == 1
+    assert len(runtime().store.tickets.thread(first).messages) == 1
 
 
 def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -> None:
@@ -286,6 +286,6 @@ def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -
     )
     key, _ = deliver(reply)
     assert record(key)["disposition"] == "reply"
-    thread = runtime().store.requests.thread(body["id"])
+    thread = runtime().store.tickets.thread(body["id"])
     assert [m.text for m in thread.messages] == ["Работает, спасибо"]
     assert thread.ticket.sla.state == "pending"  # a customer message never stops the clock

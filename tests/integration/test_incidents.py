@@ -96,7 +96,7 @@ def test_a_ticket_and_a_mail_about_the_database_are_linked_and_told_the_update(
     rid = email(
         rt, subject="Database down", body="Error establishing a database connection, MySQL is down"
     )
-    assert rt.store.requests.get(rid).incident == iid  # type: ignore[union-attr]
+    assert rt.store.tickets.get(rid).incident == iid  # type: ignore[union-attr]
     [ack] = [m for m in sent_mail(aws) if rid in m]
     assert "Known issue" in ack and "MySQL" in ack
     unrelated = ticket(rt, text="Как сменить тариф хостинга?")
@@ -164,13 +164,13 @@ def test_one_update_answers_all_thirty_once_even_when_the_fan_out_is_cut_and_rer
     rt.desk.respond = failing_after_seven  # type: ignore[method-assign]
     body = {"message": "Причина найдена, восстанавливаем.", "state": "identified", "notify": True}
     rt.board.post_update(AGENT, iid, parse_update(body, "incident"))
-    answered = [t for t in tickets if rt.store.requests.get(t).sla.state == "met"]  # type: ignore[union-attr]
+    answered = [t for t in tickets if rt.store.tickets.get(t).sla.state == "met"]  # type: ignore[union-attr]
     assert len(answered) == 7  # cut at the eighth
     rt.desk.respond = real_respond  # type: ignore[method-assign]
     rt.sweeper.run(at(25))  # the sweep drains the outbox: the job resumes
     rt.sweeper.run(at(26))
     for tid in tickets:
-        thread = rt.store.requests.thread(tid)
+        thread = rt.store.tickets.thread(tid)
         assert thread is not None
         staff = [m for m in thread.messages if m.author == "staff"]
         assert len(staff) == 1 and "Причина найдена" in staff[0].text
@@ -195,7 +195,7 @@ def test_a_long_fan_out_continues_in_the_next_entry_when_its_time_is_up(rt: Runt
     owed = [e for e in rt.store.outbox.due("9999", 100) if e.kind == "incident_notify"]
     assert len(owed) == 1 and owed[0].payload["after"]
     rt.sweeper.run(at(1))
-    assert all(rt.store.requests.get(t).status == "answered" for t in tickets)  # type: ignore[union-attr]
+    assert all(rt.store.tickets.get(t).status == "answered" for t in tickets)  # type: ignore[union-attr]
 
 
 def test_scheduled_maintenance_moves_through_its_states_on_time(rt: Runtime, api: Api) -> None:
@@ -263,9 +263,9 @@ def test_staff_link_and_unlink_by_hand_and_the_queue_groups_linked_requests(
     assert {r["id"] for r in group["requests"]} == {linked, other}
     clock.now = at(2)
     rt.board.link(AGENT, other, {"incident": None})
-    assert rt.store.requests.get(other).incident is None  # type: ignore[union-attr]
+    assert rt.store.tickets.get(other).incident is None  # type: ignore[union-attr]
     assert rt.board.get(AGENT, iid).linked == 1
-    events = [e.action for e in rt.store.requests.audit_trail(other)]
+    events = [e.action for e in rt.store.tickets.audit_trail(other)]
     assert events[-2:] == ["incident_linked", "incident_unlinked"]
     with pytest.raises(InvalidInput):
         rt.board.link(AGENT, other, {"incident": 42})

@@ -75,7 +75,7 @@ def queue(rt: Runtime, size: int = 2, **filters: str) -> list[str]:
 
 
 def status_of(rt: Runtime, request_id: str) -> str:
-    found = rt.store.requests.get(request_id)
+    found = rt.store.tickets.get(request_id)
     assert found is not None
     return found.status
 
@@ -133,10 +133,10 @@ def test_an_email_record_waits_in_the_queue_until_it_is_answered(rt: Runtime, cl
 def test_filters_by_channel_label_and_flag_follow_the_request(rt: Runtime) -> None:
     tid = ticket(rt, text="MySQL не отвечает, сайт лежит")
     rid = email(rt, subject="Помогите", body="Что-то не так")
-    label = rt.store.requests.get(tid).scope.label  # type: ignore[union-attr]
+    label = rt.store.tickets.get(tid).scope.label  # type: ignore[union-attr]
     assert queue(rt, channel="cabinet") == [tid]
     assert tid in queue(rt, label=label)
-    flags = rt.store.requests.get(rid).scope.flags  # type: ignore[union-attr]
+    flags = rt.store.tickets.get(rid).scope.flags  # type: ignore[union-attr]
     assert "needs_details" in flags and queue(rt, flag="needs_details") == [rid]
     rt.desk.correct_scope(AGENT, tid, parse_scope_correction({"label": "paid_admin"}))
     assert queue(rt, label="paid_admin") == [tid]
@@ -220,7 +220,7 @@ def test_every_status_move_is_allowed_or_409(
         assert refused.value.code == "answer_required"
     moved = rt.lifecycle.set_status(who, tid, target, text)  # type: ignore[arg-type]
     assert moved.status == target == status_of(rt, tid)
-    trail = rt.store.requests.audit_trail(tid)
+    trail = rt.store.tickets.audit_trail(tid)
     [event] = [e for e in trail if e.at == iso(10) and e.action == "status_changed"]
     was = "answered" if text else start  # the answer went first
     assert (event.action, event.actor, event.detail) == (
@@ -288,7 +288,7 @@ def test_a_solved_ticket_closes_by_itself_after_seven_days(rt: Runtime, clock: C
     rt.sweeper.run(clock.now)
     assert status_of(rt, tid) == "closed"
     assert status_of(rt, reopened) == "open"  # reopened: its close was no longer owed
-    [event] = [e for e in rt.store.requests.audit_trail(tid) if e.actor == "auto-close"]
+    [event] = [e for e in rt.store.tickets.audit_trail(tid) if e.actor == "auto-close"]
     assert event.detail["to"] == "closed"
     with pytest.raises(Conflict) as caught:
         rt.cabinet.add_message(ANNA, tid, "Ещё вопрос")
@@ -300,7 +300,7 @@ def test_a_mail_reply_to_a_closed_ticket_becomes_a_new_request(rt: Runtime) -> N
     rt.desk.respond(AGENT, rid, "Ответ")
     rt.lifecycle.set_status(AGENT, rid, "closed")
     reply = email(rt, subject=f"Re: Почта не работает [#{rid}]", In_Reply_To="<first@shop.example>")
-    made = rt.store.requests.get(reply)
+    made = rt.store.tickets.get(reply)
     assert made is not None and made.origin is not None
     assert made.origin.disposition == "advisory" and status_of(rt, rid) == "closed"
 
@@ -400,7 +400,7 @@ def test_the_queue_index_always_matches_the_requests_state(rt: Runtime, clock: C
         elif action == "mail":
             made.append(email(rt, sender=rng.choice(["a@x.example", "b@y.example"])))
         target = rng.choice(made)
-        owner = rt.store.requests.get(target)
+        owner = rt.store.tickets.get(target)
         assert owner is not None
         who = ANNA if owner.customer == ANNA.sub else BORIS
         try:
@@ -422,7 +422,7 @@ def test_the_queue_index_always_matches_the_requests_state(rt: Runtime, clock: C
 
     for n in range(80):
         step(n)
-        stored = [r for r in (rt.store.requests.get(i) for i in made) if r is not None]
+        stored = [r for r in (rt.store.tickets.get(i) for i in made) if r is not None]
         waiting = sorted((f"{p}#{r.id}", r) for r in stored if (p := queue_position(r)) is not None)
         assert queue(rt, 7) == [r.id for _, r in waiting], f"step {n}"
         for label in labels:
@@ -448,8 +448,8 @@ def test_reindex_puts_requests_stored_before_the_indexes_in_them(rt: Runtime) ->
         for item in items:
             client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
     assert queue(rt) == [] and queue(rt, channel="email") == []
-    assert rt.store.requests.reindex() == 2  # type: ignore[attr-defined]
-    assert rt.store.requests.reindex() == 2  # type: ignore[attr-defined]  # again: the same
+    assert rt.store.tickets.reindex() == 2  # type: ignore[attr-defined]
+    assert rt.store.tickets.reindex() == 2  # type: ignore[attr-defined]  # again: the same
     assert queue(rt) == [tid, rid] and queue(rt, channel="email") == [rid]
     found = rt.desk.lookup(AGENT, 10, None, Contact(domain="shop.example")).items
     assert [t.id for t in found] == [rid]

@@ -54,7 +54,7 @@ def test_a_reply_stored_twice_joins_its_thread_once(aws: Any) -> None:
     reply = mail(subject=f"Re: [#{first}] FTP", body="It works again, thanks!")
     keys = [deliver(reply)[0] for _ in range(2)]
     assert [record(k)["disposition"] for k in keys] == ["reply", "duplicate"]
-    assert [m.text for m in runtime().store.requests.thread(first).messages] == [
+    assert [m.text for m in runtime().store.tickets.thread(first).messages] == [
         "It works again, thanks!"
     ]
 
@@ -75,7 +75,7 @@ class FailingMailer:
 def ack_state(key: str) -> str | None:
     from app import runtime
 
-    found = runtime().store.requests.get(record(key)["id"])
+    found = runtime().store.tickets.get(record(key)["id"])
     return found.origin.ack if found and found.origin else None
 
 
@@ -128,7 +128,7 @@ def test_a_spoofed_sender_cannot_join_the_victims_thread(aws: Any) -> None:
     )
     key2, _ = deliver(spoofed, verdicts=PASS)
     assert record(key2)["disposition"] == "advisory"
-    assert runtime().store.requests.thread(first).messages == ()
+    assert runtime().store.tickets.thread(first).messages == ()
 
 
 def test_an_encoded_name_with_a_comma_is_acknowledged(aws: Any) -> None:
@@ -151,7 +151,7 @@ def test_a_reply_that_mentions_auto_replied_is_a_persons_reply(aws: Any) -> None
     )
     key2, _ = deliver(reply)
     assert record(key2)["disposition"] == "reply"
-    assert len(runtime().store.requests.thread(first).messages) == 1
+    assert len(runtime().store.tickets.thread(first).messages) == 1
 
 
 def test_mail_with_screenshots_and_a_pdf_is_stored_whole(aws: Any) -> None:

@@ -47,7 +47,7 @@ def open_ticket(rt: Runtime, text: str = "Почта не работает с у
 
 
 def sla(rt: Runtime, ticket_id: str) -> dict:
-    ticket = rt.store.requests.get(ticket_id)
+    ticket = rt.store.tickets.get(ticket_id)
     assert ticket is not None and ticket.sla is not None
     return ticket.sla.to_dict() | {"warned_at": ticket.sla.warned_at}
 
@@ -179,7 +179,7 @@ def test_r2_1_first_response_in_time_is_met_and_leaves_the_sweep(rt: Runtime, cl
     assert state["state"] == "met"
     assert state["first_response_at"] == at(10).isoformat(timespec="milliseconds")
     assert rt.sweeper.run(at(61)).items_read == 0
-    assert rt.store.requests.get(ticket).status == "answered"
+    assert rt.store.tickets.get(ticket).status == "answered"
 
 
 def test_r2_4_a_response_after_a_breach_keeps_breached_and_records_the_response(
@@ -296,7 +296,7 @@ def test_a_failed_escalation_is_parked_and_retried_by_the_next_sweep(
 def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
     from chalicelib.errors import Conflict
 
-    ticket = rt.store.requests.get(open_ticket(rt))
+    ticket = rt.store.tickets.get(open_ticket(rt))
     assert ticket is not None and ticket.official  # cabinet tickets do (R1.4)
     # Advisory records (e-mail, chat) are created without an Sla; the desk refuses notices.
     from dataclasses import replace
@@ -305,7 +305,7 @@ def test_advisory_requests_never_get_a_deadline(rt: Runtime) -> None:
     from chalicelib.ids import new_event_id
 
     advisory = replace(ticket, id="T-ADVISRY", channel="email", official=False, sla=None)
-    rt.store.requests.create(
+    rt.store.tickets.create(
         advisory, AuditEvent(new_event_id(), advisory.id, "created", "test", advisory.created_at)
     )
     with pytest.raises(Conflict):

@@ -55,7 +55,7 @@ def test_r6_2_a_notice_that_cannot_be_sent_does_not_lose_the_ticket(
     body, _ = rt.cabinet.create_ticket(
         who, NewTicket(subject=RUDE["subject"], text=RUDE["text"]), None
     )
-    assert rt.store.requests.get(body["id"]) is not None
+    assert rt.store.tickets.get(body["id"]) is not None
     # The notice stays owed in the outbox: the next sweep, with SNS back, delivers it once.
     later = datetime.now(UTC) + timedelta(minutes=5)
     ok = build_runtime(Settings.from_env(os.environ))
@@ -99,7 +99,7 @@ def test_corrections_are_exported_as_labelled_cases_for_the_classifier_benchmark
         token=STAFF,
         body={"label": "out_of_scope", "sub": "self_service"},
     )
-    [case] = list(runtime().store.requests.corrections())
+    [case] = list(runtime().store.tickets.corrections())
     assert (case["id"], case["text"], case["label"], case["sub"]) == (
         ticket["id"],
         "Как сменить тариф?",

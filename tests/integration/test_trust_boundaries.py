@@ -32,7 +32,7 @@ def _cabinet_ticket(sub: str, email: str) -> str:
 def _customer_messages(ticket_id: str) -> list[str]:
     from app import runtime
 
-    thread = runtime().store.requests.thread(ticket_id)
+    thread = runtime().store.tickets.thread(ticket_id)
     assert thread is not None
     return [m.text for m in thread.messages if m.author == "customer"]
 
@@ -90,7 +90,7 @@ def test_r1_7_a_forged_authentication_results_header_joins_no_official_ticket(
     assert _customer_messages(ticket) == []
     from app import runtime
 
-    stored = runtime().store.requests.get(found["id"])
+    stored = runtime().store.tickets.get(found["id"])
     assert stored is not None and stored.claimed_email == "anna@flowershop.example"
     assert stored.to_api()["claimed_email"] == "anna@flowershop.example"
 
@@ -316,7 +316,7 @@ def test_a_customer_rates_a_solved_ticket_and_an_email_sender_through_its_link(
         body=form,
     )
     assert done.status_code == 200 and "Спасибо".encode() in done.body
-    stored = runtime().store.requests.get(rid)
+    stored = runtime().store.tickets.get(rid)
     assert stored is not None and stored.rating is not None
     assert stored.rating["comment"] == "Долго" and "bad_rating" in stored.attention
     assert client.http.get("/ratings/not-a-token").status_code == 404

@@ -63,17 +63,17 @@ def _mail_checks(runtime: Any, keys: list[str], mailer: RecordingMailer, row: Ro
     """Every stored object has one record, one creation, at most one acknowledgement."""
     import os
 
-    from chalicelib.ids import mail_record_id
+    from chalicelib.ids import mail_ticket_id
 
     created: dict[str, int] = {}
     for key in keys:
-        rid = mail_record_id(os.environ["MAIL_BUCKET"], key)
-        record = runtime.store.requests.get(rid)
+        rid = mail_ticket_id(os.environ["MAIL_BUCKET"], key)
+        record = runtime.store.tickets.get(rid)
         if record is None:
             row.lost += 1
             continue
         row.stored += 1
-        trail = runtime.store.requests.audit_trail(rid)
+        trail = runtime.store.tickets.audit_trail(rid)
         created[rid] = sum(e.action.endswith("_recorded") for e in trail)
         if record.origin and record.origin.ack == "owed":
             row.lost += 1  # an acknowledgement still owed after every redelivery
@@ -107,13 +107,13 @@ def redelivery(quick: bool = True) -> Row:
                 ]
                 for _ in range(3)
             }
-            listed = rt.store.requests.for_customer(_customer(n).sub, 10, None).items
+            listed = rt.store.tickets.for_customer(_customer(n).sub, 10, None).items
             row.stored += min(len(listed), 1)
             row.duplicated += max(len(listed) - 1, 0) + len(bodies) - 1
             row.lost += 0 if listed else 1
         for n in range(transcripts):
             ids = {rt.chat.record(parse_transcript(_transcript(n)))[0]["id"] for _ in range(3)}
-            thread = rt.store.requests.thread(next(iter(ids)))
+            thread = rt.store.tickets.thread(next(iter(ids)))
             row.stored += 1 if thread else 0
             row.lost += 0 if thread else 1
             row.duplicated += len(ids) - 1
@@ -179,9 +179,9 @@ def _concurrent_redelivery(mails: list[Any], row: Row) -> str:
 
 
 def _rid(bucket: str, key: str) -> str:
-    from chalicelib.ids import mail_record_id
+    from chalicelib.ids import mail_ticket_id
 
-    return mail_record_id(bucket, key)
+    return mail_ticket_id(bucket, key)
 
 
 class MovingClock:
@@ -258,7 +258,7 @@ def faults(quick: bool = True) -> Row:
 
     import boto3
 
-    from chalicelib.ids import mail_record_id
+    from chalicelib.ids import mail_ticket_id
 
     mails = corpus_mails(40 if quick else 150)
     tickets = 12 if quick else 40
@@ -301,12 +301,12 @@ def faults(quick: bool = True) -> Row:
             if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != raw:
                 row.lost += 1
                 row.notes.append(f"raw mail changed: {key}")
-            record = rt.store.requests.get(mail_record_id(bucket, key))
+            record = rt.store.tickets.get(mail_ticket_id(bucket, key))
             if record is None or (record.origin and record.origin.ack == "owed"):
                 row.lost += 1
                 continue
             row.stored += 1
-            trail = rt.store.requests.audit_trail(record.id)
+            trail = rt.store.tickets.audit_trail(record.id)
             created[record.id] = sum(e.action.endswith("_recorded") for e in trail)
         row.duplicated += over_once(created) + over_once(mailer.by_record)
         _check_tickets(rt, tickets, publisher, row)
@@ -326,7 +326,7 @@ def _answer_until_done(rt: Any, customer: str) -> None:
     failures: list[Exception] = []
     for _ in range(40):
         try:
-            [ticket] = rt.store.requests.for_customer(customer, 10, None).items
+            [ticket] = rt.store.tickets.for_customer(customer, 10, None).items
             rt.desk.respond(agent, ticket.id, "Сайт снова работает.", key=f"answer-{ticket.id}")
             return
         except Exception as error:  # what the client would see as a 5xx: it retries
@@ -337,8 +337,8 @@ def _answer_until_done(rt: Any, customer: str) -> None:
 def _check_answers(rt: Any, tickets: int, mailer: RecordingMailer, row: Row) -> None:
     """One stored answer per ticket, and one notification of it (R2.6)."""
     for n in range(tickets):
-        for ticket in rt.store.requests.for_customer(_customer(n).sub, 10, None).items:
-            thread = rt.store.requests.thread(ticket.id)
+        for ticket in rt.store.tickets.for_customer(_customer(n).sub, 10, None).items:
+            thread = rt.store.tickets.thread(ticket.id)
             answers = [m for m in thread.messages if m.author == "staff"] if thread else []
             row.lost += not answers
             row.duplicated += max(len(answers) - 1, 0)
@@ -353,12 +353,12 @@ def _check_tickets(rt: Any, tickets: int, publisher: RecordingPublisher, row: Ro
     escalations, abuse = publisher.count("sla_breach"), publisher.count("abusive_request")
     waiting = 0
     for n in range(tickets):
-        listed = rt.store.requests.for_customer(_customer(n).sub, 10, None).items
+        listed = rt.store.tickets.for_customer(_customer(n).sub, 10, None).items
         row.lost += 0 if listed else 1
         row.duplicated += max(len(listed) - 1, 0)
         for ticket in listed:
             row.stored += 1
-            thread = rt.store.requests.thread(ticket.id)
+            thread = rt.store.tickets.thread(ticket.id)
             if thread is None or len(thread.messages) != ticket.message_count:
                 row.mistakes += 1
                 row.notes.append(f"{ticket.id}: half-written conversation")
@@ -496,7 +496,7 @@ def _race_idempotent_posts(rounds: int, row: Row) -> None:
 
 
 def _race_transcripts(rounds: int, row: Row) -> None:
-    from chalicelib.ids import chat_record_id
+    from chalicelib.ids import chat_ticket_id
     from chalicelib.intake.chat import parse_transcript
     from tests.fakes import fake_world
 
@@ -507,7 +507,7 @@ def _race_transcripts(rounds: int, row: Row) -> None:
             lambda b=first: world.runtime.chat.record(parse_transcript(b)),
             lambda b=second: world.runtime.chat.record(parse_transcript(b)),
         )
-        thread = world.store.thread(chat_record_id(first["channel"], first["id"]))
+        thread = world.store.thread(chat_ticket_id(first["channel"], first["id"]))
         if thread is None:
             row.lost += 1
             continue
@@ -726,7 +726,7 @@ def load(quick: bool = True, *, stack: tuple[int, int]) -> Row:
 
     import boto3
 
-    from chalicelib.ids import mail_record_id
+    from chalicelib.ids import mail_ticket_id
     from chalicelib.storage.dynamo import dynamo_store
     from devtools.mail import push_mail
     from devtools.server import local_environment
@@ -772,7 +772,7 @@ def load(quick: bool = True, *, stack: tuple[int, int]) -> Row:
         waiting = set(keys)
         deadline = time.monotonic() + 120 + count * 0.2
         while waiting and time.monotonic() < deadline:
-            waiting = {k for k in waiting if store.requests.get(mail_record_id(bucket, k)) is None}
+            waiting = {k for k in waiting if store.tickets.get(mail_ticket_id(bucket, k)) is None}
             time.sleep(0.5)
         mail_seconds = time.perf_counter() - started
         row.stored += count - len(waiting)
@@ -790,7 +790,7 @@ def load(quick: bool = True, *, stack: tuple[int, int]) -> Row:
 def _all_for(store: Any, sub: str) -> list[Any]:
     found, token = [], None
     while True:
-        page = store.requests.for_customer(sub, 100, token)
+        page = store.tickets.for_customer(sub, 100, token)
         found += list(page.items)
         if page.next is None:
             return found
@@ -827,7 +827,7 @@ def _moto_concurrent_answers(rounds: int, row: Row) -> None:
             )
         )
         taken = {r.id for r in results if not isinstance(r, Exception)}
-        thread = rt.store.requests.thread(ticket.id)
+        thread = rt.store.tickets.thread(ticket.id)
         stored = {m.id for m in thread.messages if m.author == "staff"} if thread else set()
         row.inputs += len(agents)
         row.stored += len(taken & stored)
@@ -850,8 +850,8 @@ def _moto_two_sweeps(rounds: int, row: Row) -> None:
     breaches = publisher.count("sla_breach")
     row.inputs += len(ids)
     for ticket_id in ids:
-        ticket = one.store.requests.get(ticket_id)
-        trail = one.store.requests.audit_trail(ticket_id)
+        ticket = one.store.tickets.get(ticket_id)
+        trail = one.store.tickets.audit_trail(ticket_id)
         recorded = sum(e.action == "sla_breached" for e in trail)
         if ticket is None or ticket.sla is None:
             row.lost += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from chalicelib.blobs import BlobStore
 from chalicelib.domain.tickets import Disposition, Origin, StoredAttachment
-from chalicelib.ids import OUR_MESSAGE_ID, SUBJECT_TAG, mail_record_id
+from chalicelib.ids import OUR_MESSAGE_ID, SUBJECT_TAG, mail_ticket_id
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import ParsedMail, parse_mail
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Recorded, Sender
@@ -139,7 +139,7 @@ class MailIntake:
         self._domain = domain
 
     def process(self, note: Notification) -> Outcome:
-        rid = mail_record_id(note.bucket, note.key)
+        rid = mail_ticket_id(note.bucket, note.key)
         done = self._pipeline.recorded(rid)
         if done is not None:
             return Outcome.of(done)
