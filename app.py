@@ -37,7 +37,7 @@ from chalicelib.staff.forms import (
     parse_staff_response,
 )
 from chalicelib.staff.queries import parse_contact, parse_queue_filter
-from chalicelib.status.forms import parse_new_incident, parse_update
+from chalicelib.status.incident_forms import parse_new_incident, parse_update
 from chalicelib.uploads import parse_new_attachment
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 

@@ -38,7 +38,7 @@ from chalicelib.domain.tallies import SHARDS, tally  # noqa: E402
 from chalicelib.domain.tickets import Scope, Ticket  # noqa: E402
 from chalicelib.reports import ReportQuery  # noqa: E402
 from chalicelib.storage.codec import dump, load  # noqa: E402
-from chalicelib.storage.reports import DynamoReports, tally_updates  # noqa: E402
+from chalicelib.storage.counters import DynamoReports, tally_updates  # noqa: E402
 from chalicelib.storage.table import Table  # noqa: E402
 from devtools.resources import create_tables  # noqa: E402
 

@@ -30,12 +30,12 @@ from chalicelib.domain.tickets import AuditEvent, Message, OutboxEntry, Status, 
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.ids import new_event_id
 from chalicelib.outbound.delivery import entry_for
+from chalicelib.outbound.routing import AUTO_CLOSE
 from chalicelib.outbound.solved import solved_mail_owed
 from chalicelib.storage import Change, Enqueue, MoveClock, SetStatus, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
-AUTO_CLOSE = "auto_close"  # the outbox kind: the sweep's drain runs it when it is due
 AUTO_CLOSE_ACTOR = "auto-close"
 STATUSES: tuple[Status, ...] = ("open", "answered", "solved", "closed")
 _STAFF_MOVES: dict[str, frozenset[str]] = {

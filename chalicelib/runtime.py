@@ -21,31 +21,41 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.admin.free import AdminRequests, admin_request_of
-from chalicelib.admin.quotes import QuoteDesk
+from chalicelib.admin.quote_desk import QuoteDesk
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import OPTIONAL, REQUIRED, Settings
 from chalicelib.domain.tickets import Scope, Ticket
 from chalicelib.hours import SupportHours
-from chalicelib.intake.abuse import ABUSE_NOTICE
 from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.adapter import MailIntake
-from chalicelib.intake.pipeline import ACKNOWLEDGEMENT, IntakePipeline
-from chalicelib.lifecycle import AUTO_CLOSE, Lifecycle
+from chalicelib.intake.pipeline import IntakePipeline
+from chalicelib.lifecycle import Lifecycle
 from chalicelib.outbound.ack import AckConfig, MailAcknowledgements
 from chalicelib.outbound.delivery import Dispatcher, publishing
 from chalicelib.outbound.mailer import FolderMailer, Mailer, SesMailer
 from chalicelib.outbound.notify import Publisher, Readable, SnsPublisher
-from chalicelib.outbound.sender import CUSTOMER_MAIL, CustomerMail, MailSettings
-from chalicelib.outbound.solved import SOLVED_MAIL, SolvedMail
+from chalicelib.outbound.routing import (
+    ABUSE_NOTICE,
+    ACKNOWLEDGEMENT,
+    AUTO_CLOSE,
+    BREACH,
+    CUSTOMER_MAIL,
+    INCIDENT_BREACH,
+    NOTIFY,
+    SOLVED_MAIL,
+    WARNING,
+    unrouted,
+)
+from chalicelib.outbound.sender import CustomerMail, MailSettings
+from chalicelib.outbound.solved import SolvedMail
 from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
-from chalicelib.sla.notices import BREACH, INCIDENT_BREACH, WARNING
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
-from chalicelib.status.board import NOTIFY, StatusBoard
+from chalicelib.status.board import StatusBoard
 from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
 from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
@@ -130,9 +140,9 @@ def build_dispatcher(
     lifecycle: Lifecycle | None = None,
     notes: Callable[[Ticket], list[str]] | None = None,
 ) -> Dispatcher:
-    """Delivery of the outbox: escalations and warnings on-duty, abuse notices to
-    management, acknowledgements to e-mail senders, and the close of a solved ticket
-    when its days are up."""
+    """Delivery of the outbox (the kinds and who sends each: `outbound.routing`):
+    escalations and warnings on-duty, abuse notices to management, acknowledgements to
+    e-mail senders, and the close of a solved ticket when its days are up."""
     store = services.store
     topics = {
         WARNING: settings.escalation_topic_arn,
@@ -320,6 +330,8 @@ def build_runtime(
     )
     lifecycle.answer = desk.respond  # R2.8: a solve or close may carry the answer
     register_incident_senders(settings, services, dispatcher, desk, clock)
+    missing = unrouted(dispatcher.kinds())
+    assert not missing, f"outbox kinds nobody sends: {missing}"  # outbound.routing.ROUTES
     return Runtime(
         settings=settings,
         store=store,

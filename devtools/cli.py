@@ -115,7 +115,7 @@ def report(args: argparse.Namespace, stack: Any) -> int:
 
 def reindex(stack: Any) -> int:
     """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them."""
-    from chalicelib.storage.tickets import DynamoTickets
+    from chalicelib.storage.ticket_items import DynamoTickets
 
     tickets = _configured_runtime(stack).store.tickets
     if not isinstance(tickets, DynamoTickets):

@@ -15,9 +15,9 @@ from chalicelib.classify import abuse_evidence
 from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Ticket
 from chalicelib.ids import new_event_id
 from chalicelib.outbound.delivery import entry_for
+from chalicelib.outbound.routing import ABUSE_NOTICE
 from chalicelib.storage import Change, Enqueue, FlagRequest
 
-ABUSE_NOTICE = "abusive_request"
 ABUSIVE = "abusive"
 
 

@@ -27,7 +27,7 @@ from chalicelib.domain.tickets import (
     Ticket,
 )
 from chalicelib.ids import new_event_id, new_ticket_id
-from chalicelib.intake.abuse import ABUSE_NOTICE, abuse_notice, flagged_by_message
+from chalicelib.intake.abuse import abuse_notice, flagged_by_message
 
 # The values live in `values`; adapters import them from here, with the pipeline.
 from chalicelib.intake.values import (
@@ -41,6 +41,7 @@ from chalicelib.intake.values import (
 )
 from chalicelib.lifecycle import customer_wrote
 from chalicelib.outbound.delivery import Dispatcher, entry_for
+from chalicelib.outbound.routing import ABUSE_NOTICE, ACKNOWLEDGEMENT
 from chalicelib.storage import (
     AlreadyRecorded,
     AppendMessage,
@@ -55,7 +56,6 @@ from chalicelib.timeutil import Clock, to_iso
 
 _ID_ATTEMPTS = 5
 SUBJECT_MAX = 200
-ACKNOWLEDGEMENT = "acknowledgement"  # the outbox kind; the channel's sender sends it
 
 
 def acknowledgement_owed(record: Ticket) -> OutboxEntry:

@@ -1,8 +1,8 @@
 """Acknowledgements: advisory, pointing to the cabinet, never answering a robot.
 
-Built with EmailMessage and the SMTP policy: header values are set from decoded,
-single-line text and encoded by the library, never copied raw from the inbound mail
-(CVE-2024-6923 class header injection).
+Composed like every other letter (`compose`, the `acknowledgement` template), so header
+values are set from decoded single-line text and encoded by the library, never copied
+raw from the inbound mail (CVE-2024-6923 class header injection).
 """
 
 from __future__ import annotations
@@ -10,37 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from chalicelib import observability as obs
 from chalicelib.domain.tickets import KbArticle, OutboxEntry, Ticket
 from chalicelib.ids import our_message_id
 from chalicelib.outbound.compose import (
-    MAIL_POLICY,
+    BILINGUAL,
     Undeliverable,
+    compose,
     deliverable_address,
     single_line,
+    to_message,
 )
 from chalicelib.outbound.delivery import after_sending
 from chalicelib.outbound.mailer import Mailer
 from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, to_iso
-
-ACK_BODY = """\
-Здравствуйте!
-
-Мы получили ваше письмо и зарегистрировали его под номером {record}.
-Обращения по электронной почте — консультационные: официальные заявки принимаются
-только из личного кабинета ({cabinet}), и на них мы отвечаем в течение часа.
-{kb_ru}{status}
-Hello,
-
-we received your e-mail and recorded it as {record}. E-mail is an advisory channel:
-official tickets are filed from your cabinet ({cabinet}) and answered within an hour.
-{kb_en}
-{signature_delimiter}
-Техническая поддержка / Technical support
-"""
 
 
 def build_ack(
@@ -56,30 +41,27 @@ def build_ack(
     clock: Clock,
     notes: tuple[str, ...] = (),
 ) -> EmailMessage:
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = from_addr
-    message["To"] = to_addr
-    message["Subject"] = f"[#{record_id}] " + (single_line(subject) or "Ваше обращение")
-    message["Message-ID"] = our_message_id("ack", record_id, domain)
-    message["Date"] = format_datetime(clock())
-    message["Auto-Submitted"] = "auto-replied"  # RFC 3834
-    message["X-Auto-Response-Suppress"] = "All"
-    message["Precedence"] = "auto_reply"
-    if in_reply_to:
-        message["In-Reply-To"] = f"<{in_reply_to}>"
-        message["References"] = f"<{in_reply_to}>"
+    """The acknowledgement, in Russian and English (the `acknowledgement` template)."""
     links = "".join(f"\n  - {a.title}: {a.url}" for a in kb)
-    message.set_content(
-        ACK_BODY.format(
-            record=record_id,
-            cabinet=cabinet_url,
-            kb_ru=f"\nВозможно, поможет:{links}\n" if kb else "",
-            kb_en=f"\nThese pages may help:{links}\n" if kb else "",
-            status="".join(f"\n{line}\n" for line in notes),
-            signature_delimiter="-- ",  # RFC 3676: dash dash space
-        )
+    fields = {
+        "id": record_id,
+        "subject": single_line(subject) or "Ваше обращение",
+        "cabinet": cabinet_url,
+        "kb_ru": f"\nВозможно, поможет:{links}\n" if kb else "",
+        "kb_en": f"\nThese pages may help:{links}\n" if kb else "",
+        "status": "".join(f"\n{line}\n" for line in notes),
+    }
+    letter = compose(
+        "acknowledgement",
+        BILINGUAL,
+        fields,
+        to=to_addr,
+        message_id=our_message_id("ack", record_id, domain),
+        in_reply_to=in_reply_to,
+        references=(in_reply_to,) if in_reply_to else (),
+        automatic="auto-replied",
     )
-    return message
+    return to_message(letter, sender=from_addr, clock=clock)
 
 
 CLOSED_NOTE = (

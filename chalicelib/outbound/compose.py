@@ -23,7 +23,14 @@ from typing import Literal
 from chalicelib.classify.clean import own_words
 from chalicelib.timeutil import Clock
 
-Kind = Literal["answer", "response_notification", "delay_notification", "solved_notification"]
+Kind = Literal[
+    "acknowledgement",
+    "answer",
+    "response_notification",
+    "delay_notification",
+    "solved_notification",
+]
+BILINGUAL = "ru+en"  # one letter in both languages, then the shared part (`both`)
 _CYRILLIC = range(0x0400, 0x0500)
 _QUOTED = re.compile(r"«[^»\n]{0,300}»|\"[^\"\n]{0,300}\"|“[^”\n]{0,300}”|`[^`\n]{0,300}`")
 _CLAUSE = re.compile(r"[,.;:!?\n()—]+")
@@ -166,19 +173,26 @@ class Letter:
     message_id: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    automatic: bool = False  # RFC 3834: notifications are auto-generated; answers are not
+    # RFC 3834: notifications are auto-generated, acknowledgements auto-replied; answers
+    # (a person wrote them) are neither.
+    automatic: Literal["", "auto-generated", "auto-replied"] = ""
 
 
 def compose(kind: Kind, language: str, fields: dict[str, str], **letter: object) -> Letter:
-    """Fill the `kind` template in `language` (`ru`/`en`); HTML gets escaped values."""
-    template = templates()[kind][language if language in ("ru", "en") else "en"]
+    """Fill the `kind` template in `language` (`ru`/`en`, or `BILINGUAL`: Russian, then
+    English, then the part both share); HTML gets escaped values."""
+    kinds = templates()[kind]
+    if language == BILINGUAL:
+        parts = [kinds["ru"], kinds["en"], kinds["both"]]
+    else:
+        parts = [kinds[language if language in ("ru", "en") else "en"]]
     escaped = {f"{k}_html": html.escape(v).replace("\n", "<br>") for k, v in fields.items()}
     escaped.update({k: html.escape(v) for k, v in fields.items()})
     return Letter(
         kind=kind,
-        subject=fitted_subject(template["subject"], fields),
-        text=template["text"].format(**fields),
-        html=template["html"].format(**escaped),
+        subject=fitted_subject(parts[-1]["subject"], fields),
+        text="\n".join(part["text"].format(**fields) for part in parts),
+        html="".join(part["html"].format(**escaped) for part in parts),
         **letter,  # type: ignore[arg-type]
     )
 
@@ -196,8 +210,10 @@ def to_message(letter: Letter, *, sender: str, clock: Clock) -> EmailMessage:
     if chain:
         message["References"] = " ".join(chain[-20:])
     if letter.automatic:
-        message["Auto-Submitted"] = "auto-generated"  # RFC 3834
+        message["Auto-Submitted"] = letter.automatic  # RFC 3834
         message["X-Auto-Response-Suppress"] = "All"
+    if letter.automatic == "auto-replied":
+        message["Precedence"] = "auto_reply"
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")
     return message

@@ -58,6 +58,10 @@ class Dispatcher:
         self._clock = clock
         self._given_up = dict(given_up or {})
 
+    def kinds(self) -> list[str]:
+        """The kinds this dispatcher has a sender for."""
+        return sorted(self._senders)
+
     def register(self, kind: str, sender: Sender) -> None:
         """A sender wired after the dispatcher (one that itself owes through it)."""
         self._senders[kind] = sender

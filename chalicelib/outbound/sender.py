@@ -34,10 +34,10 @@ from chalicelib.outbound.compose import (
 )
 from chalicelib.outbound.delivery import after_sending, entry_for
 from chalicelib.outbound.mailer import Mailer
+from chalicelib.outbound.routing import CUSTOMER_MAIL
 from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
-CUSTOMER_MAIL = "customer_mail"
 _OURS = re.compile(r"<?reply-(" + REQUEST_ID + r")\.([A-Z0-9-]{3,40})@")
 
 
@@ -216,7 +216,7 @@ class CustomerMail:
             message_id=f"<reply-{ticket.id}.{item.id}@{self._settings.domain}>",
             in_reply_to=answered,
             references=tuple(r for r in references if r),
-            automatic=kind != "answer",  # RFC 3834: staff wrote an answer; not a notice
+            automatic="" if kind == "answer" else "auto-generated",  # RFC 3834
         )
 
 

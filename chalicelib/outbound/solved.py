@@ -20,11 +20,11 @@ from chalicelib.outbound.compose import (
 )
 from chalicelib.outbound.delivery import entry_for
 from chalicelib.outbound.mailer import Mailer
+from chalicelib.outbound.routing import SOLVED_MAIL
 from chalicelib.outbound.sender import CustomerMail, MailSettings
 from chalicelib.storage import Markers, Tickets
 from chalicelib.timeutil import Clock, to_iso
 
-SOLVED_MAIL = "solved_notification"  # the outbox kind
 _RATE = {
     "ru": "Оцените, пожалуйста, ответ (один щелчок):\n  хорошо: {good}\n  плохо: {bad}",
     "en": "Please rate the answer (one click):\n  good: {good}\n  bad: {bad}",
@@ -112,5 +112,5 @@ class SolvedMail(CustomerMail):
             message_id=f"<solved-{ticket.id}.{int(now.timestamp())}@{self._settings.domain}>",
             in_reply_to=answered,
             references=(answered,) if answered else (),
-            automatic=True,
+            automatic="auto-generated",
         )

@@ -6,10 +6,8 @@ from datetime import datetime
 
 from chalicelib.domain.tickets import OutboxEntry, Sla, Ticket
 from chalicelib.outbound.delivery import entry_for
+from chalicelib.outbound.routing import BREACH, INCIDENT_BREACH, WARNING
 from chalicelib.timeutil import parse_iso, to_iso
-
-WARNING, BREACH = "sla_warning", "sla_breach"
-INCIDENT_BREACH = "incident_breach"  # a linked request's breach: grouped by its incident
 
 
 def _payload(ticket: Ticket, sla: Sla, now: datetime) -> dict[str, object]:

@@ -22,7 +22,8 @@ from chalicelib.domain.tallies import tally
 from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Sla, Ticket
 from chalicelib.ids import new_event_id
 from chalicelib.outbound.delivery import Dispatcher
-from chalicelib.sla.notices import BREACH, breach_notice, warning_notice
+from chalicelib.outbound.routing import BREACH
+from chalicelib.sla.notices import breach_notice, warning_notice
 from chalicelib.storage import Change, DeadlineIndex, Enqueue, MoveClock, StaleState, Tickets
 from chalicelib.timeutil import Clock, to_iso
 

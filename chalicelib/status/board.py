@@ -19,11 +19,11 @@ from chalicelib.domain.tickets import AuditEvent, Scope, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import new_event_id, new_incident_id
 from chalicelib.outbound.delivery import Dispatcher, entry_for
-from chalicelib.status.forms import NewIncident, NewUpdate
+from chalicelib.outbound.routing import NOTIFY
+from chalicelib.status.incident_forms import NewIncident, NewUpdate
 from chalicelib.storage import Incidents, LinkIncident, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
-NOTIFY = "incident_notify"  # the outbox kind of an update's fan-out
 CLOCK_ACTOR = "status-clock"
 INCIDENT_ID = re.compile(r"I-[0-9A-Z]{10}")
 CACHE_SECONDS = 15.0  # how long a process trusts its list of active incidents

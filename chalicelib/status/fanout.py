@@ -26,9 +26,8 @@ from chalicelib.domain.tickets import OutboxEntry, Ticket
 from chalicelib.errors import DomainError
 from chalicelib.outbound.delivery import entry_for
 from chalicelib.outbound.notify import Publisher
-from chalicelib.sla.notices import INCIDENT_BREACH
+from chalicelib.outbound.routing import INCIDENT_BREACH, NOTIFY
 from chalicelib.staff.desk import StaffDesk
-from chalicelib.status.board import NOTIFY
 from chalicelib.storage import Incidents
 from chalicelib.timeutil import Clock, to_iso
 

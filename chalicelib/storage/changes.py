@@ -23,7 +23,7 @@ from chalicelib.storage import (
     SetRating,
     SetStatus,
 )
-from chalicelib.storage.attachments import attachment_to_item
+from chalicelib.storage.attachment_items import attachment_to_item
 from chalicelib.storage.codec import (
     audit_to_item,
     correction_item,
@@ -37,6 +37,7 @@ from chalicelib.storage.codec import (
     sla_attributes,
     ticket_to_item,
 )
+from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.keys import (
     INCIDENT_LINK,
     LABEL_FACET,
@@ -51,7 +52,6 @@ from chalicelib.storage.keys import (
     request_key,
     request_pk,
 )
-from chalicelib.storage.reports import tally_updates
 from chalicelib.storage.table import Table
 
 

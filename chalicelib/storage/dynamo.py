@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.storage import Store
-from chalicelib.storage.incidents import DynamoIncidents
+from chalicelib.storage.counters import DynamoReports
+from chalicelib.storage.incident_items import DynamoIncidents
 from chalicelib.storage.indexes import DynamoDeadlineIndex
 from chalicelib.storage.markers import DynamoMarkers
 from chalicelib.storage.outbox import DynamoOutbox
-from chalicelib.storage.quotes import DynamoQuotes
-from chalicelib.storage.reports import DynamoReports
+from chalicelib.storage.quote_items import DynamoQuotes
 from chalicelib.storage.table import Table
-from chalicelib.storage.tickets import DynamoTickets
+from chalicelib.storage.ticket_items import DynamoTickets
 
 
 def dynamo_store(client: Any, table_name: str) -> Store:

@@ -19,7 +19,7 @@ from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.runtime import Runtime, build_runtime
 from chalicelib.staff.queries import QueueFilter
-from chalicelib.status.forms import parse_new_incident, parse_update
+from chalicelib.status.incident_forms import parse_new_incident, parse_update
 from tests.conftest import Api, Notices, make_token
 from tests.fakes import FixedClock
 from tests.samples import mail

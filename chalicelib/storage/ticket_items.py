@@ -26,7 +26,7 @@ from chalicelib.storage import (
     RecordReply,
     StaleState,
 )
-from chalicelib.storage.attachments import attachment_from_item, attachment_key
+from chalicelib.storage.attachment_items import attachment_from_item, attachment_key
 from chalicelib.storage.changes import Update, link_count, open_counter
 from chalicelib.storage.codec import (
     audit_from_item,
@@ -42,6 +42,7 @@ from chalicelib.storage.codec import (
     ticket_from_item,
     ticket_to_item,
 )
+from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
@@ -63,7 +64,6 @@ from chalicelib.storage.keys import (
     request_key,
     request_pk,
 )
-from chalicelib.storage.reports import tally_updates
 from chalicelib.storage.table import Table
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
