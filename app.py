@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice.app import (
@@ -18,8 +19,8 @@ from chalice.app import (
 )
 
 from chalicelib import http, observability as obs
-from chalicelib.config import origins
-from chalicelib.domain.identity import require_staff
+from chalicelib.config import settings_from
+from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
 from chalicelib.intake.chat import (
@@ -62,8 +63,9 @@ def cors(event: Request, get_response: Callable[[Request], Response]) -> Respons
 
 
 def allowed_origins() -> tuple[str, ...]:
-    # Read per request: chalice's test client sets the stage's environment per call.
-    return origins(os.environ.get("CORS_ORIGINS", ""))
+    # Read per request (parsed once per configuration): chalice's test client sets the
+    # stage's environment per call.
+    return settings_from(os.environ).cors_origins
 
 
 cabinet_users = CognitoUserPoolAuthorizer(
@@ -98,6 +100,38 @@ def raw_body() -> bytes:
     return body.encode() if isinstance(body, str) else bytes(body or b"")
 
 
+Access = Literal["anyone", "signed_in", "staff"]
+
+
+def api(
+    method: str, path: str, access: Access = "signed_in", **options: Any
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a route of the public interface, in this order for every one of them:
+    the error shape for whatever goes wrong (`http.api_view`); the caller from the
+    token's claims (401 without one) and passed to the view as `who`; staff routes
+    refuse anyone else (403) before a body or an id is read, so a customer learns
+    nothing from a 400 or a 404; a `{ticket_id}` not shaped like our ids is 404 before
+    it reaches a key."""
+
+    def register(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def signed_in(**params: str) -> Response:
+            who = http.principal(current())
+            if access == "staff":
+                require_staff(who)
+            if "ticket_id" in params:
+                params["ticket_id"] = http.request_id(params["ticket_id"])
+            return view(who, **params)
+
+        handler = view if access == "anyone" else signed_in
+        authorizer = None if access == "anyone" else cabinet_users
+        wrapped = http.api_view(handler)
+        app.route(path, methods=[method], authorizer=authorizer, **options)(wrapped)
+        return wrapped
+
+    return register
+
+
 def created(body: dict[str, Any], path: str) -> Response:
     """201 with `Location`: messages, answers and notices are read in their request's
     thread, which is where it points."""
@@ -114,10 +148,8 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.route("/tickets", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def create_ticket() -> Response:
-    who = http.principal(current())
+@api("POST", "/tickets")
+def create_ticket(who: Principal) -> Response:
     new = parse_new_ticket(_body())
     key = current().headers.get("idempotency-key")
     body, new_ticket = runtime().cabinet.create_ticket(who, new, key, app.lambda_context)
@@ -128,89 +160,63 @@ def create_ticket() -> Response:
     return http.json_response(body, 201, headers)
 
 
-@app.route("/tickets", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def list_tickets() -> Response:
-    who = http.principal(current())
+@api("GET", "/tickets")
+def list_tickets(who: Principal) -> Response:
     params = query()
     page = runtime().cabinet.list_tickets(who, limit_param(params.get("limit")), params.get("next"))
     return http.json_response(page.to_api())
 
 
-@app.route("/tickets/{ticket_id}", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def get_ticket(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("GET", "/tickets/{ticket_id}")
+def get_ticket(who: Principal, ticket_id: str) -> Response:
     thread = runtime().cabinet.thread(who, ticket_id)
     return http.json_response(thread.to_api(runtime().attachments.listing(thread)))
 
 
-@app.route("/tickets/{ticket_id}/attachments", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def post_attachment(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("POST", "/tickets/{ticket_id}/attachments")
+def post_attachment(who: Principal, ticket_id: str) -> Response:
     new = parse_new_attachment(_body(), runtime().settings.attachment_max_bytes)
     body = runtime().attachments.announce(who, ticket_id, new)
     return created(body, f"/tickets/{ticket_id}/attachments/{body['id']}")
 
 
-@app.route(
-    "/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"], authorizer=cabinet_users
-)
-@http.api_view
-def get_attachment(ticket_id: str, attachment_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("GET", "/tickets/{ticket_id}/attachments/{attachment_id}")
+def get_attachment(who: Principal, ticket_id: str, attachment_id: str) -> Response:
     return http.json_response(runtime().attachments.one(who, ticket_id, attachment_id))
 
 
-@app.route("/tickets/{ticket_id}/messages", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def post_message(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("POST", "/tickets/{ticket_id}/messages")
+def post_message(who: Principal, ticket_id: str) -> Response:
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
     return created(message.to_api(), f"/tickets/{ticket_id}")
 
 
-@app.route("/tickets/{ticket_id}/status", methods=["PUT"], authorizer=cabinet_users)
-@http.api_view
-def put_status(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("PUT", "/tickets/{ticket_id}/status")
+def put_status(who: Principal, ticket_id: str) -> Response:
     move = parse_status(_body())
     ticket = runtime().lifecycle.set_status(who, ticket_id, move.status, move.text)
     return http.json_response(ticket.to_api())
 
 
-@app.route("/staff/queue", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def staff_queue() -> Response:
-    who = http.principal(current())
+@api("GET", "/staff/queue", access="staff")
+def staff_queue(who: Principal) -> Response:
     params = query()
     limit, token = limit_param(params.get("limit")), params.get("next")
     filters = parse_queue_filter(params)
     return http.json_response(runtime().desk.queue(who, limit, token, filters))
 
 
-@app.route("/staff/tickets", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def staff_tickets() -> Response:
-    who = http.principal(current())
+@api("GET", "/staff/tickets", access="staff")
+def staff_tickets(who: Principal) -> Response:
     params = query()
     limit, token = limit_param(params.get("limit")), params.get("next")
     page = runtime().desk.lookup(who, limit, token, parse_contact(params))
     return http.json_response(page.to_api())
 
 
-@app.route("/tickets/{ticket_id}/rating", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def rate_ticket(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("POST", "/tickets/{ticket_id}/rating")
+def rate_ticket(who: Principal, ticket_id: str) -> Response:
     ticket = runtime().ratings.rate(who, ticket_id, parse_rating(_body()))
     return http.json_response(ticket.to_api())
 
@@ -225,8 +231,7 @@ PAGE_HEADERS: dict[str, str | list[str]] = {
 }
 
 
-@app.route("/ratings/{token}", methods=["GET"])
-@http.api_view
+@api("GET", "/ratings/{token}", access="anyone")
 def rating_link(token: str) -> Response:
     """The page a one-click rating link in a solved notification opens."""
     ticket = runtime().ratings.request_of(token)
@@ -234,12 +239,12 @@ def rating_link(token: str) -> Response:
     return Response(body=rating_page(ticket, score), status_code=200, headers=PAGE_HEADERS)
 
 
-@app.route(
+@api(
+    "POST",
     "/ratings/{token}",
-    methods=["POST"],
+    access="anyone",
     content_types=["application/x-www-form-urlencoded", "application/json"],
 )
-@http.api_view
 def rate_by_link(token: str) -> Response:
     request = current()
     kind = request.headers.get("content-type", "application/json")
@@ -250,147 +255,102 @@ def rate_by_link(token: str) -> Response:
     return http.json_response({"id": ticket.id, "rating": ticket.rating})
 
 
-@app.route("/staff/reports/sla", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def staff_sla_report() -> Response:
-    who = http.principal(current())
+@api("GET", "/staff/reports/sla", access="staff")
+def staff_sla_report(who: Principal) -> Response:
     params = query()
     return http.json_response(runtime().reports.report(who, params))
 
 
-@app.route("/tickets/{ticket_id}/responses", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def post_response(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("POST", "/tickets/{ticket_id}/responses", access="staff")
+def post_response(who: Principal, ticket_id: str) -> Response:
     text = parse_staff_response(_body())
     key = idempotency_key(current().headers.get("idempotency-key"))
     message = runtime().desk.respond(who, ticket_id, text, key)
     return created(message.to_api(), f"/tickets/{ticket_id}")
 
 
-@app.route("/tickets/{ticket_id}/delay-notices", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def post_delay_notice(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("POST", "/tickets/{ticket_id}/delay-notices", access="staff")
+def post_delay_notice(who: Principal, ticket_id: str) -> Response:
     notice = runtime().desk.post_delay_notice(who, ticket_id, parse_delay_notice_request(_body()))
     return created(notice.to_api(), f"/tickets/{ticket_id}")
 
 
-@app.route("/tickets/{ticket_id}/events", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def ticket_events(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("GET", "/tickets/{ticket_id}/events", access="staff")
+def ticket_events(who: Principal, ticket_id: str) -> Response:
     params = query()
     limit = limit_param(params.get("limit"))
     return http.json_response(runtime().desk.events(who, ticket_id, limit, params.get("next")))
 
 
-@app.route("/tickets/{ticket_id}/scope", methods=["PUT"], authorizer=cabinet_users)
-@http.api_view
-def put_scope(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("PUT", "/tickets/{ticket_id}/scope", access="staff")
+def put_scope(who: Principal, ticket_id: str) -> Response:
     ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
     return http.json_response(ticket.to_api())
 
 
-@app.route("/tickets/{ticket_id}/incident", methods=["PUT"], authorizer=cabinet_users)
-@http.api_view
-def put_incident_link(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    require_staff(who)  # before the body: a customer learns nothing from a 400
+@api("PUT", "/tickets/{ticket_id}/incident", access="staff")
+def put_incident_link(who: Principal, ticket_id: str) -> Response:
     return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api())
 
 
-@app.route("/staff/incidents", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def create_incident() -> Response:
-    who = http.principal(current())
-    require_staff(who)  # before the body: a customer learns nothing from a 400
+@api("POST", "/staff/incidents", access="staff")
+def create_incident(who: Principal) -> Response:
     incident = runtime().board.create(who, parse_new_incident(_body()))
     return created(incident.to_api(), f"/staff/incidents/{incident.id}")
 
 
-@app.route("/staff/incidents", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def list_incidents() -> Response:
-    who = http.principal(current())
+@api("GET", "/staff/incidents", access="staff")
+def list_incidents(who: Principal) -> Response:
     params = query()
     limit = limit_param(params.get("limit"))
     return http.json_response(runtime().board.listing(who, limit, params.get("next")))
 
 
-@app.route("/staff/incidents/{incident_id}", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def get_incident(incident_id: str) -> Response:
-    who = http.principal(current())
+@api("GET", "/staff/incidents/{incident_id}", access="staff")
+def get_incident(who: Principal, incident_id: str) -> Response:
     return http.json_response(runtime().board.get(who, incident_id).to_api())
 
 
-@app.route("/staff/incidents/{incident_id}/updates", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def post_incident_update(incident_id: str) -> Response:
-    who = http.principal(current())
+@api("POST", "/staff/incidents/{incident_id}/updates", access="staff")
+def post_incident_update(who: Principal, incident_id: str) -> Response:
     board = runtime().board
     incident = board.get(who, incident_id)  # staff only, and 404 before the body
     updated = board.post_update(who, incident.id, parse_update(_body(), incident.kind))
     return created(updated.to_api(), f"/staff/incidents/{incident.id}")
 
 
-@app.route("/status", methods=["GET"])
-@http.api_view
+@api("GET", "/status", access="anyone")
 def service_status() -> Response:
     """R3.3: each service's state, active incidents, upcoming and current maintenance."""
     return http.json_response(runtime().board.status())
 
 
-@app.route("/status/feed", methods=["GET"])
-@http.api_view
+@api("GET", "/status/feed", access="anyone")
 def service_status_feed() -> Response:
     """The same as an Atom feed, for status-page readers."""
     feed = runtime().board.feed(http.location(current(), "/status/feed"))
     return Response(body=feed, status_code=200, headers={"Content-Type": ATOM})
 
 
-@app.route("/tickets/{ticket_id}/admin-request", methods=["PUT"], authorizer=cabinet_users)
-@http.api_view
-def put_admin_request(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    require_staff(who)
+@api("PUT", "/tickets/{ticket_id}/admin-request", access="staff")
+def put_admin_request(who: Principal, ticket_id: str) -> Response:
     return http.json_response(runtime().admin_requests.correct(who, ticket_id, _body()).to_api())
 
 
-@app.route("/tickets/{ticket_id}/quotes", methods=["POST"], authorizer=cabinet_users)
-@http.api_view
-def propose_quote(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
-    require_staff(who)  # R5.3: staff set the terms; a customer revises an existing quote
+@api("POST", "/tickets/{ticket_id}/quotes", access="staff")
+def propose_quote(who: Principal, ticket_id: str) -> Response:
     quote = runtime().quotes.propose(who, ticket_id, _body())
     return created(quote.to_api(), f"/tickets/{ticket_id}/quotes")
 
 
-@app.route("/tickets/{ticket_id}/quotes", methods=["GET"], authorizer=cabinet_users)
-@http.api_view
-def list_quotes(ticket_id: str) -> Response:
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
+@api("GET", "/tickets/{ticket_id}/quotes")
+def list_quotes(who: Principal, ticket_id: str) -> Response:
     return http.json_response({"items": runtime().quotes.listing(who, ticket_id)})
 
 
-@app.route(
-    "/tickets/{ticket_id}/quotes/{quote_id}/{action}", methods=["POST"], authorizer=cabinet_users
-)
-@http.api_view
-def quote_step(ticket_id: str, quote_id: str, action: str) -> Response:
+@api("POST", "/tickets/{ticket_id}/quotes/{quote_id}/{action}")
+def quote_step(who: Principal, ticket_id: str, quote_id: str, action: str) -> Response:
     """`accept`, `decline`, `revise` (either side); `payments`, `refuse`, `complete` (staff)."""
-    who = http.principal(current())
-    ticket_id = http.request_id(ticket_id)  # after the identity: no token is 401
     body = _body() if raw_body() else {}
     quote = runtime().quotes.act(who, ticket_id, quote_id, action, body)
     return http.json_response(quote.to_api())
@@ -402,8 +362,7 @@ def openapi() -> Response:
     return Response(body=http.openapi_document(), status_code=200, headers=http.JSON_HEADERS)
 
 
-@app.route("/support/hours", methods=["GET"])
-@http.api_view
+@api("GET", "/support/hours", access="anyone")
 def support_hours() -> Response:
     params = query()
     hours = runtime().hours
@@ -417,8 +376,7 @@ def support_hours() -> Response:
     )
 
 
-@app.route("/chat/transcripts", methods=["POST"])
-@http.api_view
+@api("POST", "/chat/transcripts", access="anyone")
 def chat_transcript() -> Response:
     request = current()
     raw = raw_body() or b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -143,6 +144,16 @@ class Settings:
                 raise ConfigError(
                     f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])"
                 )
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The settings of this configuration, parsed and validated once per configuration."""
+    return _settings(tuple((k, env[k]) for k in REQUIRED + OPTIONAL if k in env))
+
+
+@functools.cache
+def _settings(items: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.from_env(dict(items))
 
 
 def origins(raw: str) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from chalicelib.admin.free import AdminRequests, admin_request_of
 from chalicelib.admin.quote_desk import QuoteDesk
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
-from chalicelib.config import OPTIONAL, REQUIRED, Settings
+from chalicelib.config import Settings, settings_from
 from chalicelib.domain.tickets import Scope, Ticket
 from chalicelib.hours import SupportHours
 from chalicelib.intake.cabinet import CabinetService
@@ -365,11 +365,10 @@ def build_runtime(
 
 
 @functools.cache
-def runtime_from_env(env_items: tuple[tuple[str, str], ...]) -> Runtime:
-    return build_runtime(Settings.from_env(dict(env_items)))
+def runtime_for(settings: Settings) -> Runtime:
+    return build_runtime(settings)
 
 
 def get_runtime(env: Mapping[str, str]) -> Runtime:
     """The process-wide runtime (one per cold start, keyed by the configuration)."""
-    keys = REQUIRED + OPTIONAL
-    return runtime_from_env(tuple((k, env[k]) for k in keys if k in env))
+    return runtime_for(settings_from(env))

@@ -70,3 +70,33 @@ def test_a_huge_next_token_is_400(api: Api) -> None:
 def test_hours_at_the_edge_of_the_calendar_is_400(api: Api) -> None:
     status, body, _ = api.call("GET", "/support/hours?at=0001-01-01T00:00:00%2B14:00")
     assert status == 400 and body["error"]["code"] == "invalid_at"
+
+
+STAFF_ROUTES = [
+    ("GET", "/staff/queue"),
+    ("GET", "/staff/tickets"),
+    ("GET", "/staff/reports/sla"),
+    ("GET", "/staff/incidents"),
+    ("POST", "/staff/incidents"),
+    ("GET", "/staff/incidents/{incident_id}"),
+    ("POST", "/staff/incidents/{incident_id}/updates"),
+    ("POST", "/tickets/{ticket_id}/responses"),
+    ("POST", "/tickets/{ticket_id}/delay-notices"),
+    ("GET", "/tickets/{ticket_id}/events"),
+    ("PUT", "/tickets/{ticket_id}/scope"),
+    ("PUT", "/tickets/{ticket_id}/incident"),
+    ("PUT", "/tickets/{ticket_id}/admin-request"),
+    ("POST", "/tickets/{ticket_id}/quotes"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF_ROUTES)
+def test_a_customer_is_refused_by_every_staff_route_before_its_body_or_id(
+    api: Api, method: str, path: str
+) -> None:
+    """The route decorator checks the staff group first: a customer learns nothing from
+    a 400 about the body or a 404 about the id."""
+    concrete = path.format(ticket_id="no-such-id", incident_id="no-such-id")
+    status, body, _ = api.call(method, concrete, token=CUSTOMER, raw=b"{not json")
+    assert status == 403 and body["error"]["code"] == "staff_only"
+    assert api.call(method, concrete, raw=b"{}")[0] == 401

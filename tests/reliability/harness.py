@@ -60,7 +60,7 @@ def moto_stack(secret: str = "reliability-secret") -> Iterator[Any]:
     from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    from chalicelib.runtime import runtime_from_env
+    from chalicelib.runtime import runtime_for
     from devtools.resources import (
         create_mail_path,
         create_secrets,
@@ -93,11 +93,11 @@ def moto_stack(secret: str = "reliability-secret") -> Iterator[Any]:
             Domain="support.hosting.example"
         )
         parameters.clear_caches()
-        runtime_from_env.cache_clear()
+        runtime_for.cache_clear()
         try:
             yield client
         finally:
-            runtime_from_env.cache_clear()
+            runtime_for.cache_clear()
             parameters.clear_caches()
 
 
