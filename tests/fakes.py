@@ -398,7 +398,7 @@ class MemoryStore:
         label: str | None = None,
         flag: str | None = None,
     ) -> Page:
-        """Derived from each request's whole state, as `sla.queue` defines it."""
+        """Derived from each request's whole state, as `domain.queue` defines it."""
         after = _position(next_token) if next_token else ""
         with self._lock:
             tickets = [r.ticket for r in self._tickets.values()]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-# The files' values live in `files`; they are domain values too, and imported from here.
+# Attachment values live in `domain.attachments`, and are imported from here.
 from chalicelib.domain.attachments import (
     Attachment as Attachment,
     AttachmentState as AttachmentState,

@@ -88,7 +88,7 @@ class StaffDesk:
     def queue(
         self, staff: Principal, limit: int, next_token: str | None, filters: QueueFilter
     ) -> dict[str, Any]:
-        """Everything waiting for staff (`sla.queue`), with when each began to wait."""
+        """Everything waiting for staff (`domain.queue`), with when each began to wait."""
         require_staff(staff)
         page = self._deadlines.queue(
             limit, next_token, channel=filters.channel, label=filters.label, flag=filters.flag

@@ -164,7 +164,7 @@ class DeadlineIndex(Protocol):
         label: str | None = None,
         flag: str | None = None,
     ) -> Page:
-        """Everything waiting for staff in `sla.queue`'s order (breaches, then running
+        """Everything waiting for staff in `domain.queue`'s order (breaches, then running
         deadlines by due time, then the rest oldest first), optionally one facet of it."""
         ...
 

@@ -6,11 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.tickets import Attachment
-from chalicelib.storage.keys import request_pk
-
-
-def attachment_key(request_id: str, attachment_id: str) -> dict[str, str]:
-    return {"PK": request_pk(request_id), "SK": f"FILE#{attachment_id}"}
+from chalicelib.storage.keys import attachment_key
 
 
 def attachment_to_item(attachment: Attachment) -> dict[str, Any]:

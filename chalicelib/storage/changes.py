@@ -46,6 +46,7 @@ from chalicelib.storage.keys import (
     deadline_part,
     deadline_shard,
     incident_key,
+    label_partition,
     partition,
     queue_facets,
     queue_sort_key,
@@ -226,7 +227,7 @@ class Update:
                 "Key": dump({"PK": request_pk(self.request_id), "SK": LABEL_FACET}),
                 "UpdateExpression": "SET QPK = :label, entity = :facet, id = :id",
                 "ExpressionAttributeValues": dump(
-                    {":label": f"LB#{label}", ":facet": "facet", ":id": self.request_id}
+                    {":label": label_partition(label), ":facet": "facet", ":id": self.request_id}
                 ),
             }
         }

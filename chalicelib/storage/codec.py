@@ -30,12 +30,16 @@ from chalicelib.storage.keys import (
     META,
     QUEUE_ALL,
     address_partition,
+    audit_key,
     contact_pointers,
     customer_pk,
     deadline_keys,
     deadline_part,
+    delay_notice_key,
     incident_pk,
     mail_identity_key,
+    message_id_key,
+    message_key,
     outbox_key,
     queue_facets,
     queue_sort_key,
@@ -258,8 +262,7 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
 
 def message_to_item(message: Message) -> dict[str, Any]:
     return {
-        "PK": request_pk(message.ticket_id),
-        "SK": f"MSG#{message.at}#{message.id}",
+        **message_key(message.ticket_id, message.at, message.id),
         "entity": "message",
         "id": message.id,
         "ticket_id": message.ticket_id,
@@ -274,7 +277,7 @@ def message_to_item(message: Message) -> dict[str, Any]:
 def message_id_marker(message: Message) -> dict[str, Any]:
     """Claims a message id on its request. Its sort key sorts before `B`, so a thread
     read (from `B`) skips it, as it skips the audit trail."""
-    return {"PK": request_pk(message.ticket_id), "SK": f"AKEY#{message.id}"}
+    return message_id_key(message.ticket_id, message.id)
 
 
 def message_from_item(item: Mapping[str, Any]) -> Message:
@@ -291,8 +294,7 @@ def message_from_item(item: Mapping[str, Any]) -> Message:
 
 def delay_to_item(notice: DelayNotice) -> dict[str, Any]:
     return {
-        "PK": request_pk(notice.ticket_id),
-        "SK": f"DELAY#{notice.posted_at}#{notice.id}",
+        **delay_notice_key(notice.ticket_id, notice.posted_at, notice.id),
         "entity": "delay_notice",
         "id": notice.id,
         "ticket_id": notice.ticket_id,
@@ -319,8 +321,7 @@ def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
 def audit_to_item(event: AuditEvent, partition: str | None = None) -> dict[str, Any]:
     """An audit event in its subject's partition (a request's, unless given)."""
     return {
-        "PK": partition or request_pk(event.ticket_id),
-        "SK": f"AUDIT#{event.at}#{event.id}",
+        **audit_key(partition or request_pk(event.ticket_id), event.at, event.id),
         "entity": "audit",
         "id": event.id,
         "ticket_id": event.ticket_id,

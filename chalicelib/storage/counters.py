@@ -9,13 +9,8 @@ from typing import Any
 
 from chalicelib.domain.tallies import Counter, Tally
 from chalicelib.storage.codec import dump, load
+from chalicelib.storage.keys import REPORT_PREFIX, report_key
 from chalicelib.storage.table import Table
-
-REPORT_PREFIX = "RPT#"
-
-
-def report_key(period: str, group: str, value: str, shard: int) -> dict[str, str]:
-    return {"PK": f"{REPORT_PREFIX}{period}", "SK": f"{group}#{value}#{shard:02d}"}
 
 
 def tally_updates(table: Table, tally: Tally) -> list[dict[str, Any]]:

@@ -9,29 +9,26 @@ requests linked to it are pointers in `ByContact` under `INC#<id>`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.domain.incidents import Incident, IncidentUpdate
 from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Page
 from chalicelib.storage import AlreadyRecorded, StaleState
-from chalicelib.storage.codec import audit_to_item, dump, load, outbox_to_item, ticket_from_item
+from chalicelib.storage.codec import audit_to_item, dump, outbox_to_item, ticket_from_item
 from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,
     CONTACT_INDEX,
-    decode_position_token,
-    encode_position_token,
+    INCIDENT_LINK,
+    LINKED_POSITION,
+    PAST_INCIDENT_POSITION,
     incident_key,
     incident_pk,
     incidents_partition,
     request_pk,
 )
-from chalicelib.storage.table import Table
-
-_LINKED_POSITION = re.compile(r"[0-9T:.+-]{20,40}#[TEC]-[0-9A-Z]{5,12}")
-_PAST_POSITION = re.compile(r"[0-9T:.+-]{20,40}#I-[0-9A-Z]{8,12}")
+from chalicelib.storage.table import Pager, Table
 
 
 def incident_to_item(incident: Incident) -> dict[str, Any]:
@@ -134,27 +131,23 @@ class DynamoIncidents:
         return [incident_from_item(i) for i in items]
 
     def past(self, limit: int, next_token: str | None) -> tuple[list[Incident], str | None]:
-        params: dict[str, Any] = {
-            "IndexName": BY_CUSTOMER_INDEX,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": dump({":pk": incidents_partition(False)}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_position_token(next_token, _PAST_POSITION)
-            incident_id = position.rsplit("#", 1)[1]
-            params["ExclusiveStartKey"] = dump(
-                {
-                    **incident_key(incident_id),
-                    "GSI1PK": incidents_partition(False),
-                    "GSI1SK": position,
-                }
-            )
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        token = encode_position_token(load(last)["GSI1SK"]) if last and items else None
+        partition_key = incidents_partition(False)
+        pager = Pager(
+            {
+                "IndexName": BY_CUSTOMER_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": partition_key},
+                "ScanIndexForward": False,
+            },
+            "GSI1SK",
+            PAST_INCIDENT_POSITION,
+            lambda at: {
+                **incident_key(at.rsplit("#", 1)[1]),
+                "GSI1PK": partition_key,
+                "GSI1SK": at,
+            },
+        )
+        items, token = self._table.page(pager, limit, next_token)
         return [incident_from_item(i) for i in items], token
 
     def claim_escalation(self, incident_id: str, entry_id: str) -> bool:
@@ -170,27 +163,23 @@ class DynamoIncidents:
 
     def linked(self, incident_id: str, limit: int, next_token: str | None) -> Page:
         """Requests linked to the incident, oldest first."""
-        params: dict[str, Any] = {
-            "IndexName": CONTACT_INDEX,
-            "KeyConditionExpression": "LPK = :pk",
-            "ExpressionAttributeValues": dump({":pk": incident_pk(incident_id)}),
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_position_token(next_token, _LINKED_POSITION)
-            request_id = position.rsplit("#", 1)[1]
-            params["ExclusiveStartKey"] = dump(
-                {
-                    "PK": request_pk(request_id),
-                    "SK": "@L#INC",
-                    "LPK": incident_pk(incident_id),
-                    "LSK": position,
-                }
-            )
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        token = encode_position_token(load(last)["LSK"]) if last and items else None
+        partition_key = incident_pk(incident_id)
+        pager = Pager(
+            {
+                "IndexName": CONTACT_INDEX,
+                "KeyConditionExpression": "LPK = :pk",
+                "ExpressionAttributeValues": {":pk": partition_key},
+            },
+            "LSK",
+            LINKED_POSITION,
+            lambda at: {
+                "PK": request_pk(at.rsplit("#", 1)[1]),
+                "SK": INCIDENT_LINK,
+                "LPK": partition_key,
+                "LSK": at,
+            },
+        )
+        items, token = self._table.page(pager, limit, next_token)
         return Page(tuple(ticket_from_item(i) for i in resolve(self._table, items)), token)
 
     def owe(self, entry: OutboxEntry) -> None:

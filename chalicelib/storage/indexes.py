@@ -8,23 +8,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.tickets import Page, Ticket
-from chalicelib.storage.codec import dump, load, ticket_from_item
+from chalicelib.storage.codec import dump, ticket_from_item
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     DUE_DEADLINES_INDEX,
     META,
     PENDING,
     QUEUE_INDEX,
+    QUEUE_POSITION,
     STATS_KEY,
     WARNED,
-    decode_position_token,
-    encode_position_token,
     partition,
     queue_partition,
     request_key,
     request_pk,
 )
-from chalicelib.storage.table import Table
+from chalicelib.storage.table import Pager, Table
 from chalicelib.timeutil import to_iso
 
 
@@ -70,32 +69,27 @@ class DynamoDeadlineIndex:
         label: str | None = None,
         flag: str | None = None,
     ) -> Page:
-        """One Query of `StaffQueue` in key order (see `sla.queue`); a filtered page reads
+        """One Query of `StaffQueue` in key order (see `domain.queue`); a filtered page reads
         its facet's partition and then its requests in one BatchGetItem."""
         partition_key, sort_key = queue_partition(channel, label, flag)
-        params: dict[str, Any] = {
-            "IndexName": QUEUE_INDEX,
-            "KeyConditionExpression": "QPK = :pk",
-            "ExpressionAttributeValues": dump({":pk": partition_key}),
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_position_token(next_token)
-            request_id = position.rsplit("#", 1)[1]
-            params["ExclusiveStartKey"] = dump(
-                {
-                    "PK": request_pk(request_id),
-                    "SK": sort_key,
-                    "QPK": partition_key,
-                    "QSK": position,
-                }
-            )
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
+        pager = Pager(
+            {
+                "IndexName": QUEUE_INDEX,
+                "KeyConditionExpression": "QPK = :pk",
+                "ExpressionAttributeValues": {":pk": partition_key},
+            },
+            "QSK",
+            QUEUE_POSITION,
+            lambda at: {
+                "PK": request_pk(at.rsplit("#", 1)[1]),
+                "SK": sort_key,
+                "QPK": partition_key,
+                "QSK": at,
+            },
+        )
+        items, token = self._table.page(pager, limit, next_token)
         if sort_key != META:
             items = resolve(self._table, items)
-        last = response.get("LastEvaluatedKey")
-        token = encode_position_token(load(last)["QSK"]) if last and items else None
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
 
     def open_count(self) -> int:

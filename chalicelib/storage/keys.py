@@ -25,7 +25,7 @@
 `ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
 requests by time. `DueDeadlines` (GSI2PK = <part>#<shard>, GSI2SK = <due_at>#<id>) is
 sparse: only official requests still waiting for a staff answer carry its attributes.
-The partition says what the clock is owed next (`sla.deadlines.Duty`), so that one
+The partition says what the clock is owed next (`domain.clock.Duty`), so that one
 sweep reads an item only when an action on it is due:
 
 | part | requests                                   | the sweep reads          |
@@ -37,7 +37,7 @@ sweep reads an item only when an action on it is due:
 Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
 and part, and the cost follows the due deadlines, not the table.
 
-`StaffQueue` (QPK, QSK) is the one staff queue (`sla.queue`): QSK is
+`StaffQueue` (QPK, QSK) is the one staff queue (`domain.queue`): QSK is
 `<tier>#<instant>#<id>` and exists only while the request waits for staff, so the index
 holds nothing else. The request item sits in partition `QUEUE`; a filtered queue reads
 the partition of one facet (`CH#<channel>`, `LB#<label>`, `FL#<flag>`), whose small
@@ -63,7 +63,6 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.clock import Duty, duty
@@ -79,12 +78,24 @@ CONTACT_INDEX = "ByContact"
 QUEUE_ALL = "QUEUE"
 META = "META"
 STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
+# Sort-key prefixes of the items in a request's partition (the table above).
+MESSAGE_PREFIX, MESSAGE_ID_PREFIX, DELAY_PREFIX = "MSG#", "AKEY#", "DELAY#"
+FILE_PREFIX, AUDIT_PREFIX, QUOTE_PREFIX = "FILE#", "AUDIT#", "QUOTE#"
+REPORT_PREFIX = "RPT#"  # report counters: RPT#<period>, <group>#<value>#<shard>
 CORRECTIONS_PK = "CORRECTIONS"
 
 # A page token holds one position of about 60 characters; anything longer is not ours.
 MAX_TOKEN_CHARS = 512
-# A position: `<ISO instant>#<request id>`, as the index sort keys are written.
-_POSITION = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#" + REQUEST_ID)
+# The positions a page token may hold, one per paged query: an index sort key (or a
+# table sort key) as written, never a partition (that comes from the caller).
+_INSTANT = r"\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00"
+CUSTOMER_POSITION = re.compile(_INSTANT + "#" + REQUEST_ID)
+QUEUE_POSITION = re.compile(r"[0-2]#" + _INSTANT + "#" + REQUEST_ID)
+# A lookup position: the index sort key and the item it is on (a request or a pointer).
+CONTACT_POSITION = re.compile(_INSTANT + "#" + REQUEST_ID + r"\|(?:META|@L#DOM|@L#SITE)")
+AUDIT_POSITION = re.compile(r"AUDIT#" + _INSTANT + r"#E-[0-9A-Z]{5,16}")
+LINKED_POSITION = re.compile(r"[0-9T:.+-]{20,40}#[TEC]-[0-9A-Z]{5,12}")
+PAST_INCIDENT_POSITION = re.compile(r"[0-9T:.+-]{20,40}#I-[0-9A-Z]{8,12}")
 
 PENDING, WARNED, LATE = "P", "W", "L"
 OUTBOX_SHARDS = 4
@@ -118,6 +129,35 @@ def send_allowance_key(address: str) -> dict[str, str]:
 
 def suppression_key(address: str) -> dict[str, str]:
     return {"PK": f"SUPPRESS#{address.lower()}", "SK": "ADDRESS"}
+
+
+def message_key(request_id: str, at: str, message_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": f"{MESSAGE_PREFIX}{at}#{message_id}"}
+
+
+def message_id_key(request_id: str, message_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": f"{MESSAGE_ID_PREFIX}{message_id}"}
+
+
+def delay_notice_key(request_id: str, posted_at: str, notice_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": f"{DELAY_PREFIX}{posted_at}#{notice_id}"}
+
+
+def attachment_key(request_id: str, attachment_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": f"{FILE_PREFIX}{attachment_id}"}
+
+
+def audit_key(partition_key: str, at: str, event_id: str) -> dict[str, str]:
+    """An audit event in a request's (`REQ#`) or an incident's (`INC#`) partition."""
+    return {"PK": partition_key, "SK": f"{AUDIT_PREFIX}{at}#{event_id}"}
+
+
+def quote_key(request_id: str, quote_id: str) -> dict[str, str]:
+    return {"PK": request_pk(request_id), "SK": f"{QUOTE_PREFIX}{quote_id}"}
+
+
+def report_key(period: str, group: str, value: str, shard: int) -> dict[str, str]:
+    return {"PK": f"{REPORT_PREFIX}{period}", "SK": f"{group}#{value}#{shard:02d}"}
 
 
 def outbox_key(entry_id: str, due_at: str) -> dict[str, str]:
@@ -159,9 +199,13 @@ def queue_sort_key(position: str | None, request_id: str) -> str | None:
 LABEL_FACET = "@Q#LB"
 
 
+def label_partition(label: str) -> str:
+    return f"LB#{label}"
+
+
 def queue_facets(channel: str, label: str, flags: tuple[str, ...]) -> dict[str, str]:
     """The facet items of a request (sort key → the queue partition it stands in)."""
-    facets = {"@Q#CH": f"CH#{channel}", LABEL_FACET: f"LB#{label}"}
+    facets = {"@Q#CH": f"CH#{channel}", LABEL_FACET: label_partition(label)}
     facets.update({f"@Q#FL#{flag}": f"FL#{flag}" for flag in flags})
     return facets
 
@@ -171,7 +215,7 @@ def queue_partition(channel: str | None, label: str | None, flag: str | None) ->
     if channel:
         return f"CH#{channel}", "@Q#CH"
     if label:
-        return f"LB#{label}", "@Q#LB"
+        return label_partition(label), LABEL_FACET
     if flag:
         return f"FL#{flag}", f"@Q#FL#{flag}"
     return QUEUE_ALL, META
@@ -210,23 +254,17 @@ def contact_pointers(address: str | None, site: str | None) -> dict[str, str]:
     return pointers
 
 
-_QUEUE_POSITION = re.compile(r"[0-2]#\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#" + REQUEST_ID)
-
-
-# A lookup position: the index sort key and the item it is on (a request or a pointer).
-CONTACT_POSITION = re.compile(
-    r"\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#" + REQUEST_ID + r"\|(?:META|@L#DOM|@L#SITE)"
-)
-
-
 def encode_position_token(position: str) -> str:
+    """The one page-token codec: a position, as URL-safe base64 of a little JSON."""
     return _b64({"q": position})
 
 
-def decode_position_token(token: str, pattern: re.Pattern[str] | None = None) -> str:
+def decode_position_token(token: str, pattern: re.Pattern[str]) -> str:
+    """The position in a token this API issued for the query `pattern` belongs to, or
+    400 `invalid_next`: a forged, foreign or oversized token never reaches a key."""
     data = _unb64(token)
     position = data.get("q") if isinstance(data, dict) else None
-    if not isinstance(position, str) or not (pattern or _QUEUE_POSITION).fullmatch(position):
+    if not isinstance(position, str) or not pattern.fullmatch(position):
         raise _not_ours()
     return position
 
@@ -248,31 +286,3 @@ def _unb64(token: str) -> Any:
 
 def _not_ours() -> InvalidInput:
     return InvalidInput("invalid_next", "the `next` token is not one this API issued")
-
-
-def encode_page_token(item: Mapping[str, Any]) -> str:
-    """Only the position goes in the token; the partition is rebuilt from the caller."""
-    return _b64({"k": item["GSI1SK"]})
-
-
-def decode_page_token(token: str) -> str:
-    data = _unb64(token)
-    position = data.get("k") if isinstance(data, dict) else None
-    if not isinstance(position, str) or not _POSITION.fullmatch(position):
-        raise _not_ours()
-    return position
-
-
-_AUDIT_POSITION = re.compile(r"AUDIT#\d{4}-\d\d-\d\dT[0-9:.]{8,16}\+00:00#E-[0-9A-Z]{5,16}")
-
-
-def encode_audit_token(sort_key: str) -> str:
-    return _b64({"a": sort_key})
-
-
-def decode_audit_token(token: str) -> str:
-    data = _unb64(token)
-    position = data.get("a") if isinstance(data, dict) else None
-    if not isinstance(position, str) or not _AUDIT_POSITION.fullmatch(position):
-        raise _not_ours()
-    return position

@@ -11,12 +11,8 @@ from chalicelib.domain.quotes import Quote, Revision, Step, Terms
 from chalicelib.domain.tickets import AuditEvent
 from chalicelib.storage import AlreadyRecorded, StaleState
 from chalicelib.storage.codec import audit_to_item, dump
-from chalicelib.storage.keys import request_key, request_pk
+from chalicelib.storage.keys import QUOTE_PREFIX, quote_key, request_key, request_pk
 from chalicelib.storage.table import Table
-
-
-def quote_key(ticket_id: str, quote_id: str) -> dict[str, str]:
-    return {"PK": request_pk(ticket_id), "SK": f"QUOTE#{quote_id}"}
 
 
 def quote_to_item(quote: Quote) -> dict[str, Any]:
@@ -87,7 +83,7 @@ class DynamoQuotes:
     def for_ticket(self, ticket_id: str) -> list[Quote]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :q)",
-            ExpressionAttributeValues=dump({":pk": request_pk(ticket_id), ":q": "QUOTE#"}),
+            ExpressionAttributeValues=dump({":pk": request_pk(ticket_id), ":q": QUOTE_PREFIX}),
             ConsistentRead=True,
         )
         return sorted((quote_from_item(i) for i in items), key=lambda q: (q.created_at, q.id))

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.storage.codec import dump, load
+from chalicelib.storage.keys import decode_position_token, encode_position_token
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One paged Query, and how its `next` token maps to where the next page starts.
+
+    Only a position goes in the token (`at`, the sort attribute's value, or what
+    `position_of` makes of the last item), checked against `pattern`; the partition
+    always comes from the caller, so a token cannot open another partition."""
+
+    query: Mapping[str, Any]  # IndexName, KeyConditionExpression, values (plain), order
+    at: str  # the attribute whose value is the position
+    pattern: re.Pattern[str]
+    start: Callable[[str], dict[str, Any]]  # the ExclusiveStartKey of a position
+    position_of: Callable[[dict[str, Any]], str] | None = None
 
 
 class Table:
@@ -77,6 +95,25 @@ class Table:
 
     def query(self, **params: Any) -> dict[str, Any]:
         return dict(self.client.query(TableName=self.name, **params))
+
+    def page(
+        self, pager: Pager, limit: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of `pager`'s Query and the token of the next (None after the last)."""
+        params = dict(pager.query)
+        params["ExpressionAttributeValues"] = dump(params["ExpressionAttributeValues"])
+        params["Limit"] = limit
+        if next_token:
+            position = decode_position_token(next_token, pager.pattern)
+            params["ExclusiveStartKey"] = dump(pager.start(position))
+        response = self.query(**params)
+        items = [load(item) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        if not (last and items):
+            return items, None
+        last_key = load(last)
+        position = pager.position_of(last_key) if pager.position_of else str(last_key[pager.at])
+        return items, encode_position_token(position)
 
     def query_all(self, **params: Any) -> Iterator[dict[str, Any]]:
         params["TableName"] = self.name

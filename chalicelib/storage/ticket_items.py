@@ -26,7 +26,7 @@ from chalicelib.storage import (
     RecordReply,
     StaleState,
 )
-from chalicelib.storage.attachment_items import attachment_from_item, attachment_key
+from chalicelib.storage.attachment_items import attachment_from_item
 from chalicelib.storage.changes import Update, link_count, open_counter
 from chalicelib.storage.codec import (
     audit_from_item,
@@ -45,26 +45,26 @@ from chalicelib.storage.codec import (
 from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
+    AUDIT_POSITION,
+    AUDIT_PREFIX,
     BY_CUSTOMER_INDEX,
     CONTACT_INDEX,
     CONTACT_POSITION,
     CORRECTIONS_PK,
+    CUSTOMER_POSITION,
     META,
     address_partition,
+    attachment_key,
     customer_pk,
     deadline_part,
-    decode_audit_token,
-    decode_page_token,
-    decode_position_token,
+    delay_notice_key,
     domain_partition,
-    encode_audit_token,
-    encode_page_token,
-    encode_position_token,
     mail_identity_key,
+    message_key,
     request_key,
     request_pk,
 )
-from chalicelib.storage.table import Table
+from chalicelib.storage.table import Pager, Table
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
 
@@ -208,28 +208,23 @@ class DynamoTickets:
         return self._table.transact(entries) is None
 
     def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
-        params: dict[str, Any] = {
-            "IndexName": BY_CUSTOMER_INDEX,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": dump({":pk": customer_pk(sub)}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_page_token(next_token)
-            request_id = position.rsplit("#", 1)[1]
-            params["ExclusiveStartKey"] = dump(
-                {
-                    "PK": request_pk(request_id),
-                    "SK": META,
-                    "GSI1PK": customer_pk(sub),
-                    "GSI1SK": position,
-                }
-            )
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        token = encode_page_token(load(last)) if last and items else None
+        partition_key = customer_pk(sub)
+        pager = Pager(
+            {
+                "IndexName": BY_CUSTOMER_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": partition_key},
+                "ScanIndexForward": False,
+            },
+            "GSI1SK",
+            CUSTOMER_POSITION,
+            lambda at: {
+                **request_key(at.rsplit("#", 1)[1]),
+                "GSI1PK": partition_key,
+                "GSI1SK": at,
+            },
+        )
+        items, token = self._table.page(pager, limit, next_token)
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
 
     def by_contact(
@@ -239,24 +234,19 @@ class DynamoTickets:
             partition_key, sort_key = address_partition(address), META
         else:
             partition_key, sort_key = domain_partition(domain or ""), ""
-        params: dict[str, Any] = {
-            "IndexName": CONTACT_INDEX,
-            "KeyConditionExpression": "LPK = :pk",
-            "ExpressionAttributeValues": dump({":pk": partition_key}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_position_token(next_token, CONTACT_POSITION)
-            start = self._contact_start(partition_key, sort_key, position)
-            params["ExclusiveStartKey"] = dump(start)
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        token = None
-        if last and items:
-            last_item = load(last)
-            token = encode_position_token(f"{last_item['LSK']}|{last_item['SK']}")
+        pager = Pager(
+            {
+                "IndexName": CONTACT_INDEX,
+                "KeyConditionExpression": "LPK = :pk",
+                "ExpressionAttributeValues": {":pk": partition_key},
+                "ScanIndexForward": False,
+            },
+            "LSK",
+            CONTACT_POSITION,
+            lambda at: self._contact_start(partition_key, sort_key, at),
+            lambda last: f"{last['LSK']}|{last['SK']}",
+        )
+        items, token = self._table.page(pager, limit, next_token)
         if sort_key != META:
             items = resolve(self._table, items)
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
@@ -289,9 +279,9 @@ class DynamoTickets:
         self, request_id: str, item: Message | DelayNotice, delivery: Delivery
     ) -> None:
         if isinstance(item, Message):
-            key = {"PK": request_pk(request_id), "SK": f"MSG#{item.at}#{item.id}"}
+            key = message_key(request_id, item.at, item.id)
         else:
-            key = {"PK": request_pk(request_id), "SK": f"DELAY#{item.posted_at}#{item.id}"}
+            key = delay_notice_key(request_id, item.posted_at, item.id)
         self._table.update(
             key, "SET delivery = :d", "attribute_exists(PK)", {":d": delivery.to_dict()}
         )
@@ -319,18 +309,17 @@ class DynamoTickets:
     def events(
         self, request_id: str, limit: int, next_token: str | None
     ) -> tuple[list[AuditEvent], str | None]:
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :audit)",
-            "ExpressionAttributeValues": dump({":pk": request_pk(request_id), ":audit": "AUDIT#"}),
-            "Limit": limit,
-        }
-        if next_token:
-            position = decode_audit_token(next_token)
-            params["ExclusiveStartKey"] = dump({"PK": request_pk(request_id), "SK": position})
-        response = self._table.query(**params)
-        items = [load(i) for i in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        token = encode_audit_token(load(last)["SK"]) if last and items else None
+        partition_key = request_pk(request_id)
+        pager = Pager(
+            {
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :audit)",
+                "ExpressionAttributeValues": {":pk": partition_key, ":audit": AUDIT_PREFIX},
+            },
+            "SK",
+            AUDIT_POSITION,
+            lambda at: {"PK": partition_key, "SK": at},
+        )
+        items, token = self._table.page(pager, limit, next_token)
         return [audit_from_item(i) for i in items], token
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
@@ -338,7 +327,9 @@ class DynamoTickets:
             audit_from_item(item)
             for item in self._table.query_all(
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :audit)",
-                ExpressionAttributeValues=dump({":pk": request_pk(request_id), ":audit": "AUDIT#"}),
+                ExpressionAttributeValues=dump(
+                    {":pk": request_pk(request_id), ":audit": AUDIT_PREFIX}
+                ),
             )
         ]
 

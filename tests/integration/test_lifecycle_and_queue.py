@@ -382,7 +382,7 @@ def test_status_and_lookup_over_http(api: Api) -> None:
 
 def test_the_queue_index_always_matches_the_requests_state(rt: Runtime, clock: Clock) -> None:
     """80 seeded random steps; after each, every queue (whole and by facet) read from
-    the index equals the order `sla.queue` derives from each request's stored state."""
+    the index equals the order `domain.queue` derives from each request's stored state."""
     import random
 
     from chalicelib.domain.queue import queue_label, queue_position

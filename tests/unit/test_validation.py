@@ -69,7 +69,8 @@ from chalicelib.intake.chat import parse_transcript  # noqa: E402
 from chalicelib.staff.forms import parse_delay_notice_request  # noqa: E402
 from chalicelib.storage.keys import (  # noqa: E402
     CONTACT_POSITION,
-    decode_page_token,
+    CUSTOMER_POSITION,
+    QUEUE_POSITION,
     decode_position_token,
 )
 
@@ -139,12 +140,12 @@ def test_huge_or_hand_made_page_tokens_are_400() -> None:
     import base64
     import json
 
-    huge = base64.urlsafe_b64encode(json.dumps({"k": "x" * 5000 + "#T-ABCDE"}).encode()).decode()
-    forged = base64.urlsafe_b64encode(json.dumps({"k": "y" * 900 + "#T-ABCDE"}).encode()).decode()
+    huge = base64.urlsafe_b64encode(json.dumps({"q": "x" * 5000 + "#T-ABCDE"}).encode()).decode()
+    forged = base64.urlsafe_b64encode(json.dumps({"q": "y" * 900 + "#T-ABCDE"}).encode()).decode()
     queue = base64.urlsafe_b64encode(json.dumps({"q": "9#" + "z" * 90}).encode()).decode()
     meta = "2026-12-01T10:00:00.000+00:00#T-ABCDE|@Q#CH"  # not a lookup position
     contact = base64.urlsafe_b64encode(json.dumps({"q": meta}).encode()).decode()
     for token in (huge, forged):
-        assert reason(decode_page_token, token) == "invalid_next"
-    assert reason(decode_position_token, queue) == "invalid_next"
+        assert reason(decode_position_token, token, CUSTOMER_POSITION) == "invalid_next"
+    assert reason(decode_position_token, queue, QUEUE_POSITION) == "invalid_next"
     assert reason(decode_position_token, contact, CONTACT_POSITION) == "invalid_next"
