@@ -21,13 +21,8 @@ from chalice.app import (
 from chalicelib import http, observability as obs
 from chalicelib.config import settings_from
 from chalicelib.domain.identity import Principal, require_staff
-from chalicelib.errors import PayloadTooLarge
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
-from chalicelib.intake.chat import (
-    MAX_BODY_BYTES as CHAT_MAX_BYTES,
-    parse_transcript,
-    verify_signature,
-)
+from chalicelib.intake.chat import signed_transcript
 from chalicelib.lifecycle import parse_status
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
@@ -132,11 +127,10 @@ def api(
     return register
 
 
-def created(body: dict[str, Any], path: str) -> Response:
-    """201 with `Location`: messages, answers and notices are read in their request's
-    thread, which is where it points."""
-    headers: dict[str, str | list[str]] = {"Location": http.location(current(), path)}
-    return http.json_response(body, 201, headers)
+def created(body: dict[str, Any], path: str, *, replayed: bool = False) -> Response:
+    """201 with `Location` (messages, answers and notices point at their request's
+    thread); `Idempotent-Replayed` when this is the first answer again."""
+    return http.created(current(), body, path, replayed=replayed)
 
 
 def _body() -> dict[str, Any]:
@@ -153,11 +147,7 @@ def create_ticket(who: Principal) -> Response:
     new = parse_new_ticket(_body())
     key = current().headers.get("idempotency-key")
     body, new_ticket = runtime().cabinet.create_ticket(who, new, key, app.lambda_context)
-    location = http.location(current(), f"/tickets/{body['id']}")
-    headers: dict[str, str | list[str]] = {"Location": location}
-    if not new_ticket:
-        headers["Idempotent-Replayed"] = "true"
-    return http.json_response(body, 201, headers)
+    return created(body, f"/tickets/{body['id']}", replayed=not new_ticket)
 
 
 @api("GET", "/tickets")
@@ -221,22 +211,12 @@ def rate_ticket(who: Principal, ticket_id: str) -> Response:
     return http.json_response(ticket.to_api())
 
 
-PAGE_HEADERS: dict[str, str | list[str]] = {
-    "Content-Type": "text/html; charset=utf-8",
-    # A page of our own HTML only: no script at all, forms back to this address.
-    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
 @api("GET", "/ratings/{token}", access="anyone")
 def rating_link(token: str) -> Response:
     """The page a one-click rating link in a solved notification opens."""
     ticket = runtime().ratings.request_of(token)
     score = query().get("score")
-    return Response(body=rating_page(ticket, score), status_code=200, headers=PAGE_HEADERS)
+    return http.page_response(rating_page(ticket, score))
 
 
 @api(
@@ -251,7 +231,7 @@ def rate_by_link(token: str) -> Response:
     rating = parse_rating_form(raw_body(), kind, runtime().settings.max_body_bytes)
     ticket = runtime().ratings.rate_by_link(token, rating)
     if kind.startswith("application/x-www-form-urlencoded"):
-        return Response(body=rating_page(ticket, None, done=True), headers=PAGE_HEADERS)
+        return http.page_response(rating_page(ticket, None, done=True))
     return http.json_response({"id": ticket.id, "rating": ticket.rating})
 
 
@@ -364,35 +344,16 @@ def openapi() -> Response:
 
 @api("GET", "/support/hours", access="anyone")
 def support_hours() -> Response:
-    params = query()
-    hours = runtime().hours
-    at = http.instant_param(params.get("at"))
-    channels = {
-        name: {"open": c.open, "next_open": c.next_open.isoformat() if c.next_open else None}
-        for name, c in hours.channels(at).items()
-    }
-    return http.json_response(
-        {"timezone": hours.timezone, "at": at.isoformat(), "channels": channels}
-    )
+    at = http.instant_param(query().get("at"))
+    return http.json_response(runtime().hours.to_api(at))
 
 
 @api("POST", "/chat/transcripts", access="anyone")
 def chat_transcript() -> Response:
-    request = current()
-    raw = raw_body() or b""
-    if len(raw) > CHAT_MAX_BYTES:
-        raise PayloadTooLarge(
-            "body_too_large", "a transcript is at most 2 MB", limit=CHAT_MAX_BYTES
-        )
-    verify_signature(runtime().chat_secret(), raw, request.headers.get("x-signature"))
-    transcript = parse_transcript(parse_json_object(raw, CHAT_MAX_BYTES))
+    signature = current().headers.get("x-signature")
+    transcript = signed_transcript(raw_body(), runtime().chat_secret(), signature)
     body, new = runtime().chat.record(transcript)
-    headers: dict[str, str | list[str]] = {
-        "Location": http.location(request, f"/tickets/{body['id']}")
-    }
-    if not new:
-        headers["Idempotent-Replayed"] = "true"
-    return http.json_response(body, 201, headers)
+    return created(body, f"/tickets/{body['id']}", replayed=not new)
 
 
 def _preflight_view(methods: list[str]) -> Callable[..., Response]:

@@ -17,34 +17,18 @@ in no queue at all.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",  # moto only
-    AWS_DEFAULT_REGION="eu-central-1",
-    POWERTOOLS_METRICS_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from _moto import moto_tables  # the path, moto and the tables
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from chalicelib.domain.tickets import Origin, Scope, Sla, Ticket  # noqa: E402
-from chalicelib.storage.codec import index_items, ticket_to_item  # noqa: E402
-from chalicelib.storage.dynamo import dynamo_store  # noqa: E402
-from chalicelib.storage.table import Table  # noqa: E402
-from chalicelib.timeutil import to_iso  # noqa: E402
-from devtools.resources import create_tables  # noqa: E402
+from chalicelib.domain.tickets import Origin, Scope, Sla, Ticket
+from chalicelib.storage.codec import index_items, ticket_to_item
+from chalicelib.storage.dynamo import dynamo_store
+from chalicelib.storage.table import Table
+from chalicelib.timeutil import to_iso
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LABELS = ("outage", "consultation", "paid_admin", "out_of_scope")
@@ -113,9 +97,7 @@ def seed(table: Table, count: int) -> None:
 
 
 def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float]]:
-    with mock_aws():
-        raw = boto3.client("dynamodb", region_name="eu-central-1")
-        create_tables(raw, {"SUPPORT_TABLE_NAME": "bench", "IDEMPOTENCY_TABLE_NAME": "bench-i"})
+    with moto_tables() as raw:
         client = CountingClient(raw)
         store = dynamo_store(client, "bench")
         seed(Table(raw, "bench"), size)

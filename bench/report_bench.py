@@ -13,34 +13,18 @@ the same number of items.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",  # moto only
-    AWS_DEFAULT_REGION="eu-central-1",
-    POWERTOOLS_METRICS_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from _moto import moto_tables  # the path, moto and the tables
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from chalicelib.domain.tallies import SHARDS, tally  # noqa: E402
-from chalicelib.domain.tickets import Scope, Ticket  # noqa: E402
-from chalicelib.reports import ReportQuery  # noqa: E402
-from chalicelib.storage.codec import dump, load  # noqa: E402
-from chalicelib.storage.counters import DynamoReports, tally_updates  # noqa: E402
-from chalicelib.storage.table import Table  # noqa: E402
-from devtools.resources import create_tables  # noqa: E402
+from chalicelib.domain.tallies import SHARDS, tally
+from chalicelib.domain.tickets import Scope, Ticket
+from chalicelib.reports import ReportQuery
+from chalicelib.storage.codec import dump, load
+from chalicelib.storage.counters import DynamoReports, tally_updates
+from chalicelib.storage.table import Table
 
 START = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 TZ = "Europe/Moscow"
@@ -113,11 +97,7 @@ def seed(table: Table, days: int, per_day: int, rng: random.Random) -> int:
 
 def measure(days_list: list[int], per_day: int, total_days: int) -> list[tuple[Any, ...]]:
     rows = []
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-central-1")
-        create_tables(
-            client, {"SUPPORT_TABLE_NAME": "bench", "IDEMPOTENCY_TABLE_NAME": "bench-idem"}
-        )
+    with moto_tables() as client:
         counting = CountingClient(client)
         table = Table(counting, "bench")
         events = seed(Table(client, "bench"), total_days, per_day, random.Random(24))

@@ -14,35 +14,21 @@ each transaction's parts as single conditional calls instead.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",  # moto only
-    AWS_DEFAULT_REGION="eu-central-1",
-    POWERTOOLS_METRICS_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from _moto import moto_tables  # the path, moto and the tables
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from chalicelib.domain.clock import first_response_deadline  # noqa: E402
-from chalicelib.domain.tickets import Scope, Ticket  # noqa: E402
-from chalicelib.sla.sweep import Sweeper  # noqa: E402
-from chalicelib.storage.codec import dump, ticket_to_item  # noqa: E402
-from chalicelib.storage.dynamo import dynamo_store  # noqa: E402
-from chalicelib.timeutil import to_iso  # noqa: E402
-from devtools.resources import create_tables  # noqa: E402
+from chalicelib.domain.clock import first_response_deadline
+from chalicelib.domain.tickets import Scope, Ticket
+from chalicelib.outbound.delivery import Dispatcher, publishing
+from chalicelib.outbound.routing import BREACH, WARNING
+from chalicelib.sla.sweep import Sweeper
+from chalicelib.storage.codec import dump, ticket_to_item
+from chalicelib.storage.dynamo import dynamo_store
+from chalicelib.timeutil import to_iso
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -60,13 +46,6 @@ class CountingClient:
         self.scanned += response.get("ScannedCount", response.get("Count", 0))
         self.queries += 1
         return response
-
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
-        for entry in TransactItems:
-            if "Update" in entry:
-                self._client.update_item(**entry["Update"])
-            else:
-                self._client.put_item(**entry["Put"])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -116,16 +95,16 @@ def seed(client: Any, table: str, total: int, due: int) -> None:
 
 
 def run(total: int, due: int) -> None:
-    with mock_aws():
-        raw = boto3.client("dynamodb", region_name="eu-central-1")
-        create_tables(raw, {"SUPPORT_TABLE_NAME": "bench", "IDEMPOTENCY_TABLE_NAME": "bench-i"})
+    with moto_tables() as raw:
         started = time.perf_counter()
         seed(raw, "bench", total, due)
         seeded = time.perf_counter() - started
         client = CountingClient(raw)
         publisher = Recorder()
         store = dynamo_store(client, "bench")
-        sweeper = Sweeper(store.tickets, store.deadlines, publisher, "arn:bench", lambda: NOW, 15)
+        topics = {WARNING: "arn:bench", BREACH: "arn:bench"}
+        dispatcher = Dispatcher(store.outbox, publishing(publisher, topics), lambda: NOW)
+        sweeper = Sweeper(store.tickets, store.deadlines, dispatcher, lambda: NOW, 15)
         started = time.perf_counter()
         report = sweeper.run(NOW)
         elapsed = time.perf_counter() - started

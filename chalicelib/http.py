@@ -92,6 +92,29 @@ def json_response(
     )
 
 
+PAGE_HEADERS: dict[str, str | list[str]] = {
+    "Content-Type": "text/html; charset=utf-8",
+    # A page of our own HTML only: no script at all, forms back to this address.
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def created(request: Request, body: Any, path: str, *, replayed: bool = False) -> Response:
+    """201 with `Location`, and `Idempotent-Replayed: true` for a replayed create."""
+    headers: dict[str, str | list[str]] = {"Location": location(request, path)}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(body, 201, headers)
+
+
+def page_response(body: str, status: int = 200) -> Response:
+    """An HTML page of our own (the rating page): no script, never cached."""
+    return Response(body=body, status_code=status, headers=PAGE_HEADERS)
+
+
 def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
     """Map domain errors to their 4xx and anything unexpected to a logged 500."""
 

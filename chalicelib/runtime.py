@@ -25,8 +25,8 @@ from chalicelib.admin.quote_desk import QuoteDesk
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import Settings, settings_from
+from chalicelib.domain.hours import SupportHours
 from chalicelib.domain.tickets import Scope, Ticket
-from chalicelib.hours import SupportHours
 from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport

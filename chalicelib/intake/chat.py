@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.hours import SupportHours
 from chalicelib.domain.tickets import Origin, Status, Ticket
-from chalicelib.errors import InvalidInput, Unauthenticated
-from chalicelib.hours import SupportHours
+from chalicelib.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from chalicelib.ids import chat_ticket_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
 from chalicelib.timeutil import parse_iso, to_iso
-from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.validation import parse_json_object, reject_unknown_fields, text_field
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGES = 2_000
@@ -72,6 +72,17 @@ def _instant(value: Any, name: str) -> datetime:
         raise InvalidInput(
             f"invalid_{name}", f"`{name}` must be an ISO 8601 time with an offset", field=name
         ) from None
+
+
+def signed_transcript(raw: bytes, secret: bytes, signature: str | None) -> Transcript:
+    """`POST /chat/transcripts`: at most 2 MB (413), signed by the platform (401), and
+    a valid transcript (400), checked in that order before anything is written."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            "body_too_large", "a transcript is at most 2 MB", limit=MAX_BODY_BYTES
+        )
+    verify_signature(secret, raw, signature)
+    return parse_transcript(parse_json_object(raw, MAX_BODY_BYTES))
 
 
 def parse_transcript(body: dict[str, Any]) -> Transcript:

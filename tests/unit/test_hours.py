@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.hours import SupportHours
+from chalicelib.domain.hours import SupportHours
 
 MSK = ZoneInfo("Europe/Moscow")
 hours = SupportHours("Europe/Moscow")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ALWAYS_OPEN = ("cabinet", "email")
@@ -70,3 +71,11 @@ class SupportHours:
 
     def channels(self, at: datetime) -> dict[str, ChannelHours]:
         return {c: ChannelHours(self.is_staffed(c, at), self.next_open(c, at)) for c in CHANNELS}
+
+    def to_api(self, at: datetime) -> dict[str, Any]:
+        """`GET /support/hours`: each channel open or not at `at`, and when it opens."""
+        channels = {
+            name: {"open": c.open, "next_open": c.next_open.isoformat() if c.next_open else None}
+            for name, c in self.channels(at).items()
+        }
+        return {"timezone": self.timezone, "at": at.isoformat(), "channels": channels}
