@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.people import StaffRef, display_name
 from chalicelib.domain.tickets import Ticket
 from chalicelib.errors import Forbidden, NotFound, Unauthenticated
 
@@ -20,10 +21,15 @@ class Principal:
     sub: str
     email: str | None
     groups: frozenset[str]
+    name: str | None = None  # the token's `name` claim, where the pool has one
 
     @property
     def is_staff(self) -> bool:
         return STAFF_GROUP in self.groups
+
+    def ref(self) -> StaffRef:
+        """This staff member as messages, notes and the audit trail name them."""
+        return StaffRef(self.sub, display_name(self.name, self.email, "Support"), self.email)
 
 
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
@@ -40,10 +46,12 @@ def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     if claims.get("token_use") not in (None, "id"):
         raise Unauthenticated("unauthenticated", "an ID token is required")
     email = claims.get("email")
+    name = claims.get("name")
     return Principal(
         sub=sub,
         email=email if isinstance(email, str) and email else None,
         groups=parse_groups(claims.get("cognito:groups")),
+        name=name.strip()[:100] if isinstance(name, str) and name.strip() else None,
     )
 
 

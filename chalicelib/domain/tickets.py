@@ -12,9 +12,13 @@ from chalicelib.domain.attachments import (
     AttachmentState as AttachmentState,
     StoredAttachment as StoredAttachment,
 )
+from chalicelib.domain.people import StaffRef
+from chalicelib.domain.scope import Evidence as Evidence, KbArticle as KbArticle, Scope as Scope
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
+MessageKind = Literal["message", "note"]
+MessageSide = Literal["customer", "staff"]
 SlaState = Literal["pending", "warned", "breached", "met", "delayed", "withdrawn"]
 Status = Literal["open", "answered", "solved", "closed"]  # API.md, ticket lifecycle
 # What the e-mail intake made of a mail (parse-email and the record's `disposition`).
@@ -48,68 +52,6 @@ class Delivery:
         if not data:
             return None
         return cls(data["state"], data.get("to"), data["at"], data.get("reason"))
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Why a label or flag was given: the cue that fired and where."""
-
-    kind: str  # "label", "sub" or "flag"
-    name: str  # the label, sub-label or flag it supports
-    rule: str  # the SPEC.md rule, e.g. "R3.1"
-    cue: str  # the rule-data cue that matched
-    field: str  # "subject" or "text"
-    match: str  # the words of the request that matched
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "rule": self.rule,
-            "cue": self.cue,
-            "field": self.field,
-            "match": self.match,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Evidence:
-        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One scope label per request, its sub-label, flags and the evidence (SPEC.md)."""
-
-    label: str
-    sub: str | None = None
-    flags: tuple[str, ...] = ()
-    evidence: tuple[Evidence, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "sub": self.sub,
-            "flags": list(self.flags),
-            "evidence": [e.to_dict() for e in self.evidence],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Scope:
-        return cls(
-            label=str(data["label"]),
-            sub=data.get("sub") or None,
-            flags=tuple(data.get("flags") or ()),
-            evidence=tuple(Evidence.from_dict(e) for e in data.get("evidence") or ()),
-        )
-
-
-@dataclass(frozen=True)
-class KbArticle:
-    title: str
-    url: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"title": self.title, "url": self.url}
 
 
 @dataclass(frozen=True)
@@ -219,6 +161,15 @@ class Ticket:
     admin_request: dict[str, Any] | None = None  # R5.1, R5.2: `admin.free.AdminRequest`
     follow_up_of: str | None = None  # R1.4: the closed ticket this mail replied to
     rating: dict[str, Any] | None = None  # the customer's: score, comment, at
+    customer_name: str | None = None  # the account's name, where the token carried one
+    assignee: StaffRef | None = None  # who on staff owns it
+    last_message_at: str | None = None  # the conversation's last turn (notes aside)
+    last_message_by: MessageSide | None = None
+    attachment_slots: int = 0  # cabinet uploads announced (mail attachments are in origin)
+
+    @property
+    def attachment_count(self) -> int:
+        return self.attachment_slots + (len(self.origin.attachments) if self.origin else 0)
 
     @property
     def claimed_email(self) -> str | None:
@@ -228,7 +179,20 @@ class Ticket:
             return None
         return self.customer_email
 
-    def to_api(self) -> dict[str, Any]:
+    def team_view(self) -> dict[str, Any]:
+        """What staff see beside the customer's view (API.md, "Working as a team")."""
+        return {
+            "customer_email": self.customer_email,
+            "customer_name": self.customer_name,
+            "assignee": {"id": self.assignee.id, "name": self.assignee.name}
+            if self.assignee
+            else None,
+            "last_message_at": self.last_message_at or self.created_at,
+            "last_message_by": self.last_message_by or "customer",
+            "attachment_count": self.attachment_count,
+        }
+
+    def to_api(self, staff_view: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
             "channel": self.channel,
@@ -263,7 +227,7 @@ class Ticket:
             body["from_addr"] = self.customer_email
             body["claimed_email"] = self.claimed_email
             body["follow_up_of"] = self.follow_up_of
-        return body
+        return body | self.team_view() if staff_view else body
 
 
 @dataclass(frozen=True)
@@ -277,15 +241,20 @@ class Message:
     text: str
     at: str
     delivery: Delivery | None = None
+    kind: MessageKind = "message"  # a `note` is staff-only: never shown to the customer
+    by: StaffRef | None = None  # the staff member who wrote it
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, staff_view: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
             "ticket_id": self.ticket_id,
             "author": self.author,
+            "kind": self.kind,
             "text": self.text,
             "at": self.at,
         }
+        if self.by is not None:
+            body["by"] = self.by.to_api(staff_view)
         if self.delivery is not None:
             body["delivery"] = self.delivery.to_dict()
         return body
@@ -302,14 +271,17 @@ class DelayNotice:
     posted_at: str
     posted_by: str
     delivery: Delivery | None = None
+    by: StaffRef | None = None
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, staff_view: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
             "reason": self.reason,
             "eta": self.eta,
             "posted_at": self.posted_at,
         }
+        if self.by is not None:
+            body["by"] = self.by.to_api(staff_view)
         if self.delivery is not None:
             body["delivery"] = self.delivery.to_dict()
         return body
@@ -340,11 +312,16 @@ class TicketThread:
     delay_notices: tuple[DelayNotice, ...] = ()
     attachments: tuple[Attachment, ...] = ()
 
-    def to_api(self, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """With `attachments` as the caller may see them (download links are signed)."""
-        body = self.ticket.to_api()
-        body["messages"] = [m.to_api() for m in self.messages]
-        body["delay_notices"] = [d.to_api() for d in self.delay_notices]
+    def to_api(
+        self, attachments: list[dict[str, Any]] | None = None, *, staff_view: bool = False
+    ) -> dict[str, Any]:
+        """With `attachments` as the caller may see them (download links are signed);
+        a customer sees no internal note and only the names of staff."""
+        body = self.ticket.to_api(staff_view)
+        body["messages"] = [
+            m.to_api(staff_view) for m in self.messages if staff_view or m.kind != "note"
+        ]
+        body["delay_notices"] = [d.to_api(staff_view) for d in self.delay_notices]
         body["attachments"] = (
             attachments if attachments is not None else [a.to_api() for a in self.attachments]
         )
@@ -358,8 +335,8 @@ class Page:
     items: tuple[Ticket, ...]
     next: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
-        return {"items": [t.to_api() for t in self.items], "next": self.next}
+    def to_api(self, staff_view: bool = False) -> dict[str, Any]:
+        return {"items": [t.to_api(staff_view) for t in self.items], "next": self.next}
 
 
 @dataclass
@@ -372,10 +349,13 @@ class AuditEvent:
     actor: str
     at: str
     detail: dict[str, Any] = field(default_factory=dict)
+    by: StaffRef | None = None  # the staff member, where staff acted
 
     def to_api(self) -> dict[str, Any]:
-        """API.md: `{"at", "kind", "by", "details"}`."""
-        return {"at": self.at, "kind": self.action, "by": self.actor, "details": self.detail}
+        """API.md: `{"at", "kind", "by", "details"}`; `by` names the staff member
+        (`{"id", "name", "email"}`), or is the actor's id (a customer, `system`)."""
+        by: Any = self.by.to_api() if self.by else self.actor
+        return {"at": self.at, "kind": self.action, "by": by, "details": self.detail}
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,19 @@ from chalicelib.storage import (
 )
 from chalicelib.storage.attachment_items import attachment_to_item
 from chalicelib.storage.codec import (
-    audit_to_item,
     correction_item,
-    delay_to_item,
     dump,
     incident_link,
     mail_identity_item,
-    message_id_marker,
-    message_to_item,
     outbox_to_item,
     sla_attributes,
     ticket_to_item,
+)
+from chalicelib.storage.conversation_items import (
+    audit_to_item,
+    delay_to_item,
+    message_id_marker,
+    message_to_item,
 )
 from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.keys import (

@@ -9,13 +9,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from chalicelib.domain.people import StaffRef
 from chalicelib.domain.queue import queue_label, queue_position
 from chalicelib.domain.tickets import (
-    AuditEvent,
-    DelayNotice,
-    Delivery,
     KbArticle,
-    Message,
     Origin,
     OutboxEntry,
     Scope,
@@ -30,16 +27,12 @@ from chalicelib.storage.keys import (
     META,
     QUEUE_ALL,
     address_partition,
-    audit_key,
     contact_pointers,
     customer_pk,
     deadline_keys,
     deadline_part,
-    delay_notice_key,
     incident_pk,
     mail_identity_key,
-    message_id_key,
-    message_key,
     outbox_key,
     queue_facets,
     queue_sort_key,
@@ -168,6 +161,10 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "admin_request": ticket.admin_request,
         "follow_up_of": ticket.follow_up_of,
         "rating": ticket.rating,
+        "customer_name": ticket.customer_name,
+        "assignee": ticket.assignee.to_dict() if ticket.assignee else None,
+        "last_message_at": ticket.last_message_at,
+        "last_message_by": ticket.last_message_by,
         "QPK": QUEUE_ALL,
         "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
@@ -257,89 +254,11 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         admin_request=item.get("admin_request"),
         follow_up_of=item.get("follow_up_of"),
         rating=item.get("rating"),
-    )
-
-
-def message_to_item(message: Message) -> dict[str, Any]:
-    return {
-        **message_key(message.ticket_id, message.at, message.id),
-        "entity": "message",
-        "id": message.id,
-        "ticket_id": message.ticket_id,
-        "author": message.author,
-        "author_id": message.author_id,
-        "text": message.text,
-        "at": message.at,
-        "delivery": message.delivery.to_dict() if message.delivery else None,
-    }
-
-
-def message_id_marker(message: Message) -> dict[str, Any]:
-    """Claims a message id on its request. Its sort key sorts before `B`, so a thread
-    read (from `B`) skips it, as it skips the audit trail."""
-    return message_id_key(message.ticket_id, message.id)
-
-
-def message_from_item(item: Mapping[str, Any]) -> Message:
-    return Message(
-        id=item["id"],
-        ticket_id=item["ticket_id"],
-        author=item["author"],
-        author_id=item["author_id"],
-        text=item["text"],
-        at=item["at"],
-        delivery=Delivery.from_dict(item.get("delivery")),
-    )
-
-
-def delay_to_item(notice: DelayNotice) -> dict[str, Any]:
-    return {
-        **delay_notice_key(notice.ticket_id, notice.posted_at, notice.id),
-        "entity": "delay_notice",
-        "id": notice.id,
-        "ticket_id": notice.ticket_id,
-        "reason": notice.reason,
-        "eta": notice.eta,
-        "posted_at": notice.posted_at,
-        "posted_by": notice.posted_by,
-        "delivery": notice.delivery.to_dict() if notice.delivery else None,
-    }
-
-
-def delay_from_item(item: Mapping[str, Any]) -> DelayNotice:
-    return DelayNotice(
-        id=item["id"],
-        ticket_id=item["ticket_id"],
-        reason=item["reason"],
-        eta=item["eta"],
-        posted_at=item["posted_at"],
-        posted_by=item["posted_by"],
-        delivery=Delivery.from_dict(item.get("delivery")),
-    )
-
-
-def audit_to_item(event: AuditEvent, partition: str | None = None) -> dict[str, Any]:
-    """An audit event in its subject's partition (a request's, unless given)."""
-    return {
-        **audit_key(partition or request_pk(event.ticket_id), event.at, event.id),
-        "entity": "audit",
-        "id": event.id,
-        "ticket_id": event.ticket_id,
-        "action": event.action,
-        "actor": event.actor,
-        "at": event.at,
-        "detail": event.detail,
-    }
-
-
-def audit_from_item(item: Mapping[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        id=item["id"],
-        ticket_id=item["ticket_id"],
-        action=item["action"],
-        actor=item["actor"],
-        at=item["at"],
-        detail=dict(item.get("detail") or {}),
+        customer_name=item.get("customer_name"),
+        assignee=StaffRef.from_dict(item.get("assignee")),
+        last_message_at=item.get("last_message_at"),
+        last_message_by=item.get("last_message_by"),
+        attachment_slots=int(item.get("attachment_slots") or 0),
     )
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from chalicelib.domain.incidents import Incident, IncidentUpdate
 from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Page
 from chalicelib.storage import AlreadyRecorded, StaleState
-from chalicelib.storage.codec import audit_to_item, dump, outbox_to_item, ticket_from_item
+from chalicelib.storage.codec import dump, outbox_to_item, ticket_from_item
+from chalicelib.storage.conversation_items import audit_to_item
 from chalicelib.storage.indexes import resolve
 from chalicelib.storage.keys import (
     BY_CUSTOMER_INDEX,

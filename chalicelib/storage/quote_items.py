@@ -10,7 +10,8 @@ from typing import Any
 from chalicelib.domain.quotes import Quote, Revision, Step, Terms
 from chalicelib.domain.tickets import AuditEvent
 from chalicelib.storage import AlreadyRecorded, StaleState
-from chalicelib.storage.codec import audit_to_item, dump
+from chalicelib.storage.codec import dump
+from chalicelib.storage.conversation_items import audit_to_item
 from chalicelib.storage.keys import QUOTE_PREFIX, quote_key, request_key, request_pk
 from chalicelib.storage.table import Table
 

@@ -29,18 +29,20 @@ from chalicelib.storage import (
 from chalicelib.storage.attachment_items import attachment_from_item
 from chalicelib.storage.changes import Update, link_count, open_counter
 from chalicelib.storage.codec import (
-    audit_from_item,
-    audit_to_item,
-    delay_from_item,
     dump,
     index_items,
     load,
     mail_identity_item,
-    message_from_item,
-    message_to_item,
     outbox_to_item,
     ticket_from_item,
     ticket_to_item,
+)
+from chalicelib.storage.conversation_items import (
+    audit_from_item,
+    audit_to_item,
+    delay_from_item,
+    message_from_item,
+    message_to_item,
 )
 from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.indexes import resolve
