@@ -29,10 +29,12 @@ from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
 from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.staff.forms import (
     parse_delay_notice_request,
+    parse_note,
     parse_scope_correction,
     parse_staff_response,
 )
 from chalicelib.staff.queries import parse_contact, parse_queue_filter
+from chalicelib.staff.team import parse_assignee
 from chalicelib.status.incident_forms import parse_new_incident, parse_update
 from chalicelib.uploads import parse_new_attachment
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
@@ -58,9 +60,7 @@ def cors(event: Request, get_response: Callable[[Request], Response]) -> Respons
 
 
 def allowed_origins() -> tuple[str, ...]:
-    # Read per request (parsed once per configuration): chalice's test client sets the
-    # stage's environment per call.
-    return settings_from(os.environ).cors_origins
+    return settings_from(os.environ).cors_origins  # per request: tests change the stage
 
 
 cabinet_users = CognitoUserPoolAuthorizer(
@@ -85,14 +85,11 @@ def current() -> Request:
 
 
 def query() -> dict[str, str]:
-    """The query string's parameters (the last value of each)."""
-    return {str(k): str(v) for k, v in (current().query_params or {}).items()}
+    return http.query_params(current())
 
 
 def raw_body() -> bytes:
-    """The request's body as bytes (Chalice hands text or bytes)."""
-    body = current().raw_body
-    return body.encode() if isinstance(body, str) else bytes(body or b"")
+    return http.body_bytes(current())
 
 
 Access = Literal["anyone", "signed_in", "staff"]
@@ -160,7 +157,8 @@ def list_tickets(who: Principal) -> Response:
 @api("GET", "/tickets/{ticket_id}")
 def get_ticket(who: Principal, ticket_id: str) -> Response:
     thread = runtime().cabinet.thread(who, ticket_id)
-    return http.json_response(thread.to_api(runtime().attachments.listing(thread)))
+    listing = runtime().attachments.listing(thread)
+    return http.json_response(thread.to_api(listing, staff_view=who.is_staff))
 
 
 @api("POST", "/tickets/{ticket_id}/attachments")
@@ -179,14 +177,14 @@ def get_attachment(who: Principal, ticket_id: str, attachment_id: str) -> Respon
 def post_message(who: Principal, ticket_id: str) -> Response:
     text = parse_new_message(_body())
     message = runtime().cabinet.add_message(who, ticket_id, text)
-    return created(message.to_api(), f"/tickets/{ticket_id}")
+    return created(message.to_api(who.is_staff), f"/tickets/{ticket_id}")
 
 
 @api("PUT", "/tickets/{ticket_id}/status")
 def put_status(who: Principal, ticket_id: str) -> Response:
     move = parse_status(_body())
     ticket = runtime().lifecycle.set_status(who, ticket_id, move.status, move.text)
-    return http.json_response(ticket.to_api())
+    return http.json_response(ticket.to_api(who.is_staff))
 
 
 @api("GET", "/staff/queue", access="staff")
@@ -202,7 +200,7 @@ def staff_tickets(who: Principal) -> Response:
     params = query()
     limit, token = limit_param(params.get("limit")), params.get("next")
     page = runtime().desk.lookup(who, limit, token, parse_contact(params))
-    return http.json_response(page.to_api())
+    return http.json_response(page.to_api(staff_view=True))
 
 
 @api("POST", "/tickets/{ticket_id}/rating")
@@ -243,10 +241,22 @@ def staff_sla_report(who: Principal) -> Response:
 
 @api("POST", "/tickets/{ticket_id}/responses", access="staff")
 def post_response(who: Principal, ticket_id: str) -> Response:
-    text = parse_staff_response(_body())
+    answer = parse_staff_response(_body())
     key = idempotency_key(current().headers.get("idempotency-key"))
-    message = runtime().desk.respond(who, ticket_id, text, key)
+    message = runtime().desk.respond(who, ticket_id, answer.text, key, answer.seen)
     return created(message.to_api(), f"/tickets/{ticket_id}")
+
+
+@api("POST", "/tickets/{ticket_id}/notes", access="staff")
+def post_note(who: Principal, ticket_id: str) -> Response:
+    note = runtime().team.note(who, ticket_id, parse_note(_body()))
+    return created(note.to_api(), f"/tickets/{ticket_id}")
+
+
+@api("PUT", "/tickets/{ticket_id}/assignee", access="staff")
+def put_assignee(who: Principal, ticket_id: str) -> Response:
+    ticket = runtime().team.assign(who, ticket_id, parse_assignee(_body()))
+    return http.json_response(ticket.to_api(staff_view=True))
 
 
 @api("POST", "/tickets/{ticket_id}/delay-notices", access="staff")
@@ -265,12 +275,12 @@ def ticket_events(who: Principal, ticket_id: str) -> Response:
 @api("PUT", "/tickets/{ticket_id}/scope", access="staff")
 def put_scope(who: Principal, ticket_id: str) -> Response:
     ticket = runtime().desk.correct_scope(who, ticket_id, parse_scope_correction(_body()))
-    return http.json_response(ticket.to_api())
+    return http.json_response(ticket.to_api(staff_view=True))
 
 
 @api("PUT", "/tickets/{ticket_id}/incident", access="staff")
 def put_incident_link(who: Principal, ticket_id: str) -> Response:
-    return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api())
+    return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api(staff_view=True))
 
 
 @api("POST", "/staff/incidents", access="staff")
@@ -314,7 +324,9 @@ def service_status_feed() -> Response:
 
 @api("PUT", "/tickets/{ticket_id}/admin-request", access="staff")
 def put_admin_request(who: Principal, ticket_id: str) -> Response:
-    return http.json_response(runtime().admin_requests.correct(who, ticket_id, _body()).to_api())
+    return http.json_response(
+        runtime().admin_requests.correct(who, ticket_id, _body()).to_api(staff_view=True)
+    )
 
 
 @api("POST", "/tickets/{ticket_id}/quotes", access="staff")
@@ -356,20 +368,7 @@ def chat_transcript() -> Response:
     return created(body, f"/tickets/{body['id']}", replayed=not new)
 
 
-def _preflight_view(methods: list[str]) -> Callable[..., Response]:
-    def preflight(**_uri_params: str) -> Response:
-        return http.preflight(current(), allowed_origins(), methods)
-
-    return preflight
-
-
-# A browser asks before it sends Authorization or JSON across origins. API Gateway sends
-# OPTIONS to the function like any route (no authorizer), and chalice local calls it
-# too, so the allowed origins are checked in one place.
-for _path, _views in list(app.routes.items()):
-    app.route(_path, methods=["OPTIONS"], name=f"preflight {_path}")(
-        _preflight_view(sorted(_views))
-    )
+http.add_preflights(app, current, allowed_origins)  # after every route: one per path
 
 
 @app.on_sqs_message(queue=os.environ.get("MAIL_QUEUE_NAME", "support-intake-mail"), batch_size=10)

@@ -31,6 +31,7 @@ class AccountDirectory(Protocol):
 class Profile:
     email: str | None = None
     locale: str | None = None  # Cognito's standard `locale` attribute (`ru`, `en-GB`)
+    name: str | None = None  # the standard `name` attribute
 
 
 class CognitoDirectory:
@@ -67,5 +68,7 @@ class CognitoDirectory:
         ).get("Users", [])
         for user in users:
             attributes = {a["Name"]: str(a["Value"]) for a in user.get("Attributes", [])}
-            return Profile(attributes.get("email"), attributes.get("locale"))
+            return Profile(
+                attributes.get("email"), attributes.get("locale"), attributes.get("name")
+            )
         return Profile()

@@ -10,17 +10,20 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str, **details: Any) -> None:
+    def __init__(
+        self, code: str, message: str, *, beside: dict[str, Any] | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        self.beside = beside or {}  # top-level members next to `error` (`missed`)
 
     def to_body(self) -> dict[str, Any]:
         """The API.md error shape."""
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         error.update(self.details)
-        return {"error": error}
+        return {"error": error, **self.beside}
 
 
 class InvalidInput(DomainError):

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chalice.app import Request, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib import observability as obs
 from chalicelib.domain.identity import Principal, principal_from_claims
@@ -58,6 +58,17 @@ def principal(request: Request) -> Principal:
 def _dumps(body: Any) -> str:
     # Readable UTF-8 rather than \u escapes: most requests are in Russian.
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def query_params(request: Request) -> dict[str, str]:
+    """The query string's parameters (the last value of each)."""
+    return {str(k): str(v) for k, v in (request.query_params or {}).items()}
+
+
+def body_bytes(request: Request) -> bytes:
+    """The request's body as bytes (Chalice hands text or bytes)."""
+    body = request.raw_body
+    return body.encode() if isinstance(body, str) else bytes(body or b"")
 
 
 def request_id(value: str) -> str:
@@ -226,3 +237,21 @@ def location(request: Request, path: str) -> str:
         concrete = concrete.replace("{" + name + "}", str(value))
     base = full[: len(full) - len(concrete)] if concrete and full.endswith(concrete) else ""
     return base.rstrip("/") + path
+
+
+def add_preflights(
+    app: Chalice, current: Callable[[], Request], origins: Callable[[], tuple[str, ...]]
+) -> None:
+    """An OPTIONS route for every path of `app`. A browser asks before it sends
+    Authorization or JSON across origins; API Gateway sends OPTIONS to the function like
+    any route (no authorizer), and chalice local calls it too, so the allowed origins are
+    checked in one place."""
+
+    def view(methods: list[str]) -> Callable[..., Response]:
+        def answer(**_uri_params: str) -> Response:
+            return preflight(current(), origins(), methods)
+
+        return answer
+
+    for path, views in list(app.routes.items()):
+        app.route(path, methods=["OPTIONS"], name=f"preflight {path}")(view(sorted(views)))

@@ -146,7 +146,13 @@ class Lifecycle:
             changes, owed = self._move(who, ticket, status, now)
             detail = {"from": ticket.status, "to": status}
             audit = AuditEvent(
-                new_event_id(), ticket_id, "status_changed", who.sub, to_iso(now), detail
+                new_event_id(),
+                ticket_id,
+                "status_changed",
+                who.sub,
+                to_iso(now),
+                detail,
+                by=who.acting(),
             )
             try:
                 self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))

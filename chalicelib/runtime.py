@@ -55,6 +55,7 @@ from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
+from chalicelib.staff.team import TeamDesk
 from chalicelib.status.board import StatusBoard
 from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
 from chalicelib.storage import Store
@@ -85,6 +86,7 @@ class Runtime:
     admin_requests: AdminRequests
     reports: SlaReports
     ratings: Ratings
+    team: TeamDesk
 
 
 @dataclass(frozen=True)
@@ -342,13 +344,7 @@ def build_runtime(
         dispatcher=dispatcher,
         customer_mail=customer_mail,
         chat=chat,
-        mail=MailIntake(
-            pipeline,
-            services.blobs,
-            clock,
-            bucket=settings.mail_bucket,
-            domain=settings.mail_domain,
-        ),
+        mail=MailIntake(pipeline, services.blobs, clock, **mail_places(settings)),
         imports=ChatImport(services.blobs, chat),
         hours=hours,
         chat_secret=chat_secret,
@@ -361,6 +357,7 @@ def build_runtime(
         admin_requests=AdminRequests(store.tickets, clock),
         reports=SlaReports(store.reports, clock, settings.timezone),
         ratings=ratings,
+        team=TeamDesk(store.tickets, services.directory, clock),
     )
 
 

@@ -152,7 +152,13 @@ class Attachments:
         )
         detail = {"attachment": attachment.id, "name": new.name, "size": new.size}
         audit = AuditEvent(
-            new_event_id(), ticket_id, "attachment_added", who.sub, to_iso(now), detail
+            new_event_id(),
+            ticket_id,
+            "attachment_added",
+            who.sub,
+            to_iso(now),
+            detail,
+            who.acting(),
         )
         try:
             self._tickets.change(ticket_id, audit, AddAttachment(attachment, self._per_ticket))

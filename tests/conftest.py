@@ -49,7 +49,9 @@ from devtools import moto_fixes  # noqa: E402
 moto_fixes.apply()
 
 
-def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
+def make_token(
+    sub: str, email: str | None = None, groups: Any = None, name: str | None = None
+) -> str:
     """An unsigned ID token of the shape Cognito issues (chalice's local gateway decodes it)."""
 
     def part(data: dict[str, Any]) -> str:
@@ -60,6 +62,8 @@ def make_token(sub: str, email: str | None = None, groups: Any = None) -> str:
         claims["email"] = email
     if groups is not None:
         claims["cognito:groups"] = groups
+    if name is not None:
+        claims["name"] = name
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 

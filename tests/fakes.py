@@ -40,6 +40,7 @@ from chalicelib.domain.tickets import (
     DelayNotice,
     Delivery,
     Message,
+    MessageSide,
     OutboxEntry,
     Page,
     Sla,
@@ -52,6 +53,7 @@ from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
     AppendMessage,
+    Assign,
     Change,
     CorrectScope,
     DuplicateMail,
@@ -243,10 +245,21 @@ class MemoryStore:
                 if isinstance(change, AppendMessage):
                     if change.owner is not None and ticket.customer != change.owner:
                         raise StaleState(request_id)
+                    if change.turns is not None and change.turns != ticket.message_count:
+                        raise StaleState(request_id)
                     if change.message.id in messages:
                         raise AlreadyRecorded(request_id)
                     messages[change.message.id] = change.message
-                    ticket = replace(ticket, message_count=ticket.message_count + 1)
+                    if change.message.kind != "note":  # a note is no turn
+                        side: MessageSide = (
+                            "customer" if change.message.author == "customer" else "staff"
+                        )
+                        ticket = replace(
+                            ticket,
+                            message_count=ticket.message_count + 1,
+                            last_message_at=change.message.at,
+                            last_message_by=side,
+                        )
                 elif isinstance(change, AddDelayNotice):
                     delays[change.notice.id] = change.notice
                 elif isinstance(change, MoveClock):
@@ -283,6 +296,10 @@ class MemoryStore:
                     ticket = replace(ticket, rating=dict(change.rating))
                     if change.flag:
                         ticket = replace(ticket, attention=(*ticket.attention, "bad_rating"))
+                elif isinstance(change, Assign):
+                    if ticket.assignee != change.request.assignee:
+                        raise StaleState(request_id)
+                    ticket = replace(ticket, assignee=change.assignee)
                 elif isinstance(change, LinkIncident):
                     if ticket.incident != change.request.incident:
                         raise StaleState(request_id)
@@ -294,6 +311,7 @@ class MemoryStore:
                     if change.attachment.id in files:
                         raise AlreadyRecorded(request_id)
                     files[change.attachment.id] = change.attachment
+                    ticket = replace(ticket, attachment_slots=ticket.attachment_slots + 1)
             for change in changes:  # every condition held: apply what lives elsewhere
                 if isinstance(change, RecordReply):
                     self._tickets[change.record.id] = _Request(change.record)
@@ -397,6 +415,7 @@ class MemoryStore:
         channel: str | None = None,
         label: str | None = None,
         flag: str | None = None,
+        assignee: str | None = None,
     ) -> Page:
         """Derived from each request's whole state, as `domain.queue` defines it."""
         after = _position(next_token) if next_token else ""
@@ -409,6 +428,7 @@ class MemoryStore:
             and (channel is None or t.channel == channel)
             and (label is None or queue_label(t) == label)
             and (flag is None or flag in t.scope.flags)
+            and (assignee is None or (t.assignee.id if t.assignee else "-") == assignee)
         )
         waiting = [entry for entry in waiting if entry[0] > after]
         page = waiting[:limit]
@@ -660,6 +680,7 @@ class FakeDirectory:
         self.accounts = {k.lower(): v for k, v in (accounts or {}).items()}
         self.unverified = {e.lower() for e in unverified}  # typed, never confirmed
         self.locales: dict[str, str] = {}  # sub → the account's `locale`
+        self.names: dict[str, str] = {}  # sub → the account's `name`
 
     def find_by_email(self, email: str) -> str | None:
         if email.lower() in self.unverified:
@@ -670,7 +691,7 @@ class FakeDirectory:
         return next((email for email, owner in self.accounts.items() if owner == sub), None)
 
     def profile(self, sub: str) -> Profile:
-        return Profile(self.email_of(sub), self.locales.get(sub))
+        return Profile(self.email_of(sub), self.locales.get(sub), self.names.get(sub))
 
 
 class FakeMailer:

@@ -236,7 +236,7 @@ class AdminRequests:
         at = to_iso(self._clock())
         detail = {"from": ticket.admin_request, "to": corrected.to_dict()}
         audit = AuditEvent(
-            new_event_id(), ticket_id, "admin_request_corrected", staff.sub, at, detail
+            new_event_id(), ticket_id, "admin_request_corrected", staff.sub, at, detail, staff.ref()
         )
         self._tickets.change(ticket_id, audit, SetAdminRequest(corrected.to_dict()))
         obs.count(obs.FREE_ADMIN_REQUESTS, kind=corrected.kind, possible=str(corrected.possible))

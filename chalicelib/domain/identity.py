@@ -27,6 +27,10 @@ class Principal:
     def is_staff(self) -> bool:
         return STAFF_GROUP in self.groups
 
+    def acting(self) -> StaffRef | None:
+        """Who the audit trail names: a staff member by name; a customer by id only."""
+        return self.ref() if self.is_staff else None
+
     def ref(self) -> StaffRef:
         """This staff member as messages, notes and the audit trail name them."""
         return StaffRef(self.sub, display_name(self.name, self.email, "Support"), self.email)

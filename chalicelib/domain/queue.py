@@ -13,6 +13,8 @@ sort key, so that one index read in key order gives the queue's order:
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain.clock import Duty, duty
 from chalicelib.domain.tickets import Sla, Ticket
 
@@ -48,3 +50,33 @@ def queue_label(ticket: Ticket) -> str:
     """The label staff filter by: their correction, if they made one."""
     corrected = (ticket.scope_correction or {}).get("label")
     return str(corrected) if corrected else ticket.scope.label
+
+
+def queue_item(ticket: Ticket) -> dict[str, Any]:
+    """A request as a line of the queue or of search results (API.md, "Working as a
+    team"): who, what, where it stands; no text and no evidence (the request has them)."""
+    item: dict[str, Any] = {
+        "id": ticket.id,
+        "channel": ticket.channel,
+        "official": ticket.official,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "created_at": ticket.created_at,
+        "customer": ticket.customer,
+        "scope": {
+            "label": ticket.scope.label,
+            "sub": ticket.scope.sub,
+            "flags": list(ticket.scope.flags),
+        },
+        "label": queue_label(ticket),
+        "sla": ticket.sla.to_dict() if ticket.sla else None,
+        "waiting_since": waiting_since(ticket),
+        "message_count": ticket.message_count,
+        "incident": ticket.incident,
+        **ticket.team_view(),
+    }
+    if ticket.attention:
+        item["attention"] = list(ticket.attention)
+    if not ticket.official:
+        item["from_addr"] = ticket.customer_email
+    return item

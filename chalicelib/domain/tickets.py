@@ -352,9 +352,10 @@ class AuditEvent:
     by: StaffRef | None = None  # the staff member, where staff acted
 
     def to_api(self) -> dict[str, Any]:
-        """API.md: `{"at", "kind", "by", "details"}`; `by` names the staff member
-        (`{"id", "name", "email"}`), or is the actor's id (a customer, `system`)."""
-        by: Any = self.by.to_api() if self.by else self.actor
+        """API.md: `{"at", "kind", "by", "details"}`; `by` is `{"id", "name", "email"}`,
+        with a name and an e-mail where a staff member acted (else the actor's id only:
+        the customer, the sweep, the automatic close)."""
+        by = self.by.to_api() if self.by else {"id": self.actor, "name": None, "email": None}
         return {"at": self.at, "kind": self.action, "by": by, "details": self.detail}
 
 

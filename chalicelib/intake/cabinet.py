@@ -198,7 +198,7 @@ class CabinetService:
         return Intake(
             channel="cabinet",
             official=True,
-            sender=Sender(customer.email, "token", account=customer.sub),
+            sender=Sender(customer.email, "token", account=customer.sub, name=customer.name),
             subject=new.subject,
             text=new.text,
             received_at=self._clock(),

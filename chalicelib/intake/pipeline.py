@@ -353,6 +353,7 @@ class IntakePipeline:
             domain=intake.domain,
             message_count=len(intake.conversation),
             origin=origin,
+            customer_name=intake.sender.name,
         )
 
     @staticmethod

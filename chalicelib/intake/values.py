@@ -30,6 +30,7 @@ class Sender:
     address: str | None
     verified_by: Verification
     account: str | None = None  # known from the channel itself (the cabinet's token)
+    name: str | None = None  # the account's name, where the token carries one
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from chalicelib.domain.clock import (
     require_future_eta,
 )
 from chalicelib.domain.identity import Principal, require_staff
-from chalicelib.domain.queue import waiting_since
+from chalicelib.domain.queue import queue_item
 from chalicelib.domain.tallies import first_response, tally
 from chalicelib.domain.tickets import (
     AuditEvent,
@@ -30,7 +30,7 @@ from chalicelib.domain.tickets import (
     Status,
     Ticket,
 )
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import keyed_message_id, new_event_id, new_message_id
 from chalicelib.outbound.delivery import Dispatcher
 from chalicelib.outbound.sender import mail_owed, queued
@@ -40,6 +40,7 @@ from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
     AppendMessage,
+    Assign,
     Change,
     CorrectScope,
     DeadlineIndex,
@@ -91,9 +92,14 @@ class StaffDesk:
         """Everything waiting for staff (`domain.queue`), with when each began to wait."""
         require_staff(staff)
         page = self._deadlines.queue(
-            limit, next_token, channel=filters.channel, label=filters.label, flag=filters.flag
+            limit,
+            next_token,
+            channel=filters.channel,
+            label=filters.label,
+            flag=filters.flag,
+            assignee=filters.assignee_for(staff.sub),
         )
-        items = [{**t.to_api(), "waiting_since": waiting_since(t)} for t in page.items]
+        items = [queue_item(t) for t in page.items]
         return {**self._grouped(items), "next": page.next}
 
     def _grouped(self, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -129,19 +135,34 @@ class StaffDesk:
         return {"items": [e.to_api() for e in events], "next": token}
 
     def respond(
-        self, staff: Principal, ticket_id: str, text: str, key: str | None = None
+        self,
+        staff: Principal,
+        ticket_id: str,
+        text: str,
+        key: str | None = None,
+        seen: str | None = None,
     ) -> Message:
         """A staff answer; the first one meets the deadline (R2.1) or follows a breach.
-        With an Idempotency-Key, a retry returns the answer the first attempt stored."""
+        With an Idempotency-Key, a retry returns the answer the first attempt stored.
+        With `seen` (the newest message the agent had on screen), an answer to a
+        conversation that moved on since is refused with what the agent missed. An
+        unassigned request becomes the answering agent's."""
         require_staff(staff)
         message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
         def attempt(ticket: Ticket, now: datetime) -> _Written[Message]:
             _still_open(ticket)
+            turns = self._unchanged_since(staff, ticket, seen) if seen else None
             at = to_iso(now)
             sla = after_staff_response(ticket.sla, now) if ticket.sla else None
             message = Message(
-                message_id or new_message_id(), ticket_id, "staff", staff.sub, text, at
+                message_id or new_message_id(),
+                ticket_id,
+                "staff",
+                staff.sub,
+                text,
+                at,
+                by=staff.ref(),
             )
             mail = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
             message = replace(message, delivery=queued(mail, at))
@@ -151,7 +172,13 @@ class StaffDesk:
             # The customer is next; a reply to a solved or closed request leaves it so.
             status: Status = "answered" if ticket.status == "open" else ticket.status
             after = replace(ticket, status=status, sla=sla)
-            changes: list[Change] = [AppendMessage(message), SetStatus(after, ticket.status), *move]
+            changes: list[Change] = [
+                AppendMessage(message, turns=turns),
+                SetStatus(after, ticket.status),
+                *move,
+            ]
+            if ticket.assignee is None:  # API.md: the one who answers owns it
+                changes.append(Assign(staff.ref(), ticket))
             self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(message, sla, owed)
 
@@ -160,6 +187,26 @@ class StaffDesk:
         except AlreadyRecorded:
             return self._replayed(ticket_id, message_id, text)
         return self._after(ticket, written, via="response")
+
+    def _unchanged_since(self, staff: Principal, ticket: Ticket, seen: str) -> int:
+        """The conversation's turns as read, if nothing the agent must see came after
+        `seen` (a customer's message, another agent's answer); else 409 with them."""
+        thread = self._tickets.thread(ticket.id)
+        if thread is None or thread.ticket.message_count != ticket.message_count:
+            raise StaleState(ticket.id)  # read again
+        turns = [m for m in thread.messages if m.kind != "note"]
+        ids = [m.id for m in turns]
+        if seen != ticket.id and seen not in ids:
+            raise InvalidInput("unknown_seen", "`seen` is no message of this request", field="seen")
+        after = turns[ids.index(seen) + 1 :] if seen in ids else turns
+        missed = [m for m in after if m.author == "customer" or m.author_id != staff.sub]
+        if missed:
+            raise Conflict(
+                "conversation_changed",
+                "the conversation moved on since you read it: read what you missed first",
+                beside={"missed": [m.to_api() for m in missed]},
+            )
+        return ticket.message_count
 
     def _replayed(self, ticket_id: str, message_id: str | None, text: str) -> Message:
         """The answer an earlier attempt with the same key stored (409 if it differs)."""
@@ -188,7 +235,9 @@ class StaffDesk:
                 )
             at = to_iso(now)
             sla = after_delay_notice(ticket.sla, now, eta)
-            notice = DelayNotice(new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub)
+            notice = DelayNotice(
+                new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub, by=staff.ref()
+            )
             mail = mail_owed(ticket, notice, at)  # R2.2, R2.6: the customer is told
             notice = replace(notice, delivery=queued(mail, at))
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
@@ -216,6 +265,7 @@ class StaffDesk:
             "classifier": {"label": ticket.scope.label, "sub": ticket.scope.sub},
         }
         audit = AuditEvent(new_event_id(), ticket_id, "scope_corrected", staff.sub, at, correction)
+        audit.by = staff.ref()
         self._tickets.change(ticket_id, audit, CorrectScope(correction, ticket))
         obs.count(
             obs.SCOPE_CORRECTED,
@@ -309,7 +359,7 @@ class StaffDesk:
             "sla_from": before.state if before else None,
             "sla_to": after.state if after else None,
         }
-        return AuditEvent(new_event_id(), ticket_id, action, staff.sub, at, detail)
+        return AuditEvent(new_event_id(), ticket_id, action, staff.sub, at, detail, staff.ref())
 
     @staticmethod
     def _first_response_metrics(ticket: Ticket, sla: Sla | None, *, via: str) -> None:

@@ -3,6 +3,8 @@ correction. Unknown fields are refused; each error names its field."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.classify import label_catalogue
@@ -11,13 +13,35 @@ from chalicelib.domain.tickets import MESSAGE_MAX, DelayNoticeRequest, ScopeCorr
 from chalicelib.errors import InvalidInput
 from chalicelib.validation import reject_unknown_fields, text_field
 
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9_:.-]{1,80}")
 
-def parse_staff_response(body: dict[str, Any]) -> str:
-    """A `POST /tickets/{id}/responses` body: `{"text"}`."""
-    reject_unknown_fields(body, ("text",))
+
+@dataclass(frozen=True)
+class StaffResponse:
+    text: str
+    seen: str | None = None  # the newest message the agent had on screen
+
+
+def parse_staff_response(body: dict[str, Any]) -> StaffResponse:
+    """A `POST /tickets/{id}/responses` body: `{"text", "seen"?}`."""
+    reject_unknown_fields(body, ("text", "seen"))
+    return StaffResponse(parse_note(body, allowed=("text", "seen")), _seen(body.get("seen")))
+
+
+def parse_note(body: dict[str, Any], allowed: tuple[str, ...] = ("text",)) -> str:
+    """A `POST /tickets/{id}/notes` body: `{"text"}`."""
+    reject_unknown_fields(body, allowed)
     text = text_field(body, "text", max_chars=MESSAGE_MAX)
     assert text is not None
     return text
+
+
+def _seen(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
+        raise InvalidInput("invalid_seen", "`seen` is a message id of this request", field="seen")
+    return value
 
 
 def parse_delay_notice_request(body: dict[str, Any]) -> DelayNoticeRequest:

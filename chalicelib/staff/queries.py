@@ -17,6 +17,11 @@ class QueueFilter:
     channel: str | None = None
     label: str | None = None
     flag: str | None = None
+    assignee: str | None = None  # "me", "none" or a staff id (API.md)
+
+    def assignee_for(self, staff_id: str) -> str | None:
+        """The assignee partition's key: the caller for `me`, `-` for `none`."""
+        return {"me": staff_id, "none": "-"}.get(self.assignee or "", self.assignee)
 
 
 @dataclass(frozen=True)
@@ -28,23 +33,37 @@ class Contact:
 
 
 _FLAG = re.compile(r"[a-z][a-z_]{0,39}")
+_STAFF_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 _ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}")
 CHANNELS = ("cabinet", "email", "chat", "skype")
 
 
 def parse_queue_filter(params: dict[str, str]) -> QueueFilter:
-    """`channel`, `label` or `flag` (one of them: each is its own index partition)."""
-    given = [name for name in ("channel", "label", "flag") if params.get(name)]
+    """`channel`, `label`, `flag` or `assignee` (one of them: each is its own index
+    partition)."""
+    given = [name for name in ("channel", "label", "flag", "assignee") if params.get(name)]
     if len(given) > 1:
         raise InvalidInput(
-            "one_filter", "filter the queue by one of `channel`, `label` or `flag` at a time"
+            "one_filter",
+            "filter the queue by one of `channel`, `label`, `flag` or `assignee` at a time",
         )
     channel = choice_field(params, "channel", CHANNELS)
     label = choice_field(params, "label", label_catalogue())
     flag = params.get("flag") or None
     if flag is not None and not _FLAG.fullmatch(flag):
         raise InvalidInput("invalid_flag", "`flag` is a flag name such as `abusive`", field="flag")
-    return QueueFilter(channel, label, flag)
+    return QueueFilter(channel, label, flag, assignee_param(params.get("assignee")))
+
+
+def assignee_param(raw: str | None) -> str | None:
+    """`assignee=me|none|<staff id>`."""
+    if not raw:
+        return None
+    if len(raw) > 128 or not _STAFF_ID.fullmatch(raw):
+        raise InvalidInput(
+            "invalid_assignee", "`assignee` is me, none or a staff id", field="assignee"
+        )
+    return raw
 
 
 def parse_contact(params: dict[str, str]) -> Contact:

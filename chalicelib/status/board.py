@@ -145,7 +145,9 @@ class StatusBoard:
             at = to_iso(self._clock())
             action = "incident_linked" if wanted else "incident_unlinked"
             detail = {"from": ticket.incident, "to": wanted}
-            audit = AuditEvent(new_event_id(), ticket_id, action, staff.sub, at, detail)
+            audit = AuditEvent(
+                new_event_id(), ticket_id, action, staff.sub, at, detail, staff.ref()
+            )
             try:
                 self._tickets.change(ticket_id, audit, LinkIncident(wanted, ticket))
             except StaleState:

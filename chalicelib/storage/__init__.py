@@ -34,6 +34,7 @@ from chalicelib.storage.kinds import (
     AddAttachment as AddAttachment,
     AddDelayNotice as AddDelayNotice,
     AppendMessage as AppendMessage,
+    Assign as Assign,
     Change as Change,
     CorrectScope as CorrectScope,
     Enqueue as Enqueue,
@@ -163,9 +164,11 @@ class DeadlineIndex(Protocol):
         channel: str | None = None,
         label: str | None = None,
         flag: str | None = None,
+        assignee: str | None = None,
     ) -> Page:
         """Everything waiting for staff in `domain.queue`'s order (breaches, then running
-        deadlines by due time, then the rest oldest first), optionally one facet of it."""
+        deadlines by due time, then the rest oldest first), optionally one facet of it
+        (`assignee`: a staff id, or `-` for the unassigned)."""
         ...
 
     def open_count(self) -> int:

@@ -12,6 +12,7 @@ from chalicelib.storage import (
     AddAttachment,
     AddDelayNotice,
     AppendMessage,
+    Assign,
     Change,
     CorrectScope,
     Enqueue,
@@ -41,6 +42,7 @@ from chalicelib.storage.conversation_items import (
 )
 from chalicelib.storage.counters import tally_updates
 from chalicelib.storage.keys import (
+    ASSIGNEE_FACET,
     INCIDENT_LINK,
     LABEL_FACET,
     QUEUE_ALL,
@@ -103,6 +105,7 @@ class Update:
         self.open_delta = 0
         self.position: tuple[str | None, Ticket] | None = None  # a new place in the queue
         self.new_flags: tuple[str, ...] = ()  # flags this change adds: their facets too
+        self.new_assignee: tuple[str | None] | None = None  # an assignment this change makes
 
     def set(self, name: str, value: Any) -> None:
         self.names[f"#{name}"] = name
@@ -160,6 +163,8 @@ class Update:
             self._rate(change)
         elif isinstance(change, LinkIncident):
             self._link(change)
+        elif isinstance(change, Assign):
+            self._assign(change)
         elif isinstance(change, Enqueue):
             self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
         elif isinstance(change, RecordReply):
@@ -174,12 +179,36 @@ class Update:
         if change.owner is not None:
             self.conditions.append("customer = :owner")
             self.values[":owner"] = change.owner
-        self.values[":one"], self.values[":zero"] = 1, 0
-        self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
-        self.entries.append(self.table.put_new(message_to_item(change.message)))
+        message = change.message
+        if change.turns is not None:  # nobody wrote in between (a collision, API.md)
+            none_yet = "attribute_not_exists(message_count) OR " if change.turns == 0 else ""
+            self.conditions.append(f"({none_yet}message_count = :turns)")
+            self.values[":turns"] = change.turns
+        if message.kind != "note":  # a note is no turn of the conversation
+            self.values[":one"], self.values[":zero"] = 1, 0
+            self.sets.append("message_count = if_not_exists(message_count, :zero) + :one")
+            self.set("last_message_at", message.at)
+            self.set("last_message_by", "customer" if message.author == "customer" else "staff")
+        self.entries.append(self.table.put_new(message_to_item(message)))
         # A message id is used once per request, whatever its time: a retried answer
         # (the same Idempotency-Key, so the same id) finds it taken.
         self.entries.append(self.table.put_new(message_id_marker(change.message)))
+
+    def _assign(self, change: Assign) -> None:
+        """The assignee, only if it is still the one read; the request's assignee facet
+        moves to the new one's partition (at its place in the queue, if it waits)."""
+        was = change.request.assignee
+        self.names["#assignee"] = "assignee"
+        if was is None:
+            self.conditions.append("attribute_not_exists(#assignee)")
+        else:
+            self.names["#assignee_id"] = "id"
+            self.conditions.append("#assignee.#assignee_id = :was_assignee")
+            self.values[":was_assignee"] = was.id
+        self.set("assignee", change.assignee.to_dict() if change.assignee else None)
+        self.new_assignee = (change.assignee.id if change.assignee else None,)
+        if self.position is None:
+            self.position = (queue_position(change.request), change.request)
 
     def _rate(self, change: SetRating) -> None:
         """The rating, only if there is none; a bad one with a comment asks for staff."""
@@ -243,11 +272,17 @@ class Update:
         self.set("QPK", QUEUE_ALL)
         self.set("QSK", sort_key)
         flags = (*request.scope.flags, *self.new_flags)
-        facets = queue_facets(request.channel, queue_label(request), flags)
+        assignee = request.assignee.id if request.assignee else None
+        if self.new_assignee is not None:
+            assignee = self.new_assignee[0]
+        facets = queue_facets(request.channel, queue_label(request), flags, assignee)
         entries = []
         for facet, partition_key in facets.items():
             values: dict[str, Any] = {":p": partition_key, ":facet": "facet", ":id": request.id}
-            expression = "SET QPK = if_not_exists(QPK, :p), entity = :facet, id = :id"
+            # A facet keeps its partition (a corrected label moves its own); the
+            # assignee's moves with each assignment.
+            kept = "QPK = :p" if facet == ASSIGNEE_FACET else "QPK = if_not_exists(QPK, :p)"
+            expression = f"SET {kept}, entity = :facet, id = :id"
             if sort_key is None:
                 expression += " REMOVE QSK"
             else:

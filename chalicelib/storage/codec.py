@@ -186,7 +186,8 @@ def index_items(ticket: Ticket) -> list[dict[str, Any]]:
     pk = request_pk(ticket.id)
     position = queue_sort_key(queue_position(ticket), ticket.id)
     # Facets only while it waits: a change that queues it later writes them (`_requeue`).
-    facets = queue_facets(ticket.channel, queue_label(ticket), ticket.scope.flags)
+    assignee = ticket.assignee.id if ticket.assignee else None
+    facets = queue_facets(ticket.channel, queue_label(ticket), ticket.scope.flags, assignee)
     items = [
         {"PK": pk, "SK": sk, "entity": "facet", "id": ticket.id, "QPK": qpk, "QSK": position}
         for sk, qpk in (facets.items() if position else ())

@@ -68,10 +68,11 @@ class DynamoDeadlineIndex:
         channel: str | None = None,
         label: str | None = None,
         flag: str | None = None,
+        assignee: str | None = None,
     ) -> Page:
         """One Query of `StaffQueue` in key order (see `domain.queue`); a filtered page reads
         its facet's partition and then its requests in one BatchGetItem."""
-        partition_key, sort_key = queue_partition(channel, label, flag)
+        partition_key, sort_key = queue_partition(channel, label, flag, assignee)
         pager = Pager(
             {
                 "IndexName": QUEUE_INDEX,

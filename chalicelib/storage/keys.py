@@ -14,7 +14,7 @@
 | suppression    | SUPPRESS#<addr>| ADDRESS                   |                                 |
 | correction     | CORRECTIONS    | <at>#<request id>         |                                 |
 | open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
-| queue facet    | REQ#<id>       | @Q#CH, @Q#LB, @Q#FL#<flag>| StaffQueue (a filter's stream)  |
+| queue facet    | REQ#<id>       | @Q#CH, @Q#LB, @Q#FL#<f>, @Q#AS | StaffQueue (a filter) |
 | lookup pointer | REQ#<id>       | @L#DOM, @L#SITE           | ByContact (a domain's requests) |
 | incident link  | REQ#<id>       | @L#INC                    | ByContact (an incident's)       |
 | incident       | INC#<id>       | META                      | ByCustomer (INCIDENTS#...)      |
@@ -40,7 +40,8 @@ and part, and the cost follows the due deadlines, not the table.
 `StaffQueue` (QPK, QSK) is the one staff queue (`domain.queue`): QSK is
 `<tier>#<instant>#<id>` and exists only while the request waits for staff, so the index
 holds nothing else. The request item sits in partition `QUEUE`; a filtered queue reads
-the partition of one facet (`CH#<channel>`, `LB#<label>`, `FL#<flag>`), whose small
+the partition of one facet (`CH#<channel>`, `LB#<label>`, `FL#<flag>`, `AS#<staff id>`
+or `AS#-` for the unassigned), whose small
 facet items carry the same QSK, and then the requests of that page in one batch. A page
 costs one Query, or one Query and one BatchGetItem with a filter, however long the queue.
 (One partition takes about 1,000 writes a second: far above what a support desk makes.)
@@ -203,21 +204,37 @@ def label_partition(label: str) -> str:
     return f"LB#{label}"
 
 
-def queue_facets(channel: str, label: str, flags: tuple[str, ...]) -> dict[str, str]:
+ASSIGNEE_FACET = "@Q#AS"
+NOBODY = "-"  # the assignee partition of unassigned requests
+
+
+def assignee_partition(assignee: str | None) -> str:
+    return f"AS#{assignee or NOBODY}"
+
+
+def queue_facets(
+    channel: str, label: str, flags: tuple[str, ...], assignee: str | None = None
+) -> dict[str, str]:
     """The facet items of a request (sort key → the queue partition it stands in)."""
     facets = {"@Q#CH": f"CH#{channel}", LABEL_FACET: label_partition(label)}
     facets.update({f"@Q#FL#{flag}": f"FL#{flag}" for flag in flags})
+    facets[ASSIGNEE_FACET] = assignee_partition(assignee)
     return facets
 
 
-def queue_partition(channel: str | None, label: str | None, flag: str | None) -> tuple[str, str]:
-    """The partition a (filtered) queue reads, and the sort key of its items."""
+def queue_partition(
+    channel: str | None, label: str | None, flag: str | None, assignee: str | None = None
+) -> tuple[str, str]:
+    """The partition a (filtered) queue reads, and the sort key of its items;
+    `assignee` is a staff id or `-` for nobody."""
     if channel:
         return f"CH#{channel}", "@Q#CH"
     if label:
         return label_partition(label), LABEL_FACET
     if flag:
         return f"FL#{flag}", f"@Q#FL#{flag}"
+    if assignee:
+        return assignee_partition(None if assignee == NOBODY else assignee), ASSIGNEE_FACET
     return QUEUE_ALL, META
 
 

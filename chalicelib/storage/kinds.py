@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.people import StaffRef
 from chalicelib.domain.tallies import Tally
 from chalicelib.domain.tickets import (
     Attachment,
@@ -26,6 +27,7 @@ class AppendMessage:
 
     message: Message
     owner: str | None = None
+    turns: int | None = None  # only if the conversation still has this many turns
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,15 @@ class RecordReply:
 
     record: Ticket
     identity: str | None = None
+
+
+@dataclass(frozen=True)
+class Assign:
+    """A new assignee (None: nobody), only if the request is still assigned as read;
+    its place in the assignee's queue (`AS#<id>`, `AS#-`) moves with it."""
+
+    assignee: StaffRef | None
+    request: Ticket  # as read
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,8 @@ class SetRating:
 
 
 Change = (
-    SetRating
+    Assign
+    | SetRating
     | Tally
     | FlagRequest
     | SetAdminRequest

@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib.domain.clock import after_staff_response, breached, first_response_deadline
 from chalicelib.domain.incidents import Incident, IncidentUpdate
+from chalicelib.domain.people import StaffRef
 from chalicelib.domain.tickets import (
     Attachment,
     AuditEvent,
@@ -31,6 +32,7 @@ from chalicelib.storage import (
     AddDelayNotice,
     AlreadyRecorded,
     AppendMessage,
+    Assign,
     CorrectScope,
     DuplicateMail,
     Enqueue,
@@ -553,3 +555,43 @@ def test_one_escalation_claim_per_incident_and_links_counted(store: Store) -> No
     assert linked_second is not None
     store.tickets.change(second.id, audit(second.id), LinkIncident(None, linked_second))
     assert store.incidents.get("I-0000000001").linked == 1  # type: ignore[union-attr]
+
+
+def test_an_assignment_holds_only_from_the_assignee_read_and_moves_its_queue(
+    store: Store,
+) -> None:
+    """API.md, Working as a team: two agents assigning at once cannot both win, and the
+    queue's `assignee` facet follows each assignment."""
+    olga, ivan = StaffRef("sub-olga", "Olga"), StaffRef("sub-ivan", "Ivan")
+    ticket, other = create(store, official(1)), create(store, official(2, minutes=1))
+    store.tickets.change(ticket.id, audit(ticket.id, 1, "assigned"), Assign(olga, ticket))
+    with pytest.raises(StaleState):  # read before Olga took it
+        store.tickets.change(ticket.id, audit(ticket.id, 2, "assigned"), Assign(ivan, ticket))
+    stored = store.tickets.get(ticket.id)
+    assert stored is not None and stored.assignee == olga
+    assert [t.id for t in store.deadlines.queue(10, None, assignee="sub-olga").items] == [ticket.id]
+    assert [t.id for t in store.deadlines.queue(10, None, assignee="-").items] == [other.id]
+    store.tickets.change(ticket.id, audit(ticket.id, 3, "assigned"), Assign(None, stored))
+    assert store.deadlines.queue(10, None, assignee="sub-olga").items == ()
+    assert {t.id for t in store.deadlines.queue(10, None, assignee="-").items} == {
+        ticket.id,
+        other.id,
+    }
+
+
+def test_a_note_is_no_turn_and_an_answer_holds_only_on_the_turns_read(store: Store) -> None:
+    ticket = create(store, official(1))
+    note = replace(message(ticket.id, 1, "VIP"), id="M-NOTE", author="staff", kind="note")
+    store.tickets.change(ticket.id, audit(ticket.id, 1, "note_added"), AppendMessage(note))
+    stored = store.tickets.get(ticket.id)
+    assert stored is not None and stored.message_count == 0 and stored.last_message_at is None
+    said = message(ticket.id, 2, "also this")
+    store.tickets.change(ticket.id, audit(ticket.id, 2), AppendMessage(said, turns=0))
+    stored = store.tickets.get(ticket.id)
+    assert stored is not None and stored.message_count == 1
+    assert stored.last_message_at == said.at and stored.last_message_by == "customer"
+    late = replace(message(ticket.id, 3, "answer"), id="M-LATE", author="staff")
+    with pytest.raises(StaleState):  # written for a conversation of no turns
+        store.tickets.change(ticket.id, audit(ticket.id, 3), AppendMessage(late, turns=0))
+    thread = store.tickets.thread(ticket.id)
+    assert thread is not None and [m.kind for m in thread.messages] == ["note", "message"]

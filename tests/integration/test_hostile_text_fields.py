@@ -109,6 +109,8 @@ class World:
             "createTicket": ("POST", "/tickets", ANNA, {"subject": "s", "text": "t"}),
             "postMessage": ("POST", f"/tickets/{t}/messages", ANNA, {"text": "t"}),
             "postResponse": ("POST", f"/tickets/{t}/responses", STAFF, {"text": "t"}),
+            "postNote": ("POST", f"/tickets/{t}/notes", STAFF, {"text": "t"}),
+            "putAssignee": ("PUT", f"/tickets/{t}/assignee", STAFF, {"assignee": "me"}),
             "postDelayNotice": (
                 "POST",
                 f"/tickets/{t}/delay-notices",

@@ -1,0 +1,163 @@
+"""Working as a team (API.md, issue 26) through the HTTP API on moto: who the customer
+is, who answered, assignment, internal notes, collisions, and what a customer never
+sees of any of it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import Api, make_token
+from tests.integration.test_outbound_mail import sent_mails
+
+ANNA = make_token("sub-anna", "anna@flowershop.example", name="Anna Petrova")
+BORIS = make_token("sub-boris", "boris@example.com")
+AGENT = make_token("sub-agent", "olga@hosting.example", ["staff"], name="Olga")
+OTHER = make_token("sub-other", "ivan@hosting.example", ["staff"], name="Ivan")
+
+
+def ticket(api: Api, text: str = "Сайт отдаёт 502 с утра") -> str:
+    status, made, _ = api.call(
+        "POST", "/tickets", token=ANNA, body={"subject": "Сайт не работает", "text": text}
+    )
+    assert status == 201
+    return str(made["id"])
+
+
+def thread(api: Api, rid: str, token: str) -> dict[str, Any]:
+    status, body, _ = api.call("GET", f"/tickets/{rid}", token=token)
+    assert status == 200
+    return dict(body)
+
+
+def queue(api: Api, query: str = "") -> list[dict[str, Any]]:
+    status, page, _ = api.call("GET", f"/staff/queue{query}", token=AGENT)
+    assert status == 200
+    return [*page["items"], *(r for g in page["incidents"] for r in g["requests"])]
+
+
+def test_staff_see_who_the_customer_is_on_the_request_and_in_the_queue(api: Api) -> None:
+    rid = ticket(api)
+    staff_view = thread(api, rid, AGENT)
+    assert staff_view["customer_email"] == "anna@flowershop.example"
+    assert staff_view["customer_name"] == "Anna Petrova"
+    [item] = [i for i in queue(api) if i["id"] == rid]
+    assert item["customer_email"] == "anna@flowershop.example"
+    assert item["customer_name"] == "Anna Petrova"
+    assert item["last_message_by"] == "customer" and item["attachment_count"] == 0
+    assert "text" not in item and "evidence" not in item["scope"]  # a slim line
+    customer_view = thread(api, rid, ANNA)
+    assert "customer_email" not in customer_view and "assignee" not in customer_view
+
+
+def test_a_staff_answer_says_who_wrote_it_and_a_customer_sees_the_name_only(api: Api) -> None:
+    rid = ticket(api)
+    status, answer, _ = api.call(
+        "POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "Смотрим"}
+    )
+    assert status == 201
+    assert answer["by"] == {"id": "sub-agent", "name": "Olga", "email": "olga@hosting.example"}
+    [seen_by_customer] = thread(api, rid, ANNA)["messages"]
+    assert seen_by_customer["by"] == {"name": "Olga"}
+    assert "olga@hosting.example" not in json.dumps(thread(api, rid, ANNA))
+    _, events, _ = api.call("GET", f"/tickets/{rid}/events", token=AGENT)
+    answered = [e for e in events["items"] if e["kind"] == "staff_response"]
+    assert answered[0]["by"]["name"] == "Olga"
+
+
+def test_assignment_to_me_to_nobody_and_the_queue_by_assignee(api: Api) -> None:
+    mine, theirs = ticket(api), ticket(api, "Почта не уходит")
+    status, body, _ = api.call(
+        "PUT", f"/tickets/{mine}/assignee", token=AGENT, body={"assignee": "me"}
+    )
+    assert status == 200 and body["assignee"] == {"id": "sub-agent", "name": "Olga"}
+    assert [i["id"] for i in queue(api, "?assignee=me")] == [mine]
+    assert theirs in [i["id"] for i in queue(api, "?assignee=none")]
+    assert mine not in [i["id"] for i in queue(api, "?assignee=none")]
+    status, body, _ = api.call(
+        "PUT", f"/tickets/{mine}/assignee", token=AGENT, body={"assignee": None}
+    )
+    assert status == 200 and body["assignee"] is None
+    assert queue(api, "?assignee=me") == []
+    _, events, _ = api.call("GET", f"/tickets/{mine}/events", token=AGENT)
+    moves = [e["details"] for e in events["items"] if e["kind"] == "assigned"]
+    assert moves == [{"from": None, "to": "sub-agent"}, {"from": "sub-agent", "to": None}]
+
+
+def test_an_answer_to_an_unassigned_request_assigns_it_to_its_author(api: Api) -> None:
+    rid = ticket(api)
+    api.call("POST", f"/tickets/{rid}/responses", token=OTHER, body={"text": "Сейчас"})
+    assert thread(api, rid, AGENT)["assignee"] == {"id": "sub-other", "name": "Ivan"}
+    api.call("POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "И я"})
+    assert thread(api, rid, AGENT)["assignee"]["id"] == "sub-other"  # an owner stays
+
+
+def test_an_internal_note_is_for_staff_only_never_mailed_and_no_answer(api: Api) -> None:
+    rid = ticket(api)
+    before = len(sent_mails())
+    status, note, _ = api.call(
+        "POST", f"/tickets/{rid}/notes", token=AGENT, body={"text": "Клиент VIP, звонить"}
+    )
+    assert status == 201 and note["kind"] == "note" and note["by"]["name"] == "Olga"
+    staff_view = thread(api, rid, AGENT)
+    assert [m["kind"] for m in staff_view["messages"]] == ["note"]
+    assert staff_view["sla"]["state"] == "pending"  # the clock keeps running
+    assert staff_view["status"] == "open" and staff_view["message_count"] == 0
+    customer_view = thread(api, rid, ANNA)
+    assert customer_view["messages"] == [] and "VIP" not in json.dumps(customer_view)
+    assert len(sent_mails()) == before
+    assert rid in [i["id"] for i in queue(api)]  # still waiting for an answer
+
+
+def test_an_answer_to_a_conversation_that_moved_on_is_refused_with_what_was_missed(
+    api: Api,
+) -> None:
+    rid = ticket(api)
+    api.call("POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "Какой домен?"})
+    seen = thread(api, rid, AGENT)["messages"][-1]["id"]
+    api.call("POST", f"/tickets/{rid}/messages", token=ANNA, body={"text": "flowershop.example"})
+    status, body, _ = api.call(
+        "POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "Ждём", "seen": seen}
+    )
+    assert status == 409 and body["error"]["code"] == "conversation_changed"
+    assert [m["text"] for m in body["missed"]] == ["flowershop.example"]
+    newest = thread(api, rid, AGENT)["messages"][-1]["id"]
+    status, _, _ = api.call(
+        "POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "Готово", "seen": newest}
+    )
+    assert status == 201
+
+
+def test_another_agents_answer_after_what_i_saw_is_a_collision(api: Api) -> None:
+    rid = ticket(api)
+    api.call("POST", f"/tickets/{rid}/responses", token=OTHER, body={"text": "Уже отвечаю"})
+    status, body, _ = api.call(
+        "POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "Я тоже", "seen": rid}
+    )
+    assert status == 409 and body["missed"][0]["by"]["name"] == "Ivan"
+    status, body, _ = api.call(
+        "POST", f"/tickets/{rid}/responses", token=AGENT, body={"text": "x", "seen": "M-NOPE"}
+    )
+    assert status == 400 and body["error"]["code"] == "unknown_seen"
+
+
+def test_a_customer_reaches_no_team_route(api: Api) -> None:
+    rid = ticket(api)
+    for method, path, body in (
+        ("POST", f"/tickets/{rid}/notes", {"text": "hi"}),
+        ("PUT", f"/tickets/{rid}/assignee", {"assignee": "me"}),
+        ("GET", "/staff/queue?assignee=me", None),
+    ):
+        status, answer, _ = api.call(method, path, token=ANNA, body=body)
+        assert status == 403 and answer["error"]["code"] == "staff_only", path
+    assert api.call("GET", f"/tickets/{rid}", token=BORIS)[0] == 404
+
+
+def test_assigning_someone_unknown_is_404_and_a_bad_body_400(api: Api) -> None:
+    rid = ticket(api)
+    status, body, _ = api.call(
+        "PUT", f"/tickets/{rid}/assignee", token=AGENT, body={"assignee": "sub-nobody"}
+    )
+    assert status == 404 and body["error"]["code"] == "staff_not_found"
+    for bad in ({}, {"assignee": 7}, {"assignee": "me", "x": 1}):
+        assert api.call("PUT", f"/tickets/{rid}/assignee", token=AGENT, body=bad)[0] == 400
