@@ -29,7 +29,8 @@ AckState = Literal["owed", "sent", "rate_limited", "failed"]
 # (`intake.values.UNLINKED_PREFIX`: an unverified From, an address given in a chat).
 CLAIM_PREFIXES = ("unverified:", "unlinked:")
 MESSAGE_MAX = 20_000  # characters of one message's text, whoever wrote it
-DeliveryState = Literal["queued", "sent", "failed", "suppressed"]  # API.md, Conversations
+# API.md, Conversations; `undeliverable`: there is no address to send to (the reason says why)
+DeliveryState = Literal["queued", "sent", "failed", "suppressed", "undeliverable"]
 
 
 @dataclass(frozen=True)

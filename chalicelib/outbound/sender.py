@@ -50,23 +50,34 @@ class MailSettings:
     timezone: str = "Europe/Moscow"  # R2.9: times reach customers in the company's zone
 
 
+def undeliverable(ticket: Ticket) -> str | None:
+    """Why no mail can carry a staff answer on `ticket` to anyone, or None if one can:
+    machine mail (never answered), a record without an address, a chat or Skype record
+    with no account behind it (an address typed into a chat is a claim, R1.7)."""
+    origin = ticket.origin
+    if ticket.official:
+        return None
+    if ticket.channel == "email":
+        if origin is None or origin.disposition != "advisory":
+            return "not_a_customer_mail"
+        return None if ticket.customer_email else "no_address"
+    return None if origin is not None and origin.account else "no_account"
+
+
 def mail_owed(ticket: Ticket, item: Message | DelayNotice, at: str) -> OutboxEntry | None:
     """The mail a staff message or delay notice owes its customer, or None when no one
-    can receive it: machine mail, an unlinked chat, a record without an address."""
-    origin = ticket.origin
+    can receive it (`undeliverable` says why)."""
+    if undeliverable(ticket) is not None:
+        return None
     to: str | None = None
     if ticket.official:
         kind: Kind = (
             "delay_notification" if isinstance(item, DelayNotice) else ("response_notification")
         )
     elif ticket.channel == "email":
-        if origin is None or origin.disposition not in ("advisory",) or not ticket.customer_email:
-            return None
         kind, to = "answer", ticket.customer_email
-    elif origin is not None and origin.account:
-        kind = "answer"  # a chat or Skype record linked to an account (R1.6)
     else:
-        return None
+        kind = "answer"  # a chat or Skype record linked to an account (R1.6)
     payload = {
         "kind": kind,
         "item": "notice" if isinstance(item, DelayNotice) else "message",
@@ -76,8 +87,11 @@ def mail_owed(ticket: Ticket, item: Message | DelayNotice, at: str) -> OutboxEnt
     return entry_for(CUSTOMER_MAIL, ticket.id, item.id, payload, at)
 
 
-def queued(entry: OutboxEntry | None, at: str) -> Delivery | None:
-    return None if entry is None else Delivery("queued", entry.payload.get("to"), at)
+def queued(entry: OutboxEntry | None, at: str, ticket: Ticket) -> Delivery:
+    """The delivery a staff item starts with: queued, or undeliverable and why."""
+    if entry is None:
+        return Delivery("undeliverable", None, at, undeliverable(ticket) or "no_address")
+    return Delivery("queued", entry.payload.get("to"), at)
 
 
 class CustomerMail:

@@ -165,7 +165,7 @@ class StaffDesk:
                 by=staff.ref(),
             )
             mail = mail_owed(ticket, message, at)  # R2.6: the answer reaches the customer
-            message = replace(message, delivery=queued(mail, at))
+            message = replace(message, delivery=queued(mail, at, ticket))
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
@@ -239,7 +239,7 @@ class StaffDesk:
                 new_event_id(), ticket_id, reason, to_iso(eta), at, staff.sub, by=staff.ref()
             )
             mail = mail_owed(ticket, notice, at)  # R2.2, R2.6: the customer is told
-            notice = replace(notice, delivery=queued(mail, at))
+            notice = replace(notice, delivery=queued(mail, at, ticket))
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
@@ -309,7 +309,7 @@ class StaffDesk:
         self._first_response_metrics(ticket, written.sla, via=via)
         for entry in written.owed:
             self._dispatcher.try_now(entry)
-        if written.item.delivery is None:
+        if written.item.delivery is None or written.item.delivery.state != "queued":
             return written.item
         return self._read_back(ticket.id, written.item)
 

@@ -173,7 +173,10 @@ def test_an_answer_to_a_linked_chat_is_mailed_and_to_an_unlinked_one_is_only_rec
     recorded = world.runtime.desk.respond(AGENT, unlinked["id"], "Тариф меняется в кабинете.")
     to_claim = world.runtime.desk.respond(AGENT, claimed["id"], "Тариф меняется в кабинете.")
     assert answered.delivery is not None and answered.delivery.state == "sent"
-    assert recorded.delivery is None and to_claim.delivery is None
+    # API.md: an answer nobody can receive says so, and why.
+    for unsent in (recorded, to_claim):
+        assert unsent.delivery is not None and unsent.delivery.state == "undeliverable"
+        assert unsent.delivery.reason == "no_account" and unsent.delivery.to is None
     assert claimed["account"] is None and claimed["claimed_email"] == "anna@flowershop.example"
     [answer] = sent(world)
     assert answer["To"] == "anna@flowershop.example"
@@ -182,7 +185,11 @@ def test_an_answer_to_a_linked_chat_is_mailed_and_to_an_unlinked_one_is_only_rec
 def test_machine_mail_is_never_answered_by_mail(world: FakeWorld) -> None:
     rid = deliver(world, mail(Auto_Submitted="auto-replied"))
     message = world.runtime.desk.respond(AGENT, rid, "Ответ роботу")
-    assert message.delivery is None and sent(world) == []
+    assert message.delivery is not None and sent(world) == []
+    assert (message.delivery.state, message.delivery.reason) == (
+        "undeliverable",
+        "not_a_customer_mail",
+    )
 
 
 def test_the_template_follows_the_language_of_the_request(world: FakeWorld) -> None:
