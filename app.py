@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice.app import (
@@ -20,7 +20,7 @@ from chalice.app import (
 
 from chalicelib import http, observability as obs
 from chalicelib.config import settings_from
-from chalicelib.domain.identity import Principal, require_staff
+from chalicelib.domain.identity import Principal
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
 from chalicelib.intake.chat import signed_transcript
 from chalicelib.lifecycle import parse_status
@@ -34,6 +34,7 @@ from chalicelib.staff.forms import (
     parse_staff_response,
 )
 from chalicelib.staff.queries import parse_contact, parse_queue_filter
+from chalicelib.staff.suppressions import address_param
 from chalicelib.staff.team import parse_assignee
 from chalicelib.status.incident_forms import parse_new_incident, parse_update
 from chalicelib.uploads import parse_new_attachment
@@ -92,36 +93,9 @@ def raw_body() -> bytes:
     return http.body_bytes(current())
 
 
-Access = Literal["anyone", "signed_in", "staff"]
-
-
-def api(
-    method: str, path: str, access: Access = "signed_in", **options: Any
-) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Register a route of the public interface, in this order for every one of them:
-    the error shape for whatever goes wrong (`http.api_view`); the caller from the
-    token's claims (401 without one) and passed to the view as `who`; staff routes
-    refuse anyone else (403) before a body or an id is read, so a customer learns
-    nothing from a 400 or a 404; a `{ticket_id}` not shaped like our ids is 404 before
-    it reaches a key."""
-
-    def register(view: Callable[..., Response]) -> Callable[..., Response]:
-        @functools.wraps(view)
-        def signed_in(**params: str) -> Response:
-            who = http.principal(current())
-            if access == "staff":
-                require_staff(who)
-            if "ticket_id" in params:
-                params["ticket_id"] = http.request_id(params["ticket_id"])
-            return view(who, **params)
-
-        handler = view if access == "anyone" else signed_in
-        authorizer = None if access == "anyone" else cabinet_users
-        wrapped = http.api_view(handler)
-        app.route(path, methods=[method], authorizer=authorizer, **options)(wrapped)
-        return wrapped
-
-    return register
+# Every route of the public interface: the error shape, the caller as `who` (401), the
+# staff check before the body or the id (403), the id's shape (404); see `http.routes`.
+api = http.routes(app, cabinet_users, current)
 
 
 def created(body: dict[str, Any], path: str, *, replayed: bool = False) -> Response:
@@ -251,6 +225,18 @@ def post_response(who: Principal, ticket_id: str) -> Response:
 def post_note(who: Principal, ticket_id: str) -> Response:
     note = runtime().team.note(who, ticket_id, parse_note(_body()))
     return created(note.to_api(), f"/tickets/{ticket_id}")
+
+
+@api("GET", "/staff/suppressions", access="staff")
+def list_suppressions(who: Principal) -> Response:
+    address = address_param(query().get("email"))
+    return http.json_response(runtime().suppressions.lookup(who, address))
+
+
+@api("DELETE", "/staff/suppressions/{email}", access="staff")
+def lift_suppression(who: Principal, email: str) -> Response:
+    runtime().suppressions.lift(who, address_param(unquote(email)))
+    return Response(body="", status_code=204)
 
 
 @api("PUT", "/tickets/{ticket_id}/assignee", access="staff")

@@ -55,6 +55,7 @@ from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
+from chalicelib.staff.suppressions import Suppressions
 from chalicelib.staff.team import TeamDesk
 from chalicelib.status.board import StatusBoard
 from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
@@ -87,6 +88,7 @@ class Runtime:
     reports: SlaReports
     ratings: Ratings
     team: TeamDesk
+    suppressions: Suppressions
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,7 @@ def build_runtime(
         reports=SlaReports(store.reports, clock, settings.timezone),
         ratings=ratings,
         team=TeamDesk(store.tickets, services.directory, clock),
+        suppressions=Suppressions(store.markers),
     )
 
 

@@ -128,6 +128,7 @@ class MemoryStore:
         self._outbox: dict[str, OutboxEntry] = {}  # by entry id: where it is now
         self._given_up: list[OutboxEntry] = []
         self._suppressed: dict[str, str] = {}
+        self._suppressed_at: dict[str, str] = {}
         self.incidents = MemoryIncidents(self)
         self.quotes = MemoryQuotes(self)
         self.reports = MemoryReports()
@@ -480,10 +481,21 @@ class MemoryStore:
     def suppress(self, address: str, reason: str, at: str) -> None:
         with self._lock:
             self._suppressed[address.lower()] = reason
+            self._suppressed_at[address.lower()] = at
 
     def suppression(self, address: str) -> str | None:
         with self._lock:
             return self._suppressed.get(address.lower())
+
+    def suppression_record(self, address: str) -> tuple[str, str] | None:
+        with self._lock:
+            reason = self._suppressed.get(address.lower())
+            return None if reason is None else (reason, self._suppressed_at[address.lower()])
+
+    def lift_suppression(self, address: str) -> bool:
+        with self._lock:
+            self._suppressed_at.pop(address.lower(), None)
+            return self._suppressed.pop(address.lower(), None) is not None
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         with self._lock:

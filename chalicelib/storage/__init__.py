@@ -200,6 +200,14 @@ class Markers(Protocol):
         """Why `address` is suppressed, or None."""
         ...
 
+    def suppression_record(self, address: str) -> tuple[str, str] | None:
+        """Why and since when `address` is suppressed, or None."""
+        ...
+
+    def lift_suppression(self, address: str) -> bool:
+        """Mail `address` again; False if it was not suppressed."""
+        ...
+
 
 class Outbox(Protocol):
     """What is owed to the outside world, until a sender has delivered it."""

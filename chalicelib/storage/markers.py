@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib.storage.codec import dump
 from chalicelib.storage.keys import ack_allowance_key, send_allowance_key, suppression_key
 from chalicelib.storage.table import Table
@@ -48,6 +50,23 @@ class DynamoMarkers:
     def suppression(self, address: str) -> str | None:
         item = self._table.get(suppression_key(address))
         return str(item["reason"]) if item else None
+
+    def suppression_record(self, address: str) -> tuple[str, str] | None:
+        item = self._table.get(suppression_key(address))
+        return (str(item["reason"]), str(item.get("at") or "")) if item else None
+
+    def lift_suppression(self, address: str) -> bool:
+        try:
+            self._table.client.delete_item(
+                TableName=self._table.name,
+                Key=dump(suppression_key(address)),
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         self._change_allowance(

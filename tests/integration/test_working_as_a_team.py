@@ -161,3 +161,25 @@ def test_assigning_someone_unknown_is_404_and_a_bad_body_400(api: Api) -> None:
     assert status == 404 and body["error"]["code"] == "staff_not_found"
     for bad in ({}, {"assignee": 7}, {"assignee": "me", "x": 1}):
         assert api.call("PUT", f"/tickets/{rid}/assignee", token=AGENT, body=bad)[0] == 400
+
+
+def test_staff_see_why_an_address_is_suppressed_and_lift_it(api: Api) -> None:
+    from app import runtime
+
+    store = runtime().store
+    store.markers.suppress("anna@flowershop.example", "bounce", "2026-12-01T10:00:00+00:00")
+    status, found, _ = api.call(
+        "GET", "/staff/suppressions?email=Anna@FlowerShop.example", token=AGENT
+    )
+    assert status == 200
+    assert found["items"] == [
+        {"email": "anna@flowershop.example", "reason": "bounce", "at": "2026-12-01T10:00:00+00:00"}
+    ]
+    path = "/staff/suppressions/anna%40flowershop.example"
+    assert api.call("DELETE", path, token=ANNA)[0] == 403
+    assert api.call("DELETE", path, token=AGENT)[0] == 204
+    assert store.markers.suppression("anna@flowershop.example") is None
+    assert api.call("DELETE", path, token=AGENT)[0] == 404
+    _, found, _ = api.call("GET", "/staff/suppressions?email=anna@flowershop.example", token=AGENT)
+    assert found["items"] == []
+    assert api.call("GET", "/staff/suppressions?email=nope", token=AGENT)[0] == 400
