@@ -36,7 +36,7 @@ from chalicelib.staff.forms import (
 from chalicelib.staff.queries import parse_contact, parse_queue_filter
 from chalicelib.staff.suppressions import address_param
 from chalicelib.staff.team import parse_assignee
-from chalicelib.status.incident_forms import parse_new_incident, parse_update
+from chalicelib.status.incident_forms import parse_new_incident, parse_request_ids, parse_update
 from chalicelib.uploads import parse_new_attachment
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
@@ -280,6 +280,12 @@ def list_incidents(who: Principal) -> Response:
     params = query()
     limit = limit_param(params.get("limit"))
     return http.json_response(runtime().board.listing(who, limit, params.get("next")))
+
+
+@api("POST", "/staff/incidents/{incident_id}/links", access="staff")
+def link_requests(who: Principal, incident_id: str) -> Response:
+    ids = parse_request_ids(_body())
+    return http.json_response(runtime().board.link_many(who, incident_id, ids))
 
 
 @api("GET", "/staff/incidents/{incident_id}", access="staff")

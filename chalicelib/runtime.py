@@ -321,7 +321,7 @@ def build_runtime(
     ratings = Ratings(store.tickets, clock, settings.timezone, key=chat_secret)
     customer_mail = build_customer_mail(settings, services, clock)
     lifecycle = build_lifecycle(settings, services, clock)
-    board = StatusBoard(store.incidents, store.tickets, clock)
+    board = StatusBoard(store.incidents, store.tickets, clock, queue=store.deadlines)
     notes = board.notice_lines
     dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle, notes)
     board.dispatcher = dispatcher

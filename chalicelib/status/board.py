@@ -12,7 +12,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from chalicelib import observability as obs
-from chalicelib.domain.identity import Principal, require_staff, visible_to
+from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.domain.incidents import UPDATES_MAX, Incident, IncidentUpdate, service_states
 from chalicelib.domain.queue import queue_label
 from chalicelib.domain.tickets import AuditEvent, Scope, Ticket
@@ -21,7 +21,8 @@ from chalicelib.ids import new_event_id, new_incident_id
 from chalicelib.outbound.delivery import Dispatcher, entry_for
 from chalicelib.outbound.routing import NOTIFY
 from chalicelib.status.incident_forms import NewIncident, NewUpdate
-from chalicelib.storage import Incidents, LinkIncident, StaleState, Tickets
+from chalicelib.status.links import IncidentLinks
+from chalicelib.storage import DeadlineIndex, Incidents, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
 CLOCK_ACTOR = "status-clock"
@@ -41,7 +42,9 @@ class StatusBoard:
         tickets: Tickets,
         clock: Clock,
         dispatcher: Dispatcher | None = None,
+        queue: DeadlineIndex | None = None,
     ) -> None:
+        self.links = IncidentLinks(tickets, queue, clock)
         self._incidents = incidents
         self._tickets = tickets
         # Set after wiring: the dispatcher's senders include what the board owes.
@@ -79,7 +82,8 @@ class StatusBoard:
         )
         self._cache = None
         obs.count(obs.INCIDENTS_OPENED, kind=new.kind)
-        return incident
+        linked = self.links.link_recent(staff, incident, new.link_window_minutes)
+        return replace(incident, linked=linked) if linked else incident
 
     def post_update(self, staff: Principal, incident_id: str, new: NewUpdate) -> Incident:
         """An update; with `notify`, every linked open request is answered with it,
@@ -135,27 +139,18 @@ class StatusBoard:
             raise InvalidInput("invalid_incident", 'the body is `{"incident": id or null}`')
         wanted = body["incident"]
         if wanted is not None:
-            incident = self.get(staff, wanted)
-            if not incident.active:
-                raise Conflict("incident_closed", f"this {incident.kind} is {incident.state}")
-        for _ in range(_ATTEMPTS):
-            ticket = visible_to(staff, self._tickets.get(ticket_id))
-            if ticket.incident == wanted:
-                return ticket
-            at = to_iso(self._clock())
-            action = "incident_linked" if wanted else "incident_unlinked"
-            detail = {"from": ticket.incident, "to": wanted}
-            audit = AuditEvent(
-                new_event_id(), ticket_id, action, staff.sub, at, detail, staff.ref()
-            )
-            try:
-                self._tickets.change(ticket_id, audit, LinkIncident(wanted, ticket))
-            except StaleState:
-                continue
-            if wanted:
-                obs.count(obs.INCIDENT_LINKED_REQUESTS, how="staff")
-            return self._tickets.get(ticket_id) or ticket
-        raise Conflict("concurrent_update", "the ticket kept changing; try again")
+            self._active(staff, wanted)
+        return self.links.link(staff, ticket_id, wanted)[0]
+
+    def link_many(self, staff: Principal, incident_id: str, ids: list[str]) -> dict[str, int]:
+        """`POST /staff/incidents/{id}/links` `{"requests": [id...]}`."""
+        return {"linked": self.links.link_many(staff, self._active(staff, incident_id), ids)}
+
+    def _active(self, staff: Principal, incident_id: str) -> Incident:
+        incident = self.get(staff, incident_id)
+        if not incident.active:
+            raise Conflict("incident_closed", f"this {incident.kind} is {incident.state}")
+        return incident
 
     # -- the clock ---------------------------------------------------------------------
 
@@ -226,12 +221,17 @@ class StatusBoard:
         )
 
     def match(self, scope: Scope) -> str | None:
-        """The active incident a new request about a failing service belongs to."""
+        """The active incident a new request about a failing service belongs to. The
+        process's list is trusted for a match; without one it is read again, so a
+        request received a second after an incident opened is linked to it."""
         if scope.label != "outage" or not scope.sub:
             return None
-        for incident in self._active_cached():
-            if incident.kind == "incident" and scope.sub in incident.services:
-                return incident.id
+        for fresh in (False, True):
+            if fresh:
+                self._cache = None
+            for incident in self._active_cached():
+                if incident.kind == "incident" and scope.sub in incident.services:
+                    return incident.id
         return None
 
     def notice(self, ticket: Ticket) -> dict[str, Any] | None:

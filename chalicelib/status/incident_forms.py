@@ -8,11 +8,16 @@ from typing import Any
 
 from chalicelib.domain.incidents import STATES, STATUS_SERVICES, IncidentKind
 from chalicelib.errors import InvalidInput
+from chalicelib.ids import is_request_id
 from chalicelib.timeutil import parse_iso
 from chalicelib.validation import reject_unknown_fields, text_field
 
 TITLE_MAX = 200
 MESSAGE_MAX = 2_000
+
+
+BULK_MAX = 100  # request ids linked in one call
+LINK_WINDOW_MINUTES = 120  # API.md: open requests this long before an incident
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class NewIncident:
     message: str
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    link_window_minutes: int = LINK_WINDOW_MINUTES  # open requests before it are linked
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,10 @@ class NewUpdate:
 
 
 def parse_new_incident(body: dict[str, Any]) -> NewIncident:
-    reject_unknown_fields(body, ("kind", "services", "title", "message", "starts_at", "ends_at"))
+    reject_unknown_fields(
+        body,
+        ("kind", "services", "title", "message", "starts_at", "ends_at", "link_window_minutes"),
+    )
     kind = body.get("kind")
     if kind not in ("incident", "maintenance"):
         raise InvalidInput("invalid_kind", "`kind` is `incident` or `maintenance`", field="kind")
@@ -70,7 +79,19 @@ def parse_new_incident(body: dict[str, Any]) -> NewIncident:
         message,
         starts_at,
         ends_at,
+        _window(body.get("link_window_minutes", LINK_WINDOW_MINUTES)),
     )
+
+
+def _window(value: object) -> int:
+    """`link_window_minutes`: 0 (link nothing before) to a day."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_440:
+        raise InvalidInput(
+            "invalid_link_window_minutes",
+            "`link_window_minutes` is a whole number of minutes from 0 to 1440",
+            field="link_window_minutes",
+        )
+    return value
 
 
 def parse_update(body: dict[str, Any], kind: str) -> NewUpdate:
@@ -103,3 +124,20 @@ def _instant(body: dict[str, Any], name: str) -> datetime | None:
         raise InvalidInput(
             f"invalid_{name}", f"`{name}` is an ISO 8601 time with an offset", field=name
         ) from None
+
+
+def parse_request_ids(body: dict[str, Any]) -> list[str]:
+    """`POST /staff/incidents/{id}/links` `{"requests": [id...]}`: 1 to 100 request ids."""
+    reject_unknown_fields(body, ("requests",))
+    ids = body.get("requests")
+    if (
+        not isinstance(ids, list)
+        or not 1 <= len(ids) <= BULK_MAX
+        or not all(isinstance(i, str) and is_request_id(i) for i in ids)
+    ):
+        raise InvalidInput(
+            "invalid_requests",
+            f"`requests` is a list of 1 to {BULK_MAX} request ids",
+            field="requests",
+        )
+    return list(dict.fromkeys(ids))

@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.identity import Principal
+from chalicelib.domain.tickets import Scope
 from chalicelib.errors import Forbidden, InvalidInput
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.adapter import Notification
@@ -300,3 +301,57 @@ def test_incident_routes_over_http(api: Api) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/atom+xml")
     ElementTree.fromstring(response.body)  # noqa: S314 (our own document)
+
+
+def test_an_incident_links_the_open_requests_about_it_from_the_window_before_it(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    """API.md: `link_window_minutes` (two hours unless said): open requests about its
+    services received that long before it are linked when it opens."""
+    clock.now = at(-180)
+    too_old = ticket(rt)["id"]
+    clock.now = at(-90)
+    recent = ticket(rt)["id"]
+    elsewhere = ticket(rt, text="Почта не работает, письма не уходят")["id"]
+    clock.now = at(0)
+    iid = incident(rt)
+    assert rt.store.tickets.get(recent).incident == iid  # type: ignore[union-attr]
+    assert rt.store.tickets.get(too_old).incident is None  # type: ignore[union-attr]
+    assert rt.store.tickets.get(elsewhere).incident is None  # type: ignore[union-attr]
+    assert rt.board.get(AGENT, iid).linked == 1
+    none_before = incident(rt, services=["ftp"], link_window_minutes=0)
+    assert rt.board.get(AGENT, none_before).linked == 0
+
+
+def test_a_request_a_second_after_an_incident_opened_is_linked_in_a_warm_process(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    """A process that read its list of incidents just before one opened elsewhere still
+    links the next request about it (its list is read again when nothing matches)."""
+    warm = build_runtime(Settings.from_env(os.environ), clock=clock)
+    assert warm.board.match(Scope("outage", "mysql")) is None  # holds "no incidents"
+    iid = incident(rt)  # opened by another process, a moment later
+    assert warm.board.match(Scope("outage", "mysql")) == iid
+
+
+def test_staff_link_requests_in_bulk_over_http(api: Api) -> None:
+    token = make_token("sub-agent", "agent@hosting.example", ["staff"])
+    customer = make_token("sub-anna", "anna@flowershop.example")
+    _, made, _ = api.call(
+        "POST", "/staff/incidents", token=token, body={**MYSQL, "link_window_minutes": 0}
+    )
+    ids = []
+    for text in ("Как сменить тариф?", "Где счёт за ноябрь?"):
+        _, created, _ = api.call(
+            "POST", "/tickets", token=customer, body={"subject": "s", "text": text}
+        )
+        ids.append(created["id"])
+    path = f"/staff/incidents/{made['id']}/links"
+    status, body, _ = api.call("POST", path, token=token, body={"requests": [*ids, ids[0]]})
+    assert status == 200 and body == {"linked": 2}
+    status, body, _ = api.call("POST", path, token=token, body={"requests": ids})
+    assert status == 200 and body == {"linked": 0}  # linked already
+    assert api.call("POST", path, token=customer, body={"requests": ids})[0] == 403
+    assert api.call("POST", path, token=token, body={"requests": []})[0] == 400
+    status, _, _ = api.call("POST", path, token=token, body={"requests": ["T-NOPE123"]})
+    assert status == 404
