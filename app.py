@@ -10,7 +10,6 @@ from urllib.parse import unquote
 from aws_lambda_powertools.logging import correlation_paths
 from chalice.app import (
     Chalice,
-    CognitoUserPoolAuthorizer,
     ConvertToMiddleware,
     Rate,
     Request,
@@ -24,6 +23,7 @@ from chalicelib.domain.identity import Principal
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
 from chalicelib.intake.chat import signed_transcript
 from chalicelib.lifecycle import parse_status
+from chalicelib.macro_routes import macro_routes
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
 from chalicelib.runtime import Runtime, get_runtime
@@ -64,14 +64,7 @@ def allowed_origins() -> tuple[str, ...]:
     return settings_from(os.environ).cors_origins  # per request: tests change the stage
 
 
-cabinet_users = CognitoUserPoolAuthorizer(
-    "SupportUsers",
-    provider_arns=[
-        os.environ.get(
-            "USER_POOL_ARN", "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/local"
-        )
-    ],
-)
+cabinet_users = http.CABINET_USERS
 
 
 def runtime() -> Runtime:
@@ -360,6 +353,7 @@ def chat_transcript() -> Response:
     return created(body, f"/tickets/{body['id']}", replayed=not new)
 
 
+app.register_blueprint(macro_routes)  # the team's canned replies (API.md)
 http.add_preflights(app, current, allowed_origins)  # after every route: one per path
 
 

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from chalice.app import Authorizer, Chalice, Request, Response
+from chalice.app import (
+    Authorizer,
+    Blueprint,
+    Chalice,
+    CognitoUserPoolAuthorizer,
+    Request,
+    Response,
+)
 
 from chalicelib import observability as obs
 from chalicelib.domain.identity import Principal, principal_from_claims, require_staff
@@ -261,8 +269,19 @@ Access = Literal["anyone", "signed_in", "staff"]
 View = Callable[..., Response]
 
 
+# The cabinet's user pool: customers and staff (the `staff` group) sign in to it.
+CABINET_USERS = CognitoUserPoolAuthorizer(
+    "SupportUsers",
+    provider_arns=[
+        os.environ.get(
+            "USER_POOL_ARN", "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/local"
+        )
+    ],
+)
+
+
 def routes(
-    app: Chalice, authorizer: Authorizer, current: Callable[[], Request]
+    app: Chalice | Blueprint, authorizer: Authorizer, current: Callable[[], Request]
 ) -> Callable[..., Callable[[View], View]]:
     """The route decorator of `app`: `@api(method, path, access="signed_in"|"staff"|
     "anyone", **chalice_options)`. In this order for every route: the error shape for

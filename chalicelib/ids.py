@@ -42,6 +42,13 @@ def new_message_id() -> str:
     return "M-" + _random(12)
 
 
+def new_macro_id() -> str:
+    return "K-" + _random(10)
+
+
+MACRO_ID = re.compile(r"K-[0-9A-Z]{10}")
+
+
 def new_quote_id() -> str:
     return "Q-" + _random(10)
 

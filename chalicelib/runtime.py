@@ -55,6 +55,7 @@ from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
+from chalicelib.staff.macros import MacroDesk
 from chalicelib.staff.suppressions import Suppressions
 from chalicelib.staff.team import TeamDesk
 from chalicelib.status.board import StatusBoard
@@ -89,6 +90,7 @@ class Runtime:
     ratings: Ratings
     team: TeamDesk
     suppressions: Suppressions
+    macros: MacroDesk
 
 
 @dataclass(frozen=True)
@@ -361,6 +363,7 @@ def build_runtime(
         ratings=ratings,
         team=TeamDesk(store.tickets, services.directory, clock),
         suppressions=Suppressions(store.markers),
+        macros=MacroDesk(store.macros, store.tickets, clock),
     )
 
 

@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from chalicelib.accounts import Profile
 from chalicelib.domain.clock import Duty, duty
 from chalicelib.domain.incidents import Incident
+from chalicelib.domain.macros import Macro
 from chalicelib.domain.queue import queue_label, queue_position
 from chalicelib.domain.quotes import Quote
 from chalicelib.domain.tallies import Counter, Tally
@@ -116,6 +117,23 @@ class MemoryReports:
         return found
 
 
+class MemoryMacros:
+    def __init__(self) -> None:
+        self._macros: dict[str, Macro] = {}
+
+    def all(self) -> list[Macro]:
+        return sorted(self._macros.values(), key=lambda m: (m.title.lower(), m.id))
+
+    def get(self, macro_id: str) -> Macro | None:
+        return self._macros.get(macro_id)
+
+    def put(self, macro: Macro) -> None:
+        self._macros[macro.id] = macro
+
+    def delete(self, macro_id: str) -> bool:
+        return self._macros.pop(macro_id, None) is not None
+
+
 class MemoryStore:
     """Requests, DeadlineIndex and Markers in memory, with the same conditions."""
 
@@ -132,6 +150,7 @@ class MemoryStore:
         self.incidents = MemoryIncidents(self)
         self.quotes = MemoryQuotes(self)
         self.reports = MemoryReports()
+        self.macros = MemoryMacros()
         self.writes = 0  # every accepted write, for tests that count them
 
     def as_store(self) -> Store:
@@ -143,6 +162,7 @@ class MemoryStore:
             incidents=self.incidents,
             quotes=self.quotes,
             reports=self.reports,
+            macros=self.macros,
         )
 
     @property

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.incidents import Incident
+from chalicelib.domain.macros import Macro
 from chalicelib.domain.quotes import Quote
 from chalicelib.domain.tallies import Counter, Tally
 from chalicelib.domain.tickets import (
@@ -209,6 +210,24 @@ class Markers(Protocol):
         ...
 
 
+class Macros(Protocol):
+    """The team's canned replies."""
+
+    def all(self) -> list[Macro]:
+        """Every macro, by title."""
+        ...
+
+    def get(self, macro_id: str) -> Macro | None: ...
+
+    def put(self, macro: Macro) -> None:
+        """Create or replace `macro`."""
+        ...
+
+    def delete(self, macro_id: str) -> bool:
+        """False if there was no such macro."""
+        ...
+
+
 class Outbox(Protocol):
     """What is owed to the outside world, until a sender has delivered it."""
 
@@ -305,3 +324,4 @@ class Store:
     incidents: Incidents
     quotes: Quotes
     reports: Reports
+    macros: Macros

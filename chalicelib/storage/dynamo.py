@@ -8,6 +8,7 @@ from chalicelib.storage import Store
 from chalicelib.storage.counters import DynamoReports
 from chalicelib.storage.incident_items import DynamoIncidents
 from chalicelib.storage.indexes import DynamoDeadlineIndex
+from chalicelib.storage.macro_items import DynamoMacros
 from chalicelib.storage.markers import DynamoMarkers
 from chalicelib.storage.outbox import DynamoOutbox
 from chalicelib.storage.quote_items import DynamoQuotes
@@ -26,4 +27,5 @@ def dynamo_store(client: Any, table_name: str) -> Store:
         incidents=DynamoIncidents(table),
         quotes=DynamoQuotes(table),
         reports=DynamoReports(table),
+        macros=DynamoMacros(table),
     )

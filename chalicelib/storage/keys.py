@@ -20,6 +20,7 @@
 | incident       | INC#<id>       | META                      | ByCustomer (INCIDENTS#...)      |
 | incident audit | INC#<id>       | AUDIT#<at>#<event id>     |                                 |
 | outbox entry   | OUTBOX#<shard> | <due_at>#<entry id>       |                                 |
+| macro          | MACROS         | <macro id>                |                                 |
 | given up       | OUTBOX#FAILED  | <at>#<entry id>           |                                 |
 
 `ByCustomer` (GSI1PK = CUST#<sub>, GSI1SK = <created_at>#<id>) lists a customer's own
@@ -155,6 +156,13 @@ def audit_key(partition_key: str, at: str, event_id: str) -> dict[str, str]:
 
 def quote_key(request_id: str, quote_id: str) -> dict[str, str]:
     return {"PK": request_pk(request_id), "SK": f"{QUOTE_PREFIX}{quote_id}"}
+
+
+MACROS_PK = "MACROS"  # the team's canned replies: one partition, one item each
+
+
+def macro_key(macro_id: str) -> dict[str, str]:
+    return {"PK": MACROS_PK, "SK": macro_id}
 
 
 def report_key(period: str, group: str, value: str, shard: int) -> dict[str, str]:

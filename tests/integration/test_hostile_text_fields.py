@@ -78,6 +78,9 @@ def _transcript() -> dict[str, Any]:
     }
 
 
+MACRO = {"title": "t", "lang": "ru", "text": "t"}
+
+
 class World:
     """A ticket, a quote and an incident to aim the bodies at."""
 
@@ -92,6 +95,8 @@ class World:
         incident = {"kind": "incident", "services": ["mysql"], "title": "MySQL", "message": "m"}
         _, made, _ = api.call("POST", "/staff/incidents", token=STAFF, body=incident)
         self.incident = made["id"]
+        _, macro, _ = api.call("POST", "/staff/macros", token=STAFF, body=MACRO)
+        self.macro = macro["id"]
         api.call("POST", f"/tickets/{self.ticket}/quotes/{self.quote}/accept", token=ANNA)
 
     def request(self, operation: str, field: str = "") -> tuple[str, str, str, dict[str, Any]]:
@@ -110,6 +115,8 @@ class World:
             "postMessage": ("POST", f"/tickets/{t}/messages", ANNA, {"text": "t"}),
             "postResponse": ("POST", f"/tickets/{t}/responses", STAFF, {"text": "t"}),
             "postNote": ("POST", f"/tickets/{t}/notes", STAFF, {"text": "t"}),
+            "createMacro": ("POST", "/staff/macros", STAFF, MACRO),
+            "changeMacro": ("PUT", f"/staff/macros/{self.macro}", STAFF, MACRO),
             "putAssignee": ("PUT", f"/tickets/{t}/assignee", STAFF, {"assignee": "me"}),
             "postDelayNotice": (
                 "POST",

@@ -183,3 +183,31 @@ def test_staff_see_why_an_address_is_suppressed_and_lift_it(api: Api) -> None:
     _, found, _ = api.call("GET", "/staff/suppressions?email=anna@flowershop.example", token=AGENT)
     assert found["items"] == []
     assert api.call("GET", "/staff/suppressions?email=nope", token=AGENT)[0] == 400
+
+
+def test_canned_replies_are_shared_and_filled_in_for_a_request(api: Api) -> None:
+    body = {
+        "title": "Проверили",
+        "lang": "ru",
+        "text": "Здравствуйте, {customer_name}! По заявке {request_id}:\n{kb_links}\n{hours} {x}",
+    }
+    status, macro, headers = api.call("POST", "/staff/macros", token=AGENT, body=body)
+    assert status == 201 and headers["location"].endswith(f"/staff/macros/{macro['id']}")
+    _, listing, _ = api.call("GET", "/staff/macros", token=OTHER)  # shared by the team
+    assert [m["id"] for m in listing["items"]] == [macro["id"]]
+    rid = ticket(api, "Не работает SSL-сертификат на сайте, браузер пишет ошибку")
+    _, filled, _ = api.call("GET", f"/staff/macros?request={rid}", token=AGENT)
+    text = filled["items"][0]["text"]
+    assert text.startswith(f"Здравствуйте, Anna Petrova! По заявке {rid}:")
+    assert "круглосуточно" in text and text.endswith("{x}")  # an unknown brace stays
+    kb = thread(api, rid, AGENT)["kb"]
+    assert all(a["url"] in text for a in kb)  # R2.3: the suggested pages as links
+    changed = {**body, "title": "Проверили (en)", "lang": "en", "text": "Hi {customer_name}"}
+    status, after, _ = api.call("PUT", f"/staff/macros/{macro['id']}", token=AGENT, body=changed)
+    assert status == 200 and after["lang"] == "en"
+    assert api.call("GET", "/staff/macros", token=ANNA)[0] == 403
+    assert api.call("POST", "/staff/macros", token=ANNA, body=body)[0] == 403
+    assert api.call("POST", "/staff/macros", token=AGENT, body={**body, "lang": "de"})[0] == 400
+    assert api.call("GET", "/staff/macros?request=T-NOPE123", token=AGENT)[0] == 404
+    assert api.call("DELETE", f"/staff/macros/{macro['id']}", token=AGENT)[0] == 204
+    assert api.call("DELETE", f"/staff/macros/{macro['id']}", token=AGENT)[0] == 404
