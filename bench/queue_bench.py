@@ -17,6 +17,7 @@ in no queue at all.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from typing import Any
 
 from _moto import moto_tables  # the path, moto and the tables
 
+from chalicelib.domain.queue import queue_item
 from chalicelib.domain.tickets import Origin, Scope, Sla, Ticket
 from chalicelib.storage.codec import index_items, ticket_to_item
 from chalicelib.storage.dynamo import dynamo_store
@@ -96,7 +98,7 @@ def seed(table: Table, count: int) -> None:
     table.batch_put(items)
 
 
-def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float]]:
+def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float, float]]:
     with moto_tables() as raw:
         client = CountingClient(raw)
         store = dynamo_store(client, "bench")
@@ -108,6 +110,7 @@ def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float
             ("channel=email", {"channel": "email"}),
             ("label=outage", {"label": "outage"}),
             ("flag=needs_details", {"flag": "needs_details"}),
+            ("assignee=none", {"assignee": "-"}),
         ]
         for name, filters in cases:
             token = None
@@ -118,7 +121,11 @@ def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float
             started = time.perf_counter()
             page = store.deadlines.queue(limit, token, **filters)
             elapsed = (time.perf_counter() - started) * 1000
-            rows.append((name, len(page.items), list(client.calls), client.items, elapsed))
+            items = [queue_item(t) for t in page.items]  # encoded as http.json_response does
+            size_kb = (
+                len(json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()) / 1024
+            )
+            rows.append((name, len(page.items), list(client.calls), client.items, elapsed, size_kb))
         return rows
 
 
@@ -127,12 +134,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,1000,2000,4000")
     parser.add_argument("--limit", type=int, default=50)
     args = parser.parse_args()
-    print(f"page size {args.limit}; calls and items read per page (moto ms: not DynamoDB's)")
-    print(f"{'waiting':>8}  {'page':<26}{'items':>6}  {'calls':<24}{'read':>6}{'moto ms':>9}")
+    print(f"page size {args.limit}; calls and items read per page (moto ms: not DynamoDB's);")
+    print("KB: the page's items as GET /staff/queue sends them (API.md: under 30 KB for 50)")
+    head = f"{'waiting':>8}  {'page':<26}{'items':>6}  {'calls':<24}{'read':>6}{'moto ms':>9}"
+    print(f"{head}{'KB':>7}")
     for size in (int(s) for s in args.sizes.split(",")):
-        for name, count, calls, read, ms in measure(size, args.limit):
+        for name, count, calls, read, ms, kb in measure(size, args.limit):
             call_text = " + ".join(calls)
-            print(f"{size:>8}  {name:<26}{count:>6}  {call_text:<24}{read:>6}{ms:>9.1f}")
+            print(f"{size:>8}  {name:<26}{count:>6}  {call_text:<24}{read:>6}{ms:>9.1f}{kb:>7.1f}")
 
 
 if __name__ == "__main__":

@@ -68,13 +68,17 @@ def queue_item(ticket: Ticket) -> dict[str, Any]:
             "sub": ticket.scope.sub,
             "flags": list(ticket.scope.flags),
         },
-        "label": queue_label(ticket),
-        "sla": ticket.sla.to_dict() if ticket.sla else None,
+        # The clock as the queue shows it; the request itself has the whole of it.
+        "sla": {k: ticket.sla.to_dict()[k] for k in ("state", "due_at", "started_at")}
+        if ticket.sla
+        else None,
         "waiting_since": waiting_since(ticket),
         "message_count": ticket.message_count,
         "incident": ticket.incident,
         **ticket.team_view(),
     }
+    if ticket.scope_correction:
+        item["label"] = queue_label(ticket)  # staff corrected the classifier's label
     if ticket.attention:
         item["attention"] = list(ticket.attention)
     if not ticket.official:
