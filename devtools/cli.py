@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         add_stack_arguments(command)
     sub["dev-token"].add_argument("--email", required=True)
     sub["dev-token"].add_argument("--staff", action="store_true")
+    sub["dev-token"].add_argument("--name", help="the account's name (shown to colleagues)")
     sub["dev-sign"].add_argument("file", nargs="?", default="-")
     sub["replay"].add_argument("path", nargs="?", default=".")
     sub["replay"].add_argument("--api", default=None, help="the API's URL (default: the stack's)")
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev-token":
         from devtools.server import dev_token
 
-        print(dev_token(args.email, args.staff, stack.aws_port))
+        print(dev_token(args.email, args.staff, stack.aws_port, args.name))
         return 0
     if args.command in ("dev-secret", "dev-sign"):
         from devtools.server import dev_secret

@@ -307,7 +307,7 @@ def serve(stack: LocalStack) -> int:
     return 0
 
 
-def dev_token(email: str, staff: bool, aws_port: int) -> str:
+def dev_token(email: str, staff: bool, aws_port: int, name: str | None = None) -> str:
     """An IdToken from the local user pool, creating the user on first use."""
     import boto3
     from botocore.exceptions import ClientError, EndpointConnectionError
@@ -341,6 +341,10 @@ def dev_token(email: str, staff: bool, aws_port: int) -> str:
     except ClientError as err:
         if err.response["Error"]["Code"] != "UsernameExistsException":
             raise
+    if name:  # the `name` attribute: what colleagues and customers see of this person
+        cognito.admin_update_user_attributes(
+            UserPoolId=pool_id, Username=email, UserAttributes=[{"Name": "name", "Value": name}]
+        )
     if staff:
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName="staff")
     result = cognito.admin_initiate_auth(
