@@ -98,6 +98,7 @@ def create_user_pool(cognito: Any, pool_name: str) -> tuple[str, str, str]:
         UserPoolId=pool["Id"],
         ClientName=client_props["ClientName"],
         GenerateSecret=client_props["GenerateSecret"],
+        ReadAttributes=client_props["ReadAttributes"],  # what the ID token carries
         # Locally, dev-token signs users in with admin password auth; the deployed client
         # does not allow it (the template's Metadata says which flows are local-only).
         ExplicitAuthFlows=client_definition["Metadata"]["LocalExplicitAuthFlows"],
