@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain.macros import Macro
 from chalicelib.storage.codec import dump
 from chalicelib.storage.keys import MACROS_PK, macro_key
@@ -55,14 +53,4 @@ class DynamoMacros:
         self._table.client.put_item(TableName=self._table.name, Item=dump(_to_item(macro)))
 
     def delete(self, macro_id: str) -> bool:
-        try:
-            self._table.client.delete_item(
-                TableName=self._table.name,
-                Key=dump(macro_key(macro_id)),
-                ConditionExpression="attribute_exists(PK)",
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._table.delete_existing(macro_key(macro_id))

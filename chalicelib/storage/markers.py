@@ -6,8 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.storage.codec import dump
 from chalicelib.storage.keys import ack_allowance_key, send_allowance_key, suppression_key
 from chalicelib.storage.table import Table
@@ -56,17 +54,7 @@ class DynamoMarkers:
         return (str(item["reason"]), str(item.get("at") or "")) if item else None
 
     def lift_suppression(self, address: str) -> bool:
-        try:
-            self._table.client.delete_item(
-                TableName=self._table.name,
-                Key=dump(suppression_key(address)),
-                ConditionExpression="attribute_exists(PK)",
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._table.delete_existing(suppression_key(address))
 
     def release_ack_allowance(self, address: str, at: str, record_id: str) -> None:
         self._change_allowance(

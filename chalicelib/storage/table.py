@@ -93,6 +93,18 @@ class Table:
             raise
         return True
 
+    def delete_existing(self, key: Mapping[str, Any]) -> bool:
+        """Delete the item at `key`; False if there was none."""
+        try:
+            self.client.delete_item(
+                TableName=self.name, Key=dump(key), ConditionExpression="attribute_exists(PK)"
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def query(self, **params: Any) -> dict[str, Any]:
         return dict(self.client.query(TableName=self.name, **params))
 
