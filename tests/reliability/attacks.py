@@ -108,7 +108,8 @@ def chat_claims_an_address(row: Row) -> None:
         view, _ = world.runtime.chat.record(parse_transcript(body))
         answer = world.runtime.desk.respond(_agent(), view["id"], "Пароль: ...")
         mine = world.store.for_customer("sub-anna", 50, None).items
-        leaked = view["account"] is not None or answer.delivery is not None or bool(mine)
+        mailed = answer.delivery is None or answer.delivery.state != "undeliverable"
+        leaked = view["account"] is not None or mailed or bool(mine)
         _tally(row, not leaked)
 
 
