@@ -34,6 +34,7 @@ from chalicelib.staff.forms import (
     parse_staff_response,
 )
 from chalicelib.staff.queries import parse_contact, parse_queue_filter
+from chalicelib.staff.search import parse_search
 from chalicelib.staff.suppressions import address_param
 from chalicelib.staff.team import parse_assignee
 from chalicelib.status.incident_forms import parse_new_incident, parse_request_ids, parse_update
@@ -160,6 +161,13 @@ def staff_queue(who: Principal) -> Response:
     limit, token = limit_param(params.get("limit")), params.get("next")
     filters = parse_queue_filter(params)
     return http.json_response(runtime().desk.queue(who, limit, token, filters))
+
+
+@api("GET", "/staff/search", access="staff")
+def staff_search(who: Principal) -> Response:
+    params = query()
+    limit, token = limit_param(params.get("limit")), params.get("next")
+    return http.json_response(runtime().search.search(who, parse_search(params), limit, token))
 
 
 @api("GET", "/staff/tickets", access="staff")

@@ -56,6 +56,7 @@ from chalicelib.reports import SlaReports
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
 from chalicelib.staff.macros import MacroDesk
+from chalicelib.staff.search import StaffSearch
 from chalicelib.staff.suppressions import Suppressions
 from chalicelib.staff.team import TeamDesk
 from chalicelib.status.board import StatusBoard
@@ -91,6 +92,7 @@ class Runtime:
     team: TeamDesk
     suppressions: Suppressions
     macros: MacroDesk
+    search: StaffSearch
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,7 @@ def build_runtime(
         team=TeamDesk(store.tickets, services.directory, clock),
         suppressions=Suppressions(store.markers),
         macros=MacroDesk(store.macros, store.tickets, clock),
+        search=StaffSearch(store.tickets),
     )
 
 

@@ -14,7 +14,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib.accounts import Profile
+from chalicelib.classify.terms import request_terms
 from chalicelib.domain.clock import Duty, duty
 from chalicelib.domain.incidents import Incident
 from chalicelib.domain.macros import Macro
@@ -454,6 +455,32 @@ class MemoryStore:
         waiting = [entry for entry in waiting if entry[0] > after]
         page = waiting[:limit]
         more = len(waiting) > limit
+        return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
+
+    def search(
+        self,
+        terms: Sequence[str],
+        limit: int,
+        next_token: str | None,
+        keep: Callable[[Ticket], bool],
+    ) -> Page:
+        before = _position(next_token) if next_token else None
+        with self._lock:
+            tickets = [r.ticket for r in self._tickets.values()]
+        found = sorted(
+            (
+                (f"{t.created_at}#{t.id}", t)
+                for t in tickets
+                if (t.origin is None or t.origin.disposition == "advisory")
+                and set(terms) <= set(request_terms(t))
+                and keep(t)
+            ),
+            reverse=True,
+        )
+        if before is not None:
+            found = [entry for entry in found if entry[0] < before]
+        page = found[:limit]
+        more = len(found) > limit
         return Page(tuple(t for _, t in page), _token(page[-1][0]) if more else None)
 
     def by_contact(

@@ -8,7 +8,7 @@ the same contract against an in-memory one (`tests/fakes.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -96,6 +96,18 @@ class Tickets(Protocol):
 
     def for_customer(self, sub: str, limit: int, next_token: str | None) -> Page:
         """A customer's own requests, newest first."""
+        ...
+
+    def search(
+        self,
+        terms: Sequence[str],
+        limit: int,
+        next_token: str | None,
+        keep: Callable[[Ticket], bool],
+    ) -> Page:
+        """Requests holding every one of `terms` (`search_items`) that `keep` accepts,
+        newest first; a page reads a bounded number of items and may hold fewer than
+        `limit` with a `next` to go on from."""
         ...
 
     def by_contact(

@@ -9,6 +9,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from chalicelib.classify.terms import request_terms
 from chalicelib.domain.people import StaffRef
 from chalicelib.domain.queue import queue_label, queue_position
 from chalicelib.domain.tickets import (
@@ -38,6 +39,7 @@ from chalicelib.storage.keys import (
     queue_sort_key,
     request_pk,
 )
+from chalicelib.storage.search_items import term_items
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -165,6 +167,7 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "assignee": ticket.assignee.to_dict() if ticket.assignee else None,
         "last_message_at": ticket.last_message_at,
         "last_message_by": ticket.last_message_by,
+        "terms": request_terms(ticket) if _looked_up(ticket) else None,
         "QPK": QUEUE_ALL,
         "QSK": queue_sort_key(queue_position(ticket), ticket.id),
         **_origin_attributes(ticket.origin),
@@ -200,6 +203,8 @@ def index_items(ticket: Ticket) -> list[dict[str, Any]]:
     )
     if ticket.incident:
         items.append(incident_link(ticket, ticket.incident))
+    if _looked_up(ticket):  # what staff search finds it by (`search_items`)
+        items.extend(term_items(ticket, request_terms(ticket)))
     return items
 
 

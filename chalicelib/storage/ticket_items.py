@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chalicelib.domain.tallies import Tally
@@ -66,6 +66,7 @@ from chalicelib.storage.keys import (
     request_key,
     request_pk,
 )
+from chalicelib.storage.search_query import search_page
 from chalicelib.storage.table import Pager, Table
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
@@ -96,6 +97,7 @@ class DynamoTickets:
         indexes = [self._table.put(i) for i in index_items(request)]
         counters = tally_updates(self._table, tally) if tally else []
         room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes) - len(counters)
+        room = max(room, 0)
         if len(conversation) > room:
             item["conversation_pending"] = True
         head = [
@@ -228,6 +230,15 @@ class DynamoTickets:
         )
         items, token = self._table.page(pager, limit, next_token)
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
+
+    def search(
+        self,
+        terms: Sequence[str],
+        limit: int,
+        next_token: str | None,
+        keep: Callable[[Ticket], bool],
+    ) -> Page:
+        return search_page(self._table, terms, limit, next_token, keep)
 
     def by_contact(
         self, limit: int, next_token: str | None, *, address: str | None, domain: str | None

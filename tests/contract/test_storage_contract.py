@@ -595,3 +595,21 @@ def test_a_note_is_no_turn_and_an_answer_holds_only_on_the_turns_read(store: Sto
         store.tickets.change(ticket.id, audit(ticket.id, 3), AppendMessage(late, turns=0))
     thread = store.tickets.thread(ticket.id)
     assert thread is not None and [m.kind for m in thread.messages] == ["note", "message"]
+
+
+def test_search_finds_by_every_term_newest_first_in_bounded_pages(store: Store) -> None:
+    mail = replace(official(1), subject="Почта", text="Письма не уходят с домена")
+    site = replace(official(2, minutes=1), subject="Сайт", text="Сайт отдаёт 502, письма тоже")
+    for ticket in (mail, site):
+        create(store, ticket)
+    everyone = store.tickets.search(["письм"], 10, None, lambda t: True)
+    assert [t.id for t in everyone.items] == [site.id, mail.id] and everyone.next is None
+    assert [
+        t.id for t in store.tickets.search(["письм", "502"], 10, None, lambda t: True).items
+    ] == [site.id]
+    first = store.tickets.search(["письм"], 1, None, lambda t: True)
+    assert [t.id for t in first.items] == [site.id] and first.next is not None
+    rest = store.tickets.search(["письм"], 1, first.next, lambda t: True)
+    assert [t.id for t in rest.items] == [mail.id]
+    kept = store.tickets.search(["письм"], 10, None, lambda t: t.id == mail.id)
+    assert [t.id for t in kept.items] == [mail.id]

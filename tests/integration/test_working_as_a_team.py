@@ -211,3 +211,40 @@ def test_canned_replies_are_shared_and_filled_in_for_a_request(api: Api) -> None
     assert api.call("GET", "/staff/macros?request=T-NOPE123", token=AGENT)[0] == 404
     assert api.call("DELETE", f"/staff/macros/{macro['id']}", token=AGENT)[0] == 204
     assert api.call("DELETE", f"/staff/macros/{macro['id']}", token=AGENT)[0] == 404
+
+
+def search(api: Api, query: str, token: str = AGENT) -> tuple[int, Any]:
+    status, body, _ = api.call("GET", f"/staff/search?{query}", token=token)
+    return status, body
+
+
+def test_search_finds_requests_by_any_word_form_id_address_and_domain(api: Api) -> None:
+    mail = ticket(api, "Почта на домене не работает, письма не уходят")
+    other = ticket(api, "Сайт отдаёт 502")
+    status, body = search(api, "q=почты")  # another form of the word
+    assert status == 200 and [i["id"] for i in body["items"]] == [mail]
+    assert "text" not in body["items"][0]  # the queue's slim line
+    assert [i["id"] for i in search(api, f"q={other.lower()}")[1]["items"]] == [other]
+    by_address = {i["id"] for i in search(api, "q=anna@flowershop.example")[1]["items"]}
+    assert {mail, other} <= by_address
+    assert {mail, other} <= {i["id"] for i in search(api, "q=flowershop.example")[1]["items"]}
+    assert search(api, "q=почта%20502")[1]["items"] == []  # every word must be there
+
+
+def test_search_filters_and_pages_newest_first(api: Api) -> None:
+    made = [ticket(api, f"Ошибка базы данных номер {n}") for n in range(3)]
+    api.call("PUT", f"/tickets/{made[0]}/assignee", token=AGENT, body={"assignee": "me"})
+    status, first = search(api, "q=базы&limit=2")
+    assert status == 200 and [i["id"] for i in first["items"]] == made[:0:-1]
+    _, rest = search(api, f"q=базы&limit=2&next={first['next']}")
+    assert [i["id"] for i in rest["items"]] == [made[0]] and rest["next"] is None
+    assert [i["id"] for i in search(api, "q=базы&assignee=me")[1]["items"]] == [made[0]]
+    assert search(api, "q=базы&status=closed")[1]["items"] == []
+    assert search(api, "q=базы&from=2099-01-01")[1]["items"] == []
+
+
+def test_search_is_for_staff_and_refuses_what_it_cannot_search(api: Api) -> None:
+    assert search(api, "q=почта", token=ANNA)[0] == 403
+    for bad in ("q=", "q=a", "q=x&status=lost", "q=почта&from=yesterday"):
+        status, body = search(api, bad)
+        assert status == 400 and body["error"]["code"].startswith(("invalid_", "q_")), bad
