@@ -78,7 +78,7 @@ def request(n: int) -> Ticket:
         official=official,
         status="open",
         subject=f"Request {n}",
-        text="Сайт не открывается",
+        text="Сайт не открывается",  # every request is found by `сайт` and `request`
         created_at=to_iso(created),
         updated_at=to_iso(created),
         customer=f"sub-{n % 97}",
@@ -111,6 +111,8 @@ def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float
             ("label=outage", {"label": "outage"}),
             ("flag=needs_details", {"flag": "needs_details"}),
             ("assignee=none", {"assignee": "-"}),
+            ("search q=сайт request", {"terms": "сайт request"}),
+            ("search q=user5@example5.com", {"terms": "user5@example5.com"}),
         ]
         for name, filters in cases:
             token = None
@@ -119,7 +121,10 @@ def measure(size: int, limit: int) -> list[tuple[str, int, list[str], int, float
                     token = store.deadlines.queue(limit, token).next
             client.reset()
             started = time.perf_counter()
-            page = store.deadlines.queue(limit, token, **filters)
+            if name.startswith("search"):  # GET /staff/search: every request has both words
+                page = store.tickets.search(filters["terms"].split(), limit, None, lambda t: True)
+            else:
+                page = store.deadlines.queue(limit, token, **filters)
             elapsed = (time.perf_counter() - started) * 1000
             items = [queue_item(t) for t in page.items]  # encoded as http.json_response does
             size_kb = (
