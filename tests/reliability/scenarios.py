@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from tests.reliability.harness import (
     Faults,
@@ -588,6 +590,31 @@ def authorization(quick: bool = True, *, stack: tuple[int, int]) -> Row:
             {"label": "consultation"},
             {**who_may, "A": 403, "B": 403, "staff": 200},
         ),
+        (
+            "POST",
+            f"/tickets/{ticket}/notes",
+            {"text": "Внутренняя заметка"},
+            {**who_may, "A": 403, "B": 403, "staff": 201},
+        ),
+        (
+            "PUT",
+            f"/tickets/{ticket}/assignee",
+            {"assignee": "me"},
+            {**who_may, "A": 403, "B": 403, "staff": 200},
+        ),
+        (
+            "GET",
+            f"/staff/search?q={quote('почта')}",
+            None,
+            {**who_may, "A": 403, "B": 403, "staff": 200},
+        ),
+        ("GET", "/staff/macros", None, {**who_may, "A": 403, "B": 403, "staff": 200}),
+        (
+            "GET",
+            "/staff/suppressions?email=a@example.com",
+            None,
+            {**who_may, "A": 403, "B": 403, "staff": 200},
+        ),
         ("GET", "/no/such/route", None, dict.fromkeys(callers, 404)),
     ]
     for method, path, body, expected in routes:
@@ -600,6 +627,11 @@ def authorization(quick: bool = True, *, stack: tuple[int, int]) -> Row:
                 row.notes.append(f"{method} {path} as {who}: {status}, not {expected[who]}")
             else:
                 row.stored += 1
+    _, seen_by_a = http("GET", f"{api}/tickets/{ticket}", a)
+    shown = json.dumps(seen_by_a, ensure_ascii=False)
+    if "Внутренняя заметка" in shown or "agent@hosting" in shown:
+        row.mistakes += 1
+        row.notes.append("the customer sees a staff note or a staff address")
     _, listed = http("GET", f"{api}/tickets", b)
     if any(item["id"] == ticket for item in listed["items"]):
         row.mistakes += 1
