@@ -254,11 +254,7 @@ class Message:
             "text": self.text,
             "at": self.at,
         }
-        if self.by is not None:
-            body["by"] = self.by.to_api(staff_view)
-        if self.delivery is not None:
-            body["delivery"] = self.delivery.to_dict()
-        return body
+        return with_author_and_delivery(body, self.by, self.delivery, staff_view)
 
 
 @dataclass(frozen=True)
@@ -281,11 +277,19 @@ class DelayNotice:
             "eta": self.eta,
             "posted_at": self.posted_at,
         }
-        if self.by is not None:
-            body["by"] = self.by.to_api(staff_view)
-        if self.delivery is not None:
-            body["delivery"] = self.delivery.to_dict()
-        return body
+        return with_author_and_delivery(body, self.by, self.delivery, staff_view)
+
+
+def with_author_and_delivery(
+    body: dict[str, Any], by: StaffRef | None, delivery: Delivery | None, staff_view: bool
+) -> dict[str, Any]:
+    """A staff item's API form: who wrote it (a customer sees the name only), and
+    whether its mail reached the customer."""
+    if by is not None:
+        body["by"] = by.to_api(staff_view)
+    if delivery is not None:
+        body["delivery"] = delivery.to_dict()
+    return body
 
 
 @dataclass(frozen=True)
