@@ -184,8 +184,9 @@ def _looked_up(ticket: Ticket) -> bool:
     return ticket.origin is None or ticket.origin.disposition == "advisory"
 
 
-def index_items(ticket: Ticket) -> list[dict[str, Any]]:
-    """The request's facet items in the staff queue and its lookup pointers (see keys)."""
+def index_items(ticket: Ticket, terms: list[str] | None = None) -> list[dict[str, Any]]:
+    """The request's facet items in the staff queue, its lookup pointers (see keys) and
+    its search terms (`terms`, when the caller has made them already)."""
     pk = request_pk(ticket.id)
     position = queue_sort_key(queue_position(ticket), ticket.id)
     # Facets only while it waits: a change that queues it later writes them (`_requeue`).
@@ -204,7 +205,7 @@ def index_items(ticket: Ticket) -> list[dict[str, Any]]:
     if ticket.incident:
         items.append(incident_link(ticket, ticket.incident))
     if _looked_up(ticket):  # what staff search finds it by (`search_items`)
-        items.extend(term_items(ticket, request_terms(ticket)))
+        items.extend(term_items(ticket, request_terms(ticket) if terms is None else terms))
     return items
 
 

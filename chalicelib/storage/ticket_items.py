@@ -94,7 +94,8 @@ class DynamoTickets:
         # (deterministic keys), and a redelivery completes it (`complete_conversation`).
         claims = [self._table.put_new(mail_identity_item(identity, request.id))] if identity else []
         item = ticket_to_item(request)
-        indexes = [self._table.put(i) for i in index_items(request)]
+        # The terms the request item keeps are its search index's too: made once.
+        indexes = [self._table.put(i) for i in index_items(request, item.get("terms"))]
         counters = tally_updates(self._table, tally) if tally else []
         room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes) - len(counters)
         room = max(room, 0)
