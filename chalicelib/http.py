@@ -147,7 +147,7 @@ def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
         except Exception:
             # Caught to answer in the error shape, so Lambda's Errors stays at 0: the
             # UnhandledErrors metric is what alarms on a bug.
-            obs.count(obs.UNHANDLED_ERRORS, where="api")
+            obs.unhandled("api")
             obs.logger.exception("unhandled error")
             return Response(
                 body=_dumps({"error": {"code": "internal_error", "message": "internal error"}}),

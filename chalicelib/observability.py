@@ -74,6 +74,21 @@ def mail_failed(kind: str) -> None:
     count(MAIL_FAILED, direction="outbound")
 
 
+def unhandled(where: str) -> None:
+    """A bug caught so that nothing is lost (an API call, a mail, a sweep): by where for
+    the dashboard, and in total for `UnhandledErrorsAlarm`, which watches the metric
+    with the service's dimension only (CloudWatch keeps each dimension set apart)."""
+    count(UNHANDLED_ERRORS, where=where)
+    count(UNHANDLED_ERRORS)
+
+
+def notice_failed(kind: str) -> None:
+    """A delivery of the outbox failed (to be retried): by kind, and in total for
+    `NoticeFailuresAlarm`."""
+    count(NOTICE_FAILURES, kind=kind)
+    count(NOTICE_FAILURES)
+
+
 def measure(name: str, value: float, **dimensions: str) -> None:
     """Emit one measurement (no unit: minutes, items)."""
     _emit(name, MetricUnit.NoUnit, value, dimensions)

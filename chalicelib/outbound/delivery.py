@@ -126,7 +126,7 @@ class Dispatcher:
             "delivery failed",
             extra={"entry": entry.id, "kind": entry.kind, "attempt": entry.attempts},
         )
-        obs.count(obs.NOTICE_FAILURES, kind=entry.kind)
+        obs.notice_failed(entry.kind)
         if entry.attempts > len(BACKOFF_MINUTES):
             self._outbox.give_up(entry, detail, to_iso(now))
             if entry.kind in self._given_up:

@@ -86,14 +86,14 @@ class Sweeper:
                 # One ticket's failed write must not hold up the others; it is still due,
                 # so the next sweep (a minute later) decides it again.
                 obs.logger.exception("sweep could not act", extra={"ticket_id": ticket.id})
-                obs.count(obs.UNHANDLED_ERRORS, where="sweep")
+                obs.unhandled("sweep")
                 report.failed.append(ticket.id)
         if self._tick is not None:
             try:
                 self._tick(now)
             except Exception:  # the deadlines must not wait for the status board
                 obs.logger.exception("maintenance windows not moved")
-                obs.count(obs.UNHANDLED_ERRORS, where="status-clock")
+                obs.unhandled("status-clock")
         drained = self._dispatcher.drain(now)
         report.escalated += [e.request_id for e in drained.delivered if e.kind == BREACH]
         owed = [*drained.retrying, *drained.given_up]

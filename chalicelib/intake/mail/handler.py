@@ -199,7 +199,7 @@ def mail_batch(
             if not isinstance(error, MailError):
                 # Not a known condition (unreadable object, a send to retry): a bug. The
                 # batch processor keeps Lambda's Errors at 0, so it is counted here.
-                obs.count(obs.UNHANDLED_ERRORS, where="mail")
+                obs.unhandled("mail")
             obs.logger.exception("mail not processed", extra={"message_id": record.message_id})
             raise
         obs.logger.info(
