@@ -20,8 +20,13 @@ class QueueFilter:
     assignee: str | None = None  # "me", "none" or a staff id (API.md)
 
     def assignee_for(self, staff_id: str) -> str | None:
-        """The assignee partition's key: the caller for `me`, `-` for `none`."""
-        return {"me": staff_id, "none": "-"}.get(self.assignee or "", self.assignee)
+        return assignee_key(self.assignee, staff_id)
+
+
+def assignee_key(assignee: str | None, staff_id: str) -> str | None:
+    """`assignee=me|none|<id>` as the queue's facet keys it: the caller for `me`, `-`
+    for `none`; None when not filtered."""
+    return {"me": staff_id, "none": "-"}.get(assignee or "", assignee)
 
 
 @dataclass(frozen=True)

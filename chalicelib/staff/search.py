@@ -14,7 +14,7 @@ from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.domain.queue import queue_item, queue_label
 from chalicelib.domain.tickets import Ticket
 from chalicelib.errors import InvalidInput
-from chalicelib.staff.queries import CHANNELS, assignee_param
+from chalicelib.staff.queries import CHANNELS, assignee_key, assignee_param
 from chalicelib.storage import Tickets
 from chalicelib.validation import choice_field
 
@@ -33,11 +33,11 @@ class Search:
     end: date | None = None  # and on or before this one
 
     def keep(self, staff_id: str) -> Callable[[Ticket], bool]:
-        wanted_assignee = {"me": staff_id, "none": None}.get(self.assignee or "", self.assignee)
+        wanted_assignee = assignee_key(self.assignee, staff_id)
 
         def keep(ticket: Ticket) -> bool:
             day = date.fromisoformat(ticket.created_at[:10])
-            owner = ticket.assignee.id if ticket.assignee else None
+            owner = ticket.assignee.id if ticket.assignee else "-"
             return (
                 (self.status is None or ticket.status == self.status)
                 and (self.channel is None or ticket.channel == self.channel)
