@@ -37,11 +37,10 @@ from chalicelib.staff.queries import parse_contact, parse_queue_filter
 from chalicelib.staff.search import parse_search
 from chalicelib.staff.suppressions import address_param
 from chalicelib.staff.team import parse_assignee
-from chalicelib.status.incident_forms import parse_new_incident, parse_request_ids, parse_update
+from chalicelib.status_routes import status_routes
 from chalicelib.uploads import parse_new_attachment
 from chalicelib.validation import idempotency_key, limit_param, parse_json_object
 
-ATOM = "application/atom+xml; charset=utf-8"
 app = Chalice(app_name="support-intake")
 app.register_middleware(
     ConvertToMiddleware(
@@ -265,56 +264,6 @@ def put_scope(who: Principal, ticket_id: str) -> Response:
     return http.json_response(ticket.to_api(staff_view=True))
 
 
-@api("PUT", "/tickets/{ticket_id}/incident", access="staff")
-def put_incident_link(who: Principal, ticket_id: str) -> Response:
-    return http.json_response(runtime().board.link(who, ticket_id, _body()).to_api(staff_view=True))
-
-
-@api("POST", "/staff/incidents", access="staff")
-def create_incident(who: Principal) -> Response:
-    incident = runtime().board.create(who, parse_new_incident(_body()))
-    return created(incident.to_api(), f"/staff/incidents/{incident.id}")
-
-
-@api("GET", "/staff/incidents", access="staff")
-def list_incidents(who: Principal) -> Response:
-    params = query()
-    limit = limit_param(params.get("limit"))
-    return http.json_response(runtime().board.listing(who, limit, params.get("next")))
-
-
-@api("POST", "/staff/incidents/{incident_id}/links", access="staff")
-def link_requests(who: Principal, incident_id: str) -> Response:
-    ids = parse_request_ids(_body())
-    return http.json_response(runtime().board.link_many(who, incident_id, ids))
-
-
-@api("GET", "/staff/incidents/{incident_id}", access="staff")
-def get_incident(who: Principal, incident_id: str) -> Response:
-    return http.json_response(runtime().board.get(who, incident_id).to_api())
-
-
-@api("POST", "/staff/incidents/{incident_id}/updates", access="staff")
-def post_incident_update(who: Principal, incident_id: str) -> Response:
-    board = runtime().board
-    incident = board.get(who, incident_id)  # staff only, and 404 before the body
-    updated = board.post_update(who, incident.id, parse_update(_body(), incident.kind))
-    return created(updated.to_api(), f"/staff/incidents/{incident.id}")
-
-
-@api("GET", "/status", access="anyone")
-def service_status() -> Response:
-    """R3.3: each service's state, active incidents, upcoming and current maintenance."""
-    return http.json_response(runtime().board.status())
-
-
-@api("GET", "/status/feed", access="anyone")
-def service_status_feed() -> Response:
-    """The same as an Atom feed, for status-page readers."""
-    feed = runtime().board.feed(http.location(current(), "/status/feed"))
-    return Response(body=feed, status_code=200, headers={"Content-Type": ATOM})
-
-
 @api("PUT", "/tickets/{ticket_id}/admin-request", access="staff")
 def put_admin_request(who: Principal, ticket_id: str) -> Response:
     return http.json_response(
@@ -362,6 +311,7 @@ def chat_transcript() -> Response:
 
 
 app.register_blueprint(macro_routes)  # the team's canned replies (API.md)
+app.register_blueprint(status_routes)  # service status and incidents (R3.3)
 http.add_preflights(app, current, allowed_origins)  # after every route: one per path
 
 

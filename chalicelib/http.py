@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -228,6 +229,28 @@ def preflight(request: Request, allowed: tuple[str, ...], methods: list[str]) ->
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
             "Vary": "Origin",
         },
+    )
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
+
+
+def absolute(request: Request, path: str) -> str:
+    """`location` as an absolute URL, for links that leave the API (feeds, pages).
+
+    Behind API Gateway the host is the request context's `domainName` (the gateway's, over
+    HTTPS only); the local stack has no context domain, and answers over HTTP on the `Host`
+    it was reached by. A host that is not a host name is left out (the link stays relative).
+    """
+    context = request.context or {}
+    domain = str(context.get("domainName") or "")
+    if _HOST.fullmatch(domain):
+        return f"https://{domain}{location(request, path)}"
+    host = str(request.headers.get("host") or "")
+    return (
+        f"http://{host}{location(request, path)}"
+        if _HOST.fullmatch(host)
+        else location(request, path)
     )
 
 

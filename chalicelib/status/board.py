@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 from chalicelib import observability as obs
 from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.domain.incidents import UPDATES_MAX, Incident, IncidentUpdate, service_states
-from chalicelib.domain.queue import queue_label
+from chalicelib.domain.queue import queue_item, queue_label
 from chalicelib.domain.tickets import AuditEvent, Scope, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import new_event_id, new_incident_id
@@ -123,6 +123,15 @@ class StatusBoard:
             raise NotFound("incident_not_found", "no such incident")
         return found
 
+    def linked_requests(
+        self, staff: Principal, incident_id: str, limit: int, next_token: str | None
+    ) -> dict[str, Any]:
+        """`GET /staff/incidents/{id}/requests`: the linked requests as queue lines, oldest
+        link first, paged."""
+        incident = self.get(staff, incident_id)
+        page = self._incidents.linked(incident.id, limit, next_token)
+        return {"items": [queue_item(t) for t in page.items], "next": page.next}
+
     def listing(self, staff: Principal, limit: int, next_token: str | None) -> dict[str, Any]:
         """The active ones first (all of them), then the past ones, newest first, paged."""
         require_staff(staff)
@@ -188,8 +197,9 @@ class StatusBoard:
             "at": to_iso(self._clock()),
         }
 
-    def feed(self, self_url: str) -> str:
-        """An Atom feed (RFC 4287) of the updates of current and recent incidents."""
+    def feed(self, self_url: str, page_url: str) -> str:
+        """An Atom feed (RFC 4287) of the updates of current and recent incidents; its
+        links absolute (`self`, and `alternate`: the status page)."""
         past, _ = self._incidents.past(20, None)
         incidents = [*self._incidents.active(), *past]
         updates = sorted(
@@ -203,6 +213,7 @@ class StatusBoard:
             updates[0][0].at if updates else to_iso(self._clock())
         )
         ElementTree.SubElement(feed, "link", rel="self", href=self_url)
+        ElementTree.SubElement(feed, "link", rel="alternate", type="text/html", href=page_url)
         for update, incident in updates:
             entry = ElementTree.SubElement(feed, "entry")
             ElementTree.SubElement(
@@ -211,6 +222,7 @@ class StatusBoard:
             title = f"{incident.title}: {update.state.replace('_', ' ')}"
             ElementTree.SubElement(entry, "title").text = title
             ElementTree.SubElement(entry, "updated").text = update.at
+            ElementTree.SubElement(entry, "link", rel="alternate", href=page_url)
             author = ElementTree.SubElement(entry, "author")
             ElementTree.SubElement(author, "name").text = "Technical support"
             ElementTree.SubElement(entry, "content", type="text").text = update.message

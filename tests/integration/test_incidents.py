@@ -126,7 +126,7 @@ def test_status_shows_mysql_in_outage_until_it_is_resolved(
     )
     code, status, _ = api.call("GET", "/status")
     assert status["services"]["mysql"] == "operational" and status["incidents"] == []
-    feed = rt.board.feed("http://localhost/status/feed")
+    feed = rt.board.feed("http://localhost/status/feed", "http://localhost/status")
     root = ElementTree.fromstring(feed)  # noqa: S314 (our own document)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert len(root.findall("a:entry", ns)) == 3
@@ -355,3 +355,46 @@ def test_staff_link_requests_in_bulk_over_http(api: Api) -> None:
     assert api.call("POST", path, token=token, body={"requests": []})[0] == 400
     status, _, _ = api.call("POST", path, token=token, body={"requests": ["T-NOPE123"]})
     assert status == 404
+
+
+def test_the_status_page_for_browsers_json_for_the_rest_and_linked_requests(api: Api) -> None:
+    """API.md: `GET /status` answers a browser (its Accept prefers text/html) with the
+    HTML page, everyone else with JSON; the feed's links are absolute (RFC 4287) and lead
+    to that page; staff list an incident's linked requests as queue lines (R3.3)."""
+    staff = make_token("sub-agent", "agent@hosting.example", ["staff"])
+    anna = make_token("sub-anna", "anna@example.com", [])
+    code, made, _ = api.call(
+        "POST", "/tickets", token=anna, body={"subject": "БД", "text": DB_DOWN}
+    )
+    assert code == 201
+    _, opened, _ = api.call("POST", "/staff/incidents", token=staff, body=MYSQL)
+    assert opened["linked"] == 1
+    code, linked, _ = api.call("GET", f"/staff/incidents/{opened['id']}/requests", token=staff)
+    assert code == 200 and [i["id"] for i in linked["items"]] == [made["id"]]
+    assert "text" not in linked["items"][0]  # queue lines are slim
+    assert api.call("GET", f"/staff/incidents/{opened['id']}/requests", token=anna)[0] == 403
+    assert api.call("GET", "/staff/incidents/I-NOPE1234/requests", token=staff)[0] == 404
+
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    page = api.client.http.get("/status", headers={"Accept": browser, "Host": "status.test"})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    text = page.body.decode()
+    assert MYSQL["title"] in text and "Не работает" in text and "Outage" in text
+    assert 'href="http://status.test/status/feed"' in text
+    policy = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "script-src" not in policy
+    for accept in ("*/*", "application/json", "text/html;q=0.5, application/json"):
+        code, status, headers = api.call("GET", "/status", headers={"Accept": accept})
+        assert code == 200 and status["services"]["mysql"] == "outage"
+        assert headers["content-type"].startswith("application/json")
+
+    feed = api.client.http.get("/status/feed", headers={"Host": "status.test"})
+    root = ElementTree.fromstring(feed.body)  # noqa: S314 (our own document)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    links = {link.get("rel"): link.get("href") for link in root.findall("a:link", ns)}
+    assert links == {
+        "self": "http://status.test/status/feed",
+        "alternate": "http://status.test/status",
+    }
+    entry_links = [link.get("href") for link in root.findall("a:entry/a:link", ns)]
+    assert entry_links and all(h == "http://status.test/status" for h in entry_links)

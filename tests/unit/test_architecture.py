@@ -24,7 +24,7 @@ LAYERS = (
         "use cases",
         ("intake", "staff", "sla", "status", "admin", "lifecycle", "uploads", "ratings", "reports"),
     ),
-    ("edge", ("http", "runtime", "macro_routes", "__main__")),
+    ("edge", ("http", "runtime", "blueprints", "macro_routes", "status_routes", "__main__")),
 )
 FORBIDDEN = ("boto3", "botocore", "chalice")
 MODULE_LINES = 400
