@@ -11,12 +11,14 @@ import os
 import signal
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.config import origins
 from chalicelib.outbound.notify import notice_of
+from devtools import console as console_files
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
@@ -202,7 +204,9 @@ class _StrictLocalAuthorizer:
         return self._inner.authorize(raw_path, lambda_event, lambda_context)
 
 
-def install_gateway_responses(local: Any, allowed: tuple[str, ...]) -> None:
+def install_gateway_responses(
+    local: Any, allowed: tuple[str, ...], console: ConsoleServer | None = None
+) -> None:
     """API Gateway's own answers, as the template's Gateway Responses shape them.
 
     chalice local answers an unknown route with 403 `{"message": "Missing Authentication
@@ -223,6 +227,8 @@ def install_gateway_responses(local: Any, allowed: tuple[str, ...]) -> None:
             self, method: str, path: str, headers: dict[str, str], body: bytes | None
         ) -> Any:
             origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
+            if console is not None and console_files.handles(path.split("?", 1)[0]):
+                return console(method, path, body)  # the staff console: files, not routes
             try:
                 return super().handle_request(method, path, headers, body)
             except local.ForbiddenError:
@@ -234,6 +240,22 @@ def install_gateway_responses(local: Any, allowed: tuple[str, ...]) -> None:
                 raise GatewayError(401, "unauthenticated", message, origin) from None
 
     local.LocalGateway = Gateway
+
+
+ConsoleServer = Callable[[str, str, "bytes | None"], dict[str, Any]]
+
+
+def _console_server(aws_port: int) -> ConsoleServer:
+    """The console's files and its local-only sign-in, which mints tokens from the local
+    user pool as `dev-token` does."""
+
+    def mint(email: str, name: str | None, staff: bool) -> str:
+        return dev_token(email, staff, aws_port, name)
+
+    def serve_console(method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        return console_files.respond(method, path, body, mint)
+
+    return serve_console
 
 
 def _looks_like_jwt(token: str) -> bool:
@@ -281,7 +303,9 @@ def serve(stack: LocalStack) -> int:
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
             original(app_object)
         )
-        install_gateway_responses(local, origins(os.environ.get("CORS_ORIGINS", "")))
+        install_gateway_responses(
+            local, origins(os.environ.get("CORS_ORIGINS", "")), _console_server(aws_port)
+        )
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
         stop = stop_workers
         for worker in (_print_notices, _sweep_every_minute, poll_queue):
@@ -363,6 +387,7 @@ def banner(stack: LocalStack, inbox: Path) -> str:
     return "\n".join(
         [
             f"Local stack {stack.name}: API {stack.api_url}, AWS stand-in (moto) {stack.aws_url}",
+            f"Staff console: {stack.api_url}/console/ (a local sign-in page, no password)",
             "In another terminal, name this stack once, then every command talks to it:",
             f"  export {ENV_VAR}={stack.name}",
             f"  API=$({cli} dev-url)",

@@ -210,3 +210,19 @@ class Api:
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly how many browser tests did not run, and why (README, Testing)."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "tests/browser" in str(getattr(report, "nodeid", ""))
+    ]
+    if skipped:
+        reason = str(skipped[0].longrepr[-1]) if isinstance(skipped[0].longrepr, tuple) else ""
+        terminalreporter.write_line(
+            f"{len(skipped)} browser tests skipped: {reason.removeprefix('Skipped: ')}",
+            yellow=True,
+            bold=True,
+        )

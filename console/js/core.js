@@ -49,7 +49,7 @@ export class ApiError extends Error {
   }
 }
 
-function apiBase() {
+export function apiBase() {
   const configured = session.config && session.config.api;
   if (configured) return configured.replace(/\/$/, "");
   // Served beside the API (the local stack): the API is the path before /console/.

@@ -39,8 +39,9 @@ def clean_environment() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[tuple[int, int]]:
-    """(API port, AWS port) of a stack that runs until the block ends."""
+def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:
+    """(API port, AWS port) of a stack that runs until the block ends; `extra_env` on top of
+    a newcomer's environment (the browser tests give it an outbox of their own)."""
     api, aws = free_port(), free_port()
     # The stack's console goes to a file: a pipe nobody reads would fill and block it.
     with tempfile.TemporaryDirectory() as folder:
@@ -58,7 +59,7 @@ def running_stack() -> Iterator[tuple[int, int]]:
                     str(aws),
                 ],
                 cwd=ROOT,
-                env=clean_environment(),
+                env={**clean_environment(), **(extra_env or {})},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
