@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     sub["report"].add_argument("--by", choices=("day", "week"), default="day")
     sub["report"].add_argument("--group", choices=("channel", "label", "agent"), default="channel")
     sub["report"].add_argument("--json", action="store_true", help="the API's JSON instead")
+    publish = commands.add_parser(
+        "publish-console", help="upload the staff console to a deployed stack (after a deploy)"
+    )
+    publish.add_argument("--stack", required=True, help="the CloudFormation stack's name")
     dev_time = commands.add_parser("dev-time", help="print a time from now: +3h, +61min, -5m, now")
     dev_time.add_argument("offset")
     args = parser.parse_args(argv)
@@ -209,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
 
         for name in args.files:
             print(json.dumps(describe(Path(name), args.domain), ensure_ascii=False))
+        return 0
+    if args.command == "publish-console":
+        from devtools.publish_console import publish_stack
+
+        for key in publish_stack(args.stack):
+            print(f"published {key}")
         return 0
     if args.command == "dev-time":
         try:

@@ -207,7 +207,9 @@ def test_every_route_has_an_options_method_without_authorizer(packaged: dict) ->
 
 def test_cors_origins_are_a_deployment_parameter_given_to_the_api(packaged: dict) -> None:
     env = packaged["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert env["CORS_ORIGINS"] == {"Ref": "CorsOrigins"}
+    # The cabinet's origins, and the staff console this stack hosts.
+    console = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+    assert env["CORS_ORIGINS"] == {"Fn::Join": [",", [{"Ref": "CorsOrigins"}, console]]}
     assert "Default" not in packaged["Parameters"]["CorsOrigins"]
 
 

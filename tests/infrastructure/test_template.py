@@ -201,7 +201,7 @@ def test_packaged_api_authorizer_uses_the_stack_or_the_existing_user_pool(packag
 
 
 def test_an_existing_user_pool_replaces_the_stack_one_everywhere() -> None:
-    owners = ("UserPool", "UserPoolClient", "StaffGroup")
+    owners = ("UserPool", "UserPoolClient", "StaffGroup", "ConsoleSignInDomain")
     for name in owners:
         assert resources()[name]["Condition"] == "CreateUserPool"
     uses = json.dumps({k: v for k, v in resources().items() if k not in owners})
@@ -252,4 +252,7 @@ def test_r2_9_the_on_duty_inbox_gets_breaches_and_warnings_only_if_asked() -> No
 def test_r2_9_every_function_knows_the_console_escalations_link_to(packaged: dict) -> None:
     for function in FUNCTIONS:
         variables = packaged["Resources"][function]["Properties"]["Environment"]["Variables"]
-        assert variables["CONSOLE_URL"] == {"Ref": "ConsoleUrl"}
+        hosted = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}
+        assert variables["CONSOLE_URL"] == {
+            "Fn::If": ["HasConsoleUrl", {"Ref": "ConsoleUrl"}, hosted]
+        }
