@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 WIDTHS = {"wide": (1280, 900), "phone": (390, 844)}
-SKIP_REASON = f"no Chromium at {CHROMIUM} (apt-get install chromium; see README, Testing)"
+SKIP_REASON = f"no Chromium at {CHROMIUM} (apt-get install chromium; README: The staff console)"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
