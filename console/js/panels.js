@@ -219,7 +219,7 @@ function quotesPanel(ticket) {
       h("p", {}, badge(t("quote.state." + quote.state, {}, quote.state)), ` ${quote.price} ${quote.currency} · `, timeTag(quote.deadline), ` · ${t("quote.paid")}: ${quote.paid}`),
       h("p", { class: "msg-text" }, quote.scope),
       quote.refund_due ? h("p", {}, t("quote.refund"), `: ${quote.refund_due} ${quote.refund_currency}`) : null,
-      h("details", {}, h("summary", {}, t("quote.history")), h("ol", {}, (quote.history || []).map((s) => h("li", {}, timeTag(s.at), " ", s.step || s.action || s.state || "", s.by_side ? ` (${s.by_side})` : "")))),
+      h("details", {}, h("summary", {}, t("quote.history")), h("ol", {}, (quote.history || []).map((s) => h("li", {}, timeTag(s.at), " ", t("quote.state." + s.action, {}, s.action || ""), s.side ? ` (${t(s.side === "staff" ? "staff" : "customer")})` : "")))),
       open
         ? h(
             "div",
