@@ -212,10 +212,20 @@ class Ticket:
             "sla": self.sla.to_dict() if self.sla else None,
             "message_count": self.message_count,
         }
-        if self.scope_correction is not None:
-            body["scope_correction"] = self.scope_correction
-        if self.attention:
-            body["attention"] = list(self.attention)
+        if staff_view:  # who corrected what, and what needs attention: staff's business
+            if self.scope_correction is not None:
+                body["scope_correction"] = self.scope_correction
+            if self.attention:
+                body["attention"] = list(self.attention)
+        elif self.scope_correction is not None:
+            # The customer sees the scope as it now stands: staff's correction, without
+            # who made it or the classifier's answer it replaced (nor that answer's evidence).
+            body["scope"] = {
+                "label": self.scope_correction.get("label"),
+                "sub": self.scope_correction.get("sub"),
+                "flags": list(self.scope.flags),
+                "evidence": [],
+            }
         body["incident"] = self.incident
         body["rating"] = self.rating
         if self.admin_request is not None:

@@ -82,7 +82,15 @@ def test_staff_scope_correction_is_kept_beside_the_classifier_answer(api: Api) -
     assert corrected["scope_correction"]["by"] == "sub-agent"
     assert corrected["scope_correction"]["classifier"] == {"label": "consultation", "sub": None}
     _, seen, _ = api.call("GET", f"/tickets/{ticket['id']}", token=CUST)
-    assert seen["scope_correction"]["label"] == "out_of_scope"
+    # The customer sees the scope as it stands, and nothing of staff: not who corrected it,
+    # not the classifier's answer it replaced, not that answer's evidence.
+    assert seen["scope"] == {
+        "label": "out_of_scope",
+        "sub": "self_service",
+        "flags": [],
+        "evidence": [],
+    }
+    assert "scope_correction" not in seen and "sub-agent" not in str(seen)
 
 
 def test_corrections_are_exported_as_labelled_cases_for_the_classifier_benchmark(
