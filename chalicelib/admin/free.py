@@ -31,6 +31,9 @@ _SERVER = re.compile(
     r"([a-z]{0,4}-?\d{2,9})\b|\b((?:vps|vds|srv|ds)-\d{2,9})\b|"
     r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b"
 )
+# "Windows Server 2022", "Ubuntu Server 22.04": a product's name and version, not a server.
+_PRODUCT_BEFORE = re.compile(r"(?:windows|ubuntu|debian|centos|linux|rhel|suse)\s*$")
+_VERSION_AFTER = re.compile(r"\.\d")
 _CLEAN_OVERRIDE = ("clean", "чист")  # "на чистый сервер": a word that outweighs none
 
 
@@ -122,6 +125,17 @@ def _patterns() -> tuple[
     )
 
 
+def _server_of(text: str) -> str | None:
+    """The first server the text names; a product's version is not one."""
+    for found in _SERVER.finditer(text):
+        if _PRODUCT_BEFORE.search(text, max(0, found.start() - 12), found.start()):
+            continue
+        if _VERSION_AFTER.match(text, found.end()):
+            continue
+        return next((g for g in found.groups() if g), None)
+    return None
+
+
 def read_request(ticket: Ticket) -> AdminRequest | None:
     """The admin request of a `free_admin` ticket, or of a panel install the classifier
     took for paid work because the server is not clean (R5.2); None for any other."""
@@ -137,8 +151,7 @@ def read_request(ticket: Ticket) -> AdminRequest | None:
     os_id = next((i for p, i in os_patterns if p.search(text)), None)
     panel = next((i for p, i in panel_patterns if p.search(text)), None)
     stale = unavailable.search(text)
-    found = _SERVER.search(text)
-    server = next((g for g in found.groups() if g), None) if found else None
+    server = _server_of(text)
     dirty = bool(not_clean.search(text)) or panel_not_clean
     clean = False if dirty else (True if any(w in text for w in _CLEAN_OVERRIDE) else None)
     kind = "panel_install" if panel else "os_install"

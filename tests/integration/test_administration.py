@@ -61,6 +61,23 @@ def test_an_os_reinstall_is_read_and_free(rt: Runtime) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "server"),
+    [
+        ("Please install Windows Server 2022 on my dedicated server 4242", "4242"),
+        ("Переустановите ОС: нужен Ubuntu Server 22.04 на VPS 777", "777"),
+        ("Please reinstall Windows Server 2019 on my server", None),
+    ],
+)
+def test_a_product_version_is_not_read_as_the_server(
+    rt: Runtime, text: str, server: str | None
+) -> None:
+    """Issue 31: "Windows Server 2022" named server "2022"."""
+    made = ticket(rt, text)
+    assert made["scope"]["label"] == "free_admin"
+    assert made["admin_request"].get("server") == server
+
+
 def test_a_panel_on_a_server_with_live_sites_is_not_free_and_says_why(rt: Runtime) -> None:
     text = "Установите панель ISPmanager на VPS 5521, там уже работают сайты, ничего не удаляйте"
     made = ticket(rt, text)
