@@ -42,6 +42,7 @@ QUOTE_ID = re.compile(r"Q-[0-9A-Z]{10}")
 _DEADLINE = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]{5,15}(?:Z|[+-]\d\d:\d\d))?", re.ASCII)
 _AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?", re.ASCII)
 STAFF_ACTIONS = frozenset({"refuse", "payments", "complete"})
+CLOSED_ACTIONS = frozenset({"refuse"})  # what may still happen on a closed ticket
 ACTIONS = frozenset({"accept", "decline", "revise"}) | STAFF_ACTIONS
 _METRIC_STEPS = {"proposed", "accepted", "revision_accepted", "declined", "refused"}
 
@@ -148,6 +149,10 @@ class QuoteDesk:
         quote = self._quotes.get(ticket_id, quote_id) if QUOTE_ID.fullmatch(quote_id) else None
         if quote is None:
             raise NotFound("quote_not_found", "no such quote")
+        if ticket.status == "closed" and action not in CLOSED_ACTIONS:
+            # The same rule as a new quote: a closed ticket reaches nobody (the customer
+            # would never hear of the step). A refusal still records the refund owed.
+            raise Conflict("ticket_closed", "the ticket is closed: quote steps need an open ticket")
         body = dict(body)
         seen = body.pop("version", None)
         if seen is not None and seen != quote.version:

@@ -254,6 +254,20 @@ def test_quotes_over_http_403_for_customers_proposing_404_for_strangers(api: Api
     assert api.call("GET", f"/tickets/{tid}/quotes", token=boris)[0] == 404
 
 
+def test_no_quote_step_but_a_refusal_on_a_closed_ticket(rt: Runtime) -> None:
+    """Issue 31: accept and a payment succeeded on a closed ticket and the customer was
+    told nothing; now they follow the rule of a new quote (409)."""
+    tid = ticket(rt, "Нужна платная настройка")["id"]
+    q = quote(rt, tid, price="500")
+    rt.lifecycle.set_status(ANNA, tid, "closed")
+    with pytest.raises(Conflict) as refused:
+        act(rt, ANNA, tid, q["id"], "accept")
+    assert refused.value.code == "ticket_closed"
+    with pytest.raises(Conflict):
+        act(rt, AGENT, tid, q["id"], "payments", amount="100", currency="RUB")
+    assert act(rt, AGENT, tid, q["id"], "refuse", reason="Закрыто")["state"] == "refused"
+
+
 def test_a_refusal_after_the_ticket_was_closed_still_records_the_refund(rt: Runtime) -> None:
     tid = ticket(rt, "Нужна платная настройка")["id"]
     q = quote(rt, tid, price="500")
