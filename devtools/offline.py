@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.classify import classify_request
 from chalicelib.ids import SUBJECT_TAG
-from chalicelib.intake.mail.adapter import thread_reference
+from chalicelib.intake.mail.adapter import thread_references
 from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import parse_mail
 
@@ -26,7 +26,7 @@ def describe(path: Path, domain: str, text_chars: int | None = TEXT_CHARS) -> di
     if reason:
         disposition, scope = "machine", None
     else:
-        disposition = "reply" if thread_reference(mail, domain) else "advisory"
+        disposition = "reply" if thread_references(mail, domain) else "advisory"
         scope = classify_request(mail.subject, mail.text, "email")[0].to_dict()
     return {
         "file": str(path),

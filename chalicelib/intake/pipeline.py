@@ -162,17 +162,13 @@ class IntakePipeline:
         return None
 
     def _join(self, intake: Intake, account: str | None) -> Recorded | None:
-        """A reply by the owner of the thread joins it; anyone else starts a new record."""
-        target = self._tickets.get(intake.thread_refs[0])
+        """A reply joins the first request it refers to that its sender owns; else None."""
         sender = intake.sender
-        if target is None or sender.verified_by not in TRUSTED or not sender.address:
+        if sender.verified_by not in TRUSTED or not sender.address or intake.record_id is None:
             return None
-        owner = (
-            account == target.customer
-            if target.official
-            else (target.customer_email == sender.address)
-        )
-        if not owner or intake.record_id is None:
+        found = (self._tickets.get(ref) for ref in intake.thread_refs)
+        target = next((t for t in found if t and _owns(t, account, sender.address)), None)
+        if target is None:
             return None
         if target.status == "closed":
             # Closed is final (R1.4): the reply is a new advisory record that points to
@@ -397,3 +393,8 @@ def _digest(intake: Intake) -> str:
     for turn in intake.conversation:
         content.update(f"{turn.author}\x1f{to_iso(turn.at)}\x1f{turn.text}\x1e".encode())
     return content.hexdigest()[:32]
+
+
+def _owns(ticket: Ticket, account: str | None, address: str) -> bool:
+    """Whether the sender of a mail is the owner of a request it refers to."""
+    return account == ticket.customer if ticket.official else ticket.customer_email == address

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from chalicelib.classify.clean import own_words
+from chalicelib.ids import REQUEST_ID
 from chalicelib.timeutil import Clock
 
 Kind = Literal[
@@ -47,6 +48,7 @@ _MACHINE_LINE = re.compile(
 )
 SUBJECT_MAX = 200
 _ELLIPSIS = "…"
+_TAGS = re.compile(r"\[#" + REQUEST_ID + r"\]")
 
 
 class _MailPolicy(EmailPolicy):
@@ -120,7 +122,10 @@ def deliverable_address(address: str) -> str:
 def fitted_subject(template: str, fields: dict[str, str], limit: int = SUBJECT_MAX) -> str:
     """The subject line with the customer's subject shortened to fit `limit`, so that
     what the template puts after it (the `[#id]` tag threading depends on) survives."""
-    subject = single_line(fields.get("subject", ""), 10 * limit)
+    # The customer's subject without any request tag: the template adds ours, and a tag of
+    # another request (theirs or anyone's) would thread the reply there.
+    subject = _TAGS.sub(" ", single_line(fields.get("subject", ""), 10 * limit))
+    subject = " ".join(subject.split())
     line = single_line(template.format(**{**fields, "subject": subject}), 10 * limit)
     over = len(line) - limit
     if over > 0:

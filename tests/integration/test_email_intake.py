@@ -289,3 +289,43 @@ def test_a_tagged_reply_to_a_cabinet_ticket_by_its_owner_is_appended(aws: Any) -
     thread = runtime().store.tickets.thread(body["id"])
     assert [m.text for m in thread.messages] == ["Работает, спасибо"]
     assert thread.ticket.sla.state == "pending"  # a customer message never stops the clock
+
+
+def test_a_foreign_tag_in_a_subject_neither_threads_nor_reaches_our_subjects(aws: Any) -> None:
+    """Issue 31: a customer whose subject carries another request's tag got answers with
+    both tags, and their reply without In-Reply-To became a new record."""
+    from app import runtime
+    from chalicelib.domain.identity import Principal
+    from chalicelib.intake.cabinet import NewTicket
+    from chalicelib.outbound.compose import fitted_subject
+
+    anna = Principal(register("anna@elsewhere.example"), "anna@elsewhere.example", frozenset())
+    foreign, _ = runtime().cabinet.create_ticket(
+        anna, NewTicket(subject="FTP", text="FTP не подключается"), None
+    )
+    first = mail(
+        sender="tom@brightlabs.example",
+        subject=f"Re: [#{foreign['id']}] my question",
+        body="Как сменить тариф хостинга?",
+    )
+    key, _ = deliver(first)
+    mine = record(key)
+    assert mine["disposition"] == "advisory" and mine["id"] != foreign["id"]
+    # What our letters say: only our tag.
+    line = fitted_subject(
+        "Re: {subject} [#{id}]",
+        {"subject": f"Re: [#{foreign['id']}] my question", "id": mine["id"]},
+    )
+    assert line == f"Re: Re: my question [#{mine['id']}]"
+    # A reply that carries both tags (as the old subjects did), without In-Reply-To,
+    # joins the sender's own request.
+    reply = mail(
+        sender="tom@brightlabs.example",
+        subject=f"Re: Re: [#{foreign['id']}] my question [#{mine['id']}]",
+        body="Спасибо, а ещё вопрос",
+    )
+    key, _ = deliver(reply)
+    assert record(key)["disposition"] == "reply"
+    thread = runtime().store.tickets.thread(mine["id"])
+    assert [m.text for m in thread.messages] == ["Спасибо, а ещё вопрос"]
+    assert not runtime().store.tickets.thread(foreign["id"]).messages

@@ -82,15 +82,22 @@ def parse_notification(body: str) -> Notification:
     return Notification(bucket, key, None if source is None else str(source), verdicts)
 
 
-def thread_reference(mail: ParsedMail, domain: str) -> str | None:
-    """The request a mail answers: our Message-IDs first, then the subject tag."""
+THREAD_CANDIDATES = 4  # requests a mail may be answering, read at most (one read each)
+
+
+def thread_references(mail: ParsedMail, domain: str) -> tuple[str, ...]:
+    """The requests a mail may answer, most certain first: our Message-ID it replies to,
+    then every subject tag in order (a customer's own subject may carry another request's
+    tag: the pipeline joins the first one the sender owns)."""
+    found: list[str] = []
     for message_id in [*mail.in_reply_to, *reversed(mail.references)]:
         local, _, host = message_id.rpartition("@")
         match = OUR_MESSAGE_ID.match(message_id)
         if match and host.lower() == domain.lower() and local:
-            return match.group(1)
-    tag = SUBJECT_TAG.search(mail.subject)
-    return tag.group(1) if tag else None
+            found.append(match.group(1))
+            break
+    found.extend(tag.group(1) for tag in SUBJECT_TAG.finditer(mail.subject))
+    return tuple(dict.fromkeys(found))[:THREAD_CANDIDATES]
 
 
 def mail_identity(mail: ParsedMail) -> str | None:
@@ -160,7 +167,6 @@ class MailIntake:
 
     def _intake(self, rid: str, note: Notification, mail: ParsedMail) -> Intake:
         verified = sender_verified(mail, note.verdicts)
-        target = thread_reference(mail, self._domain)
         address = mail.from_addr
         return Intake(
             channel="email",
@@ -172,7 +178,7 @@ class MailIntake:
             recorded_by="mail-intake",
             origin=self._persist_content(rid, note, mail),
             record_id=rid,
-            thread_refs=(target,) if target else (),
+            thread_refs=thread_references(mail, self._domain),
             identity=mail_identity(mail),
             acknowledge=bool(address and "@" in address) and acknowledgeable(note.verdicts),
         )
