@@ -24,18 +24,18 @@ def test_a_quote_from_proposal_to_payment_and_completion(stack: Stack, browser: 
     page.fill("input[name=price]", "1500")
     page.fill("input[name=deadline]", "2031-01-15T12:00")
     page.get_by_role("button", name="Предложить работы").click()
-    page.wait_for_selector(".quote >> text=предложено")
+    page.wait_for_selector(".quote .badge >> text='предложено'")
     [quote] = stack.call("GET", f"/tickets/{made['id']}/quotes", boris)["items"]
     stack.call("POST", f"/tickets/{made['id']}/quotes/{quote['id']}/accept", boris, {})
     page.reload()
     page.wait_for_url("**/dev-signin**")
     page.click("button[type=submit]")
-    page.wait_for_selector(".quote >> text=принято")
+    page.wait_for_selector(".quote .badge >> text='принято'")
     page.fill("input[name=amount]", "1500")
     page.get_by_role("button", name="Записать платёж").click()
     page.wait_for_selector(".quote >> text=оплачено: 1500.00")
     page.get_by_role("button", name="Выполнено").click()
-    page.wait_for_selector(".quote >> text=выполнено")
+    page.wait_for_selector(".quote .badge >> text='выполнено'")
     assert stack.call("GET", f"/tickets/{made['id']}/quotes", boris)["items"][0]["state"] == (
         "completed"
     )
@@ -53,6 +53,7 @@ def test_an_admin_request_is_corrected_and_the_keyboard_works(stack: Stack, brow
     page = new_page(browser)
     sign_in(page, stack, "admin.work@example.com", "Олег")
     # The queue by keyboard: j moves down, k up, o opens the selected line.
+    page.wait_for_selector(".row")
     rows = page.locator(".row")
     ids = [rows.nth(i).get_attribute("data-id") for i in range(rows.count())]
     target = ids.index(made["id"])
