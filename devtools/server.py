@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib import observability as obs
 from chalicelib.config import origins
 from chalicelib.outbound.notify import notice_of
-from devtools import console as console_files
+from devtools import console as console_files, local_edge
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
@@ -307,6 +307,7 @@ def serve(stack: LocalStack) -> int:
             local, origins(os.environ.get("CORS_ORIGINS", "")), _console_server(aws_port)
         )
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
+        local_edge.install(server, local, app, config)
         stop = stop_workers
         for worker in (_print_notices, _sweep_every_minute, poll_queue):
             threading.Thread(target=worker, args=(stop,), daemon=True).start()

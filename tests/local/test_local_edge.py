@@ -1,0 +1,64 @@
+"""The local stack's HTTP edge answers as API Gateway would (issue 31): the error shape
+for a method it has no route for, 413 for a body over 10 MB before reading it, and a
+burst of concurrent clients served, none reset."""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+
+def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                if len(body) >= length:
+                    break
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("method", ["TRACE", "FOO", "CONNECT"])
+def test_a_method_without_a_route_gets_the_error_shape(
+    local_stack: tuple[int, int], method: str
+) -> None:
+    status, headers, body = raw(
+        local_stack[0], f"{method} /health HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    )
+    assert status == 404 and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "not_found"
+
+
+def test_a_body_over_the_gateway_limit_is_refused_unread(local_stack: tuple[int, int]) -> None:
+    request = (
+        b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 99999999999\r\n\r\n{"
+    )
+    status, _, body = raw(local_stack[0], request)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    bad = b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n"
+    assert raw(local_stack[0], bad)[0] == 400
+
+
+def test_twenty_concurrent_clients_are_all_served(local_stack: tuple[int, int]) -> None:
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(lambda _: raw(local_stack[0], request)[0], range(100)))
+    assert statuses == [200] * 100
