@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import threading
@@ -33,21 +34,70 @@ def push_mail(raw: bytes, *, source: str | None = None) -> str:
     return key
 
 
-def watch_inbox(folder: Path, stop: threading.Event) -> None:
-    """Every .eml dropped into `folder` is received as if by SES, then moved to done/."""
-    done = folder / "done"
+class Settled:
+    """What the mail poller finished with, by S3 key: the inbox moves a file only once
+    its mail is stored (or has failed for good), so a stack stopped in between still has
+    the file in the inbox and receives it on the next start."""
+
+    MAX_RECEIVES = 5  # the mail queue's redrive policy: then it is dead-lettered
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[str, bool] = {}
+
+    def record(self, key: str, stored: bool) -> None:
+        with self._lock:
+            self._done[key] = stored
+
+    def take(self, key: str) -> bool | None:
+        """True once stored, False once failed for good, None while under way."""
+        with self._lock:
+            return self._done.pop(key, None)
+
+
+SETTLED = Settled()
+
+
+def watch_inbox(folder: Path, stop: threading.Event, settled: Settled = SETTLED) -> None:
+    """Every .eml dropped into `folder` is received as if by SES; once its record is
+    stored it moves to done/, or to failed/ if it could not be processed."""
+    done, failed = folder / "done", folder / "failed"
     done.mkdir(parents=True, exist_ok=True)
-    while not stop.wait(2):
+    pending: dict[str, Path] = {}  # S3 key -> the file it came from
+    while not stop.wait(1):
+        under_way = set(pending.values())
         for path in sorted(folder.glob("*.eml")):
+            if path in under_way:
+                continue
             try:
                 key = push_mail(path.read_bytes())
             except Exception as error:  # keep watching; the file stays for another try
                 print(f"inbox: {path.name} not received: {error}", flush=True)
                 continue
-            shutil.move(str(path), done / path.name)
+            pending[key] = path
             print(
                 f"inbox: {path.name} received as s3://{os.environ['MAIL_BUCKET']}/{key}", flush=True
             )
+        for key, path in list(pending.items()):
+            outcome = settled.take(key)
+            if outcome is None:
+                continue
+            del pending[key]
+            target = done if outcome else failed
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), target / path.name)
+            if not outcome:
+                print(f"inbox: {path.name} could not be processed: moved to {target}/", flush=True)
+
+
+def _object_key(body: str) -> str | None:
+    """The S3 key of the mail an SQS message (SNS around SES's notification) is about."""
+    try:
+        outer = json.loads(body)
+        inner = json.loads(outer["Message"]) if "Message" in outer else outer
+        return str(inner["receipt"]["action"]["objectKey"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def poll_queue(stop: threading.Event) -> None:
@@ -80,13 +130,19 @@ def poll_queue(stop: threading.Event) -> None:
         obs.flush()  # what Lambda's log_metrics middleware does after each batch
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in batch:
+            key = _object_key(message["Body"])
             if message["MessageId"] in failed:
                 # Lambda would wait for the visibility timeout; locally, retry soon.
                 sqs.change_message_visibility(
                     QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=5
                 )
+                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                if key and receives >= Settled.MAX_RECEIVES:
+                    SETTLED.record(key, stored=False)
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                if key:
+                    SETTLED.record(key, stored=True)
         print(
             f"mail poller: {len(batch) - len(failed)} processed, {len(failed)} to retry", flush=True
         )

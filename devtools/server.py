@@ -398,7 +398,7 @@ def banner(stack: LocalStack, inbox: Path) -> str:
             '-d \'{"subject": "Hi", "text": "FTP is down"}\'',
             f"  {cli} replay ../shared/corpus/human-mail",
             f"Drop .eml files into {inbox}/ to receive them as e-mail;"
-            f" processed ones move to {inbox}/done/.",
+            f" each moves to {inbox}/done/ once stored ({inbox}/failed/ if it cannot be).",
             "State lives in memory: stopping the stack forgets every ticket and mail.",
             "Ctrl-C stops everything.",
         ]
