@@ -178,13 +178,19 @@ def create_mail_path(s3: Any, sns: Any, sqs: Any) -> dict[str, str]:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    subscription = resource("MailSubscription")["Properties"]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol=subscription["Protocol"],
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": str(subscription["RawMessageDelivery"]).lower()},
-    )
+    feedback = sns.create_topic(Name=resource("MailFeedbackTopic")["Metadata"]["LocalName"])
+    # Inbound mail and SES's bounces and complaints reach the one queue, as deployed.
+    for name, source in (
+        ("MailSubscription", topic),
+        ("MailFeedbackSubscription", feedback["TopicArn"]),
+    ):
+        subscription = resource(name)["Properties"]
+        sns.subscribe(
+            TopicArn=source,
+            Protocol=subscription["Protocol"],
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": str(subscription["RawMessageDelivery"]).lower()},
+        )
     return {
         "MAIL_BUCKET": bucket,
         "MAIL_TOPIC_ARN": topic,

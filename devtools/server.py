@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib import observability as obs
 from chalicelib.config import origins
 from chalicelib.outbound.notify import notice_of
-from devtools import console as console_files, local_edge
+from devtools import console as console_files, local_edge, mail_simulator
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
@@ -312,6 +312,11 @@ def serve(stack: LocalStack) -> int:
         for worker in (_print_notices, _sweep_every_minute, poll_queue):
             threading.Thread(target=worker, args=(stop,), daemon=True).start()
         inbox = REPO / "inbox"
+        outbox = Path(os.environ["OUTBOX_DIR"])
+        outbox.mkdir(parents=True, exist_ok=True)
+        threading.Thread(
+            target=mail_simulator.watch_outbox, args=(outbox, stop), daemon=True
+        ).start()
         threading.Thread(target=watch_inbox, args=(inbox, stop), daemon=True).start()
 
         def _shutdown(*_: Any) -> None:
