@@ -35,6 +35,10 @@ class BlobStore(Protocol):
 
     def delete(self, bucket: str, key: str) -> None: ...
 
+    def tags(self, bucket: str, key: str) -> dict[str, str]:
+        """The object's tags (a malware scanner's verdict is one)."""
+        ...
+
     def upload_form(
         self, bucket: str, key: str, content_type: str, size: int, expires_in: int
     ) -> dict[str, Any]:
@@ -116,6 +120,10 @@ class S3Blobs:
 
     def delete(self, bucket: str, key: str) -> None:
         self._client.delete_object(Bucket=bucket, Key=key)
+
+    def tags(self, bucket: str, key: str) -> dict[str, str]:
+        response = self._client.get_object_tagging(Bucket=bucket, Key=key)
+        return {str(t["Key"]): str(t["Value"]) for t in response.get("TagSet", [])}
 
     def upload_form(
         self, bucket: str, key: str, content_type: str, size: int, expires_in: int

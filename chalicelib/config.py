@@ -36,6 +36,7 @@ OPTIONAL = (
     "AUTO_CLOSE_DAYS",
     "ATTACHMENT_MAX_BYTES",
     "ATTACHMENTS_PER_TICKET",
+    "UPLOAD_SCANNER",
 )
 
 
@@ -75,6 +76,7 @@ class Settings:
     auto_close_days: int = 7  # a solved ticket closes by itself after this long
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachments_per_ticket: int = 10
+    upload_scanner: str = "content"  # `guardduty` deployed (the template sets it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -115,6 +117,7 @@ class Settings:
             auto_close_days=_int(env, "AUTO_CLOSE_DAYS", cls.auto_close_days),
             attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", cls.attachment_max_bytes),
             attachments_per_ticket=_int(env, "ATTACHMENTS_PER_TICKET", cls.attachments_per_ticket),
+            upload_scanner=env.get("UPLOAD_SCANNER") or cls.upload_scanner,
         )
         settings.validate()
         return settings
@@ -129,6 +132,8 @@ class Settings:
             raise ConfigError("SLA_WARNING_MINUTES must be between 0 and the response time")
         if self.reopen_days < 0 or self.auto_close_days <= 0:
             raise ConfigError("REOPEN_DAYS must be >= 0 and AUTO_CLOSE_DAYS positive")
+        if self.upload_scanner not in ("guardduty", "content"):
+            raise ValueError("UPLOAD_SCANNER is guardduty or content")
         if self.attachment_max_bytes <= 0 or self.attachments_per_ticket <= 0:
             raise ConfigError("attachment limits must be positive")
         try:

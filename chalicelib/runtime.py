@@ -53,6 +53,7 @@ from chalicelib.outbound.sender import CustomerMail, MailSettings
 from chalicelib.outbound.solved import SolvedMail
 from chalicelib.ratings import Ratings
 from chalicelib.reports import SlaReports
+from chalicelib.scanning import scanner_for
 from chalicelib.sla.sweep import Sweeper
 from chalicelib.staff.desk import StaffDesk
 from chalicelib.staff.macros import MacroDesk
@@ -249,8 +250,12 @@ def mail_places(settings: Settings) -> dict[str, Any]:
     return {"bucket": settings.mail_bucket, "domain": settings.mail_domain}
 
 
-def attachment_limits(settings: Settings) -> dict[str, Any]:
-    return {"bucket": settings.mail_bucket, "per_ticket": settings.attachments_per_ticket}
+def attachment_limits(settings: Settings, blobs: BlobStore) -> dict[str, Any]:
+    return {
+        "bucket": settings.mail_bucket,
+        "per_ticket": settings.attachments_per_ticket,
+        "scanner": scanner_for(settings.upload_scanner, blobs),
+    }
 
 
 def register_incident_senders(
@@ -356,7 +361,7 @@ def build_runtime(
         chat_secret=chat_secret,
         lifecycle=lifecycle,
         attachments=Attachments(
-            store.tickets, services.blobs, clock, **attachment_limits(settings)
+            store.tickets, services.blobs, clock, **attachment_limits(settings, services.blobs)
         ),
         board=board,
         quotes=QuoteDesk(store.quotes, store.tickets, desk, clock),

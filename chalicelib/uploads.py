@@ -4,9 +4,10 @@ The file never passes through the API. The owner (or staff) announces it, and ge
 presigned S3 POST that S3 accepts only for exactly the announced size and type, for 15
 minutes. The attachment is `pending` until its object exists; then its first bytes are
 checked against the declared type, and it becomes `stored` or `rejected` with the
-reason (a rejected object is deleted). The check runs when S3 reports the upload (the
-mail queue carries the bucket's `attachments/` notifications) and, whichever comes
-first, when the ticket is read. Downloads are presigned GETs of five minutes, offered
+reason (a rejected object is deleted); a file of the right type is `stored` only once
+the malware scanner found no threat in it (`scanning`). The check runs when S3 reports
+the upload or the scanner its verdict (the mail queue carries both) and, whichever
+comes first, when the ticket is read. Downloads are presigned GETs of five minutes, offered
 only to those who may read the ticket: a stranger gets 404, as for the ticket.
 """
 
@@ -23,6 +24,7 @@ from chalicelib.domain.identity import Principal, visible_to
 from chalicelib.domain.tickets import Attachment, AttachmentState, AuditEvent, Ticket, TicketThread
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.ids import new_attachment_id, new_event_id
+from chalicelib.scanning import CLEAN, ContentScanner, MalwareScanner
 from chalicelib.storage import AddAttachment, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
@@ -125,9 +127,11 @@ class Attachments:
         *,
         bucket: str,
         per_ticket: int,
+        scanner: MalwareScanner | None = None,
     ) -> None:
         self._tickets = tickets
         self._blobs = blobs
+        self._scanner = scanner or ContentScanner(blobs)
         self._clock = clock
         self._bucket = bucket
         self._per_ticket = per_ticket
@@ -232,7 +236,13 @@ class Attachments:
         elif kind != wanted:
             reason = f"type_mismatch: announced {attachment.content_type}, the content is {kind}"
         else:
-            return self._settle(attachment, "stored", None)
+            # Stored only once the scanner found no threat (a scan under way: pending).
+            verdict = self._scanner.verdict(self._bucket, attachment.s3_key)
+            if verdict is None:
+                return attachment
+            if verdict == CLEAN:
+                return self._settle(attachment, "stored", None)
+            reason = verdict
         return self._settle(attachment, "rejected", reason)
 
     def _settle(

@@ -770,6 +770,10 @@ class FakeMailer:
 class FakeBlobs:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.object_tags: dict[tuple[str, str], dict[str, str]] = {}
+
+    def tags(self, bucket: str, key: str) -> dict[str, str]:
+        return dict(self.object_tags.get((bucket, key), {}))
 
     def size(self, bucket: str, key: str) -> int:
         return len(self.objects[(bucket, key)])

@@ -65,3 +65,41 @@ def test_an_oversized_upload_is_refused(api: Api) -> None:
     body["size"] = 10
     code, refused, _ = api.call("POST", f"/tickets/{tid}/attachments", token=ANNA, body=body)
     assert (code, refused["error"]["code"]) == (400, "unsupported_content_type")
+
+
+def _upload(api: Api, tid: str, name: str, kind: str, data: bytes) -> dict[str, Any]:
+    body = {"name": name, "content_type": kind, "size": len(data)}
+    code, made, _ = api.call("POST", f"/tickets/{tid}/attachments", token=ANNA, body=body)
+    assert code == 201
+    boto3.client("s3", region_name="eu-central-1").put_object(
+        Bucket=os.environ["MAIL_BUCKET"], Key=made["upload"]["fields"]["key"], Body=data
+    )
+    code, shown, _ = api.call("GET", f"/tickets/{tid}/attachments/{made['id']}", token=STAFF)
+    assert code == 200
+    return dict(shown)
+
+
+def test_an_upload_with_a_threat_is_never_offered_for_download(api: Api, aws: Any) -> None:
+    """Issue 31: the EICAR test file as text/plain and a zip of a gigabyte of zeros were
+    stored and offered to agents; the scanner's verdict now decides (the local stand-in
+    for GuardDuty Malware Protection here)."""
+    import io
+    import zipfile
+
+    from chalicelib.scanning import EICAR
+
+    tid = new_ticket(api)
+    eicar = _upload(api, tid, "readme.txt", "text/plain", EICAR + b"\n")
+    assert eicar["state"] == "rejected" and "url" not in eicar
+    assert eicar["reason"] == "threat: EICAR-Test-File"
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(64 * 1024 * 1024))
+    bomb = _upload(api, tid, "logs.zip", "application/zip", packed.getvalue())
+    assert bomb["state"] == "rejected" and bomb["reason"].startswith("threat: decompression bomb")
+    clean = _upload(api, tid, "log.txt", "text/plain", b"ERROR 530 Login incorrect\n")
+    assert clean["state"] == "stored" and clean["url"]
+    keys = boto3.client("s3", region_name="eu-central-1").list_objects_v2(
+        Bucket=os.environ["MAIL_BUCKET"], Prefix=f"attachments/{tid}/"
+    )
+    assert [o["Key"] for o in keys.get("Contents", [])] == [f"attachments/{tid}/{clean['id']}"]

@@ -18,7 +18,7 @@ LAYERS = (
     ("foundation", ("", "errors", "ids", "timeutil", "validation", "config", "observability")),
     ("domain", ("domain",)),
     ("classify", ("classify",)),
-    ("storage", ("storage", "accounts", "blobs")),
+    ("storage", ("storage", "accounts", "blobs", "scanning")),
     ("outbound", ("outbound",)),
     (
         "use cases",

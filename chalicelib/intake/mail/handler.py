@@ -25,12 +25,20 @@ from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse
 from chalicelib.uploads import KEY_PREFIX as ATTACHMENTS_PREFIX
 
 
+SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
+
+
 def s3_objects(body: str) -> list[tuple[str, str]] | None:
-    """(bucket, key) of an S3 event notification body; None if it is not one."""
+    """(bucket, key) of an S3 event notification body, or of a malware scan's result;
+    None if it is neither."""
     try:
         event = json.loads(body)
     except ValueError:
         return None
+    if isinstance(event, dict) and event.get("detail-type") == SCAN_RESULT:
+        # GuardDuty Malware Protection for S3, through EventBridge: the object scanned.
+        details = (event.get("detail") or {}).get("s3ObjectDetails") or {}
+        return [(str(details.get("bucketName", "")), str(details.get("objectKey", "")))]
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         return None
     found = []
