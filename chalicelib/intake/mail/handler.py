@@ -24,7 +24,6 @@ from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
 from chalicelib.uploads import KEY_PREFIX as ATTACHMENTS_PREFIX
 
-
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
 
 
