@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     DynamoDBPersistenceLayer,
 )
+from botocore.config import Config
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.admin.free import AdminRequests, admin_request_of
@@ -108,23 +109,32 @@ class Services:
     idempotency: BasePersistenceLayer
 
 
+# Every client: short connect and read timeouts (botocore's 60 s would outlast API
+# Gateway's 29 s), and the standard retry mode (exponential backoff with jitter).
+CLIENT_CONFIG = Config(
+    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
+)
+
+
 def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     """The AWS implementations, each with its own client for the configured region."""
     region = settings.region
-    client = dynamodb or boto3.client("dynamodb", region_name=region)
+
+    def aws(service: str) -> Any:
+        return boto3.client(service, region_name=region, config=CLIENT_CONFIG)
+
+    client = dynamodb or aws("dynamodb")
     return Services(
         store=dynamo_store(client, settings.table_name),
         publisher=SnsPublisher(
-            boto3.client("sns", region_name=region),
+            aws("sns"),
             Readable(settings.console_url, settings.timezone),
         ),
-        directory=CognitoDirectory(
-            boto3.client("cognito-idp", region_name=region), settings.user_pool_id
-        ),
-        blobs=S3Blobs(boto3.client("s3", region_name=region)),
+        directory=CognitoDirectory(aws("cognito-idp"), settings.user_pool_id),
+        blobs=S3Blobs(aws("s3")),
         mailer=FolderMailer(Path(settings.outbox_dir))
         if settings.outbox_dir
-        else SesMailer(boto3.client("ses", region_name=region), settings.ses_configuration_set),
+        else SesMailer(aws("ses"), settings.ses_configuration_set),
         idempotency=DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table_name, boto3_client=client
         ),

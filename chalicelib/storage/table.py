@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,9 +144,10 @@ class Table:
         """Items by their PK (up to 100 keys, one request while DynamoDB keeps up)."""
         found: dict[str, dict[str, Any]] = {}
         request: dict[str, Any] = {self.name: {"Keys": [dump(k) for k in keys]}}
-        for _ in range(8):
+        for attempt in range(8):
             if not request.get(self.name, {}).get("Keys"):
                 return found
+            backoff(attempt)
             response = self.client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self.name, []):
                 plain = load(item)
@@ -157,7 +160,8 @@ class Table:
         for start in range(0, len(items), 25):
             chunk = [{"PutRequest": {"Item": dump(i)}} for i in items[start : start + 25]]
             request: dict[str, Any] = {self.name: chunk}
-            for _ in range(8):
+            for attempt in range(8):
+                backoff(attempt)
                 request = (
                     self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
                 )
@@ -165,6 +169,13 @@ class Table:
                     break
             else:
                 raise RuntimeError("DynamoDB kept items unprocessed; the caller retries")
+
+
+def backoff(attempt: int, base: float = 0.05, cap: float = 2.0) -> None:
+    """Before a retry of what DynamoDB left unprocessed (it is throttling): exponential
+    backoff with full jitter, as AWS advises; none before the first attempt."""
+    if attempt:
+        time.sleep(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 (jitter)
 
 
 def failed_condition(err: ClientError) -> int | None:

@@ -1,0 +1,42 @@
+"""SDK defaults set once, where clients are built (issue 28): timeouts under API
+Gateway's 29 s, the standard retry mode, and backoff in the batch retry loops."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.runtime import aws_services
+from chalicelib.storage import table
+
+
+def test_every_client_times_out_before_the_gateway_and_retries_with_backoff() -> None:
+    settings = Settings(
+        table_name="unit",
+        idempotency_table_name="unit-idempotency",
+        escalation_topic_arn="arn:aws:sns:eu-central-1:000000000000:escalations",
+        management_topic_arn="arn:aws:sns:eu-central-1:000000000000:management",
+        chat_secret_name="unit/chat",
+        user_pool_id="unit-pool",
+        mail_bucket="unit-mail",
+    )
+    services = aws_services(settings)
+    clients = [
+        services.blobs._client,  # type: ignore[attr-defined]
+        services.mailer._client,  # type: ignore[attr-defined]
+        services.directory._client,  # type: ignore[attr-defined]
+        services.publisher._client,  # type: ignore[attr-defined]
+    ]
+    for client in clients:
+        config = client.meta.config
+        assert config.connect_timeout == 3 and config.read_timeout == 10
+        assert config.retries["mode"] == "standard" and config.retries["max_attempts"] == 3
+
+
+def test_batch_retries_back_off_with_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(table.time, "sleep", slept.append)
+    for attempt in range(8):
+        table.backoff(attempt)
+    assert len(slept) == 7  # none before the first try
+    assert all(0 <= s <= min(2.0, 0.05 * 2**a) for a, s in zip(range(1, 8), slept, strict=True))
