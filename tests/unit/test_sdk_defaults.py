@@ -30,7 +30,7 @@ def test_every_client_times_out_before_the_gateway_and_retries_with_backoff() ->
     for client in clients:
         config = client.meta.config
         assert config.connect_timeout == 3 and config.read_timeout == 10
-        assert config.retries["mode"] == "standard" and config.retries["max_attempts"] == 3
+        assert config.retries["mode"] == "standard" and config.retries["total_max_attempts"] == 4
 
 
 def test_batch_retries_back_off_with_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
