@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.config import origins
 from chalicelib.outbound.notify import notice_of
 from devtools import console as console_files, local_edge, mail_simulator
 from devtools.mail import poll_queue, watch_inbox
@@ -204,9 +203,7 @@ class _StrictLocalAuthorizer:
         return self._inner.authorize(raw_path, lambda_event, lambda_context)
 
 
-def install_gateway_responses(
-    local: Any, allowed: tuple[str, ...], console: ConsoleServer | None = None
-) -> None:
+def install_gateway_responses(local: Any, console: ConsoleServer | None = None) -> None:
     """API Gateway's own answers, as the template's Gateway Responses shape them.
 
     chalice local answers an unknown route with 403 `{"message": "Missing Authentication
@@ -217,7 +214,10 @@ def install_gateway_responses(
 
     class GatewayError(local.LocalGatewayException):  # type: ignore[misc]
         def __init__(self, status: int, code: str, message: str, origin: str | None) -> None:
-            headers = {"Content-Type": "application/json", **cors_headers(origin, allowed)}
+            # As the template's Gateway Responses: the caller's origin is echoed on the
+            # gateway's own errors (no data, no credentials), whichever origin it is.
+            echoed = (origin,) if origin else ()
+            headers = {"Content-Type": "application/json", **cors_headers(origin, echoed)}
             body = json.dumps({"error": {"code": code, "message": message}}).encode()
             super().__init__(headers, body)
             self.CODE = status
@@ -303,9 +303,7 @@ def serve(stack: LocalStack) -> int:
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
             original(app_object)
         )
-        install_gateway_responses(
-            local, origins(os.environ.get("CORS_ORIGINS", "")), _console_server(aws_port)
-        )
+        install_gateway_responses(local, _console_server(aws_port))
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
         local_edge.install(server, local, app, config)
         stop = stop_workers

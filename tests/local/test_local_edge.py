@@ -62,3 +62,27 @@ def test_twenty_concurrent_clients_are_all_served(local_stack: tuple[int, int]) 
     with ThreadPoolExecutor(20) as pool:
         statuses = list(pool.map(lambda _: raw(local_stack[0], request)[0], range(100)))
     assert statuses == [200] * 100
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:3000"])
+def test_both_cabinet_origins_read_the_gateways_errors_and_the_routes(
+    local_stack: tuple[int, int], origin: str
+) -> None:
+    """Issue 28: with two cabinet origins, the second got a CORS failure instead of a
+    readable 401 from the deployed gateway; the local stack and the template now agree."""
+    refused = raw(
+        local_stack[0],
+        f"GET /tickets HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAuthorization: nope\r\n"
+        "Connection: close\r\n\r\n".encode(),
+    )
+    assert refused[0] == 401 and refused[1]["access-control-allow-origin"] == origin
+    routed = raw(
+        local_stack[0],
+        f"GET /status HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert routed[0] == 200 and routed[1]["access-control-allow-origin"] == origin
+    stranger = raw(
+        local_stack[0],
+        b"GET /status HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n",
+    )
+    assert "access-control-allow-origin" not in stranger[1]
