@@ -61,3 +61,17 @@ def test_every_alarm_has_a_runbook_row_and_each_new_one_a_dashboard_line(
     assert p99["ExtendedStatistic"] == "p99" and p99["Threshold"] == 3000
     ses = resources["OutboundConfigurationSet"]["Properties"]["ReputationOptions"]
     assert ses == {"ReputationMetricsEnabled": True}
+
+
+def test_the_api_waits_for_the_accounts_logging_role_on_a_first_deploy(
+    packaged: dict[str, Any],
+) -> None:
+    """Issue 28: a first deploy failed when the stage came before the account's API
+    Gateway logging role; the API now depends on it whenever this stack sets it."""
+    resources = packaged["Resources"]
+    assert "ApiLoggingReady" in resources["RestAPI"]["DependsOn"]
+    handle = resources["ApiLoggingReady"]
+    assert "Condition" not in handle  # always there, so the DependsOn always resolves
+    assert handle["Metadata"]["Account"] == {
+        "Fn::If": ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}, "already set"]
+    }
