@@ -37,7 +37,14 @@ def feedback_event(raw: bytes) -> dict[str, Any] | None:
         return None
     kind, detail = OUTCOMES[local]
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    header = str(message.get("X-SES-MESSAGE-TAGS", ""))
+    tags = {
+        name.strip(): [value.strip()]
+        for name, _, value in (pair.partition("=") for pair in header.split(","))
+        if name.strip() and value.strip()
+    }
     mail = {
+        "tags": tags,
         "timestamp": at,
         "messageId": "local-" + hashlib.sha256(raw).hexdigest()[:24],
         "destination": [to],

@@ -758,13 +758,16 @@ class FakeMailer:
 
     def __init__(self, failures: int = 0) -> None:
         self.sent: list[EmailMessage] = []
+        self.tags: list[dict[str, str]] = []
         self.failures = failures
 
-    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
+    def send(self, message: EmailMessage, *, source: str, to: str, tags: Any = None) -> str | None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("SES throttled")
         self.sent.append(message)
+        self.tags.append(dict(tags or {}))
+        return f"ses-{len(self.sent):06d}"  # SES's own id, unlike our Message-ID
 
 
 class FakeBlobs:

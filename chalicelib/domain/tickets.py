@@ -41,18 +41,23 @@ class Delivery:
     to: str | None
     at: str
     reason: str | None = None
+    message_id: str | None = None  # the mail service's own id (SES's), once sent
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"state": self.state, "to": self.to, "at": self.at}
         if self.reason:
             body["reason"] = self.reason
+        if self.message_id:
+            body["message_id"] = self.message_id
         return body
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Delivery | None:
         if not data:
             return None
-        return cls(data["state"], data.get("to"), data["at"], data.get("reason"))
+        return cls(
+            data["state"], data.get("to"), data["at"], data.get("reason"), data.get("message_id")
+        )
 
 
 @dataclass(frozen=True)

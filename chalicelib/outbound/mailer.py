@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+# SES message tags name what a mail carries (`request`, `item`): SES returns them with
+# every bounce and complaint, even when it has replaced the Message-ID header.
+Tags = Mapping[str, str]
+
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
-        """Hand one message to the mail service; raise if it was not accepted."""
+    def send(
+        self, message: EmailMessage, *, source: str, to: str, tags: Tags | None = None
+    ) -> str | None:
+        """Hand one message to the mail service; its id there; raise if not accepted."""
         ...
 
 
@@ -23,7 +30,9 @@ class SesMailer:
         self._client = client
         self._configuration_set = configuration_set
 
-    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
+    def send(
+        self, message: EmailMessage, *, source: str, to: str, tags: Tags | None = None
+    ) -> str | None:
         params: dict[str, Any] = {
             "Source": source,
             "Destinations": [to],
@@ -31,7 +40,10 @@ class SesMailer:
         }
         if self._configuration_set:
             params["ConfigurationSetName"] = self._configuration_set
-        self._client.send_raw_email(**params)
+        if tags:
+            params["Tags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+        response = self._client.send_raw_email(**params)
+        return str(response.get("MessageId") or "") or None
 
 
 class FolderMailer:
@@ -40,9 +52,14 @@ class FolderMailer:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
 
-    def send(self, message: EmailMessage, *, source: str, to: str) -> None:
+    def send(
+        self, message: EmailMessage, *, source: str, to: str, tags: Tags | None = None
+    ) -> str | None:
         self._folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
         name = f"{stamp}-{secrets.token_hex(3)}.eml"
+        if tags:  # as SES takes tags in a raw mail's own header
+            message["X-SES-MESSAGE-TAGS"] = ", ".join(f"{k}={v}" for k, v in tags.items())
         (self._folder / name).write_bytes(message.as_bytes())
         print(f"OUTBOX {name}: to {to}: {message['Subject']}", flush=True)
+        return f"local-{name.removesuffix('.eml')}"

@@ -9,6 +9,7 @@ goes to a machine sender, a suppressed address, or past a recipient's daily allo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from chalicelib.domain.tickets import (
     Ticket,
     TicketThread,
 )
-from chalicelib.ids import REQUEST_ID
+from chalicelib.ids import REQUEST_ID, is_request_id
 from chalicelib.outbound.compose import (
     Kind,
     Letter,
@@ -127,12 +128,12 @@ class CustomerMail:
         language = language_of(f"{ticket.subject}\n{ticket.text}", profile.locale)
         letter = self._letter(ticket, item, entry.payload["kind"], to, language)
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
-        self._mailer.send(message, source=self._settings.sender, to=to)
+        tags = {"request": ticket.id, "item": item.id}
+        sent_as = self._mailer.send(message, source=self._settings.sender, to=to, tags=tags)
         obs.count(obs.MAIL_SENT, kind=letter.kind)
+        delivery = Delivery("sent", to, at, message_id=sent_as)
         try:
-            after_sending(
-                lambda: self._tickets.set_delivery(ticket.id, item, Delivery("sent", to, at))
-            )
+            after_sending(lambda: self._tickets.set_delivery(ticket.id, item, delivery))
         except Exception:  # sent: a failure to record it must not send it again
             obs.logger.exception("mail sent but not marked", extra={"ticket_id": ticket.id})
 
@@ -162,16 +163,29 @@ class CustomerMail:
             delivery = Delivery("failed", entry.payload.get("to"), to_iso(self._clock()), error)
             self._settle(thread.ticket, item, delivery)
 
-    def bounced(self, message_id: str, address: str, *, permanent: bool, complaint: bool) -> bool:
+    def bounced(
+        self,
+        message_id: str,
+        address: str,
+        *,
+        permanent: bool,
+        complaint: bool,
+        tags: Mapping[str, str] | None = None,
+    ) -> bool:
         """SES feedback on one of our mails: the delivery failed, staff are told, and a
-        complaint or a permanent bounce suppresses the address. False if not ours."""
-        match = _OURS.search(message_id)
-        thread = self._tickets.thread(match.group(1)) if match else None
-        if match is None or thread is None:
+        complaint or a permanent bounce suppresses the address. False if not ours. The
+        mail is found by its tags (SES keeps them), else by our Message-ID (which SES
+        may have replaced)."""
+        request, item_id = (tags or {}).get("request"), (tags or {}).get("item")
+        if not (request and item_id and is_request_id(request)):
+            match = _OURS.search(message_id)
+            request, item_id = (match.group(1), match.group(2)) if match else (None, None)
+        thread = self._tickets.thread(request) if request else None
+        if thread is None:
             return False
         at = to_iso(self._clock())
         reason = "complaint" if complaint else ("bounced" if permanent else "bounced_transient")
-        item = next((i for i in self._items(thread) if i.id == match.group(2)), None)
+        item = next((i for i in self._items(thread) if i.id == item_id), None)
         if item is not None:
             self._tickets.set_delivery(
                 thread.ticket.id, item, Delivery("failed", address, at, reason)

@@ -65,7 +65,7 @@ class FailingMailer:
     def __init__(self, real: Any, failures: int) -> None:
         self.real, self.failures = real, failures
 
-    def send(self, message: Any, *, source: str, to: str) -> None:
+    def send(self, message: Any, *, source: str, to: str, tags: Any = None) -> str | None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("SES throttled")

@@ -250,7 +250,7 @@ class RecordingMailer:
         self.by_record: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def send(self, message: Any, *, source: str, to: str) -> None:
+    def send(self, message: Any, *, source: str, to: str, tags: Any = None) -> str | None:
         when = self.faults.roll(self.faults.external, lost_answers=False) if self.faults else None
         if when == "before":
             raise ConnectionError("injected: SES throttled")

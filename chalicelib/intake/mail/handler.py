@@ -8,7 +8,8 @@ raw mail still in S3, from where `python -m chalicelib replay --dlq` re-drives i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
@@ -60,6 +61,7 @@ class Feedback:
     addresses: tuple[str, ...]
     permanent: bool
     complaint: bool
+    tags: dict[str, str] = field(default_factory=dict)  # the SES message tags we sent
 
 
 def feedback_of(body: str) -> Feedback | None:
@@ -89,7 +91,13 @@ def feedback_of(body: str) -> Feedback | None:
         for r in recipients
         if isinstance(r, dict) and r.get("emailAddress")
     )
-    return Feedback(message_id, addresses, permanent, kind == "Complaint")
+    raw_tags = mail.get("tags") if isinstance(mail, dict) else None
+    tags = {
+        str(name): str(values[0])[:64]
+        for name, values in (raw_tags.items() if isinstance(raw_tags, dict) else ())
+        if name in ("request", "item") and isinstance(values, list) and values
+    }
+    return Feedback(message_id, addresses, permanent, kind == "Complaint", tags)
 
 
 def setup_notice(body: str) -> str | None:
@@ -141,7 +149,15 @@ def setup_notice(body: str) -> str | None:
 
 
 class FeedbackReader(Protocol):
-    def bounced(self, message_id: str, address: str, *, permanent: bool, complaint: bool) -> bool:
+    def bounced(
+        self,
+        message_id: str,
+        address: str,
+        *,
+        permanent: bool,
+        complaint: bool,
+        tags: Mapping[str, str] | None = None,
+    ) -> bool:
         """Record SES feedback on one of our mails; False if it is not ours."""
         ...
 
@@ -164,6 +180,17 @@ def _object(
     return imports.process_object(bucket, key)
 
 
+def _record_feedback(said: Feedback, feedback: FeedbackReader) -> str:
+    ours = [
+        feedback.bounced(
+            said.message_id, a, permanent=said.permanent, complaint=said.complaint, tags=said.tags
+        )
+        for a in said.addresses
+    ]
+    obs.logger.info("mail feedback", extra={"complaint": said.complaint, "ours": any(ours)})
+    return "feedback"
+
+
 def mail_batch(
     event: dict[str, Any],
     intake: MailIntake,
@@ -184,14 +211,7 @@ def mail_batch(
     def handle(record: SQSRecord) -> Outcome | list[dict[str, Any] | str] | str:
         said = feedback_of(record.body)
         if said is not None and feedback is not None:
-            ours = [
-                feedback.bounced(
-                    said.message_id, a, permanent=said.permanent, complaint=said.complaint
-                )
-                for a in said.addresses
-            ]
-            obs.logger.info("mail feedback", extra={"complaint": said.complaint, "ours": any(ours)})
-            return "feedback"
+            return _record_feedback(said, feedback)
         notice = setup_notice(record.body)
         if notice is not None:
             obs.logger.info("setup notification passed over", extra={"notification": notice})
