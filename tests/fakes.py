@@ -873,18 +873,11 @@ class FakeWorld:
     idempotency: MemoryIdempotency
 
 
-def fake_world(
-    now: datetime,
-    accounts: Mapping[str, str] | None = None,
-    *,
-    share: FakeWorld | None = None,
-) -> FakeWorld:
-    """`build_runtime` with every outside service faked, on the default settings; with
-    `share`, a second process on the same store and services (its own clock)."""
+def unit_settings() -> Any:
+    """The default settings with the names of the unit tests' resources."""
     from chalicelib.config import Settings
-    from chalicelib.runtime import Services, build_runtime
 
-    settings = Settings(
+    return Settings(
         table_name="unit",
         idempotency_table_name="unit-idempotency",
         escalation_topic_arn="arn:aws:sns:eu-central-1:000000000000:escalations",
@@ -893,6 +886,35 @@ def fake_world(
         user_pool_id="unit-pool",
         mail_bucket="unit-mail",
     )
+
+
+def sqs_event(body: str, message_id: str = "q-1") -> dict[str, Any]:
+    """An SQS event of one record, as Lambda hands it to the mail function."""
+    record = {
+        "messageId": message_id,
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-central-1:000000000000:mail",
+        "awsRegion": "eu-central-1",
+    }
+    return {"Records": [record]}
+
+
+def fake_world(
+    now: datetime,
+    accounts: Mapping[str, str] | None = None,
+    *,
+    share: FakeWorld | None = None,
+) -> FakeWorld:
+    """`build_runtime` with every outside service faked, on the default settings; with
+    `share`, a second process on the same store and services (its own clock)."""
+    from chalicelib.runtime import Services, build_runtime
+
+    settings = unit_settings()
     clock = FixedClock(now)
     if share is not None:
         store = share.store

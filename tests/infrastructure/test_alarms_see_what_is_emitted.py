@@ -16,7 +16,7 @@ from chalice.app import Response
 from chalicelib import http, observability as obs
 from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Scope, Ticket
 from chalicelib.outbound.delivery import Dispatcher
-from tests.fakes import MemoryStore
+from tests.fakes import MemoryStore, sqs_event
 from tests.infrastructure.test_operations import alarms
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
@@ -108,18 +108,7 @@ def emit_an_inbound_mail_failure() -> None:
     body = json.dumps(
         {"Message": json.dumps({"receipt": {"action": {"bucketName": "b", "objectKey": "raw/x"}}})}
     )
-    record = {
-        "messageId": "m-1",
-        "receiptHandle": "r",
-        "body": body,
-        "attributes": {},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-central-1:1:q",
-        "awsRegion": "eu-central-1",
-    }
-    failed = mail_batch({"Records": [record]}, world.runtime.mail)["batchItemFailures"]
+    failed = mail_batch(sqs_event(body), world.runtime.mail)["batchItemFailures"]
     assert failed  # the raw mail is not there: the record fails and is retried
 
 

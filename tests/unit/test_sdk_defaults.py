@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.config import Settings
 from chalicelib.runtime import aws_services
 from chalicelib.storage import table
+from tests.fakes import unit_settings
 
 
 def test_every_client_times_out_before_the_gateway_and_retries_with_backoff() -> None:
-    settings = Settings(
-        table_name="unit",
-        idempotency_table_name="unit-idempotency",
-        escalation_topic_arn="arn:aws:sns:eu-central-1:000000000000:escalations",
-        management_topic_arn="arn:aws:sns:eu-central-1:000000000000:management",
-        chat_secret_name="unit/chat",
-        user_pool_id="unit-pool",
-        mail_bucket="unit-mail",
-    )
-    services = aws_services(settings)
+    services = aws_services(unit_settings())
     clients = [
         services.blobs._client,  # type: ignore[attr-defined]
         services.mailer._client,  # type: ignore[attr-defined]

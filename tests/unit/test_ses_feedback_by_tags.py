@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from chalicelib.domain.identity import Principal
 from chalicelib.intake.cabinet import NewTicket
 from chalicelib.intake.mail.handler import mail_batch
-from tests.fakes import fake_world
+from tests.fakes import fake_world, sqs_event
 
 T0 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 ANNA = Principal("sub-anna", "anna@flowershop.example", frozenset())
@@ -26,22 +26,7 @@ def _bounce(message_id: str, tags: dict[str, list[str]]) -> dict:
             "bouncedRecipients": [{"emailAddress": "anna@flowershop.example"}],
         },
     }
-    body = json.dumps({"Message": json.dumps(event)})
-    return {
-        "Records": [
-            {
-                "messageId": "q-1",
-                "receiptHandle": "r",
-                "body": body,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-central-1:1:q",
-                "awsRegion": "eu-central-1",
-            }
-        ]
-    }
+    return sqs_event(json.dumps({"Message": json.dumps(event)}))
 
 
 def test_a_bounce_whose_message_id_ses_replaced_is_matched_by_its_tags() -> None:
