@@ -120,8 +120,9 @@ def run(total: int, due: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--open", type=int, default=100_000)
+    parser.add_argument("--due", default="100,1000", help="due deadlines per run, comma-separated")
     args = parser.parse_args()
-    for due in (100, 1_000):
+    for due in (int(n) for n in args.due.split(",")):
         run(args.open, due)
     return 0
 
