@@ -12,17 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     DynamoDBPersistenceLayer,
 )
-from botocore.config import Config
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.admin.free import AdminRequests, admin_request_of
 from chalicelib.admin.quote_desk import QuoteDesk
+from chalicelib.aws import lazy_client
 from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import Settings, settings_from
@@ -109,19 +108,12 @@ class Services:
     idempotency: BasePersistenceLayer
 
 
-# Every client: short connect and read timeouts (botocore's 60 s would outlast API
-# Gateway's 29 s), and the standard retry mode (exponential backoff with jitter).
-CLIENT_CONFIG = Config(
-    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
-)
-
-
 def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     """The AWS implementations, each with its own client for the configured region."""
     region = settings.region
 
     def aws(service: str) -> Any:
-        return boto3.client(service, region_name=region, config=CLIENT_CONFIG)
+        return lazy_client(service, region)
 
     client = dynamodb or aws("dynamodb")
     return Services(

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = ("domain", "intake", "staff", "sla", "status", "admin", "classify")
 # The layers, lowest first: a module imports from its own layer or a lower one only.
 LAYERS = (
-    ("foundation", ("", "errors", "ids", "timeutil", "validation", "config", "observability")),
+    (
+        "foundation",
+        ("", "errors", "ids", "timeutil", "validation", "config", "observability", "aws"),
+    ),
     ("domain", ("domain",)),
     ("classify", ("classify",)),
     ("storage", ("storage", "accounts", "blobs", "scanning")),

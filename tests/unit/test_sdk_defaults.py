@@ -31,3 +31,13 @@ def test_batch_retries_back_off_with_jitter(monkeypatch: pytest.MonkeyPatch) -> 
         table.backoff(attempt)
     assert len(slept) == 7  # none before the first try
     assert all(0 <= s <= min(2.0, 0.05 * 2**a) for a, s in zip(range(1, 8), slept, strict=True))
+
+
+def test_a_client_is_built_when_a_route_first_needs_it() -> None:
+    """Issue 29: five clients built at once cost a cold start about 100 ms."""
+    services = aws_services(unit_settings())
+    blobs = services.blobs._client  # type: ignore[attr-defined]
+    assert blobs._client is None  # nothing built yet
+    assert blobs.meta.service_model.service_name == "s3"
+    assert blobs._client is not None
+    assert services.publisher._client._client is None  # type: ignore[attr-defined]
