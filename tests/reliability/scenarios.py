@@ -897,5 +897,61 @@ def _moto_two_sweeps(rounds: int, row: Row) -> None:
     row.notes.append(f"two sweeps at once over {len(ids)} due tickets: each breached once")
 
 
-ALL = [redelivery, faults, races, races_on_moto]
+def _three_ways(rt: Any, who: Any, ticket_id: str, attachment_id: str, key: str) -> list[Any]:
+    """S3's notification, the scanner's result and a reader, checking one file at once."""
+    return _together(
+        lambda: rt.attachments.uploaded("unit-mail", key),
+        lambda: rt.attachments.uploaded("unit-mail", key),
+        lambda: rt.attachments.one(who, ticket_id, attachment_id),
+    )
+
+
+@timed
+def uploads(quick: bool = True) -> Row:
+    """Cabinet uploads with threats and without, each checked from three places at once
+    (S3's notification, the scanner's result, a reader opening the ticket): a threat is
+    never offered for download, from any of them, and a clean file is always stored."""
+    import io
+    import zipfile
+
+    from chalicelib.intake.cabinet import NewTicket
+    from chalicelib.scanning import EICAR
+    from chalicelib.uploads import NewAttachment
+    from tests.fakes import fake_world
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(16 * 1024 * 1024))
+    files = {
+        "eicar.txt": ("text/plain", EICAR + b"\n", False),
+        "bomb.zip": ("application/zip", packed.getvalue(), False),
+        "log.txt": ("text/plain", b"ERROR 530 Login incorrect\n" * 20, True),
+    }
+    rounds = 5 if quick else 40
+    row = Row("uploads", inputs=rounds * len(files))
+    for n in range(rounds):
+        world = fake_world(T0, accounts={f"c{n}@example.com": f"sub-{n:04d}"})
+        rt, who = world.runtime, _customer(n)
+        body, _ = rt.cabinet.create_ticket(who, NewTicket(subject="Лог", text="Прилагаю лог"), None)
+        for name, (kind, data, clean) in files.items():
+            made = rt.attachments.announce(who, body["id"], NewAttachment(name, kind, len(data)))
+            key = made["upload"]["fields"]["key"]
+            world.blobs.write("unit-mail", key, data)
+            seen = _three_ways(rt, who, body["id"], made["id"], key)
+            final = rt.attachments.one(who, body["id"], made["id"])
+            offered = [s for s in [*seen, final] if isinstance(s, dict) and s.get("url")]
+            if clean:
+                row.stored += final["state"] == "stored"
+                row.lost += final["state"] != "stored"
+            else:
+                row.refused += final["state"] == "rejected"
+                row.leaked += bool(offered) or final["state"] != "rejected"
+                row.mistakes += world.blobs.objects.get(("unit-mail", key)) is not None
+    row.notes.append(
+        f"{rounds} tickets x EICAR, a zip bomb and a clean log, each checked three ways at once"
+    )
+    return row
+
+
+ALL = [redelivery, faults, races, races_on_moto, uploads]
 ON_A_STACK = [authorization, hostile_http, load]
