@@ -168,3 +168,96 @@ def test_every_alarm_on_our_namespace_is_held_to_what_is_printed(packaged: dict[
         "OutboundMailFailedAlarm",
     }
     assert ours == held
+
+
+def widget_lines(packaged: dict[str, Any]) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """(metric, ((dimension, value), ...)) of every dashboard line on our namespace."""
+    body = packaged["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    found = set()
+    for widget in json.loads(body)["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            parts = [p for p in line if not isinstance(p, dict)]
+            if parts and parts[0] == "SupportIntake":
+                found.add((parts[1], tuple(zip(parts[2::2], parts[3::2], strict=True))))
+    return found
+
+
+def emit_a_desk_day() -> None:
+    """Requests on every channel, an answer, a warning, a breach, an incident whose update
+    answers its linked requests and whose breaches escalate grouped."""
+    from chalicelib.domain.identity import Principal
+    from chalicelib.intake.chat import parse_transcript
+    from chalicelib.intake.mail.adapter import Notification
+    from chalicelib.status.incident_forms import parse_new_incident, parse_update
+    from tests.samples import mail
+
+    world, tid = _world_with_a_ticket()
+    rt = world.runtime
+    agent = Principal("sub-agent", "agent@hosting.example", frozenset({"staff"}))
+    world.blobs.write("unit-mail", "raw/1", mail())
+    verdicts = dict.fromkeys(("spf", "dkim", "dmarc", "spam", "virus"), "PASS")
+    rt.mail.process(Notification("unit-mail", "raw/1", "x@y", verdicts))
+    for channel in ("chat", "skype"):
+        transcript = {
+            "id": f"{channel}-1",
+            "channel": channel,
+            "started_at": T0.isoformat(),
+            "ended_at": (T0 + timedelta(minutes=5)).isoformat(),
+            "messages": [{"from": "customer", "at": T0.isoformat(), "text": "Как сменить тариф?"}],
+        }
+        rt.chat.record(parse_transcript(transcript))
+    rt.desk.respond(agent, tid, "Проверьте пароль FTP")
+    incident = {
+        "kind": "incident",
+        "services": ["ftp"],
+        "title": "FTP",
+        "message": "Разбираемся.",
+    }
+    made = rt.board.create(agent, parse_new_incident(incident))
+    from chalicelib.intake.cabinet import NewTicket
+
+    anna = Principal("sub-anna", "anna@flowershop.example", frozenset())
+    for _ in range(2):
+        rt.cabinet.create_ticket(anna, NewTicket(subject="FTP", text="FTP не подключается"), None)
+    world.clock.now = T0 + timedelta(minutes=50)
+    rt.sweeper.run(world.clock.now)  # warnings
+    world.clock.now = T0 + timedelta(minutes=61)
+    rt.sweeper.run(world.clock.now)  # breaches, grouped under the incident
+    update = parse_update({"message": "Работает.", "state": "resolved", "notify": True}, "incident")
+    rt.board.post_update(agent, made.id, update)
+    rt.sweeper.run(world.clock.now)  # the fan-out's outbox entries
+
+
+def test_every_dashboard_line_is_a_metric_the_code_prints(
+    packaged: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 28: a widget on a dimension set the code never prints stays empty."""
+    for emit in (
+        emit_a_desk_day,
+        emit_a_parked_escalation,
+        emit_an_unhandled_error,
+        emit_an_inbound_mail_failure,
+    ):
+        emit()
+        obs.metrics.flush_metrics()
+    out = capsys.readouterr().out
+    printed_lines = {
+        (metric, tuple(sorted((name, str(document[name])) for name in dimensions)))
+        for _namespace, metric, dimensions, document in printed(out)
+    }
+    missing = [
+        (metric, dims)
+        for metric, dims in widget_lines(packaged)
+        if (metric, tuple(sorted(dims))) not in printed_lines
+        and not (metric == "ScopeLabelled" and _labelled_somewhere(printed_lines, dims))
+    ]
+    assert missing == []
+
+
+def _labelled_somewhere(printed_lines: set[Any], dims: tuple[tuple[str, str], ...]) -> bool:
+    """A line per scope label: the dimension set is what matters (this day has a few labels)."""
+    names = sorted(name for name, _ in dims)
+    return any(
+        metric == "ScopeLabelled" and sorted(n for n, _ in printed_dims) == names
+        for metric, printed_dims in printed_lines
+    )
