@@ -69,7 +69,19 @@ def export_corrections(stack: Any) -> int:
     return 0
 
 
-def sla_sweep(now_text: str | None, stack: Any) -> int:
+def time_travel_refused(now_text: str | None, allowed_on: str | None) -> str | None:
+    """Why a `--now` is refused: outside the local stack (a deployed table's name in the
+    environment), time travel runs only when `--time-travel-on` names that table."""
+    table = os.environ.get("SUPPORT_TABLE_NAME")
+    if now_text is None or table is None or allowed_on == table:
+        return None
+    return (
+        f"--now moves the clock of the deployed table {table}: every due deadline there is "
+        f"breached and escalated as of that time. Add --time-travel-on {table} to mean it."
+    )
+
+
+def sla_sweep(now_text: str | None, stack: Any, allowed_on: str | None = None) -> int:
     """One sweep against the configured stack: the environment's, else the local one. Its
     metrics go to that stack's CloudWatch (the local stand-in's, or the deployed one's),
     as the scheduled sweep's do from Lambda."""
@@ -79,6 +91,10 @@ def sla_sweep(now_text: str | None, stack: Any) -> int:
     from chalicelib.timeutil import parse_iso
     from devtools import emf
 
+    refusal = time_travel_refused(now_text, allowed_on)
+    if refusal:
+        print(f"sla-sweep: {refusal}", file=sys.stderr)
+        return 2
     now = None
     if now_text is not None:
         try:
@@ -186,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dlq", action="store_true", help="re-drive the mail dead-letter queue"
     )
     sub["sla-sweep"].add_argument("--now", help="ISO 8601 time with offset (default: now)")
+    sub["sla-sweep"].add_argument(
+        "--time-travel-on", help="the deployed table's name: allows --now outside the local stack"
+    )
     sub["report"].add_argument(
         "--from", dest="start", help="first day, 2026-11-24 (default: 6 days ago)"
     )
@@ -274,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "corrections":
         return export_corrections(stack)
     if args.command == "sla-sweep":
-        return sla_sweep(args.now, stack)
+        return sla_sweep(args.now, stack, args.time_travel_on)
     if args.command == "reindex":
         return reindex(stack)
     if args.command == "report":

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -258,6 +259,23 @@ def _console_server(aws_port: int) -> ConsoleServer:
     return serve_console
 
 
+def ports_in_use(api_port: int, aws_port: int) -> str | None:
+    """What to say when another process holds a port this stack needs (a second
+    `make run` used to print "Port 4599 is in use" and hang)."""
+    import socket
+
+    for port in (aws_port, api_port):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return (
+                    f"Port {port} is in use (another stack?). Start this one beside it: "
+                    f"make run PORT={api_port + 100} AWS_PORT={aws_port + 100}"
+                )
+    return None
+
+
 def _looks_like_jwt(token: str) -> bool:
     parts = token.removeprefix("Bearer ").split(".")
     if len(parts) != 3:
@@ -279,6 +297,9 @@ def serve(stack: LocalStack) -> int:
 
     moto_fixes.apply()
     aws_port, api_port = stack.aws_port, stack.api_port
+    if busy := ports_in_use(api_port, aws_port):
+        print(busy, file=sys.stderr, flush=True)
+        return 1
     point_boto3_at_moto(aws_port)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
