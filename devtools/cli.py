@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "sla-sweep": "run one SLA sweep and print what changed",
         "reindex": "put stored requests in the queue and lookup indexes (after an upgrade)",
         "report": "print the SLA report (R2) as a table, or --json",
+        "metrics": "sum the local stack's metrics by name and dimensions over a window",
     }
     sub = {
         name: commands.add_parser(name, help=text, description=text) for name, text in local.items()
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dlq", action="store_true", help="re-drive the mail dead-letter queue"
     )
     sub["sla-sweep"].add_argument("--now", help="ISO 8601 time with offset (default: now)")
+    sub["metrics"].add_argument("--since", default="15m", help="the window: 30s, 15m, 2h")
     sub["sla-sweep"].add_argument(
         "--time-travel-on", help="the deployed table's name: allows --now outside the local stack"
     )
@@ -294,6 +296,16 @@ def main(argv: list[str] | None = None) -> int:
         return export_corrections(stack)
     if args.command == "sla-sweep":
         return sla_sweep(args.now, stack, args.time_travel_on)
+    if args.command == "metrics":
+        from devtools import local_metrics
+
+        try:
+            window = local_metrics.parse_since(args.since)
+        except ValueError as error:
+            print(f"metrics: {error}", file=sys.stderr)
+            return 2
+        path = local_metrics.metrics_file(stack.api_port, stack.aws_port)
+        return local_metrics.show(path, window)
     if args.command == "reindex":
         return reindex(stack)
     if args.command == "report":

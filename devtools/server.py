@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.outbound.notify import notice_of
-from devtools import console as console_files, local_edge, mail_simulator
+from devtools import console as console_files, local_edge, local_metrics, mail_simulator
 from devtools.mail import poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
@@ -343,6 +343,9 @@ def serve(stack: LocalStack) -> int:
             threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, _shutdown)
+        sys.stdout = local_metrics.EmfTee(
+            sys.stdout, local_metrics.metrics_file(api_port, aws_port)
+        )
         print(banner(stack, inbox), flush=True)
         server.serve_forever()
     except KeyboardInterrupt:

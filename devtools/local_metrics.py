@@ -1,0 +1,88 @@
+"""Metrics you can see locally (issue 28): the local stack keeps every EMF document it
+prints (what CloudWatch would receive from Lambda) in a file of its own, and
+`python -m chalicelib metrics [--since 15m]` sums them by name and dimensions."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import IO, Any
+
+from devtools.resources import REPO
+
+
+def metrics_file(api_port: int, aws_port: int) -> Path:
+    return REPO / "build" / f"local-metrics-{api_port}-{aws_port}.jsonl"
+
+
+class EmfTee:
+    """stdout as it was, and each EMF line also appended to `path`."""
+
+    def __init__(self, out: IO[str], path: Path) -> None:
+        self._out, self._path, self._lock = out, path, threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def write(self, text: str) -> int:
+        if '"_aws"' in text:
+            with self._lock, self._path.open("a", encoding="utf-8") as kept:
+                kept.writelines(
+                    line + "\n" for line in text.splitlines() if line.startswith('{"_aws"')
+                )
+        return self._out.write(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
+
+
+def parse_since(text: str) -> float:
+    """`15m`, `2h`, `30s` -> seconds."""
+    found = re.fullmatch(r"(\d+)\s*([smh])", text.strip())
+    if not found:
+        raise ValueError(f"--since is a number and s, m or h: {text!r}")
+    return int(found.group(1)) * {"s": 1, "m": 60, "h": 3600}[found.group(2)]
+
+
+def summed(
+    lines: list[str], since_seconds: float, now: float | None = None
+) -> dict[tuple[str, str], float]:
+    """(metric, dimensions) -> the sum of its values over the window."""
+    cutoff = ((now if now is not None else time.time()) - since_seconds) * 1000
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for line in lines:
+        try:
+            document = json.loads(line)
+            meta = document["_aws"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if meta.get("Timestamp", 0) < cutoff:
+            continue
+        for directive in meta.get("CloudWatchMetrics", []):
+            for names in directive.get("Dimensions", []):
+                dims = ",".join(f"{n}={document.get(n)}" for n in names if n != "service")
+                for metric in directive.get("Metrics", []):
+                    values = document.get(metric["Name"], [])
+                    values = values if isinstance(values, list) else [values]
+                    totals[(metric["Name"], dims)] += sum(float(v) for v in values)
+    return dict(totals)
+
+
+def show(path: Path, since_seconds: float, out: IO[str] = sys.stdout) -> int:
+    if not path.exists():
+        print(f"no metrics at {path}: is the local stack running?", file=sys.stderr)
+        return 1
+    totals = summed(path.read_text(encoding="utf-8").splitlines(), since_seconds)
+    width = max((len(m) for m, _ in totals), default=6)
+    for (metric, dims), value in sorted(totals.items()):
+        out.write(f"{metric:<{width}}  {value:>10g}  {dims}\n")
+    if not totals:
+        out.write("no metrics in the window\n")
+    return 0
