@@ -137,7 +137,11 @@ def reindex(stack: Any) -> int:
     if not isinstance(tickets, DynamoTickets):
         print("reindex: only a DynamoDB store has indexes", file=sys.stderr)
         return 2
-    print(json.dumps({"reindexed": tickets.reindex()}))
+
+    def progress(count: int) -> None:
+        print(f"reindex: {count} requests so far", file=sys.stderr, flush=True)
+
+    print(json.dumps({"reindexed": tickets.reindex(progress)}))
     return 0
 
 

@@ -347,7 +347,7 @@ class DynamoTickets:
             )
         ]
 
-    def reindex(self) -> int:
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Put every request where the queue and the lookup indexes expect it (requests
         stored before those indexes existed); repeating it changes nothing. A Scan: an
         operator's one-off (`python -m chalicelib reindex`), never a request's path."""
@@ -374,6 +374,8 @@ class DynamoTickets:
                 )
                 self._table.batch_put(index_items(ticket))
                 count += 1
+            if progress is not None:
+                progress(count)  # after each scanned page: the operator sees it move
             if "LastEvaluatedKey" not in page:
                 return count
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
