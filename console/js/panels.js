@@ -136,19 +136,19 @@ function filesPanel(ticket) {
 }
 
 function incidentPanel(ticket, ctx) {
-  const chooser = select([["", t("incident.none")]], ticket.incident || "", { name: "incident" });
+  // The linked incident first (it may be resolved by now), then the active ones.
+  const chooser = select([["", t("incident.none")]], "", { name: "incident" });
+  if (ticket.incident) chooser.append(h("option", { value: ticket.incident, selected: true }, ticket.incident));
   api("GET", "/staff/incidents?limit=20").then(
     (page) => {
-      for (const i of page.items.filter((x) => !["resolved", "completed"].includes(x.state))) {
-        if (i.id !== ticket.incident) chooser.append(h("option", { value: i.id }, `${i.title} (${i.id})`));
-        else chooser.querySelector(`option[value="${i.id}"]`) || chooser.append(h("option", { value: i.id, selected: true }, `${i.title} (${i.id})`));
+      for (const i of page.items) {
+        const active = !["resolved", "completed"].includes(i.state);
+        if (i.id === ticket.incident) chooser.querySelector(`option[value="${i.id}"]`).textContent = `${i.title} (${i.id})`;
+        else if (active) chooser.append(h("option", { value: i.id }, `${i.title} (${i.id})`));
       }
     },
     () => {},
   );
-  if (ticket.incident && !chooser.querySelector(`option[value="${ticket.incident}"]`)) {
-    chooser.append(h("option", { value: ticket.incident, selected: true }, ticket.incident));
-  }
   const save = async (event) => {
     event.preventDefault();
     try {

@@ -1,7 +1,7 @@
 // The queue (API.md, GET /staff/queue): breaches first, then running deadlines with a
 // live countdown, then advisory requests waiting; one filter at a time (each filter is
 // its own index partition); refreshed every 30 s while the tab is visible.
-import { api, badge, clear, countdown, errorBox, h, isTyping, query, select, session, timeTag } from "./core.js";
+import { api, badge, clear, countdown, errorBox, h, isTyping, query, select, timeTag } from "./core.js";
 import { t } from "./i18n.js";
 
 const REFRESH_MS = 30000;
@@ -191,7 +191,6 @@ export function queueView(root, params) {
   document.addEventListener("visibilitychange", onVisible);
   load();
   schedule();
-  session.queueLoad = load;
   return () => {
     clearTimeout(timer);
     document.removeEventListener("keydown", onKey);

@@ -54,11 +54,12 @@ def test_an_admin_request_is_corrected_and_the_keyboard_works(stack: Stack, brow
     sign_in(page, stack, "admin.work@example.com", "Олег")
     # The queue by keyboard: j moves down, k up, o opens the selected line.
     page.wait_for_selector(".row")
-    rows = page.locator(".row")
-    ids = [rows.nth(i).get_attribute("data-id") for i in range(rows.count())]
-    target = ids.index(made["id"])
-    for _ in range(target):
+    page.wait_for_selector(f".row[data-id='{made['id']}']")
+    for _ in range(page.locator(".row").count()):  # j until the new request is selected
+        if page.locator(".row.selected").get_attribute("data-id") == made["id"]:
+            break
         page.keyboard.press("j")
+    assert page.locator(".row.selected").get_attribute("data-id") == made["id"]
     page.keyboard.press("o")
     page.wait_for_url(f"**/#/requests/{made['id']}")
     page.wait_for_selector("form >> text=Исправить")
