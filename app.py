@@ -18,6 +18,7 @@ from chalice.app import (
 )
 
 from chalicelib import http, observability as obs
+from chalicelib.blueprints import RouteSet
 from chalicelib.config import settings_from
 from chalicelib.domain.identity import Principal
 from chalicelib.intake.cabinet import parse_new_message, parse_new_ticket
@@ -26,7 +27,6 @@ from chalicelib.lifecycle import parse_status
 from chalicelib.macro_routes import macro_routes
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ratings import parse_rating, parse_rating_form, rating_page
-from chalicelib.runtime import Runtime, get_runtime
 from chalicelib.staff.forms import (
     parse_delay_notice_request,
     parse_note,
@@ -39,7 +39,7 @@ from chalicelib.staff.suppressions import address_param
 from chalicelib.staff.team import parse_assignee
 from chalicelib.status_routes import status_routes
 from chalicelib.uploads import parse_new_attachment
-from chalicelib.validation import idempotency_key, limit_param, parse_json_object
+from chalicelib.validation import idempotency_key, limit_param
 
 app = Chalice(app_name="support-intake")
 app.register_middleware(
@@ -64,31 +64,11 @@ def allowed_origins() -> tuple[str, ...]:
     return settings_from(os.environ).cors_origins  # per request: tests change the stage
 
 
-cabinet_users = http.CABINET_USERS
-
-
-def runtime() -> Runtime:
-    return get_runtime(os.environ)
-
-
-def current() -> Request:
-    """The request being served (Chalice sets it for every HTTP route)."""
-    request = app.current_request
-    assert request is not None, "only HTTP routes read the current request"
-    return request
-
-
-def query() -> dict[str, str]:
-    return http.query_params(current())
-
-
-def raw_body() -> bytes:
-    return http.body_bytes(current())
-
-
 # Every route of the public interface: the error shape, the caller as `who` (401), the
 # staff check before the body or the id (403), the id's shape (404); see `http.routes`.
-api = http.routes(app, cabinet_users, current)
+routes = RouteSet(app)
+api = routes.api
+runtime, current, query, raw_body = routes.runtime, routes.current, routes.query, routes.raw_body
 
 
 def created(body: dict[str, Any], path: str, *, replayed: bool = False) -> Response:
@@ -97,8 +77,7 @@ def created(body: dict[str, Any], path: str, *, replayed: bool = False) -> Respo
     return http.created(current(), body, path, replayed=replayed)
 
 
-def _body() -> dict[str, Any]:
-    return parse_json_object(raw_body(), runtime().settings.max_body_bytes)
+_body = routes.body
 
 
 @app.route("/health", methods=["GET"])

@@ -3,14 +3,14 @@ of the app: `/staff/macros`, staff only, through the same route decorator."""
 
 from __future__ import annotations
 
-from chalice.app import Response
+from chalice.app import Blueprint, Response
 
 from chalicelib import http
 from chalicelib.blueprints import RouteSet
 from chalicelib.domain.identity import Principal
 
-routes = RouteSet(__name__)
-macro_routes = routes.blueprint
+macro_routes = Blueprint(__name__)
+routes = RouteSet(macro_routes)
 api = routes.api
 
 

@@ -4,7 +4,7 @@ a browser, JSON for the rest) and its Atom feed."""
 
 from __future__ import annotations
 
-from chalice.app import Response
+from chalice.app import Blueprint, Response
 
 from chalicelib import http
 from chalicelib.blueprints import RouteSet
@@ -14,8 +14,8 @@ from chalicelib.status.page import PAGE_HEADERS, prefers_html, status_page
 from chalicelib.validation import limit_param
 
 ATOM = "application/atom+xml; charset=utf-8"
-routes = RouteSet(__name__)
-status_routes = routes.blueprint
+status_routes = Blueprint(__name__)
+routes = RouteSet(status_routes)
 api = routes.api
 
 

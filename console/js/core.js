@@ -176,6 +176,12 @@ export function select(options, value, attrs = {}) {
   );
 }
 
+// Who wrote a request, as staff read it: the name and address, else whatever is known.
+export function customerLabel(r) {
+  if (r.customer_name) return `${r.customer_name} <${r.customer_email || ""}>`;
+  return r.customer_email || r.from_addr || r.claimed_email || r.customer;
+}
+
 export function badge(text, kind = "") {
   return h("span", { class: "badge " + kind }, text);
 }

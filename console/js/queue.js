@@ -1,7 +1,7 @@
 // The queue (API.md, GET /staff/queue): breaches first, then running deadlines with a
 // live countdown, then advisory requests waiting; one filter at a time (each filter is
 // its own index partition); refreshed every 30 s while the tab is visible.
-import { api, badge, clear, countdown, errorBox, h, isTyping, query, select, timeTag } from "./core.js";
+import { api, badge, clear, countdown, customerLabel, errorBox, h, isTyping, query, select, timeTag } from "./core.js";
 import { t } from "./i18n.js";
 
 const REFRESH_MS = 30000;
@@ -30,7 +30,7 @@ export function requestRow(item, incident) {
   } else {
     urgency = h("span", { class: "muted" }, t("waiting.since"), " ", timeTag(item.waiting_since || item.created_at));
   }
-  const who = item.customer_name ? `${item.customer_name} <${item.customer_email || ""}>` : item.customer_email || item.from_addr || item.customer;
+  const who = customerLabel(item);
   return h(
     "li",
     { class: "row" + (sla && sla.state === "breached" ? " breached" : ""), "data-id": item.id },

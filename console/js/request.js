@@ -1,6 +1,6 @@
 // One request: the conversation oldest first, the composer (answer, internal note, delay
 // notice) and the actions; the panels beside it are in panels.js.
-import { api, badge, clear, drafts, errorBox, h, isTyping, labelled, notify, query, select, timeTag, when } from "./core.js";
+import { api, badge, clear, customerLabel, drafts, errorBox, h, isTyping, labelled, notify, query, select, timeTag, when } from "./core.js";
 import { t } from "./i18n.js";
 import { sidePanels } from "./panels.js";
 
@@ -116,7 +116,7 @@ export function requestView(root, id) {
   }
 
   function renderHead() {
-    const who = ticket.customer_name ? `${ticket.customer_name} <${ticket.customer_email || ""}>` : ticket.customer_email || ticket.from_addr || ticket.claimed_email || ticket.customer;
+    const who = customerLabel(ticket);
     const actions = [];
     const me = () => api("PUT", `/tickets/${ticket.id}/assignee`, { assignee: "me" }).then(replace, fail);
     const none = () => api("PUT", `/tickets/${ticket.id}/assignee`, { assignee: null }).then(replace, fail);
