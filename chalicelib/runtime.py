@@ -180,7 +180,10 @@ def build_dispatcher(
         AUTO_CLOSE: (lifecycle or build_lifecycle(settings, services, clock)).auto_close,
     }
     given_up = {CUSTOMER_MAIL: customer_mail.failed, ACKNOWLEDGEMENT: acknowledgements.failed}
-    return Dispatcher(store.outbox, senders, clock, given_up)
+    dispatcher = Dispatcher(store.outbox, senders, clock, given_up)
+    dispatcher.register_known(ACKNOWLEDGEMENT, acknowledgements.send_known, acknowledgements.guards)
+    dispatcher.register_known(CUSTOMER_MAIL, customer_mail.send_known, customer_mail.guards)
+    return dispatcher
 
 
 def build_solved_mail(

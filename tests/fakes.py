@@ -63,10 +63,15 @@ from chalicelib.storage import (
     FlagRequest,
     LinkIncident,
     MoveClock,
+    NotSuppressed,
     RecordReply,
+    SendGuard,
+    SendRefused,
     SetAdminRequest,
     SetRating,
     SetStatus,
+    Settle,
+    SpendAllowance,
     StaleState,
     Store,
 )
@@ -186,14 +191,17 @@ class MemoryStore:
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
+        guards: Sequence[SendGuard] = (),
     ) -> None:
         with self._lock:
             if request.id in self._tickets:
                 raise AlreadyRecorded(request.id)
             if identity and identity in self._identities:
                 raise DuplicateMail(self._identities[identity])
+            self._check_guards(request.id, guards)
             if any(entry.id in self._outbox for entry in outbox):
                 raise AlreadyRecorded(request.id)
+            self._spend(guards)
             self._outbox.update({entry.id: entry for entry in outbox})
             stored = _Request(request, messages={m.id: m for m in conversation})
             stored.audit.append(audit)
@@ -334,6 +342,9 @@ class MemoryStore:
                         raise AlreadyRecorded(request_id)
                     files[change.attachment.id] = change.attachment
                     ticket = replace(ticket, attachment_slots=ticket.attachment_slots + 1)
+            guards = [c for c in changes if isinstance(c, (SpendAllowance, NotSuppressed))]
+            self._check_guards(request_id, guards)
+            self._spend(guards)
             for change in changes:  # every condition held: apply what lives elsewhere
                 if isinstance(change, RecordReply):
                     self._tickets[change.record.id] = _Request(change.record)
@@ -350,6 +361,30 @@ class MemoryStore:
                 if isinstance(change, Tally):
                     self.reports.add(change)
             self.writes += 1
+
+    def _check_guards(self, request_id: str, guards: Sequence[SendGuard]) -> None:
+        """As the table checks them: a suppressed address, or a full allowance list
+        (stale entries counted: only the long way drops them)."""
+        for guard in guards:
+            if isinstance(guard, NotSuppressed):
+                if guard.address.lower() in self._suppressed:
+                    raise SendRefused(request_id)
+            elif len(self._allowances.get(self._allowance(guard), [])) >= guard.per_day:
+                raise SendRefused(request_id)
+
+    def _spend(self, guards: Sequence[SendGuard]) -> None:
+        for guard in guards:
+            if isinstance(guard, SpendAllowance):
+                name = self._allowance(guard)
+                self._allowances[name] = [
+                    *self._allowances.get(name, []),
+                    f"{guard.at} {guard.ref}",
+                ]
+
+    @staticmethod
+    def _allowance(guard: SpendAllowance) -> str:
+        address = guard.address.lower()
+        return address if guard.kind == "ack" else f"send:{address}"
 
     def _check_reply(self, change: RecordReply) -> None:
         if change.record.id in self._tickets:
@@ -385,10 +420,14 @@ class MemoryStore:
             if found is not None and reason not in found.ticket.attention:
                 found.ticket = replace(found.ticket, attention=(*found.ticket.attention, reason))
 
-    def settle_ack(self, record_id: str, state: AckState) -> None:
+    def settle_ack(self, record_id: str, state: AckState, *, owed_only: bool = True) -> None:
         with self._lock:
             found = self._tickets.get(record_id)
-            if found and found.ticket.origin and found.ticket.origin.ack == "owed":
+            if (
+                found
+                and found.ticket.origin
+                and (found.ticket.origin.ack == "owed" or not owed_only)
+            ):
                 origin = replace(found.ticket.origin, ack=state)
                 found.ticket = replace(found.ticket, origin=origin)
 
@@ -575,10 +614,16 @@ class MemoryOutbox:
             self._store._outbox[entry.id] = claimed
             return claimed
 
-    def done(self, entry: OutboxEntry) -> None:
+    def done(self, entry: OutboxEntry, settle: Settle | None = None) -> None:
         with self._store._lock:
             if self._store._outbox.get(entry.id) == entry:
                 del self._store._outbox[entry.id]
+            if settle is None:
+                return
+            if settle.ack is not None:
+                self._store.settle_ack(settle.request_id, settle.ack, owed_only=False)
+            if settle.item is not None and settle.delivery is not None:
+                self._store.set_delivery(settle.request_id, settle.item, settle.delivery)
 
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
         with self._store._lock:

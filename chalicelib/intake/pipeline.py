@@ -7,14 +7,12 @@ conditional commit, notify, count.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
 from chalicelib import observability as obs
 from chalicelib.accounts import AccountDirectory
-from chalicelib.domain.clock import first_response_deadline
 from chalicelib.domain.tallies import tally
 from chalicelib.domain.tickets import (
     AuditEvent,
@@ -28,6 +26,7 @@ from chalicelib.domain.tickets import (
 )
 from chalicelib.ids import new_event_id, new_ticket_id
 from chalicelib.intake.abuse import abuse_notice, flagged_by_message
+from chalicelib.intake.records import conversation, created_audit, digest, new_record, sender_flags
 
 # The values live in `values`; adapters import them from here, with the pipeline.
 from chalicelib.intake.values import (
@@ -40,7 +39,7 @@ from chalicelib.intake.values import (
     Verification as Verification,
 )
 from chalicelib.lifecycle import customer_wrote
-from chalicelib.outbound.delivery import Dispatcher, entry_for
+from chalicelib.outbound.delivery import Dispatcher, Known, entry_for, held
 from chalicelib.outbound.routing import ABUSE_NOTICE, ACKNOWLEDGEMENT
 from chalicelib.storage import (
     AlreadyRecorded,
@@ -49,13 +48,14 @@ from chalicelib.storage import (
     DuplicateMail,
     Enqueue,
     RecordReply,
+    SendGuard,
+    SendRefused,
     StaleState,
     Tickets,
 )
 from chalicelib.timeutil import Clock, to_iso
 
 _ID_ATTEMPTS = 5
-SUBJECT_MAX = 200
 
 
 def acknowledgement_owed(record: Ticket) -> OutboxEntry:
@@ -99,14 +99,13 @@ class IntakePipeline:
         existing = self._tickets.get(record_id)
         return None if existing is None else Recorded(existing, False)
 
-    def take(self, intake: Intake) -> Recorded:
-        """Record one intake exactly once, whatever channel it came from."""
-        if intake.record_id and (done := self.recorded(intake.record_id)):
+    def take(self, intake: Intake, *, unseen: bool = False) -> Recorded:
+        """Record one intake exactly once, whatever channel it came from. `unseen`: the
+        caller has just found no record of it (`recorded`), so it is not read again. A
+        copy of a mail already recorded is found by the write itself (DuplicateMail)."""
+        if intake.record_id and not unseen and (done := self.recorded(intake.record_id)):
             self._complete(intake, done.request)
             return done
-        original = self._tickets.ticket_for_mail(intake.identity) if intake.identity else None
-        if original and original != intake.record_id:
-            return self.record_only(intake, "duplicate", f"duplicate_of: {original}")
         account = self._link(intake.sender)
         try:
             if intake.thread_refs and (joined := self._join(intake, account)):
@@ -130,10 +129,10 @@ class IntakePipeline:
         else happens (no classification, no notice, no acknowledgement)."""
         assert intake.record_id, "only inputs with a derived id are recorded unprocessed"
         origin = replace(intake.origin or Origin(""), disposition=disposition, reason=reason)
-        record = self._record(intake, intake.record_id, Scope("unclear"), (), "machine", origin)
+        record = self._new(intake, intake.record_id, Scope("unclear"), (), "machine", origin)
         record = replace(record, status="closed")
         try:
-            self._tickets.create(record, self._audit(intake, record))
+            self._tickets.create(record, created_audit(intake, record))
         except AlreadyRecorded:
             return Recorded(record, False)
         metric = {"machine": obs.MACHINE_MAIL, "quarantine": obs.MAIL_QUARANTINED}.get(
@@ -148,8 +147,8 @@ class IntakePipeline:
         """A redelivered conversation finishes what a crash cut short; one with other
         content (the same transcript id posted twice) changes nothing."""
         origin = stored.origin
-        if intake.conversation and origin and origin.conversation_digest == _digest(intake):
-            messages = self._conversation(intake, stored, origin.account)
+        if intake.conversation and origin and origin.conversation_digest == digest(intake):
+            messages = conversation(intake, stored, origin.account)
             self._tickets.complete_conversation(stored.id, messages)
 
     def _link(self, sender: Sender) -> str | None:
@@ -176,7 +175,7 @@ class IntakePipeline:
             return self._create(intake, account, follow_up_of=target)
         at = to_iso(self._clock())
         origin = replace(intake.origin or Origin(""), disposition="reply", thread_of=target.id)
-        reply = self._record(intake, intake.record_id, target.scope, (), target.customer, origin)
+        reply = self._new(intake, intake.record_id, target.scope, (), target.customer, origin)
         message = Message(
             id=f"{reply.id}-0000",
             ticket_id=target.id,
@@ -213,7 +212,7 @@ class IntakePipeline:
         self, intake: Intake, account: str | None, follow_up_of: Ticket | None = None
     ) -> Recorded:
         scope, kb = self._classify(intake.subject, intake.text, intake.channel)
-        scope = replace(scope, flags=(*scope.flags, *self._sender_flags(intake.sender, account)))
+        scope = replace(scope, flags=(*scope.flags, *sender_flags(intake.sender, account)))
         # R3.3: a request about a service under an active incident belongs to it.
         incident = self._incident_for(scope) if self._incident_for else None
         customer = account or (
@@ -226,10 +225,10 @@ class IntakePipeline:
                 origin,
                 account=account,
                 ack="owed" if intake.acknowledge else None,
-                conversation_digest=_digest(intake) if intake.conversation else None,
+                conversation_digest=digest(intake) if intake.conversation else None,
             )
         for _ in range(_ID_ATTEMPTS if intake.record_id is None else 1):
-            record = self._record(
+            record = self._new(
                 intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
             )
             record = replace(
@@ -237,25 +236,62 @@ class IntakePipeline:
             )
             if intake.official and self._admin_request_for is not None:  # R5.1, R5.2
                 record = replace(record, admin_request=self._admin_request_for(record))
-            owed = self._owed(intake, record)  # written with the record, or not at all
+            # What the record owes is written with it, or not at all, held for this
+            # process to send at once; the acknowledgement's allowance is spent in the
+            # same write while the sender's list has room (else the sender's long way).
+            now = self._clock()
+            owed = [held(entry, now) for entry in self._owed(intake, record)]
+            guards = self._dispatcher.guards(owed, record, to_iso(now))
             try:
-                self._tickets.create(
-                    record,
-                    self._audit(intake, record),
-                    conversation=self._conversation(intake, record, account),
-                    identity=intake.identity,
-                    outbox=owed,
-                    tally=tally(record, self._clock(), self._timezone, {"received": 1}),
-                )
+                guarded = self._store_new(intake, record, account, owed, guards)
             except AlreadyRecorded:
                 if intake.record_id is None:
                     continue  # a drawn id was taken: draw again
                 stored = self._tickets.get(intake.record_id)
+                if stored is not None:
+                    self._complete(intake, stored)
                 return Recorded(stored or record, False)
             if follow_up_of is not None:
                 self._point_back(follow_up_of, record)
-            return self._after_create(intake, record, owed)
+            return self._after_create(intake, record, owed, guarded)
         raise RuntimeError("could not draw a free ticket id")
+
+    def _store_new(
+        self,
+        intake: Intake,
+        record: Ticket,
+        account: str | None,
+        owed: list[OutboxEntry],
+        guards: list[SendGuard],
+    ) -> bool:
+        """Create the record; True if the `guards` were written with it."""
+        for guarded in (True, False) if guards else (False,):
+            try:
+                self._tickets.create(
+                    record,
+                    created_audit(intake, record),
+                    conversation=conversation(intake, record, account),
+                    identity=intake.identity,
+                    outbox=owed,
+                    tally=tally(record, self._clock(), self._timezone, {"received": 1}),
+                    guards=guards if guarded else (),
+                )
+            except SendRefused:
+                continue  # the allowance list is full: the sender decides the long way
+            return guarded
+        raise AssertionError("unreachable: an unguarded create refuses no send")
+
+    def _new(
+        self,
+        intake: Intake,
+        record_id: str,
+        scope: Scope,
+        kb: tuple[KbArticle, ...],
+        customer: str,
+        origin: Origin | None,
+    ) -> Ticket:
+        now, minutes = self._clock(), self._minutes
+        return new_record(intake, record_id, scope, kb, customer, origin, now=now, minutes=minutes)
 
     def _point_back(self, closed: Ticket, follow_up: Ticket) -> None:
         """The closed ticket's audit trail names the record that followed it, for staff."""
@@ -282,12 +318,14 @@ class IntakePipeline:
             owed.append(acknowledgement_owed(record))
         return owed
 
-    def _after_create(self, intake: Intake, record: Ticket, owed: list[OutboxEntry]) -> Recorded:
+    def _after_create(
+        self, intake: Intake, record: Ticket, owed: list[OutboxEntry], guarded: bool
+    ) -> Recorded:
         channel = intake.channel
         if any(entry.kind == ABUSE_NOTICE for entry in owed):
             obs.count(obs.ABUSE_NOTICES, channel=channel)
-        for entry in owed:
-            self._dispatcher.try_now(entry)  # now if it can; else the sweep retries
+        for entry in owed:  # now if it can; else the sweep retries when the hold ends
+            self._dispatcher.send_held(entry, Known(record, guarded=guarded))
         obs.count(
             obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
         )
@@ -306,93 +344,6 @@ class IntakePipeline:
             extra={"ticket_id": record.id, "channel": channel, "label": record.scope.label},
         )
         return Recorded(record, True)
-
-    # -- building the record ------------------------------------------------------------
-
-    @staticmethod
-    def _sender_flags(sender: Sender, account: str | None) -> tuple[str, ...]:
-        if sender.verified_by in ("unverified", "stated"):
-            return ("sender_unverified",)  # R1.7: a claimed address
-        if sender.verified_by == "absent":
-            return ("account_email_missing",)  # R1.6
-        if sender.verified_by == "platform" and account is None:
-            return ("account_unknown",)
-        return ()
-
-    def _record(
-        self,
-        intake: Intake,
-        record_id: str,
-        scope: Scope,
-        kb: tuple[KbArticle, ...],
-        customer: str,
-        origin: Origin | None,
-    ) -> Ticket:
-        now = self._clock()
-        official = intake.official
-        return Ticket(
-            id=record_id,
-            channel=intake.channel,
-            official=official,
-            status=intake.status,
-            subject=intake.subject[:SUBJECT_MAX],
-            text=intake.text,
-            created_at=to_iso(intake.received_at),
-            updated_at=to_iso(now),
-            customer=customer,
-            customer_email=intake.sender.address,
-            scope=scope,
-            kb=kb,
-            # R2.1: the first response is due from creation; advisory requests have no clock.
-            sla=first_response_deadline(intake.received_at, self._minutes) if official else None,
-            service=intake.service,
-            domain=intake.domain,
-            message_count=len(intake.conversation),
-            origin=origin,
-            customer_name=intake.sender.name,
-        )
-
-    @staticmethod
-    def _conversation(intake: Intake, record: Ticket, account: str | None) -> list[Message]:
-        return [
-            Message(
-                f"{record.id}-{i:04d}",
-                record.id,
-                t.author,
-                (account or "") if t.author == "customer" else t.author,
-                t.text,
-                to_iso(t.at),
-            )
-            for i, t in enumerate(intake.conversation)
-        ]
-
-    @staticmethod
-    def _audit(intake: Intake, record: Ticket) -> AuditEvent:
-        if record.official:
-            action = "ticket_created"
-            detail = {
-                "label": record.scope.label,
-                "due_at": record.sla.due_at if record.sla else None,
-            }
-        else:
-            origin = record.origin
-            action = f"{origin.disposition if origin else 'advisory'}_recorded"
-            detail = {
-                "channel": record.channel,
-                "source_ref": origin.source_ref if origin else None,
-                "reason": origin.reason if origin else None,
-            }
-        return AuditEvent(
-            new_event_id(), record.id, action, intake.recorded_by, record.updated_at, detail
-        )
-
-
-def _digest(intake: Intake) -> str:
-    """What makes two deliveries of a conversation the same conversation."""
-    content = hashlib.sha256()
-    for turn in intake.conversation:
-        content.update(f"{turn.author}\x1f{to_iso(turn.at)}\x1f{turn.text}\x1e".encode())
-    return content.hexdigest()[:32]
 
 
 def _owns(ticket: Ticket, account: str | None, address: str) -> bool:

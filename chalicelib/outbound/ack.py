@@ -22,9 +22,9 @@ from chalicelib.outbound.compose import (
     single_line,
     to_message,
 )
-from chalicelib.outbound.delivery import after_sending
+from chalicelib.outbound.delivery import Known
 from chalicelib.outbound.mailer import Mailer
-from chalicelib.storage import Markers, Tickets
+from chalicelib.storage import Markers, SendGuard, Settle, SpendAllowance, Tickets
 from chalicelib.timeutil import Clock, to_iso
 
 
@@ -109,14 +109,30 @@ class MailAcknowledgements:
         self._config = config
         self._clock = clock
 
-    def send(self, entry: OutboxEntry) -> None:
+    def guards(self, entry: OutboxEntry, record: Ticket, at: str) -> list[SendGuard]:
+        """The allowance the record's acknowledgement spends, for its writer to spend
+        in the record's own write (none: the sender decides, e.g. no address)."""
+        try:
+            address = deliverable_address(record.customer_email or "")
+        except Undeliverable:
+            return []
+        return [SpendAllowance("ack", address, at, self._config.per_day, record.id)]
+
+    def send(self, entry: OutboxEntry) -> Settle | None:
         """Send it, or settle it as rate-limited; raise (giving the allowance back) if
         the mail service refused it, so the dispatcher tries again later."""
-        record = self._tickets.get(entry.request_id)
+        return self._send(self._tickets.get(entry.request_id), guarded=False)
+
+    def send_known(self, entry: OutboxEntry, known: Known) -> Settle | None:
+        """The same, for the record its writer just stored (and, `guarded`, the
+        allowance it spent in that write)."""
+        return self._send(known.ticket, guarded=known.guarded)
+
+    def _send(self, record: Ticket | None, *, guarded: bool) -> Settle | None:
         if record is None or record.origin is None or record.origin.ack != "owed":
-            return  # settled already: nothing is sent twice
+            return None  # settled already: nothing is sent twice
         if not record.customer_email:
-            return
+            return None
         try:
             to_addr = deliverable_address(record.customer_email)
         except Undeliverable as undeliverable:
@@ -125,13 +141,13 @@ class MailAcknowledgements:
                 extra={"id": record.id, "why": undeliverable.reason},
             )
             obs.mail_failed("acknowledgement")
-            self._tickets.settle_ack(record.id, "failed")
-            return
+            return Settle(record.id, ack="failed")
         at = to_iso(self._clock())
-        if not self._markers.take_ack_allowance(to_addr, at, self._config.per_day, record.id):
+        if not guarded and not self._markers.take_ack_allowance(
+            to_addr, at, self._config.per_day, record.id
+        ):
             obs.count(obs.ACKS_RATE_LIMITED)
-            self._tickets.settle_ack(record.id, "rate_limited")
-            return
+            return Settle(record.id, ack="rate_limited")
         message = build_ack(
             record_id=record.id,
             to_addr=to_addr,
@@ -154,10 +170,7 @@ class MailAcknowledgements:
             raise
         obs.count(obs.ACKS_SENT)
         obs.count(obs.MAIL_SENT, kind="acknowledgement")
-        try:
-            after_sending(lambda: self._tickets.settle_ack(record.id, "sent"))
-        except Exception:  # sent: the entry must be settled, not sent again
-            obs.logger.exception("acknowledgement sent but not marked", extra={"id": record.id})
+        return Settle(record.id, ack="sent")
 
     def failed(self, entry: OutboxEntry, error: str) -> None:
         """The last attempt failed: the record shows it, and the alarm counts it."""

@@ -10,20 +10,45 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.domain.tickets import OutboxEntry
+from chalicelib.domain.tickets import DelayNotice, Message, OutboxEntry, Ticket
 from chalicelib.outbound.notify import Publisher
-from chalicelib.storage import Outbox
+from chalicelib.storage import Outbox, SendGuard, Settle
 from chalicelib.timeutil import Clock, to_iso
 
-Sender = Callable[[OutboxEntry], None]
+# A sender delivers an entry and says what it leaves behind (written with the entry's
+# removal, in one write), or None.
+Sender = Callable[[OutboxEntry], Settle | None]
 LEASE = timedelta(minutes=2)  # longer than any send takes; then another sender may try
 BACKOFF_MINUTES = (1, 2, 4, 8, 15, 30, 60, 120)  # after attempt 1, 2, ...; then give up
 SETTLE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the writer of an entry already holds, so its sender need not read it again:
+    the request as written, the staff item the mail carries, and whether the
+    recipient's allowance and suppression were settled in the same write."""
+
+    ticket: Ticket
+    item: Message | DelayNotice | None = None
+    guarded: bool = False
+
+
+KnownSender = Callable[[OutboxEntry, Known], Settle | None]
+# The guards an entry's writer may write with it (`SendGuard`), at a time.
+Guards = Callable[[OutboxEntry, Ticket, str], list[SendGuard]]
+
+
+def held(entry: OutboxEntry, now: datetime) -> OutboxEntry:
+    """The entry as its writer stores it when it sends it at once: already claimed
+    (one attempt, the lease running), so no other sender takes it meanwhile and no
+    claim is written apart; if the writer dies, the lease ends and the sweep sends it."""
+    return replace(entry, due_at=to_iso(now + LEASE), attempts=entry.attempts + 1)
 
 
 @dataclass
@@ -57,6 +82,8 @@ class Dispatcher:
         self._senders = dict(senders)
         self._clock = clock
         self._given_up = dict(given_up or {})
+        self._known: dict[str, KnownSender] = {}
+        self._guards: dict[str, Guards] = {}
 
     def kinds(self) -> list[str]:
         """The kinds this dispatcher has a sender for."""
@@ -66,6 +93,21 @@ class Dispatcher:
         """A sender wired after the dispatcher (one that itself owes through it)."""
         self._senders[kind] = sender
 
+    def register_known(self, kind: str, sender: KnownSender, guards: Guards | None = None) -> None:
+        """A sender that uses what the entry's writer holds (`send_held`), and the
+        guards the writer may write with the entry so the sender need not check them."""
+        self._known[kind] = sender
+        if guards is not None:
+            self._guards[kind] = guards
+
+    def guards(self, entries: list[OutboxEntry], ticket: Ticket, at: str) -> list[SendGuard]:
+        """What the writer of `entries` may write with them (see `register_known`)."""
+        found: list[SendGuard] = []
+        for entry in entries:
+            if (guards := self._guards.get(entry.kind)) is not None:
+                found += guards(entry, ticket, at)
+        return found
+
     def deliver(self, entry: OutboxEntry, now: datetime | None = None) -> str:
         """Try one entry now: `delivered`, `retrying`, `given_up`, or `taken` (another
         sender holds it)."""
@@ -73,11 +115,35 @@ class Dispatcher:
         claimed = self._outbox.claim(entry, to_iso(now + LEASE))
         if claimed is None:
             return "taken"
+        return self._send(claimed, lambda: self._senders[claimed.kind](claimed), now)
+
+    def send_held(self, entry: OutboxEntry, known: Known | None = None) -> Settle | None:
+        """Send an entry its writer stored `held`, with what the writer knows, and give
+        back what the delivery left behind (None if nothing, or not delivered now).
+        Like `try_now`, it never raises: the hold's end brings the entry to the sweep."""
+        by_known = self._known.get(entry.kind) if known is not None else None
+        settled: list[Settle | None] = [None]
+
+        def send() -> Settle | None:
+            if by_known is not None and known is not None:
+                settled[0] = by_known(entry, known)
+            else:
+                settled[0] = self._senders[entry.kind](entry)
+            return settled[0]
+
         try:
-            self._senders[claimed.kind](claimed)
+            delivered = self._send(entry, send, self._clock()) == "delivered"
+        except Exception:
+            obs.logger.exception("delivery deferred to the sweep", extra={"entry": entry.id})
+            return None
+        return settled[0] if delivered else None
+
+    def _send(self, claimed: OutboxEntry, send: Callable[[], Settle | None], now: datetime) -> str:
+        try:
+            settle = send()
         except Exception as error:  # any failure of the outside service: retried
             return self._failed(claimed, error, now)
-        self._settle(claimed)
+        self._settle(claimed, settle)
         return "delivered"
 
     def try_now(self, entry: OutboxEntry) -> str:
@@ -90,11 +156,11 @@ class Dispatcher:
             obs.logger.exception("delivery deferred to the sweep", extra={"entry": entry.id})
             return "deferred"
 
-    def _settle(self, claimed: OutboxEntry) -> None:
-        """Mark a sent entry done: if this fails for good, the entry is sent again when
-        its lease ends (the one window for a duplicate)."""
+    def _settle(self, claimed: OutboxEntry, settle: Settle | None) -> None:
+        """Mark a sent entry done, with what it leaves behind: if this fails for good,
+        the entry is sent again when its lease ends (the one window for a duplicate)."""
         try:
-            after_sending(lambda: self._outbox.done(claimed))
+            after_sending(lambda: self._outbox.done(claimed, settle))
         except Exception:
             obs.logger.exception("sent but not settled", extra={"entry": claimed.id})
             raise

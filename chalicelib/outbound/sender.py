@@ -33,10 +33,17 @@ from chalicelib.outbound.compose import (
     language_of,
     to_message,
 )
-from chalicelib.outbound.delivery import after_sending, entry_for
+from chalicelib.outbound.delivery import Known, entry_for
 from chalicelib.outbound.mailer import Mailer
 from chalicelib.outbound.routing import CUSTOMER_MAIL
-from chalicelib.storage import Markers, Tickets
+from chalicelib.storage import (
+    Markers,
+    NotSuppressed,
+    SendGuard,
+    Settle,
+    SpendAllowance,
+    Tickets,
+)
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 
 _OURS = re.compile(r"<?reply-(" + REQUEST_ID + r")\.([A-Z0-9-]{3,40})@")
@@ -112,35 +119,60 @@ class CustomerMail:
         self._settings = settings
         self._clock = clock
 
-    def send(self, entry: OutboxEntry) -> None:
+    def guards(self, entry: OutboxEntry, ticket: Ticket, at: str) -> list[SendGuard]:
+        """What the writer of the entry may check and spend in its own write: the
+        address is not suppressed, and one mail of its daily allowance. Only for an
+        address the entry names (a mail record's sender); an account's address is read
+        when the mail is sent."""
+        try:
+            to = deliverable_address(str(entry.payload.get("to") or ""))
+        except Undeliverable:
+            return []
+        return [
+            NotSuppressed(to),
+            SpendAllowance("send", to, at, self._settings.per_day, entry.id),
+        ]
+
+    def send(self, entry: OutboxEntry) -> Settle | None:
         """Send the mail an entry owes; raise if the mail service refused it."""
         thread = self._tickets.thread(entry.request_id)
         item = self._item(thread, entry) if thread else None
         if thread is None or item is None:
-            return  # nothing left to carry
-        ticket, at = thread.ticket, to_iso(self._clock())
+            return None  # nothing left to carry
+        return self._send(entry, thread.ticket, item, guarded=False)
+
+    def send_known(self, entry: OutboxEntry, known: Known) -> Settle | None:
+        """The same for the item its writer just stored with the entry (and, `guarded`,
+        with the address's suppression checked and its allowance spent in that write)."""
+        if known.item is None or known.item.id != entry.payload.get("item_id"):
+            return self.send(entry)
+        return self._send(entry, known.ticket, known.item, guarded=known.guarded)
+
+    def _send(
+        self, entry: OutboxEntry, ticket: Ticket, item: Message | DelayNotice, *, guarded: bool
+    ) -> Settle:
+        at = to_iso(self._clock())
         account = self._account(ticket)
         profile = self._directory.profile(account) if account else Profile()
         to = entry.payload.get("to") or ticket.customer_email or profile.email
-        to, refused = self.cleared(to, at, entry)
+        to, refused = self.cleared(to, at, entry, guarded=guarded)
         if refused is not None:
-            return self._settle(ticket, item, refused)
+            return self._refused(ticket, item, refused)
         language = language_of(f"{ticket.subject}\n{ticket.text}", profile.locale)
         letter = self._letter(ticket, item, entry.payload["kind"], to, language)
         message = to_message(letter, sender=self._settings.sender, clock=self._clock)
         tags = {"request": ticket.id, "item": item.id}
         sent_as = self._mailer.send(message, source=self._settings.sender, to=to, tags=tags)
         obs.count(obs.MAIL_SENT, kind=letter.kind)
-        delivery = Delivery("sent", to, at, message_id=sent_as)
-        try:
-            after_sending(lambda: self._tickets.set_delivery(ticket.id, item, delivery))
-        except Exception:  # sent: a failure to record it must not send it again
-            obs.logger.exception("mail sent but not marked", extra={"ticket_id": ticket.id})
+        return Settle(ticket.id, item=item, delivery=Delivery("sent", to, at, message_id=sent_as))
 
-    def cleared(self, to: str | None, at: str, entry: OutboxEntry) -> tuple[str, Delivery | None]:
+    def cleared(
+        self, to: str | None, at: str, entry: OutboxEntry, *, guarded: bool = False
+    ) -> tuple[str, Delivery | None]:
         """The address as SES takes it, and the delivery that says why nothing may be
         sent to it (None: send): no address, one no header may carry, a suppressed one,
-        or one whose daily allowance is spent (taken here, per entry)."""
+        or one whose daily allowance is spent (taken here, per entry, unless the
+        entry's writer `guarded` both in its own write)."""
         if not to:
             return "", Delivery("failed", None, at, "no_address")
         try:
@@ -148,6 +180,8 @@ class CustomerMail:
         except Undeliverable as undeliverable:  # staff see why, and the alarm counts it
             obs.mail_failed(str(entry.payload.get("kind") or entry.kind))
             return to, Delivery("failed", to, at, undeliverable.reason)
+        if guarded:
+            return to, None
         if reason := self._markers.suppression(to):
             return to, Delivery("suppressed", to, at, reason)
         if not self._markers.take_send_allowance(to, at, self._settings.per_day, entry.id):
@@ -161,7 +195,8 @@ class CustomerMail:
         item = self._item(thread, entry) if thread else None
         if thread is not None and item is not None:
             delivery = Delivery("failed", entry.payload.get("to"), to_iso(self._clock()), error)
-            self._settle(thread.ticket, item, delivery)
+            self._tickets.set_delivery(thread.ticket.id, item, delivery)
+            self._tickets.mark_attention(thread.ticket.id, "delivery_failed")
 
     def bounced(
         self,
@@ -213,10 +248,11 @@ class CustomerMail:
         wanted = entry.payload.get("item_id")
         return next((i for i in self._items(thread) if i.id == wanted), None)
 
-    def _settle(self, ticket: Ticket, item: Message | DelayNotice, delivery: Delivery) -> None:
-        self._tickets.set_delivery(ticket.id, item, delivery)
+    def _refused(self, ticket: Ticket, item: Message | DelayNotice, delivery: Delivery) -> Settle:
+        """Nothing sent: the delivery says why, and a failure asks for staff."""
         if delivery.state == "failed":
             self._tickets.mark_attention(ticket.id, "delivery_failed")
+        return Settle(ticket.id, item=item, delivery=delivery)
 
     def _letter(
         self, ticket: Ticket, item: Message | DelayNotice, kind: Kind, to: str, language: str

@@ -32,7 +32,7 @@ from chalicelib.domain.tickets import (
 )
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import keyed_message_id, new_event_id, new_message_id
-from chalicelib.outbound.delivery import Dispatcher
+from chalicelib.outbound.delivery import Dispatcher, Known, held
 from chalicelib.outbound.sender import mail_owed, queued
 from chalicelib.sla.notices import breach_notice
 from chalicelib.staff.queries import Contact, QueueFilter
@@ -47,6 +47,7 @@ from chalicelib.storage import (
     Enqueue,
     Incidents,
     MoveClock,
+    SendRefused,
     SetStatus,
     StaleState,
     Tickets,
@@ -64,7 +65,8 @@ class _Written(Generic[ItemT]):
 
     item: ItemT
     sla: Sla | None
-    owed: tuple[OutboxEntry, ...]
+    owed: tuple[OutboxEntry, ...]  # held for this process to send at once
+    guarded: bool  # the mail's suppression and allowance were settled in the write
 
 
 class StaffDesk:
@@ -150,7 +152,7 @@ class StaffDesk:
         require_staff(staff)
         message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
-        def attempt(ticket: Ticket, now: datetime) -> _Written[Message]:
+        def attempt(ticket: Ticket, now: datetime, guarded: bool) -> _Written[Message]:
             _still_open(ticket)
             turns = self._unchanged_since(staff, ticket, seen) if seen else None
             at = to_iso(now)
@@ -169,6 +171,7 @@ class StaffDesk:
             audit = self._audit(ticket_id, "staff_response", staff, at, ticket.sla, sla)
             audit.detail["message_id"] = message.id
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
+            owed, guards = self._holding(owed, ticket, now, guarded)
             # The customer is next; a reply to a solved or closed request leaves it so.
             status: Status = "answered" if ticket.status == "open" else ticket.status
             after = replace(ticket, status=status, sla=sla)
@@ -179,8 +182,8 @@ class StaffDesk:
             ]
             if ticket.assignee is None:  # API.md: the one who answers owns it
                 changes.append(Assign(staff.ref(), ticket))
-            self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
-            return _Written(message, sla, owed)
+            self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed), *guards)
+            return _Written(message, sla, owed, bool(guards))
 
         try:
             written, ticket = self._retry(ticket_id, attempt)
@@ -227,7 +230,7 @@ class StaffDesk:
         require_future_eta(request.eta, self._clock())
         reason, eta = request.reason, request.eta
 
-        def attempt(ticket: Ticket, now: datetime) -> _Written[DelayNotice]:
+        def attempt(ticket: Ticket, now: datetime, guarded: bool) -> _Written[DelayNotice]:
             _still_open(ticket)
             if not ticket.official or ticket.sla is None:
                 raise Conflict(
@@ -243,9 +246,10 @@ class StaffDesk:
             audit = self._audit(ticket_id, "delay_notice", staff, at, ticket.sla, sla)
             audit.detail.update(reason=reason, eta=notice.eta)
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
-            changes: list[Change] = [AddDelayNotice(notice), *move]
+            owed, guards = self._holding(owed, ticket, now, guarded)
+            changes: list[Change] = [AddDelayNotice(notice), *move, *guards]
             self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
-            return _Written(notice, sla, owed)
+            return _Written(notice, sla, owed, bool(guards))
 
         written, ticket = self._retry(ticket_id, attempt)
         obs.count(obs.DELAY_NOTICE_POSTED)
@@ -301,30 +305,26 @@ class StaffDesk:
             changes.append(tally(ticket, now, self._timezone, {"breaches": 1}, agent=staff.sub))
         return changes, tuple(e for e in (mail, breach) if e)
 
+    def _holding(
+        self, owed: tuple[OutboxEntry, ...], ticket: Ticket, now: datetime, guarded: bool
+    ) -> tuple[tuple[OutboxEntry, ...], list[Change]]:
+        """What the change owes, held for this process to send at once, and (`guarded`)
+        the guards its mail may settle in the same write."""
+        owed = tuple(held(entry, now) for entry in owed)
+        guards = self._dispatcher.guards(list(owed), ticket, to_iso(now)) if guarded else []
+        return owed, list(guards)
+
     def _after(self, ticket: Ticket, written: _Written[ItemT], *, via: str) -> ItemT:
-        """Count, hand over now what the change owes (else the sweep retries), and give
-        the caller the item as it then stands."""
+        """Count, send now what the change owes (else the sweep does when the hold
+        ends), and give the caller the item with its delivery as it then stands."""
         if newly_breached(ticket.sla, written.sla):
             obs.count(obs.SLA_BREACHED)
         self._first_response_metrics(ticket, written.sla, via=via)
+        item = written.item
         for entry in written.owed:
-            self._dispatcher.try_now(entry)
-        if written.item.delivery is None or written.item.delivery.state != "queued":
-            return written.item
-        return self._read_back(ticket.id, written.item)
-
-    def _read_back(self, ticket_id: str, item: ItemT) -> ItemT:
-        try:
-            stored = self._tickets.thread(ticket_id)
-        except Exception:  # the answer is stored; only its fresh delivery state is unknown
-            obs.logger.exception("delivery state not read back", extra={"ticket_id": ticket_id})
-            return item
-        same: tuple[Message | DelayNotice, ...] = ()
-        if stored is not None:
-            same = stored.messages if isinstance(item, Message) else stored.delay_notices
-        for found in same:
-            if found.id == item.id and isinstance(found, type(item)):
-                return found
+            settle = self._dispatcher.send_held(entry, Known(ticket, item, written.guarded))
+            if settle and settle.delivery and settle.item and settle.item.id == item.id:
+                item = replace(item, delivery=settle.delivery)
         return item
 
     def _get(self, ticket_id: str) -> Ticket:
@@ -334,14 +334,19 @@ class StaffDesk:
         return ticket
 
     def _retry(
-        self, ticket_id: str, attempt: Callable[[Ticket, datetime], _Written[ItemT]]
+        self, ticket_id: str, attempt: Callable[[Ticket, datetime, bool], _Written[ItemT]]
     ) -> tuple[_Written[ItemT], Ticket]:
-        """Read, decide, write conditionally; on a race (a sweep, another agent) decide again."""
+        """Read, decide, write conditionally; on a race (a sweep, another agent) decide
+        again; a mail's guard that did not hold is left to its sender the long way."""
+        guarded = True
         for _ in range(_ATTEMPTS):
             ticket = self._get(ticket_id)
             try:
-                written = attempt(ticket, self._clock())
+                written = attempt(ticket, self._clock(), guarded)
             except StaleState:
+                continue
+            except SendRefused:
+                guarded = False
                 continue
             return written, ticket
         raise Conflict("concurrent_update", "the ticket kept changing; try again")

@@ -42,10 +42,14 @@ from chalicelib.storage.kinds import (
     FlagRequest as FlagRequest,
     LinkIncident as LinkIncident,
     MoveClock as MoveClock,
+    NotSuppressed as NotSuppressed,
     RecordReply as RecordReply,
+    SendGuard as SendGuard,
     SetAdminRequest as SetAdminRequest,
     SetRating as SetRating,
     SetStatus as SetStatus,
+    Settle as Settle,
+    SpendAllowance as SpendAllowance,
 )
 
 
@@ -65,6 +69,12 @@ class StaleState(Exception):
     """The request changed since it was read; read it again and decide again."""
 
 
+class SendRefused(Exception):
+    """A send guard written with a change did not hold (the address is suppressed, or
+    its allowance list is full): write the change without it, and let the sender
+    decide the long way."""
+
+
 class Tickets(Protocol):
     """Requests (official tickets and advisory records) with their conversations."""
 
@@ -77,10 +87,12 @@ class Tickets(Protocol):
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
+        guards: Sequence[SendGuard] = (),
     ) -> None:
         """Store a new request with its conversation, audit event, what it owes the
         outside world and what it adds to the report; AlreadyRecorded if its id is
-        taken, DuplicateMail if another record holds the mail `identity`."""
+        taken, DuplicateMail if another record holds the mail `identity`, SendRefused
+        if one of the `guards` does not hold."""
         ...
 
     def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
@@ -119,7 +131,8 @@ class Tickets(Protocol):
     def change(self, request_id: str, audit: AuditEvent, *changes: Change) -> None:
         """Apply every change and the audit event at once, or none: StaleState if the
         request is missing, not the owner's, or its clock moved; AlreadyRecorded if an
-        added item exists; DuplicateMail if a reply's identity is held by another."""
+        added item exists; DuplicateMail if a reply's identity is held by another;
+        SendRefused if a send guard does not hold."""
         ...
 
     def set_delivery(
@@ -251,8 +264,9 @@ class Outbox(Protocol):
         """Hold `entry` until `until` (one attempt more); None if another sender has it."""
         ...
 
-    def done(self, entry: OutboxEntry) -> None:
-        """A claimed entry was delivered: it is owed no more."""
+    def done(self, entry: OutboxEntry, settle: Settle | None = None) -> None:
+        """A claimed entry was delivered: it is owed no more, and what it leaves behind
+        (`settle`) is written in the same write."""
         ...
 
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:

@@ -19,10 +19,13 @@ from chalicelib.storage import (
     FlagRequest,
     LinkIncident,
     MoveClock,
+    NotSuppressed,
     RecordReply,
+    SendGuard,
     SetAdminRequest,
     SetRating,
     SetStatus,
+    SpendAllowance,
 )
 from chalicelib.storage.attachment_items import attachment_to_item
 from chalicelib.storage.codec import (
@@ -47,6 +50,7 @@ from chalicelib.storage.keys import (
     LABEL_FACET,
     QUEUE_ALL,
     STATS_KEY,
+    ack_allowance_key,
     deadline_part,
     deadline_shard,
     incident_key,
@@ -56,6 +60,8 @@ from chalicelib.storage.keys import (
     queue_sort_key,
     request_key,
     request_pk,
+    send_allowance_key,
+    suppression_key,
 )
 from chalicelib.storage.table import Table
 
@@ -89,6 +95,32 @@ def link_count(table: Table, incident_id: str, delta: int) -> dict[str, Any]:
     }
 
 
+def guard_item(table: Table, guard: SendGuard) -> dict[str, Any]:
+    """A send guard as a transaction item: a condition check that the address is not
+    suppressed, or one entry appended to the recipient's allowance while it has room
+    (the entries are `<time> <ref>`, as the markers' long way writes them)."""
+    if isinstance(guard, NotSuppressed):
+        return {
+            "ConditionCheck": {
+                "TableName": table.name,
+                "Key": dump(suppression_key(guard.address)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+    key = ack_allowance_key if guard.kind == "ack" else send_allowance_key
+    return {
+        "Update": {
+            "TableName": table.name,
+            "Key": dump(key(guard.address)),
+            "UpdateExpression": "SET sent = list_append(if_not_exists(sent, :none), :one)",
+            "ConditionExpression": "attribute_not_exists(sent) OR size(sent) < :room",
+            "ExpressionAttributeValues": dump(
+                {":none": [], ":one": [f"{guard.at} {guard.ref}"], ":room": guard.per_day}
+            ),
+        }
+    }
+
+
 class Update:
     """One request's UpdateItem and the items written beside it, built from changes."""
 
@@ -102,6 +134,7 @@ class Update:
         self.conditions = ["attribute_exists(PK)"]
         self.entries: list[dict[str, Any]] = []  # after the update, in order
         self.identities: set[int] = set()  # transaction positions of mail identity claims
+        self.guards: set[int] = set()  # transaction positions of send guards
         self.open_delta = 0
         self.position: tuple[str | None, Ticket] | None = None  # a new place in the queue
         self.new_flags: tuple[str, ...] = ()  # flags this change adds: their facets too
@@ -145,14 +178,7 @@ class Update:
             )
             self.entries.append(self._label_facet(change.correction["label"]))
         elif isinstance(change, AddAttachment):
-            self.names["#status"] = "status"
-            self.values.update({":closed": "closed", ":room": change.limit, ":none": 0, ":one": 1})
-            self.conditions.append("#status <> :closed")
-            self.conditions.append(
-                "(attribute_not_exists(attachment_slots) OR attachment_slots < :room)"
-            )
-            self.sets.append("attachment_slots = if_not_exists(attachment_slots, :none) + :one")
-            self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
+            self._attach(change)
         elif isinstance(change, SetAdminRequest):
             self.set("admin_request", change.value)
         elif isinstance(change, FlagRequest):
@@ -167,6 +193,9 @@ class Update:
             self._assign(change)
         elif isinstance(change, Enqueue):
             self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
+        elif isinstance(change, (SpendAllowance, NotSuppressed)):
+            self.guards.add(len(self.entries) + 1)  # the update is position 0
+            self.entries.append(guard_item(self.table, change))
         elif isinstance(change, RecordReply):
             self.entries.append(self.table.put_new(ticket_to_item(change.record)))
             if change.identity:
@@ -193,6 +222,16 @@ class Update:
         # A message id is used once per request, whatever its time: a retried answer
         # (the same Idempotency-Key, so the same id) finds it taken.
         self.entries.append(self.table.put_new(message_id_marker(change.message)))
+
+    def _attach(self, change: AddAttachment) -> None:
+        self.names["#status"] = "status"
+        self.values.update({":closed": "closed", ":room": change.limit, ":none": 0, ":one": 1})
+        self.conditions.append("#status <> :closed")
+        self.conditions.append(
+            "(attribute_not_exists(attachment_slots) OR attachment_slots < :room)"
+        )
+        self.sets.append("attachment_slots = if_not_exists(attachment_slots, :none) + :one")
+        self.entries.append(self.table.put_new(attachment_to_item(change.attachment)))
 
     def _assign(self, change: Assign) -> None:
         """The assignee, only if it is still the one read; the request's assignee facet

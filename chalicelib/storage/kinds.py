@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chalicelib.domain.people import StaffRef
 from chalicelib.domain.tallies import Tally
 from chalicelib.domain.tickets import (
+    AckState,
     Attachment,
     AuditEvent,
     DelayNotice,
+    Delivery,
     Message,
     OutboxEntry,
     Scope,
@@ -135,6 +137,42 @@ class SetRating:
     flag: bool = False
 
 
+@dataclass(frozen=True)
+class SpendAllowance:
+    """One mail of a recipient's daily allowance (`ack`: acknowledgements, `send`:
+    answers and notifications), spent in the same write as the mail's outbox entry, so
+    the sender need not spend it apart. Only while the recipient's list has room: a
+    full list (perhaps of stale entries) refuses it (`SendRefused`), and the sender
+    then takes the allowance the long way, which drops what is older than a day."""
+
+    kind: Literal["ack", "send"]
+    address: str
+    at: str
+    per_day: int
+    ref: str
+
+
+@dataclass(frozen=True)
+class NotSuppressed:
+    """Only if the address is not suppressed (`SendRefused` otherwise)."""
+
+    address: str
+
+
+SendGuard = SpendAllowance | NotSuppressed
+
+
+@dataclass(frozen=True)
+class Settle:
+    """What a delivered outbox entry leaves behind, written with the entry's removal:
+    an acknowledgement's state on its record, or a staff item's delivery."""
+
+    request_id: str
+    ack: AckState | None = None
+    item: Message | DelayNotice | None = None
+    delivery: Delivery | None = None
+
+
 Change = (
     Assign
     | SetRating
@@ -150,4 +188,6 @@ Change = (
     | RecordReply
     | Enqueue
     | AddAttachment
+    | SpendAllowance
+    | NotSuppressed
 )

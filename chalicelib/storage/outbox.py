@@ -5,10 +5,47 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.tickets import OutboxEntry
+from chalicelib.domain.tickets import Message, OutboxEntry
+from chalicelib.storage import Settle
 from chalicelib.storage.codec import dump, load, outbox_from_item, outbox_to_item
-from chalicelib.storage.keys import OUTBOX_FAILED_PK, outbox_key, outbox_partitions
+from chalicelib.storage.keys import (
+    OUTBOX_FAILED_PK,
+    delay_notice_key,
+    message_key,
+    outbox_key,
+    outbox_partitions,
+    request_key,
+)
 from chalicelib.storage.table import Table
+
+
+def settle_items(table: Table, settle: Settle) -> list[dict[str, Any]]:
+    """What a delivered entry leaves behind, as transaction items: the record's
+    acknowledgement state, a staff item's delivery."""
+    items: list[dict[str, Any]] = []
+    if settle.ack is not None:
+        items.append(_set(table, request_key(settle.request_id), "ack", settle.ack))
+    if settle.item is not None and settle.delivery is not None:
+        item = settle.item
+        key = (
+            message_key(settle.request_id, item.at, item.id)
+            if isinstance(item, Message)
+            else delay_notice_key(settle.request_id, item.posted_at, item.id)
+        )
+        items.append(_set(table, key, "delivery", settle.delivery.to_dict()))
+    return items
+
+
+def _set(table: Table, key: dict[str, str], name: str, value: Any) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table.name,
+            "Key": dump(key),
+            "UpdateExpression": f"SET {name} = :v",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": dump({":v": value}),
+        }
+    }
 
 
 class DynamoOutbox:
@@ -33,17 +70,18 @@ class DynamoOutbox:
         claimed = replace(entry, due_at=until, attempts=entry.attempts + 1)
         return claimed if self._move(entry, outbox_to_item(claimed)) else None
 
-    def done(self, entry: OutboxEntry) -> None:
-        self._table.transact(
-            [
-                {
-                    "Delete": {
-                        "TableName": self._table.name,
-                        "Key": dump(outbox_key(entry.id, entry.due_at)),
-                    }
-                }
-            ]
-        )
+    def done(self, entry: OutboxEntry, settle: Settle | None = None) -> None:
+        delete = {
+            "Delete": {
+                "TableName": self._table.name,
+                "Key": dump(outbox_key(entry.id, entry.due_at)),
+            }
+        }
+        after = settle_items(self._table, settle) if settle else []
+        if self._table.transact([delete, *after]) is not None:
+            # What the entry was for is gone (a request deleted meanwhile): it is owed
+            # no more either.
+            self._table.transact([delete])
 
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
         self._move(entry, outbox_to_item(replace(entry, due_at=at, last_error=error[:500])))

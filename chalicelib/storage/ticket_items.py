@@ -24,10 +24,12 @@ from chalicelib.storage import (
     Change,
     DuplicateMail,
     RecordReply,
+    SendGuard,
+    SendRefused,
     StaleState,
 )
 from chalicelib.storage.attachment_items import attachment_from_item
-from chalicelib.storage.changes import Update, link_count, open_counter
+from chalicelib.storage.changes import Update, guard_item, link_count, open_counter
 from chalicelib.storage.codec import (
     dump,
     index_items,
@@ -87,6 +89,7 @@ class DynamoTickets:
         identity: str | None = None,
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
+        guards: Sequence[SendGuard] = (),
     ) -> None:
         # The request item is the conditional commit point, and the conversation goes in
         # the same transaction as far as its 100 items allow: a loser of a race for the
@@ -97,7 +100,9 @@ class DynamoTickets:
         # The terms the request item keeps are its search index's too: made once.
         indexes = [self._table.put(i) for i in index_items(request, item.get("terms"))]
         counters = tally_updates(self._table, tally) if tally else []
-        room = TRANSACTION_ITEMS - 4 - len(claims) - len(outbox) - len(indexes) - len(counters)
+        checks = [guard_item(self._table, guard) for guard in guards]
+        written = len(claims) + len(checks) + len(outbox) + len(indexes) + len(counters)
+        room = TRANSACTION_ITEMS - 4 - written
         room = max(room, 0)
         if len(conversation) > room:
             item["conversation_pending"] = True
@@ -105,6 +110,7 @@ class DynamoTickets:
             self._table.put_new(item),
             self._table.put(audit_to_item(audit)),
             *claims,
+            *checks,
             *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
             *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
             *indexes,
@@ -118,6 +124,8 @@ class DynamoTickets:
             raise AlreadyRecorded(request.id)
         if failed is not None and identity and failed == 2:
             raise DuplicateMail(self.ticket_for_mail(identity) or "")
+        if failed is not None and 2 + len(claims) <= failed < 2 + len(claims) + len(checks):
+            raise SendRefused(request.id)
         if failed is not None:
             raise AlreadyRecorded(request.id)  # an outbox entry of this request exists
         if len(conversation) > room:
@@ -282,6 +290,8 @@ class DynamoTickets:
             return
         if failed == 0:
             raise StaleState(request_id)
+        if failed in update.guards:
+            raise SendRefused(request_id)
         if failed in update.identities:
             reply = next(c for c in changes if isinstance(c, RecordReply))
             original = self.ticket_for_mail(reply.identity or "")

@@ -20,6 +20,7 @@ from chalicelib.domain.tickets import (
     Attachment,
     AuditEvent,
     DelayNotice,
+    Delivery,
     Message,
     Origin,
     OutboxEntry,
@@ -38,8 +39,12 @@ from chalicelib.storage import (
     Enqueue,
     LinkIncident,
     MoveClock,
+    NotSuppressed,
     RecordReply,
+    SendRefused,
     SetStatus,
+    Settle,
+    SpendAllowance,
     StaleState,
     Store,
 )
@@ -357,6 +362,74 @@ def test_a_sender_gets_a_bounded_number_of_acknowledgements_a_day(store: Store) 
     assert markers.take_ack_allowance("a@x.example", now, 2, "E-2") is True
     tomorrow = to_iso(T0 + timedelta(hours=25))
     assert markers.take_ack_allowance("a@x.example", tomorrow, 2, "E-3") is True
+
+
+def test_an_allowance_spent_with_a_write_holds_while_the_list_has_room(store: Store) -> None:
+    """A sender's allowance may be spent in the write that owes the mail: the write is
+    refused whole when the list is full (stale entries counted), and the long way
+    (`take_ack_allowance`) then drops what is a day old."""
+    now = to_iso(T0)
+    for n in range(2):
+        spend = SpendAllowance("ack", "A@x.example", now, 2, f"E-0000000{n}")
+        create(store, advisory(f"E-0000000{n}"), guards=[spend])
+    full = SpendAllowance("ack", "a@x.example", now, 2, "E-00000002")
+    with pytest.raises(SendRefused):
+        create(store, advisory("E-00000002"), guards=[full])
+    assert store.tickets.get("E-00000002") is None  # refused whole
+    assert store.markers.take_ack_allowance("a@x.example", now, 2, "E-00000000") is True
+    assert store.markers.take_ack_allowance("a@x.example", now, 2, "E-00000002") is False
+    tomorrow = to_iso(T0 + timedelta(hours=25))
+    stale = SpendAllowance("ack", "a@x.example", tomorrow, 2, "E-00000003")
+    with pytest.raises(SendRefused):
+        create(store, advisory("E-00000003"), guards=[stale])
+    assert store.markers.take_ack_allowance("a@x.example", tomorrow, 2, "E-00000003") is True
+    fresh = SpendAllowance("ack", "a@x.example", tomorrow, 2, "E-00000004")
+    create(store, advisory("E-00000004"), guards=[fresh])
+    assert store.markers.take_ack_allowance("a@x.example", tomorrow, 2, "E-00000005") is False
+
+
+def test_a_change_guarded_against_a_suppressed_address_writes_nothing(store: Store) -> None:
+    create(store, official(1))
+    store.markers.suppress("anna@x.example", "bounced", to_iso(T0))
+    answer = replace(message("T-0000001", 1, "answer"), author="staff", author_id="sub-s")
+    with pytest.raises(SendRefused):
+        store.tickets.change(
+            "T-0000001",
+            audit("T-0000001", 1),
+            AppendMessage(answer),
+            NotSuppressed("ANNA@x.example"),
+        )
+    thread = store.tickets.thread("T-0000001")
+    assert thread is not None and thread.messages == ()
+    send = SpendAllowance("send", "boris@x.example", to_iso(at(1)), 5, "customer_mail:T:1")
+    store.tickets.change(
+        "T-0000001",
+        audit("T-0000001", 1),
+        AppendMessage(answer),
+        NotSuppressed("b@x.example"),
+        send,
+    )
+    assert store.markers.take_send_allowance("boris@x.example", to_iso(at(2)), 2, "x") is True
+    assert store.markers.take_send_allowance("boris@x.example", to_iso(at(2)), 2, "y") is False
+
+
+def test_a_delivered_entry_leaves_its_settlement_in_the_same_write(store: Store) -> None:
+    record = replace(advisory(), origin=Origin(source_ref="s3://mail/raw/1", ack="owed"))
+    entry = OutboxEntry("acknowledgement:E-00000001:1", "acknowledgement", record.id, {}, "t0")
+    create(store, record, outbox=[entry])
+    store.outbox.done(entry, Settle(record.id, ack="sent"))
+    stored = store.tickets.get(record.id)
+    assert stored is not None and stored.origin is not None and stored.origin.ack == "sent"
+    assert store.outbox.due("t9", 10) == []
+    create(store, official(1))
+    answer = replace(message("T-0000001", 1, "answer"), author="staff", author_id="sub-s")
+    mail = OutboxEntry("customer_mail:T-0000001:1", "customer_mail", "T-0000001", {}, "t1")
+    store.tickets.change("T-0000001", audit("T-0000001", 1), AppendMessage(answer), Enqueue(mail))
+    delivery = Delivery("sent", "a@x.example", to_iso(at(2)), message_id="ses-1")
+    store.outbox.done(mail, Settle("T-0000001", item=answer, delivery=delivery))
+    thread = store.tickets.thread("T-0000001")
+    assert thread is not None and thread.messages[0].delivery == delivery
+    assert store.outbox.due("t9", 10) == []
 
 
 def test_the_moto_tables_come_from_the_infrastructure_definitions() -> None:

@@ -256,17 +256,22 @@ def test_a_recipient_gets_at_most_fifty_mails_a_day(world: FakeWorld) -> None:
 def test_an_outbox_that_fails_after_the_answer_is_stored_defers_the_mail_not_the_answer(
     world: FakeWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The answer's entry is written held for this process, so no claim stands between
+    the answer and its send; the outbox failing afterwards (the settle) costs no 500 and
+    leaves the entry owed, so the sweep retries once the hold ends (at least once)."""
     rid = deliver(world, mail())
 
     def down(*_: object, **__: object) -> None:
-        raise ConnectionError("DynamoDB throttled the claim")
+        raise ConnectionError("DynamoDB throttled the settle")
 
-    monkeypatch.setattr(world.store.outbox.__class__, "claim", down)
+    monkeypatch.setattr(world.store.outbox.__class__, "done", down)
     message = world.runtime.desk.respond(AGENT, rid, "Ответ")  # no 500 for a stored answer
     assert message.delivery is not None and message.delivery.state == "queued"
+    assert len(sent(world)) == 1
+    assert [e.kind for e in world.store.owed()] == ["customer_mail"]
     monkeypatch.undo()
     world.runtime.sweeper.run(at(5))
-    assert len(sent(world)) == 1
+    assert world.store.owed() == []
 
 
 def test_a_retried_answer_with_its_idempotency_key_is_stored_and_mailed_once(

@@ -163,7 +163,7 @@ class MailIntake:
         machine = machine_reason(mail, note.envelope_sender) or self._bounce_of_ours(raw, mail)
         if machine:
             return Outcome.of(self._pipeline.record_only(intake, "machine", machine))
-        return Outcome.of(self._pipeline.take(intake))
+        return Outcome.of(self._pipeline.take(intake, unseen=True))
 
     def _intake(self, rid: str, note: Notification, mail: ParsedMail) -> Intake:
         verified = sender_verified(mail, note.verdicts)
