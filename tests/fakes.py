@@ -74,6 +74,7 @@ from chalicelib.storage import (
     SpendAllowance,
     StaleState,
     Store,
+    Unchanged,
 )
 from chalicelib.timeutil import parse_iso, to_iso
 
@@ -292,6 +293,9 @@ class MemoryStore:
                         )
                 elif isinstance(change, AddDelayNotice):
                     delays[change.notice.id] = change.notice
+                elif isinstance(change, Unchanged):
+                    if found.ticket.updated_at != change.updated_at:
+                        raise StaleState(request_id)
                 elif isinstance(change, MoveClock):
                     if not self._clock_is(ticket, change.before):
                         raise StaleState(request_id)

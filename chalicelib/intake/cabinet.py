@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from chalicelib.ids import keyed_ticket_id, new_event_id, new_message_id
 from chalicelib.intake.abuse import flagged_by_message
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender
 from chalicelib.lifecycle import customer_wrote
-from chalicelib.storage import AppendMessage, Change, MoveClock, StaleState, Tickets
+from chalicelib.storage import AppendMessage, Change, MoveClock, StaleState, Tickets, Unchanged
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import (
     choice_field,
@@ -87,6 +88,25 @@ def parse_new_message(body: dict[str, Any]) -> str:
     return text
 
 
+class Recent:
+    """The tickets this process last served, newest kept, at most `size`: a guess at
+    a ticket's state that a write checks (`Unchanged`), never an answer to a read."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._tickets: OrderedDict[str, Ticket] = OrderedDict()
+
+    def remember(self, ticket: Ticket) -> None:
+        self._tickets[ticket.id] = ticket
+        self._tickets.move_to_end(ticket.id)
+        while len(self._tickets) > self._size:
+            self._tickets.popitem(last=False)
+
+    def forget(self, ticket_id: str) -> Ticket | None:
+        """The remembered ticket, no longer remembered (whatever the write makes of it)."""
+        return self._tickets.pop(ticket_id, None)
+
+
 @dataclass(frozen=True)
 class _Replayed:
     """What the idempotency layer hands back instead of calling again: the first answer."""
@@ -116,6 +136,7 @@ class CabinetService:
         self._minutes = response_minutes
         self._pipeline = pipeline
         self._clock = clock
+        self._recent = Recent()
         self._config = IdempotencyConfig(
             event_key_jmespath="[customer, key]",
             payload_validation_jmespath="ticket",
@@ -169,6 +190,7 @@ class CabinetService:
 
     def _answer(self, ticket: Ticket) -> dict[str, Any]:
         """The new ticket, and what is known of the service it is about (R3.3)."""
+        self._recent.remember(ticket)
         body = ticket.to_api()
         notice = self._notice(ticket) if self._notice else None
         if notice:
@@ -216,13 +238,17 @@ class CabinetService:
         thread = self._tickets.thread(ticket_id)
         visible_to(customer, thread.ticket if thread else None)
         assert thread is not None  # visible_to refused a missing one
+        self._recent.remember(thread.ticket)
         return thread
 
     def add_message(self, customer: Principal, ticket_id: str, text: str) -> Message:
         """A customer follow-up. On an answered official ticket it starts a new wait with
-        its own deadline (R2.5); while staff still owe an answer, that deadline stands."""
-        for _ in range(_ATTEMPTS):
-            ticket = self._tickets.get(ticket_id)
+        its own deadline (R2.5); while staff still owe an answer, that deadline stands.
+        Decided first on the ticket as this process last served it, written only if it
+        has not changed since (one write, no read); else read and decided again."""
+        for attempt in range(_ATTEMPTS):
+            remembered = self._recent.forget(ticket_id) if attempt == 0 else None
+            ticket = remembered or self._tickets.get(ticket_id)
             if ticket is None or ticket.customer != customer.sub:
                 raise NotFound("ticket_not_found", "no such ticket")
             if ticket.status == "closed":
@@ -246,8 +272,9 @@ class CabinetService:
             for change in changes:
                 if isinstance(change, MoveClock):  # R2.5: a new wait, with its own deadline
                     audit.detail["due_at"] = change.after.due_at
+            seen = [Unchanged(ticket.updated_at)] if remembered else []
             try:
-                self._tickets.change(ticket_id, audit, *changes)
+                self._tickets.change(ticket_id, audit, *changes, *seen)
             except StaleState:
                 continue  # answered, swept, flagged or moved meanwhile: decide again
             self._pipeline.hand_over(changes, ticket.channel)

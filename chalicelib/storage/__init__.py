@@ -50,6 +50,7 @@ from chalicelib.storage.kinds import (
     SetStatus as SetStatus,
     Settle as Settle,
     SpendAllowance as SpendAllowance,
+    Unchanged as Unchanged,
 )
 
 

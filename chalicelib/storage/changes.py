@@ -26,6 +26,7 @@ from chalicelib.storage import (
     SetRating,
     SetStatus,
     SpendAllowance,
+    Unchanged,
 )
 from chalicelib.storage.attachment_items import attachment_to_item
 from chalicelib.storage.codec import (
@@ -193,6 +194,9 @@ class Update:
             self._assign(change)
         elif isinstance(change, Enqueue):
             self.entries.append(self.table.put_new(outbox_to_item(change.entry)))
+        elif isinstance(change, Unchanged):
+            self.conditions.append("updated_at = :seen_at")
+            self.values[":seen_at"] = change.updated_at
         elif isinstance(change, (SpendAllowance, NotSuppressed)):
             self.guards.add(len(self.entries) + 1)  # the update is position 0
             self.entries.append(guard_item(self.table, change))

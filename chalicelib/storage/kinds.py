@@ -138,6 +138,14 @@ class SetRating:
 
 
 @dataclass(frozen=True)
+class Unchanged:
+    """Only if the request has not changed since the process last saw it (its
+    `updated_at` then): a change decided on a remembered request, not a fresh read."""
+
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class SpendAllowance:
     """One mail of a recipient's daily allowance (`ack`: acknowledgements, `send`:
     answers and notifications), spent in the same write as the mail's outbox entry, so
@@ -190,4 +198,5 @@ Change = (
     | AddAttachment
     | SpendAllowance
     | NotSuppressed
+    | Unchanged
 )

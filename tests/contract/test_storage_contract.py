@@ -47,6 +47,7 @@ from chalicelib.storage import (
     SpendAllowance,
     StaleState,
     Store,
+    Unchanged,
 )
 from chalicelib.timeutil import to_iso
 from tests.fakes import MemoryStore
@@ -411,6 +412,28 @@ def test_a_change_guarded_against_a_suppressed_address_writes_nothing(store: Sto
     )
     assert store.markers.take_send_allowance("boris@x.example", to_iso(at(2)), 2, "x") is True
     assert store.markers.take_send_allowance("boris@x.example", to_iso(at(2)), 2, "y") is False
+
+
+def test_a_change_decided_on_a_remembered_request_holds_only_if_it_is_unchanged(
+    store: Store,
+) -> None:
+    ticket = create(store, official(1))
+    store.tickets.change("T-0000001", audit("T-0000001", 1), AppendMessage(message("T-0000001", 1)))
+    with pytest.raises(StaleState):
+        store.tickets.change(
+            "T-0000001",
+            audit("T-0000001", 2),
+            AppendMessage(message("T-0000001", 2)),
+            Unchanged(ticket.updated_at),
+        )
+    now = store.tickets.get("T-0000001")
+    assert now is not None and now.message_count == 1
+    store.tickets.change(
+        "T-0000001",
+        audit("T-0000001", 2),
+        AppendMessage(message("T-0000001", 2)),
+        Unchanged(now.updated_at),
+    )
 
 
 def test_a_delivered_entry_leaves_its_settlement_in_the_same_write(store: Store) -> None:

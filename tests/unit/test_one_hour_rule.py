@@ -260,3 +260,26 @@ def test_r1_4_a_strangers_reply_to_a_closed_ticket_points_nowhere(world: FakeWor
     world.runtime.lifecycle.set_status(AGENT, ticket.id, "closed", "Починили.")
     record = world.store.get(_reply(world, ticket.id, sender="mallory@evil.example"))
     assert record is not None and record.follow_up_of is None
+
+
+# -- a message decided on the ticket as this process last served it ----------------------
+
+
+def test_r2_5_a_message_decided_on_a_remembered_ticket_sees_an_answer_given_elsewhere(
+    world: FakeWorld,
+) -> None:
+    """The cabinet decides a follow-up on the ticket it last served (one write, no read);
+    the write holds only if nothing changed since, so an answer another process gave
+    meanwhile still starts the customer's new wait (R2.5), and a close still refuses."""
+    body, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, None)  # remembered here
+    world.clock.now = at(10)
+    world.runtime.desk.respond(AGENT, body["id"], "Перезапустили сервер.")  # elsewhere
+    world.clock.now = at(20)
+    world.runtime.cabinet.add_message(ANNA, body["id"], "Снова 502")
+    stored = world.store.get(body["id"])
+    assert stored is not None and stored.sla is not None and stored.status == "open"
+    assert stored.sla.state == "pending" and len(stored.sla.history) == 1
+    world.runtime.cabinet.thread(ANNA, body["id"])  # remembered again, as read
+    world.runtime.lifecycle.set_status(AGENT, body["id"], "closed", "Исправлено.")
+    with pytest.raises(Conflict):
+        world.runtime.cabinet.add_message(ANNA, body["id"], "И ещё")
