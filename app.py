@@ -89,7 +89,7 @@ def health() -> dict[str, str]:
 def create_ticket(who: Principal) -> Response:
     new = parse_new_ticket(_body())
     key = current().headers.get("idempotency-key")
-    body, new_ticket = runtime().cabinet.create_ticket(who, new, key, app.lambda_context)
+    body, new_ticket = runtime().cabinet.create_ticket(who, new, key)
     return created(body, f"/tickets/{body['id']}", replayed=not new_ticket)
 
 

@@ -30,8 +30,8 @@ from devtools.resources import create_tables  # noqa: E402
 
 @contextmanager
 def moto_tables(name: str = "bench") -> Iterator[Any]:
-    """A DynamoDB client on moto with the support and idempotency tables made."""
+    """A DynamoDB client on moto with the support table made."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-central-1")
-        create_tables(client, {"SUPPORT_TABLE_NAME": name, "IDEMPOTENCY_TABLE_NAME": f"{name}-i"})
+        create_tables(client, {"SUPPORT_TABLE_NAME": name})
         yield client

@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "build" / "package" / "deployment.zip"
 ENV = {
     "SUPPORT_TABLE_NAME": "t",
-    "IDEMPOTENCY_TABLE_NAME": "i",
     "ESCALATION_TOPIC_ARN": "arn:aws:sns:eu-central-1:123456789012:e",
     "MANAGEMENT_TOPIC_ARN": "arn:aws:sns:eu-central-1:123456789012:m",
     "CHAT_SECRET_NAME": "s",

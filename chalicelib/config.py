@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REQUIRED = (
     "SUPPORT_TABLE_NAME",
-    "IDEMPOTENCY_TABLE_NAME",
     "ESCALATION_TOPIC_ARN",
     "MANAGEMENT_TOPIC_ARN",
     "CHAT_SECRET_NAME",
@@ -26,7 +25,6 @@ OPTIONAL = (
     "SLA_WARNING_MINUTES",
     "COMPANY_TIMEZONE",
     "MAX_BODY_BYTES",
-    "IDEMPOTENCY_TTL_SECONDS",
     "CABINET_URL",
     "KB_BASE_URL",
     "CORS_ORIGINS",
@@ -49,7 +47,6 @@ class Settings:
     """Everything the domain needs to know about its deployment."""
 
     table_name: str
-    idempotency_table_name: str
     escalation_topic_arn: str
     management_topic_arn: str
     chat_secret_name: str
@@ -60,7 +57,6 @@ class Settings:
     warning_minutes: int = 15  # R2.4
     timezone: str = "Europe/Moscow"  # R1.3
     max_body_bytes: int = 64 * 1024
-    idempotency_ttl_seconds: int = 24 * 3600
     cabinet_url: str = "https://cabinet.example.com/tickets/new"
     console_url: str = "http://127.0.0.1:8000/console/"  # escalations link here (R2.9)
     api_url: str = "http://127.0.0.1:8000"  # the public API: one-click rating links
@@ -88,7 +84,6 @@ class Settings:
             required[name] = env[name]
         settings = cls(
             table_name=required["SUPPORT_TABLE_NAME"],
-            idempotency_table_name=required["IDEMPOTENCY_TABLE_NAME"],
             escalation_topic_arn=required["ESCALATION_TOPIC_ARN"],
             management_topic_arn=required["MANAGEMENT_TOPIC_ARN"],
             chat_secret_name=required["CHAT_SECRET_NAME"],
@@ -102,9 +97,6 @@ class Settings:
             warning_minutes=_int(env, "SLA_WARNING_MINUTES", cls.warning_minutes),
             timezone=env.get("COMPANY_TIMEZONE", cls.timezone),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
-            idempotency_ttl_seconds=_int(
-                env, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds
-            ),
             cabinet_url=env.get("CABINET_URL", cls.cabinet_url),
             console_url=env.get("CONSOLE_URL") or cls.console_url,
             # Empty where the template's PublicApiUrl is: e-mail ratings then need no link.
@@ -124,8 +116,8 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse settings that would break a rule rather than fail later."""
-        if not self.table_name or not self.idempotency_table_name:
-            raise ConfigError("table names must not be empty")
+        if not self.table_name:
+            raise ConfigError("the table name must not be empty")
         if self.first_response_minutes <= 0:
             raise ConfigError("FIRST_RESPONSE_MINUTES must be positive")
         if not 0 <= self.warning_minutes < self.first_response_minutes:

@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    DynamoDBPersistenceLayer,
-)
 
 from chalicelib.accounts import AccountDirectory, CognitoDirectory
 from chalicelib.admin.free import AdminRequests, admin_request_of
@@ -105,7 +101,6 @@ class Services:
     directory: AccountDirectory
     blobs: BlobStore
     mailer: Mailer
-    idempotency: BasePersistenceLayer
 
 
 def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
@@ -127,9 +122,6 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
         mailer=FolderMailer(Path(settings.outbox_dir))
         if settings.outbox_dir
         else SesMailer(aws("ses"), settings.ses_configuration_set),
-        idempotency=DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table_name, boto3_client=client
-        ),
     )
 
 
@@ -313,8 +305,6 @@ def build_cabinet(
         services.store.tickets,
         pipeline,
         clock,
-        services.idempotency,
-        settings.idempotency_ttl_seconds,
         settings.first_response_minutes,
         notice,
     )

@@ -64,7 +64,7 @@ def bootstrap(port: int) -> dict[str, str]:
     names = local_names()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     existing = set(dynamodb.list_tables()["TableNames"])
-    if not {names[k] for k in ("SUPPORT_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME")} <= existing:
+    if names["SUPPORT_TABLE_NAME"] not in existing:
         create_tables(dynamodb, names)
     cognito = boto3.client("cognito-idp", region_name=REGION)
     pool = find_pool(cognito)
@@ -87,7 +87,6 @@ def bootstrap(port: int) -> dict[str, str]:
     )
     return {
         "SUPPORT_TABLE_NAME": names["SUPPORT_TABLE_NAME"],
-        "IDEMPOTENCY_TABLE_NAME": names["IDEMPOTENCY_TABLE_NAME"],
         "USER_POOL_ARN": arn,
         "USER_POOL_ID": pool_id,
         **topics,

@@ -30,7 +30,6 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO",  # so every log call is formatted under test
         "SUPPORT_TABLE_NAME": "support-intake-test",
-        "IDEMPOTENCY_TABLE_NAME": "support-intake-idempotency-test",
         "ESCALATION_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-escalations-local",
         "MANAGEMENT_TOPIC_ARN": f"{TOPIC_PREFIX}support-intake-management-local",
         "CHAT_SECRET_NAME": "support-intake/chat-webhook-local",

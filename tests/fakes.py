@@ -1,6 +1,5 @@
 """In-memory stand-ins for everything outside the domain: the store behind the
-repository interfaces, and the publisher, directory, mailer, blobs and idempotency
-layer. Service unit tests run on these with no moto; `tests/contract/` holds the
+repository interfaces, and the publisher, directory, mailer and blobs. Service unit tests run on these with no moto; `tests/contract/` holds the
 store to the same contract as DynamoDB.
 
 The store takes one lock per operation, so each write is atomic the way a DynamoDB
@@ -13,19 +12,11 @@ import base64
 import copy
 import json
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib.accounts import Profile
 from chalicelib.classify.terms import request_terms
@@ -148,6 +139,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._tickets: dict[str, _Request] = {}
         self._identities: dict[str, str] = {}
+        self._receipts: dict[str, tuple[str, Ticket]] = {}
         self._allowances: dict[str, list[str]] = {}
         self._corrections: list[dict[str, Any]] = []
         self._outbox: dict[str, OutboxEntry] = {}  # by entry id: where it is now
@@ -193,6 +185,7 @@ class MemoryStore:
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
         guards: Sequence[SendGuard] = (),
+        receipt: str | None = None,
     ) -> None:
         with self._lock:
             if request.id in self._tickets:
@@ -203,6 +196,8 @@ class MemoryStore:
             if any(entry.id in self._outbox for entry in outbox):
                 raise AlreadyRecorded(request.id)
             self._spend(guards)
+            if receipt is not None:
+                self._receipts[request.id] = (receipt, request)
             self._outbox.update({entry.id: entry for entry in outbox})
             stored = _Request(request, messages={m.id: m for m in conversation})
             stored.audit.append(audit)
@@ -212,6 +207,10 @@ class MemoryStore:
             if tally:
                 self.reports.add(tally)
             self.writes += 1
+
+    def receipt(self, request_id: str) -> tuple[str, Ticket] | None:
+        with self._lock:
+            return self._receipts.get(request_id)
 
     def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:
         return None  # a create here is atomic, however long the conversation
@@ -863,41 +862,6 @@ class FakeBlobs:
         return f"https://{bucket}.s3.fake/{key}?download={name}&expires={expires_in}"
 
 
-class MemoryIdempotency(BasePersistenceLayer):
-    """Powertools' idempotency records in a dict (the DynamoDB layer's conditions)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: dict[str, DataRecord] = {}
-        self._lock = threading.Lock()
-
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        if idempotency_key not in self.records:
-            raise IdempotencyItemNotFoundError
-        return self.records[idempotency_key]
-
-    def _put_record(self, data_record: DataRecord) -> None:
-        with self._lock:
-            existing = self.records.get(data_record.idempotency_key)
-            lapsed = (
-                existing is not None
-                and existing.status == "INPROGRESS"
-                and existing.in_progress_expiry_timestamp is not None
-                and existing.in_progress_expiry_timestamp < time.time() * 1000
-            )
-            if existing is not None and not existing.is_expired and not lapsed:
-                # As the DynamoDB layer does with the item its failed condition returns.
-                self._validate_payload(data_payload=data_record, stored_data_record=existing)
-                raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
-            self.records[data_record.idempotency_key] = data_record
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        self.records[data_record.idempotency_key] = data_record
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        self.records.pop(data_record.idempotency_key, None)
-
-
 class FixedClock:
     """A clock a test moves by hand."""
 
@@ -919,7 +883,6 @@ class FakeWorld:
     mailer: FakeMailer
     blobs: FakeBlobs
     clock: FixedClock
-    idempotency: MemoryIdempotency
 
 
 def unit_settings() -> Any:
@@ -928,7 +891,6 @@ def unit_settings() -> Any:
 
     return Settings(
         table_name="unit",
-        idempotency_table_name="unit-idempotency",
         escalation_topic_arn="arn:aws:sns:eu-central-1:000000000000:escalations",
         management_topic_arn="arn:aws:sns:eu-central-1:000000000000:management",
         chat_secret_name="unit/chat",
@@ -973,7 +935,6 @@ def fake_world(
             directory=share.directory,
             blobs=share.blobs,
             mailer=share.mailer,
-            idempotency=share.idempotency,
         )
     else:
         store = MemoryStore()
@@ -983,7 +944,6 @@ def fake_world(
             directory=FakeDirectory(accounts),
             blobs=FakeBlobs(),
             mailer=FakeMailer(),
-            idempotency=MemoryIdempotency(),
         )
     runtime = build_runtime(settings, clock=clock, services=services, chat_secret=lambda: b"s")
     return FakeWorld(
@@ -994,15 +954,4 @@ def fake_world(
         services.mailer,  # type: ignore[arg-type]
         services.blobs,  # type: ignore[arg-type]
         clock,
-        services.idempotency,  # type: ignore[arg-type]
     )
-
-
-class FakeLambdaContext:
-    """Just enough of a Lambda context for the idempotency layer's in-progress expiry."""
-
-    function_name = "unit"
-    aws_request_id = "unit-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000

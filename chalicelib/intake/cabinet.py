@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from chalicelib import observability as obs
 from chalicelib.domain.identity import Principal, visible_to
@@ -66,6 +57,12 @@ class NewTicket:
         return asdict(self)
 
 
+def request_digest(new: NewTicket) -> str:
+    """What makes two create requests the same request (their words and fields)."""
+    canonical = json.dumps(new.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def parse_new_ticket(body: dict[str, Any]) -> NewTicket:
     """Validate a `POST /tickets` body; unknown fields are refused, not ignored."""
     reject_unknown_fields(body, ("subject", "text", "service", "domain"))
@@ -107,17 +104,6 @@ class Recent:
         return self._tickets.pop(ticket_id, None)
 
 
-@dataclass(frozen=True)
-class _Replayed:
-    """What the idempotency layer hands back instead of calling again: the first answer."""
-
-    body: dict[str, Any]
-
-
-def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
-    return _Replayed(dict(response))
-
-
 class CabinetService:
     """What a customer can do with their tickets in the cabinet."""
 
@@ -126,8 +112,6 @@ class CabinetService:
         tickets: Tickets,
         pipeline: IntakePipeline,
         clock: Clock,
-        idempotency: BasePersistenceLayer,
-        idempotency_ttl_seconds: int,
         response_minutes: int = 60,
         notice: Callable[[Ticket], dict[str, Any] | None] | None = None,
     ) -> None:
@@ -137,56 +121,46 @@ class CabinetService:
         self._pipeline = pipeline
         self._clock = clock
         self._recent = Recent()
-        self._config = IdempotencyConfig(
-            event_key_jmespath="[customer, key]",
-            payload_validation_jmespath="ticket",
-            expires_after_seconds=idempotency_ttl_seconds,
-            use_local_cache=False,
-            response_hook=_mark_replay,
-        )
-        self._create_once = idempotent_function(
-            data_keyword_argument="request",
-            persistence_store=idempotency,
-            config=self._config,
-        )(self._create_for_request)
 
     def create_ticket(
-        self, customer: Principal, new: NewTicket, key: str | None, lambda_context: Any = None
+        self, customer: Principal, new: NewTicket, key: str | None
     ) -> tuple[dict[str, Any], bool]:
         """Open a ticket; with an Idempotency-Key a replay returns the first response.
 
+        The key names the ticket (`keyed_ticket_id`), so the ticket's own conditional
+        write is the idempotency record: the first call's write keeps a receipt beside
+        it (the request's digest and the ticket as made), a replay finds the id taken
+        and answers from the receipt, the same key with other words is 409, and two
+        identical calls at once make one ticket, both answered with it.
         Returns the ticket's API form and whether this call created it.
         """
         if key is None:
             return self._answer(self.open_ticket(customer, new)), True
         key = idempotency_key(key) or ""
-        if lambda_context is not None:
-            # Lets an in-progress record expire with the invocation that wrote it.
-            self._config.register_lambda_context(lambda_context)
-        request = {"customer": customer.sub, "key": key, "ticket": new.to_dict()}
-        try:
-            result = self._create_once(request=request, customer=customer)
-        except IdempotencyValidationError:
+        ticket_id, digest = keyed_ticket_id(customer.sub, key), request_digest(new)
+        made = self._pipeline.take(
+            self._intake(customer, new, ticket_id, receipt=digest), unseen=True
+        )
+        if made.created:
+            return self._answer(made.request), True
+        receipt = self._tickets.receipt(ticket_id)
+        if receipt is None:  # a ticket from before receipts: the same words are a replay
+            first = made.request
+            same = first.customer == customer.sub and (first.subject, first.text) == (
+                new.subject,
+                new.text,
+            )
+            if not same:  # another customer's id, by a hash collision: a ticket of its own
+                return self._answer(self.open_ticket(customer, new)), True
+        elif receipt[0] != digest or receipt[1].customer != customer.sub:
             raise Conflict(
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for a different ticket",
-            ) from None
-        except IdempotencyAlreadyInProgressError:
-            raise Conflict(
-                "request_in_progress", "a request with this Idempotency-Key is in progress"
-            ) from None
-        if isinstance(result, _Replayed):
-            obs.count(obs.IDEMPOTENT_REPLAYS, channel="cabinet")
-            return result.body, False
-        return dict(result), True
-
-    def _create_for_request(self, request: dict[str, Any], customer: Principal) -> dict[str, Any]:
-        # Only `request` is hashed and stored; the customer is bound by the caller from
-        # the token, and is part of the key through request["customer"].
-        new = NewTicket(**request["ticket"])
-        return self._answer(
-            self.open_ticket(customer, new, keyed_ticket_id(customer.sub, request["key"]))
-        )
+            )
+        else:
+            first = receipt[1]
+        obs.count(obs.IDEMPOTENT_REPLAYS, channel="cabinet")
+        return self._answer(first), False
 
     def _answer(self, ticket: Ticket) -> dict[str, Any]:
         """The new ticket, and what is known of the service it is about (R3.3)."""
@@ -197,26 +171,17 @@ class CabinetService:
             body["status_notice"] = notice
         return body
 
-    def open_ticket(
-        self, customer: Principal, new: NewTicket, ticket_id: str | None = None
-    ) -> Ticket:
-        """R1.4: an official ticket with its scope and its first-response deadline (R2.1).
-
-        With a `ticket_id` derived from an Idempotency-Key, a ticket that already has it
-        and is this customer's with these words is the one an earlier attempt made.
-        """
-        if ticket_id is not None:
-            recorded = self._pipeline.take(self._intake(customer, new, ticket_id))
-            made = recorded.request
-            if made.customer == customer.sub and (made.subject, made.text) == (
-                new.subject,
-                new.text,
-            ):
-                return made
-            # Another customer's, or other words: an id collision, not a retry.
+    def open_ticket(self, customer: Principal, new: NewTicket) -> Ticket:
+        """R1.4: an official ticket with its scope and its first-response deadline (R2.1)."""
         return self._pipeline.take(self._intake(customer, new, None)).request
 
-    def _intake(self, customer: Principal, new: NewTicket, ticket_id: str | None) -> Intake:
+    def _intake(
+        self,
+        customer: Principal,
+        new: NewTicket,
+        ticket_id: str | None,
+        receipt: str | None = None,
+    ) -> Intake:
         return Intake(
             channel="cabinet",
             official=True,
@@ -228,6 +193,7 @@ class CabinetService:
             record_id=ticket_id,
             service=new.service,
             domain=new.domain,
+            receipt=receipt,
         )
 
     def list_tickets(self, customer: Principal, limit: int, next_token: str | None) -> Page:

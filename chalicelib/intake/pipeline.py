@@ -275,6 +275,7 @@ class IntakePipeline:
                     outbox=owed,
                     tally=tally(record, self._clock(), self._timezone, {"received": 1}),
                     guards=guards if guarded else (),
+                    receipt=intake.receipt,
                 )
             except SendRefused:
                 continue  # the allowance list is full: the sender decides the long way

@@ -62,6 +62,7 @@ class Intake:
     service: str | None = None
     domain: str | None = None
     acknowledge: bool = False  # the sender is owed an automatic acknowledgement
+    receipt: str | None = None  # a keyed create's digest: the request as made is kept
 
 
 @dataclass(frozen=True)

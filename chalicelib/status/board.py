@@ -241,9 +241,12 @@ class StatusBoard:
         for fresh in (False, True):
             if fresh:
                 self._cache = None
+            before = self._cache
             for incident in self._active_cached():
                 if incident.kind == "incident" and scope.sub in incident.services:
                     return incident.id
+            if self._cache is not before:
+                return None  # just read: reading again would find the same
         return None
 
     def notice(self, ticket: Ticket) -> dict[str, Any] | None:

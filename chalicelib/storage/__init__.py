@@ -89,11 +89,17 @@ class Tickets(Protocol):
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
         guards: Sequence[SendGuard] = (),
+        receipt: str | None = None,
     ) -> None:
         """Store a new request with its conversation, audit event, what it owes the
         outside world and what it adds to the report; AlreadyRecorded if its id is
         taken, DuplicateMail if another record holds the mail `identity`, SendRefused
-        if one of the `guards` does not hold."""
+        if one of the `guards` does not hold. With a `receipt` (the digest of the
+        request that asked for it), the request as made is kept beside it for replays."""
+        ...
+
+    def receipt(self, request_id: str) -> tuple[str, Ticket] | None:
+        """The digest and the request as made, of a create that kept a receipt."""
         ...
 
     def complete_conversation(self, request_id: str, conversation: Sequence[Message]) -> None:

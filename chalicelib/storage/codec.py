@@ -37,6 +37,7 @@ from chalicelib.storage.keys import (
     outbox_key,
     queue_facets,
     queue_sort_key,
+    receipt_key,
     request_pk,
 )
 from chalicelib.storage.search_items import term_items
@@ -267,6 +268,16 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         last_message_by=item.get("last_message_by"),
         attachment_slots=int(item.get("attachment_slots") or 0),
     )
+
+
+def receipt_item(request: Ticket, digest: str) -> dict[str, Any]:
+    """The receipt of a keyed create: the request's digest and the request as made."""
+    return {
+        **receipt_key(request.id),
+        "entity": "receipt",
+        "digest": digest,
+        "ticket": ticket_to_item(request),
+    }
 
 
 def mail_identity_item(identity: str, record_id: str) -> dict[str, Any]:

@@ -3,12 +3,12 @@ staff queue (`StaffQueue`); both are described in `keys`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.tickets import Page, Ticket
-from chalicelib.storage.codec import dump, ticket_from_item
+from chalicelib.storage.codec import dump, index_items, load, ticket_from_item, ticket_to_item
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     DUE_DEADLINES_INDEX,
@@ -96,3 +96,35 @@ class DynamoDeadlineIndex:
     def open_count(self) -> int:
         item = self._table.get(STATS_KEY, consistent=False) or {}
         return int(item.get("open_official", 0))
+
+
+def reindex_requests(table: Table, progress: Callable[[int], None] | None = None) -> int:
+    """Put every request where the queue and the lookup indexes expect it (requests
+    stored before those indexes existed); repeating it changes nothing. A Scan: an
+    operator's one-off (`python -m chalicelib reindex`), never a request's path."""
+    count = 0
+    params: dict[str, Any] = {
+        "TableName": table.name,
+        "FilterExpression": "entity = :request",
+        "ExpressionAttributeValues": dump({":request": "request"}),
+    }
+    while True:
+        page = table.client.scan(**params)
+        for raw in page.get("Items", []):
+            ticket = ticket_from_item(load(raw))
+            item = ticket_to_item(ticket)
+            keys = {k: item.get(k) for k in ("QPK", "QSK", "LPK", "LSK")}
+            sets = [f"{k} = :{k}" for k, v in keys.items() if v is not None]
+            removes = [k for k, v in keys.items() if v is None]
+            expression = (
+                "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+            )
+            values = {f":{k}": v for k, v in keys.items() if v is not None}
+            table.update(request_key(ticket.id), expression, "attribute_exists(PK)", values)
+            table.batch_put(index_items(ticket))
+            count += 1
+        if progress is not None:
+            progress(count)  # after each scanned page: the operator sees it move
+        if "LastEvaluatedKey" not in page:
+            return count
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

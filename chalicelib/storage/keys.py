@@ -133,6 +133,14 @@ def suppression_key(address: str) -> dict[str, str]:
     return {"PK": f"SUPPRESS#{address.lower()}", "SK": "ADDRESS"}
 
 
+RECEIPT = "@RECEIPT"  # sorts before the conversation: `thread` never reads it
+
+
+def receipt_key(request_id: str) -> dict[str, str]:
+    """What a keyed create answered first (its request's digest and the ticket as made)."""
+    return {"PK": request_pk(request_id), "SK": RECEIPT}
+
+
 def message_key(request_id: str, at: str, message_id: str) -> dict[str, str]:
     return {"PK": request_pk(request_id), "SK": f"{MESSAGE_PREFIX}{at}#{message_id}"}
 

@@ -33,9 +33,9 @@ from chalicelib.storage.changes import Update, guard_item, link_count, open_coun
 from chalicelib.storage.codec import (
     dump,
     index_items,
-    load,
     mail_identity_item,
     outbox_to_item,
+    receipt_item,
     ticket_from_item,
     ticket_to_item,
 )
@@ -47,7 +47,7 @@ from chalicelib.storage.conversation_items import (
     message_to_item,
 )
 from chalicelib.storage.counters import tally_updates
-from chalicelib.storage.indexes import resolve
+from chalicelib.storage.indexes import reindex_requests, resolve
 from chalicelib.storage.keys import (
     AUDIT_POSITION,
     AUDIT_PREFIX,
@@ -65,6 +65,7 @@ from chalicelib.storage.keys import (
     domain_partition,
     mail_identity_key,
     message_key,
+    receipt_key,
     request_key,
     request_pk,
 )
@@ -90,6 +91,7 @@ class DynamoTickets:
         outbox: Sequence[OutboxEntry] = (),
         tally: Tally | None = None,
         guards: Sequence[SendGuard] = (),
+        receipt: str | None = None,
     ) -> None:
         # The request item is the conditional commit point, and the conversation goes in
         # the same transaction as far as its 100 items allow: a loser of a race for the
@@ -101,7 +103,9 @@ class DynamoTickets:
         indexes = [self._table.put(i) for i in index_items(request, item.get("terms"))]
         counters = tally_updates(self._table, tally) if tally else []
         checks = [guard_item(self._table, guard) for guard in guards]
+        kept = [self._table.put_new(receipt_item(request, receipt))] if receipt else []
         written = len(claims) + len(checks) + len(outbox) + len(indexes) + len(counters)
+        written += len(kept)
         room = TRANSACTION_ITEMS - 4 - written
         room = max(room, 0)
         if len(conversation) > room:
@@ -116,6 +120,7 @@ class DynamoTickets:
             *indexes,
             *([link_count(self._table, request.incident, 1)] if request.incident else []),
             *counters,
+            *kept,
         ]
         failed = self._table.transact(
             [*head, *(self._table.put(message_to_item(m)) for m in conversation[:room])]
@@ -151,6 +156,10 @@ class DynamoTickets:
     def get(self, request_id: str) -> Ticket | None:
         item = self._table.get(request_key(request_id))
         return ticket_from_item(item) if item else None
+
+    def receipt(self, request_id: str) -> tuple[str, Ticket] | None:
+        item = self._table.get(receipt_key(request_id))
+        return (str(item["digest"]), ticket_from_item(item["ticket"])) if item else None
 
     def thread(self, request_id: str) -> TicketThread | None:
         """One partition read. Sort keys order as AUDIT# < DELAY# < META < MSG#, so
@@ -358,37 +367,8 @@ class DynamoTickets:
         ]
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
-        """Put every request where the queue and the lookup indexes expect it (requests
-        stored before those indexes existed); repeating it changes nothing. A Scan: an
-        operator's one-off (`python -m chalicelib reindex`), never a request's path."""
-        count = 0
-        params: dict[str, Any] = {
-            "TableName": self._table.name,
-            "FilterExpression": "entity = :request",
-            "ExpressionAttributeValues": dump({":request": "request"}),
-        }
-        while True:
-            page = self._table.client.scan(**params)
-            for raw in page.get("Items", []):
-                ticket = ticket_from_item(load(raw))
-                item = ticket_to_item(ticket)
-                keys = {k: item.get(k) for k in ("QPK", "QSK", "LPK", "LSK")}
-                sets = [f"{k} = :{k}" for k, v in keys.items() if v is not None]
-                removes = [k for k, v in keys.items() if v is None]
-                expression = (
-                    "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-                )
-                values = {f":{k}": v for k, v in keys.items() if v is not None}
-                self._table.update(
-                    request_key(ticket.id), expression, "attribute_exists(PK)", values
-                )
-                self._table.batch_put(index_items(ticket))
-                count += 1
-            if progress is not None:
-                progress(count)  # after each scanned page: the operator sees it move
-            if "LastEvaluatedKey" not in page:
-                return count
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """See `indexes.reindex_requests`."""
+        return reindex_requests(self._table, progress)
 
     def corrections(self) -> Iterator[dict[str, Any]]:
         yield from self._table.query_all(

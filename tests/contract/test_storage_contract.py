@@ -69,7 +69,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-central-1")
-        names = {"SUPPORT_TABLE_NAME": "contract", "IDEMPOTENCY_TABLE_NAME": "contract-i"}
+        names = {"SUPPORT_TABLE_NAME": "contract"}
         create_tables(client, names)
         yield dynamo_store(client, "contract")
 
@@ -434,6 +434,19 @@ def test_a_change_decided_on_a_remembered_request_holds_only_if_it_is_unchanged(
         AppendMessage(message("T-0000001", 2)),
         Unchanged(now.updated_at),
     )
+
+
+def test_a_keyed_create_keeps_its_receipt_and_the_request_as_made(store: Store) -> None:
+    ticket = create(store, official(1), receipt="digest-1")
+    assert store.tickets.receipt(ticket.id) == ("digest-1", ticket)
+    store.tickets.change("T-0000001", audit("T-0000001", 1), AppendMessage(message("T-0000001", 1)))
+    assert store.tickets.receipt(ticket.id) == ("digest-1", ticket)  # as made, not as now
+    thread = store.tickets.thread(ticket.id)
+    assert thread is not None and len(thread.messages) == 1  # the receipt is no message
+    with pytest.raises(AlreadyRecorded):
+        create(store, official(1), receipt="digest-2")
+    assert store.tickets.receipt(ticket.id) == ("digest-1", ticket)
+    assert store.tickets.receipt("T-0000002") is None
 
 
 def test_a_delivered_entry_leaves_its_settlement_in_the_same_write(store: Store) -> None:

@@ -20,7 +20,7 @@ def resources() -> dict[str, Any]:
 
 
 def test_tables_have_point_in_time_recovery_deletion_protection_and_encryption() -> None:
-    for name in ("SupportTable", "IdempotencyTable"):
+    for name in ("SupportTable",):
         props = resources()[name]["Properties"]
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["DeletionProtectionEnabled"] is True
@@ -28,10 +28,12 @@ def test_tables_have_point_in_time_recovery_deletion_protection_and_encryption()
         assert resources()[name]["DeletionPolicy"] == "Retain"
 
 
-def test_ttl_only_for_idempotency_records() -> None:
+def test_one_table_and_nothing_in_it_expires() -> None:
+    """A keyed create's receipt lives beside its ticket for as long as the ticket:
+    the idempotency records need no table or TTL of their own."""
+    tables = [n for n, r in resources().items() if r.get("Type") == "AWS::DynamoDB::Table"]
+    assert tables == ["SupportTable"]
     assert "TimeToLiveSpecification" not in resources()["SupportTable"]["Properties"]
-    ttl = resources()["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]
-    assert ttl == {"AttributeName": "expiration", "Enabled": True}
 
 
 def test_the_customer_index_and_the_sparse_deadline_index_exist() -> None:

@@ -75,7 +75,6 @@ def moto_stack(secret: str = "reliability-secret") -> Iterator[Any]:
             client,
             {
                 "SUPPORT_TABLE_NAME": os.environ["SUPPORT_TABLE_NAME"],
-                "IDEMPOTENCY_TABLE_NAME": os.environ["IDEMPOTENCY_TABLE_NAME"],
             },
         )
         arns = create_topics(boto3.client("sns", region_name=REGION))

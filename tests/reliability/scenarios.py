@@ -88,7 +88,6 @@ def redelivery(quick: bool = True) -> Row:
     """Every input delivered three times (SQS, SNS and S3 all deliver at least once)."""
     from chalicelib.intake.cabinet import NewTicket
     from chalicelib.intake.chat import parse_transcript
-    from tests.fakes import FakeLambdaContext
 
     mails = corpus_mails(60 if quick else None)
     tickets, transcripts = (10, 10) if quick else (100, 100)
@@ -104,10 +103,7 @@ def redelivery(quick: bool = True) -> Row:
         for n in range(tickets):
             new = NewTicket(subject=f"Сайт не открывается {n}", text="Ошибка 500 с утра.")
             bodies = {
-                rt.cabinet.create_ticket(_customer(n), new, f"key-{n}", FakeLambdaContext())[0][
-                    "id"
-                ]
-                for _ in range(3)
+                rt.cabinet.create_ticket(_customer(n), new, f"key-{n}")[0]["id"] for _ in range(3)
             }
             listed = rt.store.tickets.for_customer(_customer(n).sub, 10, None).items
             row.stored += min(len(listed), 1)
@@ -194,23 +190,11 @@ class MovingClock:
         return self.now
 
 
-class ShortLambda:
-    """A Lambda context with little time left: an in-progress idempotency record left by
-    a failed attempt lapses quickly, as it does when a real invocation times out."""
-
-    function_name = "reliability"
-    aws_request_id = "reliability"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 100
-
-
 RUDE = "Вы там совсем охренели? Сайт опять лежит, идиоты."
 
 
 def _create_until_done(rt: Any, n: int) -> tuple[int, int]:
     """A cabinet client: retry the same Idempotency-Key until a 2xx; (5xx, attempts)."""
-    from chalicelib.errors import Conflict
     from chalicelib.intake.cabinet import NewTicket
 
     text = RUDE if n % 4 == 0 else f"Сайт не открывается, ошибка 500 ({n})."
@@ -218,10 +202,8 @@ def _create_until_done(rt: Any, n: int) -> tuple[int, int]:
     errors = 0
     for attempt in range(1, 40):
         try:
-            rt.cabinet.create_ticket(_customer(n), new, f"key-{n}", ShortLambda())
+            rt.cabinet.create_ticket(_customer(n), new, f"key-{n}")
             return errors, attempt
-        except Conflict:
-            time.sleep(0.12)  # in progress: its record lapses, then the retry proceeds
         except Exception:
             errors += 1  # what the client would see as a 500 before retrying
     raise AssertionError(f"ticket {n} never created")
@@ -473,15 +455,13 @@ def _race_answer_and_breach(rounds: int, row: Row, *, seconds_after_due: int) ->
 
 def _race_idempotent_posts(rounds: int, row: Row) -> None:
     from chalicelib.errors import Conflict
-    from tests.fakes import FakeLambdaContext, fake_world
+    from tests.fakes import fake_world
 
     world = fake_world(T0)
     for n in range(rounds):
         results = _together(
             *(
-                lambda n=n: world.runtime.cabinet.create_ticket(
-                    _customer(n), _new(n), f"key-{n}", FakeLambdaContext()
-                )
+                lambda n=n: world.runtime.cabinet.create_ticket(_customer(n), _new(n), f"key-{n}")
                 for _ in range(2)
             )
         )

@@ -6,7 +6,6 @@ from chalicelib.config import ConfigError, Settings
 
 BASE = {
     "SUPPORT_TABLE_NAME": "t",
-    "IDEMPOTENCY_TABLE_NAME": "i",
     "ESCALATION_TOPIC_ARN": "arn:e",
     "MANAGEMENT_TOPIC_ARN": "arn:m",
     "CHAT_SECRET_NAME": "chat",

@@ -16,7 +16,7 @@ from chalicelib.intake.chat import parse_transcript
 from chalicelib.intake.mail.adapter import Notification
 from chalicelib.staff.forms import parse_delay_notice_request
 from chalicelib.timeutil import to_iso
-from tests.fakes import FakeLambdaContext, FakeWorld, fake_world
+from tests.fakes import FakeWorld, fake_world
 from tests.samples import mail
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Moscow
@@ -24,7 +24,6 @@ ANNA = Principal(sub="sub-anna", email="anna@flowershop.example", groups=())
 BORIS = Principal(sub="sub-boris", email="boris@example.com", groups=())
 AGENT = Principal(sub="sub-agent", email="agent@hosting.example", groups=("staff",))
 PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
-CONTEXT = FakeLambdaContext()
 OUTAGE = NewTicket(subject="Почта не работает", text="Письма не уходят, сервер отвечает 451.")
 
 
@@ -73,34 +72,30 @@ def test_r1_4_a_cabinet_ticket_is_official_and_due_in_an_hour(world: FakeWorld) 
 def test_an_idempotent_replay_returns_the_first_ticket_and_creates_nothing(
     world: FakeWorld,
 ) -> None:
-    first, created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
-    again, replayed_created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    first, created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1")
+    again, replayed_created = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1")
     assert created is True and replayed_created is False and again == first
     assert world.store.for_customer("sub-anna", 10, None).items[0].id == first["id"]
     assert len(world.store.for_customer("sub-anna", 10, None).items) == 1
     # Another customer's same key is another request.
-    other, other_created = world.runtime.cabinet.create_ticket(BORIS, OUTAGE, "key-1", CONTEXT)
+    other, other_created = world.runtime.cabinet.create_ticket(BORIS, OUTAGE, "key-1")
     assert other_created and other["id"] != first["id"]
 
 
 def test_a_retry_after_a_lost_response_finds_the_ticket_its_first_attempt_made(
     world: FakeWorld,
 ) -> None:
-    first, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
-    # The write committed but the answer was lost, and with it the idempotency record
-    # (Powertools deletes it when the call fails): the client retries with its key.
-    world.idempotency.records.clear()
-    again, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    first, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1")
+    # The write committed but the answer was lost: the client retries with its key.
+    again, _ = world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1")
     assert again["id"] == first["id"]
     assert len(world.store.for_customer("sub-anna", 10, None).items) == 1
 
 
 def test_the_same_idempotency_key_with_another_body_is_a_conflict(world: FakeWorld) -> None:
-    world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1", CONTEXT)
+    world.runtime.cabinet.create_ticket(ANNA, OUTAGE, "key-1")
     with pytest.raises(Conflict) as caught:
-        world.runtime.cabinet.create_ticket(
-            ANNA, NewTicket("Другое", "Совсем другое"), "key-1", CONTEXT
-        )
+        world.runtime.cabinet.create_ticket(ANNA, NewTicket("Другое", "Совсем другое"), "key-1")
     assert caught.value.code == "idempotency_key_reused"
 
 
