@@ -149,6 +149,8 @@ def shapes() -> dict[str, Callable[[int], bytes]]:
         + b" ".join([b"=?utf-8?q?=D0=B0?="] * (n // 19))
         + b"\r\n\r\nbody",
         "one huge header": lambda n: b"From: a@shop.example\r\nX-Junk: " + b"y" * n + b"\r\n\r\nb",
+        "many header lines": lambda n: b"X-Junk: y\r\n" * (n // 11)
+        + b"From: a@shop.example\r\nSubject: s\r\n\r\nb",
         "look-alike boundaries": lambda n: (
             "From: a@shop.example\r\n"
             + "".join(

@@ -304,6 +304,23 @@ def test_a_huge_header_is_cut_before_decoding() -> None:
     assert mail.text == "body"
 
 
+@pytest.mark.parametrize("filler", [30_000, 250_000])
+def test_a_mail_with_a_huge_header_block_keeps_its_sender_and_subject(filler: int) -> None:
+    """Past the block's bounds (lines, fields) the parser reads on to its end keeping only
+    the fields that identify the mail, so it is still acknowledged and threaded."""
+    junk = "".join(f"X-Junk-{n}: {n}\n" for n in range(filler))
+    mail = parse_mail(
+        crlf(
+            f"Received: by mx.example\n{junk}From: Anna <anna@shop.example>\n"
+            "Subject: Почта не работает\nMessage-ID: <m1@shop.example>\n\nBody text."
+        )
+    )
+    assert mail.from_addr == "anna@shop.example"
+    assert mail.subject == "Почта не работает"
+    assert mail.message_id == "m1@shop.example"
+    assert mail.text.strip() == "Body text."
+
+
 def test_inline_parts_are_kept_but_not_listed_as_files() -> None:
     message = mixed(
         "Content-Type: text/plain\n\nsee the screenshot",

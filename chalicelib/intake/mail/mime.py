@@ -30,6 +30,41 @@ VALUE_BUDGET = 16_384  # raw bytes kept of one header value
 PARAM_BUDGET = 4_096  # of Content-Type / Content-Disposition, for parameter parsing
 LOOKAHEAD_LINES = 20
 MAX_BOUNDARY_MISSES = 100_000
+# Past MAX_HEADER_LINES or MAX_FIELDS, only these are still kept (the first of each):
+# what identifies the mail, threads it, and tells a person from a machine.
+IDENTIFYING = frozenset(
+    [
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "return-path",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "mime-version",
+        "auto-submitted",
+        "precedence",
+        "x-auto-response-suppress",
+        "x-loop",
+        "x-failed-recipients",
+        "list-id",
+        "list-unsubscribe",
+        "list-post",
+        "list-help",
+        "list-subscribe",
+        "x-mailing-list",
+        "x-beenthere",
+        "x-ml-name",
+        "x-mlserver",
+    ]
+)
 _NAME = re.compile(rb"([!-9;-~]{1,100})[ \t]*:")
 _BOM = b"\xef\xbb\xbf"
 
@@ -161,11 +196,14 @@ class _Context:
         raw = self.raw
         lines = _Lines(raw, start, end)
         fields: list[tuple[str, bytearray]] = []
-        index = 0
+        index, kept, crowded = 0, True, False
+        present: set[str] = set()  # the names kept, once crowded
         while True:
-            if index >= MAX_HEADER_LINES:
+            if not crowded and (index >= MAX_HEADER_LINES or len(fields) >= MAX_FIELDS):
+                # Read on to the block's end (linear, one line at a time), keeping only
+                # what identifies the mail: its sender and subject survive any block.
                 self.defect("header_block_too_long")
-                return _frozen(fields), lines.start(index)
+                crowded, present = True, {k for k, _ in fields}
             line = lines.get(index)
             if line is None:
                 return _frozen(fields), end
@@ -175,15 +213,18 @@ class _Context:
             first = raw[line_start]
             name = _NAME.match(raw, line_start, min(line_end, line_start + 110))
             if name and first not in (0x20, 0x09):
-                if len(fields) < MAX_FIELDS:
+                key = name.group(1).decode("ascii", "replace").lower()
+                kept = not crowded or (key in IDENTIFYING and key not in present)
+                if kept:
+                    present.add(key)
                     value_start = name.end()
                     value = bytearray(raw[value_start : min(line_end, value_start + VALUE_BUDGET)])
-                    key = name.group(1).decode("ascii", "replace").lower()
                     fields.append((key, value))
                 if name.group(0)[-2:-1] in (b" ", b"\t"):
                     self.defect("obsolete_header_syntax")  # "From : ..." (RFC 5322 4.5)
             elif first in (0x20, 0x09) and fields:
-                _append(fields[-1][1], raw, line_start, line_end)
+                if kept:
+                    _append(fields[-1][1], raw, line_start, line_end)
             elif index == 0 and raw.startswith(b"From ", line_start):
                 self.defect("mbox_from_line")
             elif self._headers_follow(lines, index):
@@ -216,10 +257,11 @@ class _Lines:
     def __init__(self, raw: bytes, start: int, end: int) -> None:
         self.raw, self.end = raw, end
         self.found: list[tuple[int, int, int]] = []
+        self.base = 0  # the index of found[0]: lines far behind the reader are dropped
         self.next = start
 
     def get(self, index: int) -> tuple[int, int, int] | None:
-        while len(self.found) <= index:
+        while self.base + len(self.found) <= index:
             if self.next >= self.end:
                 return None
             newline = self.raw.find(b"\n", self.next, self.end)
@@ -229,11 +271,12 @@ class _Lines:
                 line_end -= 1
             self.found.append((self.next, line_end, following))
             self.next = following
-        return self.found[index]
-
-    def start(self, index: int) -> int:
-        line = self.get(index)
-        return self.end if line is None else line[0]
+        line = self.found[index - self.base]
+        if index - self.base > 1024:  # the reader looks ahead, never far back
+            drop = index - self.base - LOOKAHEAD_LINES - 8
+            del self.found[:drop]
+            self.base += drop
+        return line
 
 
 def _append(value: bytearray, raw: bytes, start: int, end: int) -> None:
