@@ -265,6 +265,9 @@ def ports_in_use(api_port: int, aws_port: int) -> str | None:
 
     for port in (aws_port, api_port):
         with socket.socket() as probe:
+            # As the servers bind: a port left in TIME_WAIT by a stack just stopped is
+            # free to them, and only a listener makes the bind fail.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

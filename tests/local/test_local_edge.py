@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import ROOT
+
 
 def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -62,6 +64,25 @@ def test_twenty_concurrent_clients_are_all_served(local_stack: tuple[int, int]) 
     with ThreadPoolExecutor(20) as pool:
         statuses = list(pool.map(lambda _: raw(local_stack[0], request)[0], range(100)))
     assert statuses == [200] * 100
+
+
+def test_the_load_bench_runs_against_the_stack(
+    local_stack: tuple[int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench/local_load_bench.py` cannot rot (it needs a running stack, so it runs here,
+    tiny); it prints the figures, asserted by nobody."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "local_load_bench", ROOT / "bench" / "local_load_bench.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    api, aws = local_stack
+    argv = ["--port", str(api), "--aws-port", str(aws), "--clients", "2", "--requests", "2"]
+    assert bench.main(argv) == 0
+    assert "POST /tickets p99 / GET /health p99" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:3000"])
