@@ -9,6 +9,7 @@ Every step is one pass over the lines, bounded by the text's own limit.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A reply's or forward's header line: everything after it is the earlier message.
 _CUT = re.compile(
@@ -291,6 +292,7 @@ def translit_reading(text: str) -> str | None:
     return _LATIN_WORD.sub(lambda m: _to_cyrillic(m.group(0)), text.lower())
 
 
+@lru_cache(maxsize=20_000)  # a log repeats its words: each is read once
 def _to_cyrillic(word: str) -> str:
     for latin, cyrillic in _DIGRAPHS:
         word = word.replace(latin, cyrillic)
