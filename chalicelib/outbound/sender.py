@@ -122,10 +122,11 @@ class CustomerMail:
     def guards(self, entry: OutboxEntry, ticket: Ticket, at: str) -> list[SendGuard]:
         """What the writer of the entry may check and spend in its own write: the
         address is not suppressed, and one mail of its daily allowance. Only for an
-        address the entry names (a mail record's sender); an account's address is read
-        when the mail is sent."""
+        address the request holds (a mail record's sender, the e-mail the customer's
+        token carried), the one `send` then uses; an account's address looked up in
+        the directory is checked when the mail is sent."""
         try:
-            to = deliverable_address(str(entry.payload.get("to") or ""))
+            to = deliverable_address(str(entry.payload.get("to") or ticket.customer_email or ""))
         except Undeliverable:
             return []
         return [
