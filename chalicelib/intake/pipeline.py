@@ -129,7 +129,9 @@ class IntakePipeline:
         else happens (no classification, no notice, no acknowledgement)."""
         assert intake.record_id, "only inputs with a derived id are recorded unprocessed"
         origin = replace(intake.origin or Origin(""), disposition=disposition, reason=reason)
-        record = self._new(intake, intake.record_id, Scope("unclear"), (), "machine", origin)
+        record = new_record(
+            intake, intake.record_id, Scope("unclear"), (), "machine", origin, **self._when()
+        )
         record = replace(record, status="closed")
         try:
             self._tickets.create(record, created_audit(intake, record))
@@ -175,7 +177,9 @@ class IntakePipeline:
             return self._create(intake, account, follow_up_of=target)
         at = to_iso(self._clock())
         origin = replace(intake.origin or Origin(""), disposition="reply", thread_of=target.id)
-        reply = self._new(intake, intake.record_id, target.scope, (), target.customer, origin)
+        reply = new_record(
+            intake, intake.record_id, target.scope, (), target.customer, origin, **self._when()
+        )
         message = Message(
             id=f"{reply.id}-0000",
             ticket_id=target.id,
@@ -228,9 +232,8 @@ class IntakePipeline:
                 conversation_digest=digest(intake) if intake.conversation else None,
             )
         for _ in range(_ID_ATTEMPTS if intake.record_id is None else 1):
-            record = self._new(
-                intake, intake.record_id or new_ticket_id(), scope, kb, customer, origin
-            )
+            rid = intake.record_id or new_ticket_id()
+            record = new_record(intake, rid, scope, kb, customer, origin, **self._when())
             record = replace(
                 record, incident=incident, follow_up_of=follow_up_of.id if follow_up_of else None
             )
@@ -282,17 +285,9 @@ class IntakePipeline:
             return guarded
         raise AssertionError("unreachable: an unguarded create refuses no send")
 
-    def _new(
-        self,
-        intake: Intake,
-        record_id: str,
-        scope: Scope,
-        kb: tuple[KbArticle, ...],
-        customer: str,
-        origin: Origin | None,
-    ) -> Ticket:
-        now, minutes = self._clock(), self._minutes
-        return new_record(intake, record_id, scope, kb, customer, origin, now=now, minutes=minutes)
+    def _when(self) -> dict[str, Any]:
+        """When a record is made, and its first response's allowance (R2.1)."""
+        return {"now": self._clock(), "minutes": self._minutes}
 
     def _point_back(self, closed: Ticket, follow_up: Ticket) -> None:
         """The closed ticket's audit trail names the record that followed it, for staff."""
