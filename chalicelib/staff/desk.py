@@ -51,6 +51,7 @@ from chalicelib.storage import (
     SetStatus,
     StaleState,
     Tickets,
+    Unchanged,
 )
 from chalicelib.timeutil import Clock, to_iso
 
@@ -143,6 +144,7 @@ class StaffDesk:
         text: str,
         key: str | None = None,
         seen: str | None = None,
+        known: Ticket | None = None,
     ) -> Message:
         """A staff answer; the first one meets the deadline (R2.1) or follows a breach.
         With an Idempotency-Key, a retry returns the answer the first attempt stored.
@@ -152,7 +154,9 @@ class StaffDesk:
         require_staff(staff)
         message_id = keyed_message_id(staff.sub, ticket_id, key) if key else None
 
-        def attempt(ticket: Ticket, now: datetime, guarded: bool) -> _Written[Message]:
+        def attempt(
+            ticket: Ticket, now: datetime, guarded: bool, also: tuple[Change, ...]
+        ) -> _Written[Message]:
             _still_open(ticket)
             turns = self._unchanged_since(staff, ticket, seen) if seen else None
             at = to_iso(now)
@@ -182,11 +186,12 @@ class StaffDesk:
             ]
             if ticket.assignee is None:  # API.md: the one who answers owns it
                 changes.append(Assign(staff.ref(), ticket))
-            self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed), *guards)
+            owing = (*(Enqueue(e) for e in owed), *guards, *also)
+            self._tickets.change(ticket_id, audit, *changes, *owing)
             return _Written(message, sla, owed, bool(guards))
 
         try:
-            written, ticket = self._retry(ticket_id, attempt)
+            written, ticket = self._retry(ticket_id, attempt, known)
         except AlreadyRecorded:
             return self._replayed(ticket_id, message_id, text)
         return self._after(ticket, written, via="response")
@@ -230,7 +235,9 @@ class StaffDesk:
         require_future_eta(request.eta, self._clock())
         reason, eta = request.reason, request.eta
 
-        def attempt(ticket: Ticket, now: datetime, guarded: bool) -> _Written[DelayNotice]:
+        def attempt(
+            ticket: Ticket, now: datetime, guarded: bool, also: tuple[Change, ...]
+        ) -> _Written[DelayNotice]:
             _still_open(ticket)
             if not ticket.official or ticket.sla is None:
                 raise Conflict(
@@ -247,7 +254,7 @@ class StaffDesk:
             audit.detail.update(reason=reason, eta=notice.eta)
             move, owed = self._clock_move(ticket, sla, now, mail, staff)
             owed, guards = self._holding(owed, ticket, now, guarded)
-            changes: list[Change] = [AddDelayNotice(notice), *move, *guards]
+            changes: list[Change] = [AddDelayNotice(notice), *move, *guards, *also]
             self._tickets.change(ticket_id, audit, *changes, *(Enqueue(e) for e in owed))
             return _Written(notice, sla, owed, bool(guards))
 
@@ -334,15 +341,22 @@ class StaffDesk:
         return ticket
 
     def _retry(
-        self, ticket_id: str, attempt: Callable[[Ticket, datetime, bool], _Written[ItemT]]
+        self,
+        ticket_id: str,
+        attempt: Callable[[Ticket, datetime, bool, tuple[Change, ...]], _Written[ItemT]],
+        known: Ticket | None = None,
     ) -> tuple[_Written[ItemT], Ticket]:
         """Read, decide, write conditionally; on a race (a sweep, another agent) decide
-        again; a mail's guard that did not hold is left to its sender the long way."""
+        again; a mail's guard that did not hold is left to its sender the long way. A
+        `known` request (as the caller just read it) is decided on first, written only
+        if unchanged since."""
         guarded = True
-        for _ in range(_ATTEMPTS):
-            ticket = self._get(ticket_id)
+        for turn in range(_ATTEMPTS):
+            remembered = known if turn == 0 else None
+            ticket = remembered or self._get(ticket_id)
+            also = (Unchanged(ticket.updated_at),) if remembered else ()
             try:
-                written = attempt(ticket, self._clock(), guarded)
+                written = attempt(ticket, self._clock(), guarded, also)
             except StaleState:
                 continue
             except SendRefused:

@@ -75,7 +75,7 @@ class IncidentNotifier:
 
     def _answer(self, staff: Principal, request: Ticket, text: str, key: str) -> None:
         try:
-            self._desk.respond(staff, request.id, text, key)
+            self._desk.respond(staff, request.id, text, key, known=request)
         except DomainError as refused:  # closed meanwhile, or the like: not for this one
             obs.logger.info(
                 "incident update not recorded", extra={"ticket_id": request.id, "why": refused.code}

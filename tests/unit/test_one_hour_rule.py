@@ -283,3 +283,24 @@ def test_r2_5_a_message_decided_on_a_remembered_ticket_sees_an_answer_given_else
     world.runtime.lifecycle.set_status(AGENT, body["id"], "closed", "Исправлено.")
     with pytest.raises(Conflict):
         world.runtime.cabinet.add_message(ANNA, body["id"], "И ещё")
+
+
+def test_an_answer_decided_on_a_request_read_before_a_change_is_decided_again(
+    world: FakeWorld,
+) -> None:
+    """The incident fan-out answers each linked request as its page read it; a request
+    that moved since (here: solved and reopened with a new wait) is read again, so the
+    answer meets the wait that is current (R2.5)."""
+    ticket = world.runtime.cabinet.open_ticket(ANNA, OUTAGE)
+    as_read = world.store.get(ticket.id)
+    world.clock.now = at(10)
+    world.runtime.desk.respond(AGENT, ticket.id, "Первый ответ")
+    world.clock.now = at(20)
+    world.runtime.cabinet.add_message(ANNA, ticket.id, "Снова не работает")
+    world.clock.now = at(30)
+    assert as_read is not None
+    world.runtime.desk.respond(AGENT, ticket.id, "Второй ответ", known=as_read)
+    stored = world.store.get(ticket.id)
+    assert stored is not None and stored.sla is not None
+    assert stored.sla.state == "met" and len(stored.sla.history) == 1
+    assert stored.status == "answered"
