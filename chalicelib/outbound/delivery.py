@@ -185,7 +185,10 @@ class Dispatcher:
         report = DrainReport()
         with ThreadPoolExecutor(workers, thread_name_prefix="drain") as pool:
             while time.monotonic() - started < budget:
-                batch = [e for e in self._outbox.due(to_iso(now), page) if e.id not in seen]
+                # What a sender owes on (a fan-out's next page) is due as it writes it:
+                # the drain reads at the later of `now` and the clock.
+                at = to_iso(max(now, self._clock()))
+                batch = [e for e in self._outbox.due(at, page) if e.id not in seen]
                 if not batch:
                     break
                 seen.update(e.id for e in batch)

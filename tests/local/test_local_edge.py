@@ -66,24 +66,32 @@ def test_twenty_concurrent_clients_are_all_served(local_stack: tuple[int, int]) 
     assert statuses == [200] * 100
 
 
-def test_the_load_bench_runs_against_the_stack(local_stack: tuple[int, int]) -> None:
-    """`bench/local_load_bench.py` cannot rot (it needs a running stack, so it runs here,
-    tiny, in its own process: it points boto3 at the stack's moto); it prints the
-    figures, asserted by nobody."""
+@pytest.mark.parametrize(
+    ("bench", "args", "reports"),
+    [
+        ("local_load_bench.py", ["--clients", "2", "--requests", "2"], "POST /tickets p99 /"),
+        ("fanout_bench.py", ["--linked", "5", "--timeout", "60"], "of 5 answered"),
+    ],
+)
+def test_the_benches_on_a_stack_run_against_it(
+    local_stack: tuple[int, int], bench: str, args: list[str], reports: str
+) -> None:
+    """The benches that need a running stack cannot rot: each runs here, tiny, in its
+    own process (it points boto3 at the stack's moto); the figures are asserted by nobody."""
     import subprocess
     import sys
 
     api, aws = local_stack
-    argv = ["--port", str(api), "--aws-port", str(aws), "--clients", "2", "--requests", "2"]
+    where = ["--port", str(api), "--aws-port", str(aws)]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "local_load_bench.py"), *argv],
+        [sys.executable, str(ROOT / "bench" / bench), *where, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "POST /tickets p99 / GET /health p99" in result.stdout
+    assert reports in result.stdout
 
 
 @pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:3000"])

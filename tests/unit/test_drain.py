@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.tickets import OutboxEntry
 from chalicelib.outbound.delivery import Dispatcher
@@ -98,3 +98,25 @@ def test_an_incidents_escalations_drained_at_once_page_the_lead_once() -> None:
     dispatcher = Dispatcher(store.outbox, {INCIDENT_BREACH: escalations.send}, lambda: NOW)
     report = dispatcher.drain(NOW, workers=8)
     assert len(report.delivered) == 200 and published == [INCIDENT_BREACH]
+
+
+def test_what_a_sender_owes_on_is_drained_in_the_same_drain() -> None:
+    """A fan-out owes its next page as a new entry, due as it is written: the same
+    drain reads it (a sweep a minute later did, one page a minute)."""
+    store = MemoryStore()
+    owed(store, 1, "incident_notify")
+    pages: list[str] = []
+
+    def page(entry: OutboxEntry) -> None:
+        pages.append(entry.id)
+        if len(pages) < 5:
+            written = to_iso(NOW + timedelta(seconds=len(pages)))  # the clock moved on
+            follow = OutboxEntry(
+                f"incident_notify:T-0:{len(pages)}", entry.kind, "T-0", {}, written
+            )
+            with store._lock:
+                store._outbox[follow.id] = follow
+
+    later = NOW + timedelta(seconds=10)
+    dispatcher = Dispatcher(store.outbox, {"incident_notify": page}, lambda: later)
+    assert len(dispatcher.drain(NOW).delivered) == 5 and store.owed() == []
