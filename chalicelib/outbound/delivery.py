@@ -118,36 +118,35 @@ class Dispatcher:
         claimed = self._outbox.claim(entry, to_iso(now + LEASE))
         if claimed is None:
             return "taken"
-        return self._send(claimed, lambda: self._senders[claimed.kind](claimed), now)
+        return self._send(claimed, lambda: self._senders[claimed.kind](claimed), now)[0]
 
     def send_held(self, entry: OutboxEntry, known: Known | None = None) -> Settle | None:
         """Send an entry its writer stored `held`, with what the writer knows, and give
         back what the delivery left behind (None if nothing, or not delivered now).
         Like `try_now`, it never raises: the hold's end brings the entry to the sweep."""
         by_known = self._known.get(entry.kind) if known is not None else None
-        settled: list[Settle | None] = [None]
 
         def send() -> Settle | None:
             if by_known is not None and known is not None:
-                settled[0] = by_known(entry, known)
-            else:
-                settled[0] = self._senders[entry.kind](entry)
-            return settled[0]
+                return by_known(entry, known)
+            return self._senders[entry.kind](entry)
 
         try:
-            delivered = self._send(entry, send, self._clock()) == "delivered"
+            return self._send(entry, send, self._clock())[1]
         except Exception:
             obs.logger.exception("delivery deferred to the sweep", extra={"entry": entry.id})
             return None
-        return settled[0] if delivered else None
 
-    def _send(self, claimed: OutboxEntry, send: Callable[[], Settle | None], now: datetime) -> str:
+    def _send(
+        self, claimed: OutboxEntry, send: Callable[[], Settle | None], now: datetime
+    ) -> tuple[str, Settle | None]:
+        """Send, then settle: the outcome, and what a delivery left behind."""
         try:
             settle = send()
         except Exception as error:  # any failure of the outside service: retried
-            return self._failed(claimed, error, now)
+            return self._failed(claimed, error, now), None
         self._settle(claimed, settle)
-        return "delivered"
+        return "delivered", settle
 
     def try_now(self, entry: OutboxEntry) -> str:
         """Deliver an entry its owner has just written, if it can go now. Whatever goes
