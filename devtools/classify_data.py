@@ -3,9 +3,11 @@
     .venv/bin/python -m devtools.classify_data          # rewrite tests/data/classify/*.jsonl
     .venv/bin/python -m devtools.classify_data --check  # exit 1 if they are out of date
 
-`tests/data/classify/written/` (and `../shared/corpus/requests.dev.jsonl`) holds requests
-written by hand, one per line (`label[/sub] | abusive | channel | subject | text`,
-`\\n` for a new line) or as JSONL. Files named `heldout-*` are the held-out part;
+`tests/data/classify/written/` (the project's own writer) and each
+`../shared/corpus/requests.<writer>.jsonl` (one writer each, issue 30) hold requests
+written by hand, one per line (`label[/sub] | abusive | channel | subject | text`, `\\n`
+for a new line) or as JSONL; every row says its `writer`. The project's files named
+`heldout-*` are its held-out part, and a fifth of every other writer's (`held_out`);
 everything else trains. Each written request is kept as written and, once more, dressed
 the way real requests arrive: a greeting, a signature or a mobile footer, a quoted
 earlier message (an "On ... wrote:" block, `>` lines, an "Original Message" header) that
@@ -18,6 +20,7 @@ seeded by the request's id: the files are reproducible.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -30,8 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "classify"
 WRITTEN = DATA / "written"
 PARTS = {"train": DATA / "train.jsonl", "heldout": DATA / "heldout.jsonl"}
-# The shared corpus's labelled requests train too (read where they live, not copied).
-SHARED = ROOT.parent / "shared" / "corpus" / "requests.dev.jsonl"
+# The shared corpus's labelled requests (read where they live): each `requests.*.jsonl`
+# is one writer. A fifth of each of their labels is held out (HELD_OUT_EVERY), chosen by a
+# hash of the request's id, decided before any of them was read by a model.
+CORPUS = ROOT.parent / "shared" / "corpus"
+PROJECT = "project"  # the requests written for this project's tests, however many files
+HELD_OUT_EVERY = 5
 
 Row = dict[str, Any]
 
@@ -228,18 +235,51 @@ def dress(row: Row) -> Row:
     }
 
 
+def writer_of(path: Path) -> str:
+    """Each `requests.<name>.jsonl` of the shared corpus is writer <name>; every file of
+    tests/data/classify/written is the project's own writer."""
+    if path.parent == WRITTEN:
+        return PROJECT
+    return path.name.removeprefix("requests.").removesuffix(".jsonl")
+
+
+def held_out(rows: list[Row]) -> set[str]:
+    """The ids of a writer's held-out part: per label, every HELD_OUT_EVERY-th request in
+    the order of a hash of its id (so it does not follow the order they were written)."""
+    by_label: dict[str, list[str]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row["id"])
+    chosen = set()
+    for ids in by_label.values():
+        ids.sort(key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+        chosen.update(ids[::HELD_OUT_EVERY])
+    return chosen
+
+
 def build() -> dict[str, list[Row]]:
     parts: dict[str, list[Row]] = {"train": [], "heldout": []}
-    for path in [SHARED, *sorted(WRITTEN.iterdir())]:
+    shared = sorted(CORPUS.glob("requests.*.jsonl"))
+    for path in [*shared, *sorted(WRITTEN.iterdir())]:
         if path.suffix not in {".txt", ".jsonl"}:
             continue
-        part = "heldout" if path.name.startswith("heldout-") else "train"
-        for row in load_written(path):
-            if path == SHARED:
+        rows = load_written(path)
+        writer = writer_of(path)
+        if writer == PROJECT:
+            kept = {r["id"] for r in rows} if path.name.startswith("heldout-") else set()
+        else:
+            kept = held_out(rows)
+        for row in rows:
+            row["writer"] = writer
+            if writer != PROJECT:
                 row["source"] = "shared/corpus/" + path.name
+            part = "heldout" if row["id"] in kept else "train"
             parts[part].append(row)
             parts[part].append(dress(row))
     return parts
+
+
+def writers(rows: Iterable[Row]) -> list[str]:
+    return sorted({row["writer"] for row in rows})
 
 
 def _lines(rows: Iterable[Row]) -> str:

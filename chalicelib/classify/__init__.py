@@ -12,16 +12,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.classify.abuse import AbuseLexicon
 from chalicelib.classify.clean import bare_subject, is_reply_subject, own_words, translit_reading
 from chalicelib.classify.engine import (
     CueSet,
     Decision,
     Document,
     RuleSet,
-    Vocabulary,
 )
-from chalicelib.classify.learned import LinearModel, choose, explain, features
-from chalicelib.classify.text import Token, masked_pattern, remembered, tokenize, words
+from chalicelib.classify.learned import (
+    LinearModel,
+    asks_nothing,
+    choose,
+    distinct_words,
+    explain,
+    features,
+)
+from chalicelib.classify.text import Token, tokenize, words
 from chalicelib.domain.tickets import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent
@@ -46,41 +53,6 @@ class _Article:
     url: str
     labels: frozenset[str]
     cues: tuple[CueSet, ...]
-
-
-class AbuseLexicon:
-    """R6.2: whole-word matching only, so no substring false positives."""
-
-    def __init__(self, data: dict[str, Any], vocabulary: Vocabulary) -> None:
-        self._stems = {vocabulary.compile(w).features[0] for w in data["stems"]}
-        self._prefixes = frozenset(str(p) for p in data["prefixes"])
-        self._prefix_lengths = sorted({len(p) for p in self._prefixes})
-        self._masked: tuple[str, ...] = tuple(str(w) for w in data["masked"])
-        self._known: dict[str, str | None] = {}  # word -> its cue (text.remembered)
-
-    def hits(self, tokens: list[Token]) -> list[Evidence]:
-        found = []
-        for token in tokens:
-            cue = remembered(self._known, token, self._cue)
-            if cue is not None:
-                found.append(Evidence("flag", "abusive", "R6.2", cue, token.field, token.surface))
-        return found
-
-    def _cue(self, token: Token) -> str | None:
-        if "s:" + token.stem in self._stems:
-            return token.stem
-        if "w:" + token.norm in self._stems:  # `=word`: this form only, not its stem
-            return token.norm
-        norm = token.norm
-        for length in self._prefix_lengths:
-            if norm[:length] in self._prefixes:
-                return norm[:length] + "*"
-        pattern = masked_pattern(norm)
-        if pattern is not None:
-            for word in self._masked:
-                if pattern.match(word):
-                    return word
-        return None
 
 
 class Classifier:
@@ -148,9 +120,7 @@ class Classifier:
         else:
             label, sub = decision.label, decision.sub
             evidence.extend(decision.evidence)
-        abusive = self.abuse.hits(doc.tokens)
-        if not abusive and len(text) > TEXT_CHARS:
-            abusive = self.abuse.hits(tokenize(text[TEXT_CHARS:ABUSE_CHARS]))
+        abusive = self._abuse(subject, text, doc.tokens)
         if abusive:
             flags.append("abusive")
             evidence.extend(abusive)
@@ -172,11 +142,15 @@ class Classifier:
     def abuse_in(self, text: str) -> tuple[Evidence, ...]:
         """R6.2: the abuse evidence of one customer message (a follow-up, a reply): its
         own words, quotes of earlier messages set aside, as a request's are judged."""
-        tokens = self.document("", text[:TEXT_CHARS]).tokens
+        return tuple(self._abuse("", text, self.document("", text[:TEXT_CHARS]).tokens))
+
+    def _abuse(self, subject: str, text: str, tokens: list[Token]) -> list[Evidence]:
         found = self.abuse.hits(tokens)
+        found += self.abuse.scare_quotes(subject[:SUBJECT_CHARS], "subject")
+        found += self.abuse.scare_quotes(text[:ABUSE_CHARS])
         if not found and len(text) > TEXT_CHARS:
             found = self.abuse.hits(tokenize(text[TEXT_CHARS:ABUSE_CHARS]))
-        return tuple(found)
+        return found
 
     def document(self, subject: str, text: str) -> Document:
         """The request's own words (`clean`), with a Cyrillic reading of translit."""
@@ -197,7 +171,8 @@ class Classifier:
         if self.model is None or self.sub_model is None:
             return doc, fired[0] if fired else None
         found = self.features(doc, fired, vetoed)
-        label = choose(self.model.scores(found), fired, vetoed, self._margin)
+        scores = self.model.scores(found, distinct_words(doc))
+        label = choose(scores, fired, vetoed, self._margin, asks_nothing(doc, fired))
         for decision in fired:
             if decision.label == label:
                 return doc, decision  # the rules' own evidence for the label

@@ -7,15 +7,25 @@ judging alike):
 - `v:<label>`: a label's patterns matched but their context vetoed them;
 - `c:<set>`: a cue set of rules.json has a hit (failure words, a service, a how-to, ...);
 - `w:<stem>`: the words of the request's own text (adjacent pairs of words were tried
-  and cross-validated worse, at three times the weights); `n:<size>`: how many words.
+  and cross-validated worse, at three times the weights); `n:<size>`: how many words;
+- `g:<chars>`: the character n-grams (GRAMS) of each distinct word of the request's own
+  text, marked at its ends (`<ftp>`), counted over the distinct words and divided by the
+  square root of their number (issue 30: typos, word forms and translit a new writer
+  uses share n-grams with the words the model saw). A word's n-grams are weighed once
+  and remembered, so a request costs one sum per distinct word.
 
 The weights are data (`model.json`), fitted by `make train` (devtools/train_classifier.py)
-on the training part of tests/data/classify. A decision's explanation is the features
+on the training part of tests/data/classify, stored as one signed byte each (`scale`
+turns them back into the fitted values) so the bundle stays small and the sums are of
+integers. A decision's explanation is the features
 that weighed most for the label, each shown with the words of the request it came from.
 """
 
 from __future__ import annotations
 
+import base64
+import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +34,35 @@ from chalicelib.domain.tickets import Evidence
 
 EXPLAIN = 3  # features shown as the evidence of a learned decision
 _UNSHOWN = ("n:", "d:none", "v:")
+GRAMS = (2, 4)  # the sizes of a word's character n-grams
+KNOWN_WORDS = 50_000  # words whose n-gram sums a process remembers
+
+
+def grams(word: str) -> set[str]:
+    """A word's character n-grams, the word marked at its ends: `ftp` gives `<f`, `ft`,
+    ..., `tp>`, `<ft`, ..."""
+    marked = f"<{word}>"
+    low, high = GRAMS
+    return {
+        "g:" + marked[i : i + n] for n in range(low, high + 1) for i in range(len(marked) - n + 1)
+    }
+
+
+def distinct_words(doc: Document) -> list[str]:
+    """The distinct words whose n-grams a request is weighed by (its own text's words,
+    and their Cyrillic reading when it is written in translit)."""
+    return sorted({token.norm for token in doc.tokens if token.norm != "?"})
+
+
+def gram_values(words: Sequence[str]) -> dict[str, float]:
+    """The n-gram features of a request as the model is fitted on them: each n-gram's
+    count over the distinct words, divided by the square root of their number."""
+    counts: dict[str, int] = {}
+    for word in words:
+        for gram in grams(word):
+            counts[gram] = counts.get(gram, 0) + 1
+    norm = 1 / math.sqrt(len(words)) if words else 0.0
+    return {gram: count * norm for gram, count in counts.items()}
 
 
 def _size(count: int) -> str:
@@ -55,15 +94,37 @@ def features(
     return list(found)
 
 
+# R6.4: a request of a few words that fires no rule and asks, requests or reports
+# nothing ("SSL сертификат", "hosting") is a topic, not a question, whatever its words
+# resemble; the model decides everything else.
+VAGUE_WORDS = 3
+ASKING_SETS = frozenset(
+    {"question", "howto", "request_verbs", "help_verbs", "install_verb", "failure", "pay_words"}
+)
+VAGUE = "unclear"
+
+
+def asks_nothing(doc: Document, fired: Sequence[Decision]) -> bool:
+    return (
+        not fired
+        and len(doc.tokens) <= VAGUE_WORDS
+        and not any(name in ASKING_SETS for name in doc.sets_hit())
+    )
+
+
 def choose(
     scores: Mapping[str, float],
     fired: Sequence[Decision],
     vetoed: Iterable[str],
     margin: float,
+    vague: bool = False,
 ) -> str:
     """The label: the model's best, except that a label the rules vetoed in context is
-    never chosen, and the rules' own first label stands unless the model prefers another
-    by more than `margin` (fitted with the weights: how far the rules are trusted)."""
+    never chosen, the rules' own first label stands unless the model prefers another
+    by more than `margin` (how far the rules are trusted), and a vague request
+    (`asks_nothing`) is `unclear`."""
+    if vague and VAGUE in scores:
+        return VAGUE
     excluded = set(vetoed)
     allowed = {label: score for label, score in scores.items() if label not in excluded}
     if not allowed:
@@ -75,19 +136,54 @@ def choose(
 
 
 class LinearModel:
-    """Multinomial logistic regression's decision function: bias + sum of weights."""
+    """Multinomial logistic regression's decision function: bias + the weights of the
+    features present + the n-gram weights of the distinct words (`gram_values`)."""
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.labels: tuple[str, ...] = tuple(data["labels"])
         self.bias: tuple[float, ...] = tuple(float(b) for b in data["bias"])
-        self.weights: dict[str, tuple[float, ...]] = {
-            feature: tuple(float(w) for w in row) for feature, row in data["weights"].items()
-        }
+        self.scale = float(data["scale"])
+        self._index: dict[str, int] = {name: i for i, name in enumerate(data["features"])}
+        self._weights = array("b", base64.b64decode(data["weights"]))
+        self._width = len(self.labels)
+        self._zero = (0,) * self._width
+        self._words: dict[str, tuple[int, ...]] = {}
 
-    def scores(self, found: Iterable[str]) -> dict[str, float]:
-        rows = [self.weights[f] for f in found if f in self.weights]
-        columns = zip(self.bias, *rows, strict=True)
-        return {label: sum(col) for label, col in zip(self.labels, columns, strict=True)}
+    def row(self, feature: str) -> tuple[int, ...] | None:
+        """A feature's weights, one per label, in units of `scale`."""
+        i = self._index.get(feature)
+        if i is None:
+            return None
+        start = i * self._width
+        return tuple(self._weights[start : start + self._width])
+
+    def _word(self, word: str) -> tuple[int, ...]:
+        found = self._words.get(word)
+        if found is None:
+            if len(self._words) >= KNOWN_WORDS:
+                self._words.clear()
+            total = list(self._zero)
+            for gram in grams(word):
+                row = self.row(gram)
+                if row is not None:
+                    total = [a + b for a, b in zip(total, row, strict=True)]
+            found = self._words[word] = tuple(total)
+        return found
+
+    def scores(self, found: Iterable[str], words: Sequence[str] = ()) -> dict[str, float]:
+        plain = list(self._zero)
+        for feature in found:
+            row = self.row(feature)
+            if row is not None:
+                plain = [a + b for a, b in zip(plain, row, strict=True)]
+        spelled = list(self._zero)
+        for word in words:
+            spelled = [a + b for a, b in zip(spelled, self._word(word), strict=True)]
+        norm = 1 / math.sqrt(len(words)) if words else 0.0
+        return {
+            label: bias + self.scale * (p + g * norm)
+            for label, bias, p, g in zip(self.labels, self.bias, plain, spelled, strict=True)
+        }
 
     def best(self, found: Sequence[str], among: Iterable[str] | None = None) -> str | None:
         scores = self.scores(found)
@@ -102,7 +198,7 @@ class LinearModel:
         for feature in found:
             if feature.startswith(_UNSHOWN):
                 continue  # no words of the request to show for it
-            row = self.weights.get(feature)
+            row = self.row(feature)
             if row is not None:
                 margin = row[index] - max(w for i, w in enumerate(row) if i != index)
                 if margin > 0:

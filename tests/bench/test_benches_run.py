@@ -16,7 +16,7 @@ TINY = [
     ("queue_bench.py", ["--sizes", "50,100", "--limit", "10"], "Query"),
     ("report_bench.py", ["--days", "7", "--per-day", "5"], "twice the requests a day"),
     ("sweep_bench.py", ["--open", "200", "--due", "10"], "items read per due deadline"),
-    ("classify_bench.py", [], "throughput"),
+    ("classify_bench.py", ["--quick"], "4 KB mail body"),
     ("coldstart_bench.py", ["--runs", "2"], "import app + the first request's runtime"),
     ("mail_corpus_check.py", [], "result: every expectation met"),
 ]

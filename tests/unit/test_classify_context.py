@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.classify import classify_request
+from chalicelib.classify import abuse_evidence, classify_request
 from chalicelib.classify.clean import bare_subject, own_words, translit_reading
 from chalicelib.classify.text import tokenize
 
@@ -292,3 +292,45 @@ def test_everyday_russian_typed_in_latin_letters_is_read_in_cyrillic_too() -> No
 def test_a_denied_failure_is_not_an_outage(text: str, expected: str) -> None:
     scope, _ = classify_request("Вопрос", text, "cabinet")
     assert scope.label == expected, scope.evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # issue 30: insults with no obscenity, aimed at the reader
+        "Бездари, верните деньги за месяц простоя!",
+        "Ну вы и клоуны, третий день без почты",
+        "You useless amateurs broke DNS again",
+        "Are you people completely useless or just pretending?",
+        "Я вас, козлов, по судам затаскаю!",
+        "и не тупите как обычно, дятлы",
+        "Вы безрукие что ли? Поправьте уже скрипт",
+        # sarcasm: the team's title in scare quotes
+        "Ну спасибо, «специалисты», сайт опять лежит",
+        'Your "experts" deleted my cron jobs',
+        # masked obscenity
+        "да е**сь оно всё конём",
+        "вы там долб**бы что ли",
+        "дам в у*бку вашему админу",
+        "its bullsh*t, the mail is down again",
+    ],
+)
+def test_r6_2_insults_sarcasm_and_masked_obscenity_are_flagged(text: str) -> None:
+    assert abuse_evidence(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the same words, not aimed at anyone, or a name
+        "This plugin is useless without the pro version",
+        "Do you think it is useless to upgrade PHP now?",
+        "С уважением, Иван Козлов, менеджер",
+        "Переходим на тариф «Эксперт», как это сделать?",
+        "Тариф «Профи» подходит для магазина?",
+        "Раздел «Техподдержка» в кабинете не открывается",
+        "We are amateurs at DNS, please explain the records",
+    ],
+)
+def test_r6_2_directed_words_alone_names_and_plan_titles_stay_clean(text: str) -> None:
+    assert not abuse_evidence(text), text

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import math
+from array import array
+
 import pytest
 
 from chalicelib.classify import classify_request
 from chalicelib.classify.engine import Decision
-from chalicelib.classify.learned import LinearModel, choose
+from chalicelib.classify.learned import LinearModel, choose, gram_values, grams
 from chalicelib.domain.tickets import Evidence
 
 
@@ -38,18 +42,56 @@ def test_the_rules_first_label_stands_within_the_margin() -> None:
     assert choose(scores, [_decision("consultation")], set(), 0.2) == "outage"
 
 
-def test_scores_are_bias_plus_the_weights_of_the_features_present() -> None:
-    model = LinearModel(
+def _model(weights: dict[str, list[int]], bias: list[float], scale: float = 0.5) -> LinearModel:
+    names = sorted(weights)
+    levels = array("b", [level for name in names for level in weights[name]])
+    return LinearModel(
         {
             "labels": ["a", "b"],
-            "bias": [0.5, 0.0],
-            "weights": {"w:x": [1.0, 2.0], "w:y": [0.0, -1.0]},
+            "bias": bias,
+            "scale": scale,
+            "features": names,
+            "weights": base64.b64encode(levels.tobytes()).decode(),
         }
     )
+
+
+def test_scores_are_bias_plus_the_weights_of_the_features_present() -> None:
+    model = _model({"w:x": [2, 4], "w:y": [0, -2]}, [0.5, 0.0])
     assert model.scores(["w:x", "w:y", "w:unknown"]) == {"a": 1.5, "b": 1.0}
     assert model.best(["w:x"]) == "b"
     assert model.best(["w:x"], among={"a"}) == "a"
     assert model.reasons(["w:x", "w:y"], "b") == ["w:x"]
+
+
+def test_a_words_character_n_grams_weigh_over_the_square_root_of_the_distinct_words() -> None:
+    """Issue 30: each distinct word adds the weights of its n-grams once; the sum is
+    divided by the square root of how many distinct words there are, as it was fitted
+    (`gram_values`)."""
+    assert grams("ftp") == {
+        "g:<f",
+        "g:ft",
+        "g:tp",
+        "g:p>",
+        "g:<ft",
+        "g:ftp",
+        "g:tp>",
+        "g:<ftp",
+        "g:ftp>",
+    }
+    model = _model({"g:<f": [0, 2], "g:tp>": [0, 2], "g:ma": [2, 0]}, [0.0, 0.0], scale=1.0)
+    scores = model.scores([], ["ftp", "mail"])
+    assert scores["b"] == pytest.approx(4 / math.sqrt(2))
+    assert scores["a"] == pytest.approx(2 / math.sqrt(2))
+    values = gram_values(["ftp", "mail"])
+    fitted_b = 2 * values["g:<f"] + 2 * values["g:tp>"]
+    assert scores["b"] == pytest.approx(fitted_b)  # what the fit saw is what is applied
+
+
+def test_a_topic_alone_is_unclear_whatever_the_model_prefers() -> None:
+    """R6.4: a few words that fire no rule and ask nothing need details."""
+    assert choose({"consultation": 3.0, "unclear": 0.0}, [], set(), 0.0, vague=True) == "unclear"
+    assert choose({"consultation": 3.0, "unclear": 0.0}, [], set(), 0.0) == "consultation"
 
 
 @pytest.mark.parametrize(
