@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.classify.abuse import AbuseLexicon
-from chalicelib.classify.clean import bare_subject, is_reply_subject, own_words, translit_reading
+from chalicelib.classify.clean import (
+    bare_subject,
+    is_reply_subject,
+    own_words,
+    people_lines,
+    translit_reading,
+)
 from chalicelib.classify.engine import (
     CueSet,
     Decision,
@@ -149,7 +155,7 @@ class Classifier:
         found += self.abuse.scare_quotes(subject[:SUBJECT_CHARS], "subject")
         found += self.abuse.scare_quotes(text[:ABUSE_CHARS])
         if not found and len(text) > TEXT_CHARS:
-            found = self.abuse.hits(tokenize(text[TEXT_CHARS:ABUSE_CHARS]))
+            found = self.abuse.hits(tokenize(people_lines(text[TEXT_CHARS:ABUSE_CHARS])))
         return found
 
     def document(self, subject: str, text: str) -> Document:

@@ -42,6 +42,19 @@ _GREETING = re.compile(
     r"\s*[,!.]*\s*$",
     re.IGNORECASE,
 )
+# Machine text pasted into a request (issue 30): log lines, stack frames, dumps. A run
+# of them keeps its first line (MACHINE_KEPT; the error is usually there); the rest is
+# the same shape again, and reading every line of a pasted log cost more than the rest
+# of the request (issue 29). A line is machine text when it starts like a log record or
+# when digits and punctuation make up MACHINE_SHARE of it.
+MACHINE_KEPT = 1
+MACHINE_SHARE = 0.35
+_MACHINE_MIN = 30  # shorter lines are read whatever they look like
+_MACHINE_START = re.compile(
+    r"\s*(?:\d{1,3}(?:\.\d{1,3}){3}\s|\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d|"
+    r"\[\w{3} \w{3} +\d+ \d\d:\d\d|\w{3} +\d+ \d\d:\d\d:\d\d|#\d+ |at \S+\(|File \")"
+)
+_MACHINE_CHARS = str.maketrans(dict.fromkeys("0123456789/:[]{}()=<>|\"'._-#@%&+,;", None))
 _REPLY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|ответ|отв)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -56,22 +69,49 @@ def bare_subject(subject: str) -> str:
 
 def own_words(text: str) -> str:
     """The request's own words: without quoted lines, the earlier message under a reply
-    or forward header, the signature, and a greeting line. If that leaves nothing (a
+    or forward header, the signature, a greeting line, and the lines past the first
+    MACHINE_KEPT of a pasted log. If that leaves nothing (a
     bare forward), the text is returned whole: the forwarded words are then the request."""
     lines = text.splitlines()
     kept: list[str] = []
+    run = 0  # machine lines in a row
     for at, line in enumerate(lines):
-        if _CUT.match(line) or _SIGNATURE.match(line) or _forward_starts(lines, at, kept):
+        if _ends_own_words(lines, at, kept):
             break
         if line.lstrip().startswith(">"):
             continue
-        kept.append(line)
+        run = run + 1 if is_machine_line(line) else 0
+        if run <= MACHINE_KEPT:
+            kept.append(line)
     _drop_sign_off(kept)
     first = 0
     while first < len(kept) and (not kept[first].strip() or _GREETING.match(kept[first])):
         first += 1
     own = "\n".join(kept[first:]).strip()
     return own if own else text
+
+
+def _ends_own_words(lines: list[str], at: int, kept: list[str]) -> bool:
+    line = lines[at]
+    # Every header _CUT knows has a colon, a dash or "wrote": most lines are spared it.
+    if (":" in line or "-" in line or "rote" in line or "ROTE" in line) and _CUT.match(line):
+        return True
+    return bool(_SIGNATURE.match(line)) or _forward_starts(lines, at, kept)
+
+
+def people_lines(text: str) -> str:
+    """The text without its machine lines (what R6.2 reads past the excerpt)."""
+    return "\n".join(line for line in text.splitlines() if not is_machine_line(line))
+
+
+def is_machine_line(line: str) -> bool:
+    """A log record, a stack frame, a dump: not words a person wrote."""
+    size = len(line)
+    if size < _MACHINE_MIN:
+        return False
+    if _MACHINE_START.match(line):
+        return True
+    return size - len(line.translate(_MACHINE_CHARS)) >= MACHINE_SHARE * (size - line.count(" "))
 
 
 def _forward_starts(lines: list[str], at: int, kept: list[str]) -> bool:

@@ -92,7 +92,7 @@ class Vocabulary:
         # Every compiled cue by its first feature, with the set it belongs to: a document
         # finds all its hits in one pass over the features it has.
         self.starts: dict[str, list[tuple[str, Cue]]] = {}
-        self._known: dict[str, frozenset[str]] = {}
+        self._known: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
 
     def compile(self, text: str) -> Cue:
         self._known.clear()  # a new prefix or exact word changes what words have
@@ -118,11 +118,20 @@ class Vocabulary:
         cues = CueSet(name, [self.compile(t) for t in texts])
         for cue in cues.cues:
             self.starts.setdefault(cue.features[0], []).append((name, cue))
+        self._known.clear()  # which of a word's features start a cue changed
         return cues
 
     def features(self, token: Token) -> frozenset[str]:
         """The features a word has, remembered per word."""
-        return remembered(self._known, token, self._features)
+        return remembered(self._known, token, self._indexed)[0]
+
+    def indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The word's features, and those of them a cue starts with (remembered)."""
+        return remembered(self._known, token, self._indexed)
+
+    def _indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
+        features = self._features(token)
+        return features, tuple(f for f in features if f in self.starts)
 
     def _features(self, token: Token) -> frozenset[str]:
         norm = token.norm
@@ -151,12 +160,16 @@ class Document:
         self._index: dict[str, list[Token]] = {}
         self._features: dict[int, frozenset[str]] = {}
         starts = vocabulary.starts
+        index = self._index
         for token in self.tokens:
-            features = vocabulary.features(token)
+            # only a cue's first word is looked up by feature
+            features, starting = vocabulary.indexed(token)
             self._features[token.position] = features
-            for feature in features:
-                if feature in starts:  # only a cue's first word is looked up by feature
-                    self._index.setdefault(feature, []).append(token)
+            for feature in starting:
+                if feature in index:
+                    index[feature].append(token)
+                else:
+                    index[feature] = [token]
         # Every cue set's hits at once, sorted by start: judging reads them many times.
         found: dict[str, list[Hit]] = {}
         for feature in self._index:

@@ -148,41 +148,44 @@ class LinearModel:
         self._width = len(self.labels)
         self._zero = (0,) * self._width
         self._words: dict[str, tuple[int, ...]] = {}
+        self._rows: dict[str, tuple[int, ...] | None] = {}
 
     def row(self, feature: str) -> tuple[int, ...] | None:
-        """A feature's weights, one per label, in units of `scale`."""
+        """A feature's weights, one per label, in units of `scale` (remembered: the
+        features of requests repeat)."""
+        if feature in self._rows:
+            return self._rows[feature]
         i = self._index.get(feature)
-        if i is None:
-            return None
-        start = i * self._width
-        return tuple(self._weights[start : start + self._width])
+        found = None
+        if i is not None:
+            start = i * self._width
+            found = tuple(self._weights[start : start + self._width])
+        if len(self._rows) >= KNOWN_WORDS:
+            self._rows.clear()
+        self._rows[feature] = found
+        return found
 
     def _word(self, word: str) -> tuple[int, ...]:
         found = self._words.get(word)
         if found is None:
+            rows = [row for row in map(self.row, grams(word)) if row is not None]
+            found = tuple(map(sum, zip(self._zero, *rows, strict=True)))
             if len(self._words) >= KNOWN_WORDS:
                 self._words.clear()
-            total = list(self._zero)
-            for gram in grams(word):
-                row = self.row(gram)
-                if row is not None:
-                    total = [a + b for a, b in zip(total, row, strict=True)]
-            found = self._words[word] = tuple(total)
+            self._words[word] = found
         return found
 
     def scores(self, found: Iterable[str], words: Sequence[str] = ()) -> dict[str, float]:
-        plain = list(self._zero)
-        for feature in found:
-            row = self.row(feature)
-            if row is not None:
-                plain = [a + b for a, b in zip(plain, row, strict=True)]
-        spelled = list(self._zero)
-        for word in words:
-            spelled = [a + b for a, b in zip(spelled, self._word(word), strict=True)]
-        norm = 1 / math.sqrt(len(words)) if words else 0.0
+        plain = [row for row in map(self.row, found) if row is not None]
+        sums: Iterable[float] = map(sum, zip(self._zero, *plain, strict=True))
+        if words:
+            spelled = map(sum, zip(self._zero, *map(self._word, words), strict=True))
+            norm = 1 / math.sqrt(len(words))
+            sums = (p + g * norm for p, g in zip(sums, spelled, strict=True))
+        scale = self.scale
         return {
-            label: bias + self.scale * (p + g * norm)
-            for label, bias, p, g in zip(self.labels, self.bias, plain, spelled, strict=True)
+            label: bias + scale * total
+            for label, bias, total in zip(self.labels, self.bias, sums, strict=True)
         }
 
     def best(self, found: Sequence[str], among: Iterable[str] | None = None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from chalicelib.classify import TEXT_CHARS, classify_request, default_classifier
+from chalicelib.classify.clean import is_machine_line, own_words
 from chalicelib.classify.engine import Hit, _nearest
 from chalicelib.classify.text import tokenize
 
@@ -41,4 +42,31 @@ def test_nearest_hit_is_what_a_full_scan_would_pick() -> None:
 def test_abuse_past_the_excerpt_is_still_flagged() -> None:
     text = "Сайт не работает. " * (TEXT_CHARS // 18 + 10) + "you idiots"
     scope, _ = classify_request("Сайт", text, "email")
+    assert "abusive" in scope.flags
+
+
+LOG = (
+    '203.0.113.{n} - - [04/Dec/2026:10:{n:02d}:11 +0000] "GET /item-{n}.html HTTP/1.1" 502 166 '
+    '"-" "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"'
+)
+
+
+def test_a_pasted_log_is_read_by_its_first_line_not_every_line() -> None:
+    """Issues 29 and 30: the request's own words keep a log's first line (the error is
+    usually there); the same shape again adds nothing but time."""
+    log = "\n".join(LOG.format(n=n) for n in range(40))
+    text = f"Сайт отдаёт 502 на половине страниц. Лог nginx:\n{log}\nЧто с сервером?"
+    own = own_words(text)
+    assert LOG.format(n=0) in own and LOG.format(n=1) not in own
+    assert "Что с сервером?" in own
+    for line in ("Traceback (most recent call last):", "С 18:00 не открывается сайт example.ru"):
+        assert not is_machine_line(line)
+    assert is_machine_line("2026-12-04 10:11:12 ERROR mysqli_connect(): (HY000/2002): refused")
+    scope, _ = classify_request("Сайт не работает", text, "email")
+    assert scope.label == "outage"
+
+
+def test_abuse_past_the_excerpt_is_read_between_the_lines_of_a_log() -> None:
+    log = "\n".join(LOG.format(n=n % 60) for n in range(TEXT_CHARS // 100 + 50))
+    scope, _ = classify_request("Сайт", f"Сайт лежит.\n{log}\nyou idiots\n{log}", "email")
     assert "abusive" in scope.flags
