@@ -62,14 +62,17 @@ package: $(PACKAGE)
 lint-infra: $(PACKAGE)
 	$(BIN)/cfn-lint $(PACKAGE)
 
-# The classifier's labelled requests rebuilt from tests/data/classify/written/, then its
-# learned part fitted on the training part (chalicelib/classify/model.json).
+# The classifier's labelled requests rebuilt from tests/data/classify/written/ and the
+# shared corpus's writers, then its learned part fitted on the training part
+# (chalicelib/classify/model.json).
 train: $(STAMP)
 	$(BIN)/python -m devtools.classify_data
 	$(BIN)/python -m devtools.train_classifier
 
 # The committed training data and weights are what `make train` rebuilds from the written
-# requests (a refit takes minutes, so it is its own step of `make test`, not a unit test).
+# requests, and leave-one-writer-out still meets issue 30's targets (at least 0.90 on
+# every writer, above the n-gram baseline): fits take about 20 s, so this is its own
+# step of `make test`, not part of `make unit`.
 train-check: $(STAMP)
 	$(BIN)/python -m devtools.classify_data --check
 	$(BIN)/python -m devtools.train_classifier --check

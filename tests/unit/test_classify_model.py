@@ -88,6 +88,14 @@ def test_a_words_character_n_grams_weigh_over_the_square_root_of_the_distinct_wo
     assert scores["b"] == pytest.approx(fitted_b)  # what the fit saw is what is applied
 
 
+def test_a_request_a_rule_fired_on_is_never_unclear() -> None:
+    """R6.4: `unclear` is for requests where nothing actionable was found; when a rule
+    fired, the model chooses among the other labels."""
+    scores = {"unclear": 3.0, "consultation": 1.0, "outage": 0.5}
+    assert choose(scores, [_decision("outage")], set(), 0.0) == "consultation"
+    assert choose(scores, [], set(), 0.0) == "unclear"
+
+
 def test_a_topic_alone_is_unclear_whatever_the_model_prefers() -> None:
     """R6.4: a few words that fire no rule and ask nothing need details."""
     assert choose({"consultation": 3.0, "unclear": 0.0}, [], set(), 0.0, vague=True) == "unclear"
