@@ -20,12 +20,7 @@ from chalicelib.classify.clean import (
     people_lines,
     translit_reading,
 )
-from chalicelib.classify.engine import (
-    CueSet,
-    Decision,
-    Document,
-    RuleSet,
-)
+from chalicelib.classify.engine import Decision, Document, RuleSet
 from chalicelib.classify.learned import (
     LinearModel,
     asks_nothing,
@@ -35,6 +30,7 @@ from chalicelib.classify.learned import (
     features,
 )
 from chalicelib.classify.text import Token, tokenize, words
+from chalicelib.classify.vocabulary import CueSet
 from chalicelib.domain.tickets import Evidence, KbArticle, Scope
 
 _HERE = Path(__file__).parent

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.classify.engine import Vocabulary
 from chalicelib.classify.text import Token, masked_pattern, remembered
+from chalicelib.classify.vocabulary import Vocabulary
 from chalicelib.domain.tickets import Evidence
 
 RULE = "R6.2"

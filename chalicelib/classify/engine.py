@@ -11,35 +11,18 @@ within that many tokens; `unless` names groups whose presence anywhere disables 
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
+from collections.abc import Callable, Iterable, KeysView, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
-from chalicelib.classify.text import Token, remembered, stem, tokenize_request, words
+from chalicelib.classify.text import Token, tokenize_request
+from chalicelib.classify.vocabulary import Cue, CueSet, Vocabulary
 from chalicelib.domain.tickets import Evidence
 
-_CODE = re.compile(r"^[45]\d\d$")
-_IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
 _GAP = 2  # positions between consecutive words of one cue
 _MAX_SPAN = 64  # positions a cue's hit can span: words x _GAP, far above any cue
-
-
-@dataclass(frozen=True)
-class Cue:
-    text: str
-    features: tuple[str, ...]
-
-
-class CueSet:
-    """Named cues. The vocabulary that compiles them indexes every cue by its first word
-    (`Vocabulary.starts`), so a document only tries cues that can match."""
-
-    def __init__(self, name: str, cues: Sequence[Cue]) -> None:
-        self.name = name
-        self.cues = tuple(cues)
 
 
 class Hit(NamedTuple):  # a tuple: documents make many, and tuples are cheap to make
@@ -82,89 +65,26 @@ class Decision:
     evidence: tuple[Evidence, ...]
 
 
-class Vocabulary:
-    """Compiled cues; knows which token features a request must be indexed by."""
-
-    def __init__(self) -> None:
-        self.prefixes: set[str] = set()
-        self.prefix_lengths: list[int] = []
-        self.exact: set[str] = set()  # `=как`: this word as written, not its stem
-        # Every compiled cue by its first feature, with the set it belongs to: a document
-        # finds all its hits in one pass over the features it has.
-        self.starts: dict[str, list[tuple[str, Cue]]] = {}
-        self._known: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
-
-    def compile(self, text: str) -> Cue:
-        self._known.clear()  # a new prefix or exact word changes what words have
-        features = []
-        for word in words(text):
-            if word == "<code>":
-                features.append("c:code")
-            elif word == "<imp>":
-                features.append("c:imp")
-            elif word.startswith("=") and len(word) > 1:
-                self.exact.add(word[1:])
-                features.append("w:" + word[1:])
-            elif word.endswith("*") and len(word) > 1:
-                prefix = word[:-1]
-                self.prefixes.add(prefix)
-                features.append("p:" + prefix)
-            else:
-                features.append("s:" + stem(word))
-        self.prefix_lengths = sorted({len(p) for p in self.prefixes})
-        return Cue(text=text, features=tuple(features))
-
-    def compile_set(self, name: str, texts: Iterable[str]) -> CueSet:
-        cues = CueSet(name, [self.compile(t) for t in texts])
-        for cue in cues.cues:
-            self.starts.setdefault(cue.features[0], []).append((name, cue))
-        self._known.clear()  # which of a word's features start a cue changed
-        return cues
-
-    def features(self, token: Token) -> frozenset[str]:
-        """The features a word has, remembered per word."""
-        return remembered(self._known, token, self._indexed)[0]
-
-    def indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
-        """The word's features, and those of them a cue starts with (remembered)."""
-        return remembered(self._known, token, self._indexed)
-
-    def _indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
-        features = self._features(token)
-        return features, tuple(f for f in features if f in self.starts)
-
-    def _features(self, token: Token) -> frozenset[str]:
-        norm = token.norm
-        found = ["s:" + token.stem]
-        if norm in self.exact:
-            found.append("w:" + norm)
-        for length in self.prefix_lengths:
-            if length > len(norm):
-                break
-            head = norm[:length]
-            if head in self.prefixes:
-                found.append("p:" + head)
-        if _CODE.match(norm):
-            found.append("c:code")
-        elif _IMPERATIVE.match(norm):
-            found.append("c:imp")
-        return frozenset(found)
-
-
 class Document:
     """One request, tokenised and indexed by feature, with cue hits memoised."""
 
     def __init__(self, subject: str, text: str, vocabulary: Vocabulary) -> None:
         self.tokens = tokenize_request(subject, text)
-        self._by_position = {t.position: t for t in self.tokens}
+        self._by_position: dict[int, Token] = {}
+        by_position = self._by_position
         self._index: dict[str, list[Token]] = {}
         self._features: dict[int, frozenset[str]] = {}
         starts = vocabulary.starts
         index = self._index
+        known = self._features
+        indexed = vocabulary.indexed
+        present: set[str] = set()  # every feature of every word, to skip phrases at once
         for token in self.tokens:
+            by_position[token.position] = token
             # only a cue's first word is looked up by feature
-            features, starting = vocabulary.indexed(token)
-            self._features[token.position] = features
+            features, starting = indexed(token)
+            known[token.position] = features
+            present.update(features)
             for feature in starting:
                 if feature in index:
                     index[feature].append(token)
@@ -174,6 +94,8 @@ class Document:
         found: dict[str, list[Hit]] = {}
         for feature in self._index:
             for name, cue in starts[feature]:
+                if not present.issuperset(cue.features):
+                    continue  # a phrase with a word the request does not have
                 hits = list(self._cue_hits(cue))
                 if hits:
                     found.setdefault(name, []).extend(hits)

@@ -29,7 +29,8 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from chalicelib.classify.engine import CueSet, Decision, Document, Hit
+from chalicelib.classify.engine import Decision, Document, Hit
+from chalicelib.classify.vocabulary import CueSet
 from chalicelib.domain.tickets import Evidence
 
 EXPLAIN = 3  # features shown as the evidence of a learned decision

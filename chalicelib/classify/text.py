@@ -79,22 +79,36 @@ def stem(word: str) -> str:
 def tokenize(text: str, field: str = "text", start: int = 0) -> list[Token]:
     """Tokens with positions; a sentence break adds a gap so cue windows stay inside it."""
     tokens: list[Token] = []
+    append = tokens.append
+    stems = _STEMS
     position = start
     clean = _ADDRESS.sub(" ", normalise(text))
     begin = 0
     for end in [*_SENTENCE_END.finditer(clean), None]:
         stop = end.start() if end else len(clean)
-        for match in _TOKEN.finditer(clean, begin, stop):
-            word = match.group(0)
-            tokens.append(Token(word, word, stem(word), position, field))
+        for word in _TOKEN.findall(clean, begin, stop):
+            stemmed = stems.get(word)
+            if stemmed is None:
+                stemmed = _remember_stem(word)
+            append(Token(word, word, stemmed, position, field))
             position += 1
         if end is not None and "?" in end.group(0):
             # A question is a cue of its own ("?"): the sentence asks something.
-            tokens.append(Token("?", "?", "?", position, field))
+            append(Token("?", "?", "?", position, field))
             position += 1
         position += SENTENCE_GAP
         begin = end.end() if end else stop
     return tokens
+
+
+_STEMS: dict[str, str] = {}  # word -> stem, for the words a process has read
+
+
+def _remember_stem(word: str) -> str:
+    if len(_STEMS) >= KNOWN_WORDS:
+        _STEMS.clear()
+    value = _STEMS[word] = stem(word)
+    return value
 
 
 def tokenize_request(subject: str, text: str) -> list[Token]:
