@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,10 +37,23 @@ class Profile:
     name: str | None = None  # the standard `name` attribute
 
 
+# An account's profile is remembered this long by a process (issue 29: an incident's
+# update answers ten requests of one customer with one read, not ten). An address
+# changed meanwhile is used from the next minute; linking a mail to an account
+# (`find_by_email`, R1.7) is never remembered.
+PROFILE_SECONDS = 60.0
+PROFILES_KEPT = 1024
+
+
 class CognitoDirectory:
-    def __init__(self, client: Any, user_pool_id: str) -> None:
+    def __init__(
+        self, client: Any, user_pool_id: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         self._pool = user_pool_id
+        self._clock = clock
+        self._profiles: dict[str, tuple[float, Profile]] = {}
+        self._lock = threading.Lock()
 
     def find_by_email(self, email: str) -> str | None:
         if not _FILTER_SAFE.fullmatch(email):
@@ -63,6 +79,19 @@ class CognitoDirectory:
     def profile(self, sub: str) -> Profile:
         if not _SUB.fullmatch(sub):
             return Profile()  # an unlinked record's placeholder, not an account
+        now = self._clock()
+        with self._lock:
+            known = self._profiles.get(sub)
+        if known is not None and now - known[0] < PROFILE_SECONDS:
+            return known[1]
+        found = self._read(sub)
+        with self._lock:
+            if len(self._profiles) >= PROFILES_KEPT:
+                self._profiles.clear()
+            self._profiles[sub] = (now, found)
+        return found
+
+    def _read(self, sub: str) -> Profile:
         users = self._client.list_users(
             UserPoolId=self._pool, Filter=f'sub = "{sub}"', Limit=1
         ).get("Users", [])

@@ -260,7 +260,10 @@ def register_incident_senders(
 ) -> None:
     """R3.3: an update's answer to every linked request, and one escalation per incident."""
     incidents = services.store.incidents
-    dispatcher.register(NOTIFY, IncidentNotifier(incidents, desk, clock).send)
+    dispatcher.register(
+        NOTIFY,
+        IncidentNotifier(incidents, desk, clock, together=dispatcher.settling_together).send,
+    )
     escalations = IncidentEscalations(incidents, services.publisher, settings.escalation_topic_arn)
     dispatcher.register(INCIDENT_BREACH, escalations.send)
 

@@ -628,6 +628,10 @@ class MemoryOutbox:
             if settle.item is not None and settle.delivery is not None:
                 self._store.set_delivery(settle.request_id, settle.item, settle.delivery)
 
+    def done_many(self, delivered: Sequence[tuple[OutboxEntry, Settle | None]]) -> None:
+        for entry, settle in delivered:
+            self.done(entry, settle)
+
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
         with self._store._lock:
             if self._store._outbox.get(entry.id) == entry:

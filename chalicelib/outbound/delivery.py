@@ -9,8 +9,10 @@ made the entry tries it at once; the sweep drains whatever is still owed every m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +45,10 @@ class Known:
 
 
 KnownSender = Callable[[OutboxEntry, Known], Settle | None]
+Delivered = list[tuple[OutboxEntry, Settle | None]]
+# The deliveries of the current `settling_together` block (a context variable: the
+# drain's other workers, sending other entries at the same time, settle on their own).
+_TOGETHER: ContextVar[Delivered | None] = ContextVar("settling_together", default=None)
 # The guards an entry's writer may write with it (`SendGuard`), at a time.
 Guards = Callable[[OutboxEntry, Ticket, str], list[SendGuard]]
 
@@ -158,9 +164,32 @@ class Dispatcher:
             obs.logger.exception("delivery deferred to the sweep", extra={"entry": entry.id})
             return "deferred"
 
+    @contextmanager
+    def settling_together(self) -> Iterator[None]:
+        """Within the block (and the tasks it runs with its context), what is sent is
+        settled together at its end, in as few writes as the outbox allows (issue 29:
+        an incident's update settles a page of answers in one transaction, not one
+        each). The price: if the function dies inside the block, what it sent there
+        is sent again when its hold ends, so a block is kept to one page."""
+        delivered: Delivered = []
+        token = _TOGETHER.set(delivered)
+        try:
+            yield
+        finally:
+            _TOGETHER.reset(token)
+            if delivered:
+                try:
+                    after_sending(lambda: self._outbox.done_many(delivered))
+                except Exception:
+                    obs.logger.exception("sent but not settled", extra={"entries": len(delivered)})
+
     def _settle(self, claimed: OutboxEntry, settle: Settle | None) -> None:
         """Mark a sent entry done, with what it leaves behind: if this fails for good,
         the entry is sent again when its lease ends (the one window for a duplicate)."""
+        together = _TOGETHER.get()
+        if together is not None:
+            together.append((claimed, settle))  # settled at the block's end
+            return
         try:
             after_sending(lambda: self._outbox.done(claimed, settle))
         except Exception:

@@ -4,7 +4,9 @@ An update posted with `notify` owes an `incident_notify` outbox entry. Its sende
 the incident's linked requests a page at a time and answers each open one with the
 update as a staff response, under an idempotency key made of the update: a retried or
 resumed page answers nobody twice. When its time budget is spent it owes the next page
-as a new entry and returns, so no single call has to reach request 900.
+as a new entry and returns, so no single call has to reach request 900. A page's
+answers are sent a few at a time and settled together at the page's end (issue 29: the
+answer's transaction and the send for each request, one settle for the page).
 
 A breach of a linked request owes an `incident_breach` entry instead of its own
 escalation. The first such entry of an incident claims the incident's one escalation
@@ -16,6 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import copy_context
 from typing import Any
 
 from chalicelib import observability as obs
@@ -32,6 +38,7 @@ from chalicelib.storage import Incidents
 from chalicelib.timeutil import Clock, to_iso
 
 PAGE = 25
+WORKERS = 4  # a page's answers sent at once (each waits on DynamoDB and SES)
 ANSWERED_STATUSES = ("open", "answered")  # linked requests the update goes to
 
 
@@ -41,12 +48,20 @@ class IncidentNotifier:
     runs the pages after it."""
 
     def __init__(
-        self, incidents: Incidents, desk: StaffDesk, clock: Clock, budget_seconds: float = 8.0
+        self,
+        incidents: Incidents,
+        desk: StaffDesk,
+        clock: Clock,
+        budget_seconds: float = 8.0,
+        together: Callable[[], AbstractContextManager[None]] = nullcontext,
+        workers: int = WORKERS,
     ) -> None:
         self._incidents = incidents
         self._desk = desk
         self._clock = clock
         self._budget = budget_seconds
+        self._together = together  # Dispatcher.settling_together: one settle a page
+        self._workers = workers
 
     def send(self, entry: OutboxEntry) -> None:
         incident = self._incidents.get(str(entry.payload.get("incident")))
@@ -63,9 +78,12 @@ class IncidentNotifier:
         started = time.monotonic()
         while True:
             page = self._incidents.linked(incident.id, PAGE, token)
-            for request in page.items:
-                if request.status in ANSWERED_STATUSES:
-                    self._answer(staff, request, text, key)
+            open_ones = [r for r in page.items if r.status in ANSWERED_STATUSES]
+            with self._together(), ThreadPoolExecutor(self._workers) as pool:
+                # Each task runs in its own copy of this thread's context, so its sends
+                # join the page's settle; list() waits for all and raises the first error.
+                tasks = [(copy_context(), request) for request in open_ones]
+                list(pool.map(lambda t: t[0].run(self._answer, staff, t[1], text, key), tasks))
             token = page.next
             if token is None:
                 return

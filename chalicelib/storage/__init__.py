@@ -276,6 +276,11 @@ class Outbox(Protocol):
         (`settle`) is written in the same write."""
         ...
 
+    def done_many(self, delivered: Sequence[tuple[OutboxEntry, Settle | None]]) -> None:
+        """`done` for many delivered entries, in as few writes as the store allows; an
+        entry whose request is gone meanwhile does not keep the others owed."""
+        ...
+
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
         """A claimed entry failed: try again at `at`."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from chalicelib.storage.keys import (
     request_key,
 )
 from chalicelib.storage.table import Table
+from chalicelib.storage.ticket_items import TRANSACTION_ITEMS
 
 
 def settle_items(table: Table, settle: Settle) -> list[dict[str, Any]]:
@@ -71,17 +73,40 @@ class DynamoOutbox:
         return claimed if self._move(entry, outbox_to_item(claimed)) else None
 
     def done(self, entry: OutboxEntry, settle: Settle | None = None) -> None:
-        delete = {
-            "Delete": {
-                "TableName": self._table.name,
-                "Key": dump(outbox_key(entry.id, entry.due_at)),
-            }
-        }
+        delete = self._delete(entry)
         after = settle_items(self._table, settle) if settle else []
         if self._table.transact([delete, *after]) is not None:
             # What the entry was for is gone (a request deleted meanwhile): it is owed
             # no more either.
             self._table.transact([delete])
+
+    def done_many(self, delivered: Sequence[tuple[OutboxEntry, Settle | None]]) -> None:
+        chunk: list[tuple[OutboxEntry, Settle | None]] = []
+        items: list[dict[str, Any]] = []
+        for entry, settle in delivered:
+            mine = [self._delete(entry), *(settle_items(self._table, settle) if settle else [])]
+            if len(items) + len(mine) > TRANSACTION_ITEMS:
+                self._done_together(chunk, items)
+                chunk, items = [], []
+            chunk.append((entry, settle))
+            items += mine
+        if chunk:
+            self._done_together(chunk, items)
+
+    def _done_together(
+        self, chunk: list[tuple[OutboxEntry, Settle | None]], items: list[dict[str, Any]]
+    ) -> None:
+        if self._table.transact(items) is not None:
+            for entry, settle in chunk:  # one is gone: the rest one by one
+                self.done(entry, settle)
+
+    def _delete(self, entry: OutboxEntry) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self._table.name,
+                "Key": dump(outbox_key(entry.id, entry.due_at)),
+            }
+        }
 
     def reschedule(self, entry: OutboxEntry, at: str, error: str) -> None:
         self._move(entry, outbox_to_item(replace(entry, due_at=at, last_error=error[:500])))

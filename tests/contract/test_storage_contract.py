@@ -468,6 +468,35 @@ def test_a_delivered_entry_leaves_its_settlement_in_the_same_write(store: Store)
     assert store.outbox.due("t9", 10) == []
 
 
+def test_many_delivered_entries_settle_together_and_a_gone_one_keeps_none_owed(
+    store: Store,
+) -> None:
+    """Issue 29: a fan-out's page settles in one write; a request deleted meanwhile
+    (its settlement's condition fails) does not leave the others owed."""
+    delivered = []
+    for n in (1, 2, 3):
+        create(store, official(n))
+        tid = f"T-000000{n}"
+        answer = replace(message(tid, 1, "answer"), author="staff", author_id="sub-s")
+        mail = OutboxEntry(f"customer_mail:{tid}:1", "customer_mail", tid, {}, "t1")
+        store.tickets.change(tid, audit(tid, 1), AppendMessage(answer), Enqueue(mail))
+        delivery = Delivery("sent", f"{n}@x.example", to_iso(at(2)), message_id=f"ses-{n}")
+        delivered.append((mail, Settle(tid, item=answer, delivery=delivery)))
+    store.outbox.done_many(delivered[:2])
+    assert [e.id for e in store.outbox.due("t9", 10)] == ["customer_mail:T-0000003:1"]
+    for n in (1, 2):
+        thread = store.tickets.thread(f"T-000000{n}")
+        assert thread is not None and thread.messages[0].delivery == delivered[n - 1][1].delivery
+    gone = (
+        OutboxEntry("customer_mail:T-0000009:1", "customer_mail", "T-0000009", {}, "t1"),
+        Settle("T-0000009", item=message("T-0000009", 1, "x"), delivery=delivered[0][1].delivery),
+    )
+    store.outbox.done_many([delivered[2], gone])
+    assert store.outbox.due("t9", 10) == []
+    thread = store.tickets.thread("T-0000003")
+    assert thread is not None and thread.messages[0].delivery == delivered[2][1].delivery
+
+
 def test_the_moto_tables_come_from_the_infrastructure_definitions() -> None:
     # The dynamodb variant builds its table with devtools.resources.create_tables, which
     # reads infrastructure/resources.json: there is no second copy of the schema.

@@ -166,7 +166,7 @@ def test_one_update_answers_all_thirty_once_even_when_the_fan_out_is_cut_and_rer
     body = {"message": "Причина найдена, восстанавливаем.", "state": "identified", "notify": True}
     rt.board.post_update(AGENT, iid, parse_update(body, "incident"))
     answered = [t for t in tickets if rt.store.tickets.get(t).sla.state == "met"]  # type: ignore[union-attr]
-    assert len(answered) == 7  # cut at the eighth
+    assert 7 <= len(answered) < 30  # cut at the eighth (the page's others go on meanwhile)
     rt.desk.respond = real_respond  # type: ignore[method-assign]
     rt.sweeper.run(at(25))  # the sweep drains the outbox: the job resumes
     rt.sweeper.run(at(26))
@@ -398,3 +398,24 @@ def test_the_status_page_for_browsers_json_for_the_rest_and_linked_requests(api:
     }
     entry_links = [link.get("href") for link in root.findall("a:entry/a:link", ns)]
     assert entry_links and all(h == "http://status.test/status" for h in entry_links)
+
+
+def test_an_update_to_ten_linked_requests_costs_at_most_three_calls_each(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    """Issue 29: the fan-out answers each linked request with its answer's transaction
+    and the send; the account's profile is read once for its ten requests, and the
+    deliveries are settled together, not one by one."""
+    from tests.integration.test_calls_per_operation import counted
+
+    iid = incident(rt)
+    tickets = [ticket(rt)["id"] for _ in range(10)]
+    clock.now = at(5)
+    warm = rt.board.create(AGENT, parse_new_incident({**MYSQL, "services": ["ftp"]})).id
+    rt.board.post_update(AGENT, warm, parse_update({"message": "warm", "notify": True}, "incident"))
+    body = {"message": "Причина найдена, восстанавливаем.", "state": "identified", "notify": True}
+    with counted() as calls:
+        rt.board.post_update(AGENT, iid, parse_update(body, "incident"))
+    assert all(rt.store.tickets.get(t).status == "answered" for t in tickets)  # type: ignore[union-attr]
+    print(dict(calls), sum(calls.values()))
+    assert sum(calls.values()) <= 3 * len(tickets) + 6, calls

@@ -120,3 +120,33 @@ def test_what_a_sender_owes_on_is_drained_in_the_same_drain() -> None:
     later = NOW + timedelta(seconds=10)
     dispatcher = Dispatcher(store.outbox, {"incident_notify": page}, lambda: later)
     assert len(dispatcher.drain(NOW).delivered) == 5 and store.owed() == []
+
+
+def test_what_is_sent_inside_settling_together_is_settled_once_at_its_end() -> None:
+    """Issue 29: an incident's page of answers settles in one write. Entries sent
+    meanwhile by another thread (the drain's other workers) settle on their own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
+
+    store = MemoryStore()
+    owed(store, 6)
+    batches: list[int] = []
+    outbox = store.outbox
+    original = outbox.done_many
+
+    def counting(delivered: list) -> None:  # type: ignore[type-arg]
+        batches.append(len(delivered))
+        original(delivered)
+
+    outbox.done_many = counting  # type: ignore[method-assign]
+    dispatcher = Dispatcher(outbox, {"sla_breach": lambda e: None}, lambda: NOW)
+    entries = outbox.due(to_iso(NOW), 10)
+    with dispatcher.settling_together(), ThreadPoolExecutor(2) as pool:
+        tasks = [(copy_context(), e) for e in entries[:4]]
+        list(pool.map(lambda t: t[0].run(dispatcher.deliver, t[1]), tasks))
+        assert len(store.owed()) == 6  # sent, not yet settled
+        threading.Thread(target=dispatcher.deliver, args=(entries[4],)).start()
+        time.sleep(0.05)
+        assert len(store.owed()) == 5  # another thread's send settled on its own
+    assert batches == [4]
+    assert [e.id for e in store.owed()] == [entries[5].id]

@@ -62,3 +62,20 @@ def test_a_malformed_export_gets_a_report_not_a_crash(content: bytes) -> None:
     assert report.get("error") or report["transcripts"] == []
     stored = json.loads(blobs.objects[("bucket", "imports/reports/bad.json.report.json")])
     assert stored == report
+
+
+def test_a_profile_is_read_once_a_minute_and_linking_is_never_remembered() -> None:
+    """Issue 29: an incident's update answers ten requests of one customer with one
+    read of the account; R1.7's lookup by address is made at the moment of linking."""
+    cognito = RecordingCognito()
+    now = [0.0]
+    directory = CognitoDirectory(cognito, "pool", clock=lambda: now[0])
+    for _ in range(10):
+        directory.profile("sub-anna")
+    assert cognito.filters == ['sub = "sub-anna"']
+    now[0] = 61.0
+    directory.profile("sub-anna")
+    assert len(cognito.filters) == 2
+    directory.find_by_email("anna@flowershop.example")
+    directory.find_by_email("anna@flowershop.example")
+    assert len(cognito.filters) == 4
