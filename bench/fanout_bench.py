@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     first, linked = answered(args.port, staff, incident)
     done = first
     while done < linked and time.perf_counter() - started < args.timeout:
-        time.sleep(15)  # reading every linked request is load on the stack too
+        time.sleep(20)  # reading every linked request is load on the stack too
         done, linked = answered(args.port, staff, incident)
     elapsed = time.perf_counter() - started
     print(f"== incident update with notify, {made} requests opened in {seeded:.0f} s")
