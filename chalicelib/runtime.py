@@ -22,7 +22,7 @@ from chalicelib.blobs import BlobStore, S3Blobs
 from chalicelib.classify import default_classifier
 from chalicelib.config import Settings, settings_from
 from chalicelib.domain.hours import SupportHours
-from chalicelib.domain.tickets import Scope, Ticket
+from chalicelib.domain.tickets import KbArticle, Scope, Ticket
 from chalicelib.intake.cabinet import CabinetService
 from chalicelib.intake.chat import ChatIntake
 from chalicelib.intake.chat_import import ChatImport
@@ -230,9 +230,16 @@ def build_pipeline(
     incident_for: Callable[[Scope], str | None] | None = None,
 ) -> IntakePipeline:
     """The one intake pipeline every channel feeds."""
+    kb_base_url = settings.kb_base_url
+
+    def classify(subject: str, text: str, channel: str) -> tuple[Scope, tuple[KbArticle, ...]]:
+        # Built at the first request that classifies (issue 29: a cold start serving a
+        # staff page does not load the rules and the weights), then kept.
+        return default_classifier(kb_base_url)(subject, text, channel)
+
     return IntakePipeline(
         services.store.tickets,
-        default_classifier(settings.kb_base_url),
+        classify,
         services.directory,
         dispatcher,
         clock,
