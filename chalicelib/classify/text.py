@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
-from typing import NamedTuple, TypeVar
-
-import snowballstemmer
-
-_ru = snowballstemmer.stemmer("russian")
-_en = snowballstemmer.stemmer("english")
+from functools import cache, lru_cache
+from typing import Any, NamedTuple, TypeVar
 
 # Addresses and links carry no scope signal but their parts look like words
 # ("почта аккаунта sergey@vetclinic.ru" must not read as "ru").
@@ -67,12 +62,22 @@ def normalise(text: str) -> str:
     return _APOSTROPHE.sub("", expanded)
 
 
+@cache
+def _stemmers() -> tuple[Any, Any]:
+    """Russian and English snowball stemmers, made at the first word stemmed: the
+    package loads thirty languages (about 15 ms), which a cold start serving a staff
+    page need not pay (issue 29)."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("russian"), snowballstemmer.stemmer("english")
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     if _CYRILLIC.search(word):
-        return str(_ru.stemWord(word))
+        return str(_stemmers()[0].stemWord(word))
     if word.isascii() and word.isalpha():
-        return str(_en.stemWord(word))
+        return str(_stemmers()[1].stemWord(word))
     return word
 
 
