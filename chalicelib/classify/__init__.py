@@ -7,6 +7,7 @@ module; the code here only applies them.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -212,8 +213,16 @@ class Classifier:
         )
 
 
-@cache
+_BUILDING = threading.Lock()  # two first requests at once build the classifier once
+
+
 def default_classifier(kb_base_url: str | None = None) -> Classifier:
+    with _BUILDING:
+        return _classifier(kb_base_url)
+
+
+@cache
+def _classifier(kb_base_url: str | None) -> Classifier:
     return Classifier(
         _load("rules.json"), _load("abuse.json"), _load("kb.json"), kb_base_url, _load("model.json")
     )
