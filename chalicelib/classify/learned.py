@@ -157,8 +157,10 @@ class LinearModel:
     def row(self, feature: str) -> tuple[int, ...] | None:
         """A feature's weights, one per label, in units of `scale` (remembered: the
         features of requests repeat)."""
-        if feature in self._rows:
+        try:  # not `in` then `[]`: another thread may start the cache over in between
             return self._rows[feature]
+        except KeyError:
+            pass
         i = self._index.get(feature)
         found = None
         if i is not None:

@@ -48,8 +48,10 @@ class Token(NamedTuple):  # a tuple: every word of every request is one
 def remembered(cache: dict[str, _T], token: Token, make: Callable[[Token], _T]) -> _T:
     """`make(token)`, remembered per word in `cache`; the cache starts over past
     KNOWN_WORDS words, so a process's memory stays flat whatever it reads."""
-    if token.norm in cache:
+    try:  # not `in` then `[]`: another thread may start the cache over in between
         return cache[token.norm]
+    except KeyError:
+        pass
     if len(cache) >= KNOWN_WORDS:
         cache.clear()
     value = cache[token.norm] = make(token)
