@@ -138,15 +138,19 @@ def macro_f1(expected: Sequence[str], predicted: Sequence[str]) -> float:
 Predictor = Callable[[list[int], list[int]], list[str]]  # train rows, test rows -> labels
 
 
+def split(rows: Sequence[Row], writer: str) -> tuple[list[int], list[int]]:
+    """One turn of the rotation: every other writer's requests (dressed copies too) to
+    fit on, this writer's requests as written to score."""
+    train = [i for i, row in enumerate(rows) if row["writer"] != writer]
+    test = [i for i, row in enumerate(rows) if row["writer"] == writer and not row.get("dressed")]
+    return train, test
+
+
 def rotation(rows: Sequence[Row], predict: Predictor) -> dict[str, tuple[int, float]]:
-    """Leave-one-writer-out: for each writer, fitted on every other writer's requests
-    (dressed copies too), scored on this writer's requests as written."""
+    """Leave-one-writer-out: each writer scored by a model fitted without it (`split`)."""
     out = {}
     for writer in classify_data.writers(rows):
-        train = [i for i, row in enumerate(rows) if row["writer"] != writer]
-        test = [
-            i for i, row in enumerate(rows) if row["writer"] == writer and not row.get("dressed")
-        ]
+        train, test = split(rows, writer)
         predicted = predict(train, test)
         out[writer] = (len(test), macro_f1([rows[i]["label"] for i in test], predicted))
     return out
@@ -213,8 +217,7 @@ def search(rows: Sequence[Row], items: Sequence[Featured]) -> None:
         fit = product(rows, items, strength, MARGINS)
         by_margin: dict[float, list[float]] = {m: [] for m in MARGINS}
         for writer in classify_data.writers(rows):
-            train = [i for i, row in enumerate(rows) if row["writer"] != writer]
-            test = [i for i, r in enumerate(rows) if r["writer"] == writer and not r.get("dressed")]
+            train, test = split(rows, writer)
             expected = [rows[i]["label"] for i in test]
             for margin, predicted in zip(MARGINS, fit(train, test), strict=True):
                 by_margin[margin].append(macro_f1(expected, predicted))
