@@ -47,7 +47,7 @@ class AbuseLexicon:
     def hits(self, tokens: list[Token]) -> list[Evidence]:
         found = []
         for i, token in enumerate(tokens):
-            cue = remembered(self._known, token, self._cue)
+            cue = remembered(self._known, token.norm, self._cue, token)
             if cue is None and token.norm in self._directed and self._aimed(tokens, i):
                 cue = token.norm
             if cue is not None:

@@ -30,13 +30,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.classify.engine import Decision, Document, Hit
+from chalicelib.classify.text import remembered
 from chalicelib.classify.vocabulary import CueSet
 from chalicelib.domain.tickets import Evidence
 
 EXPLAIN = 3  # features shown as the evidence of a learned decision
 _UNSHOWN = ("n:", "d:none", "v:")
 GRAMS = (2, 4)  # the sizes of a word's character n-grams
-KNOWN_WORDS = 50_000  # words whose n-gram sums a process remembers
 
 
 def grams(word: str) -> set[str]:
@@ -157,29 +157,22 @@ class LinearModel:
     def row(self, feature: str) -> tuple[int, ...] | None:
         """A feature's weights, one per label, in units of `scale` (remembered: the
         features of requests repeat)."""
-        try:  # not `in` then `[]`: another thread may start the cache over in between
-            return self._rows[feature]
-        except KeyError:
-            pass
+        return remembered(self._rows, feature, self._read_row, feature)
+
+    def _read_row(self, feature: str) -> tuple[int, ...] | None:
         i = self._index.get(feature)
-        found = None
-        if i is not None:
-            start = i * self._width
-            found = tuple(self._weights[start : start + self._width])
-        if len(self._rows) >= KNOWN_WORDS:
-            self._rows.clear()
-        self._rows[feature] = found
-        return found
+        if i is None:
+            return None
+        start = i * self._width
+        return tuple(self._weights[start : start + self._width])
 
     def _word(self, word: str) -> tuple[int, ...]:
-        found = self._words.get(word)
-        if found is None:
-            rows = [row for row in map(self.row, grams(word)) if row is not None]
-            found = tuple(map(sum, zip(self._zero, *rows, strict=True)))
-            if len(self._words) >= KNOWN_WORDS:
-                self._words.clear()
-            self._words[word] = found
-        return found
+        """The sum of a word's n-gram weights (remembered per word)."""
+        return remembered(self._words, word, self._sum_grams, word)
+
+    def _sum_grams(self, word: str) -> tuple[int, ...]:
+        rows = [row for row in map(self.row, grams(word)) if row is not None]
+        return tuple(map(sum, zip(self._zero, *rows, strict=True)))
 
     def scores(self, found: Iterable[str], words: Sequence[str] = ()) -> dict[str, float]:
         plain = [row for row in map(self.row, found) if row is not None]

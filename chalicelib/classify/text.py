@@ -34,6 +34,7 @@ _CYRILLIC = re.compile(r"[а-я]")
 SENTENCE_GAP = 5
 KNOWN_WORDS = 50_000  # words whose verdicts a process remembers (words repeat)
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 FIELD_GAP = 50
 
 
@@ -45,16 +46,17 @@ class Token(NamedTuple):  # a tuple: every word of every request is one
     field: str
 
 
-def remembered(cache: dict[str, _T], token: Token, make: Callable[[Token], _T]) -> _T:
-    """`make(token)`, remembered per word in `cache`; the cache starts over past
-    KNOWN_WORDS words, so a process's memory stays flat whatever it reads."""
+def remembered(cache: dict[str, _T], key: str, make: Callable[[_A], _T], arg: _A) -> _T:
+    """`make(arg)`, remembered under `key` (a word, a feature) in `cache`; the cache
+    starts over past KNOWN_WORDS keys, so a process's memory stays flat whatever it
+    reads."""
     try:  # not `in` then `[]`: another thread may start the cache over in between
-        return cache[token.norm]
+        return cache[key]
     except KeyError:
         pass
     if len(cache) >= KNOWN_WORDS:
         cache.clear()
-    value = cache[token.norm] = make(token)
+    value = cache[key] = make(arg)
     return value
 
 
@@ -106,7 +108,7 @@ def tokenize(text: str, field: str = "text", start: int = 0) -> list[Token]:
         for word in _TOKEN.findall(clean, begin, stop):
             stemmed = stems.get(word)
             if stemmed is None:
-                stemmed = _remember_stem(word)
+                stemmed = remembered(stems, word, stem, word)
             append(Token(word, word, stemmed, position, field))
             position += 1
         if end is not None and "?" in end.group(0):
@@ -119,13 +121,6 @@ def tokenize(text: str, field: str = "text", start: int = 0) -> list[Token]:
 
 
 _STEMS: dict[str, str] = {}  # word -> stem, for the words a process has read
-
-
-def _remember_stem(word: str) -> str:
-    if len(_STEMS) >= KNOWN_WORDS:
-        _STEMS.clear()
-    value = _STEMS[word] = stem(word)
-    return value
 
 
 def tokenize_request(subject: str, text: str) -> list[Token]:

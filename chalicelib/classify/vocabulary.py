@@ -69,11 +69,11 @@ class Vocabulary:
 
     def features(self, token: Token) -> frozenset[str]:
         """The features a word has, remembered per word."""
-        return remembered(self._known, token, self._indexed)[0]
+        return remembered(self._known, token.norm, self._indexed, token)[0]
 
     def indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
         """The word's features, and those of them a cue starts with (remembered)."""
-        return remembered(self._known, token, self._indexed)
+        return remembered(self._known, token.norm, self._indexed, token)
 
     def _indexed(self, token: Token) -> tuple[frozenset[str], tuple[str, ...]]:
         features = self._features(token)
