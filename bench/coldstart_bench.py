@@ -2,14 +2,18 @@
 
     make package && .venv/bin/python bench/coldstart_bench.py [--runs 15]
 
-Timed in fresh interpreters, interleaved, with the Lambda environment set:
+Timed in fresh interpreters, interleaved, with the Lambda environment set, in the
+unpacked deployment.zip that `make package` builds (what Lambda runs: its modules and
+their bytecode first on the path, boto3 after them as the runtime provides it), never
+writing bytecode (`/var/task` is read-only):
 - the floor: a Chalice app with Powertools Logger, Metrics and Tracer and one boto3
   DynamoDB client, what any such function pays before its first request;
 - `import app` (what our cold start pays before the first request);
 - `import app` and the first request's runtime (`get_runtime`: settings, wiring, the
-  clients it builds at once).
+  clients it builds at once);
+- the same two from the bundle without its bytecode (as Chalice packages it: every
+  module compiled at every cold start), for comparison.
 Each is printed as its median and as a ratio to the floor's median (target <= 1.15).
-The zipped bundle is the deployment.zip that `make package` builds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -55,9 +60,11 @@ print(imported, (time.perf_counter() - t) * 1000)
 """
 
 
-def timed(code: str, env: dict[str, str]) -> list[float]:
+def timed(code: str, env: dict[str, str], task: Path) -> list[float]:
+    """`code` run in a fresh interpreter in `task`, an unpacked bundle: its modules come
+    first on the path (`-c` puts the working directory there), the virtualenv's after."""
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=task, env=env, capture_output=True, text=True, check=True
     )
     return [float(x) for x in result.stdout.strip().splitlines()[-1].split()]
 
@@ -66,14 +73,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cold start against its floor")
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args(argv).runs
-    env = {**os.environ, **ENV}
+    if not BUNDLE.exists():
+        print(f"no bundle at {BUNDLE}: run `make package` first")
+        return 1
+    env = {**os.environ, **ENV, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
-    floor, imported, first = [], [], []
-    for _ in range(runs):  # interleaved, so a busy moment hits all three alike
-        floor += timed(FLOOR, env)
-        app_import, app_first = timed(PROBE, env)
-        imported.append(app_import)
-        first.append(app_first)
+    env.pop("PYTHONPATH", None)
+    floor, imported, first, source_imported, source_first = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        built, source = Path(scratch) / "task", Path(scratch) / "source"
+        with zipfile.ZipFile(BUNDLE) as archive:
+            archive.extractall(built)
+            archive.extractall(source, [n for n in archive.namelist() if not n.endswith(".pyc")])
+        for _ in range(runs):  # interleaved, so a busy moment hits all alike
+            floor += timed(FLOOR, env, built)
+            app_import, app_first = timed(PROBE, env, built)
+            imported.append(app_import)
+            first.append(app_first)
+            app_import, app_first = timed(PROBE, env, source)
+            source_imported.append(app_import)
+            source_first.append(app_first)
     base = statistics.median(floor)
     print(
         f"== cold start, fresh interpreters, {runs} runs each, interleaved (target ratio <= 1.15)"
@@ -82,15 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         ("floor: Chalice + Logger/Metrics/Tracer + 1 DynamoDB client", floor),
         ("import app", imported),
         ("import app + the first request's runtime", first),
+        ("without bytecode: import app", source_imported),
+        ("without bytecode: import app + the first request's runtime", source_first),
     ):
         median = statistics.median(values)
         print(
-            f"  {name:58} median {median:5.0f} ms"
+            f"  {name:60} median {median:5.0f} ms"
             f"  min {min(values):5.0f}  ratio {median / base:.2f}"
         )
-    if not BUNDLE.exists():
-        print(f"no bundle at {BUNDLE}: run `make package` first")
-        return 1
     size = BUNDLE.stat().st_size
     print(f"== bundle {BUNDLE.relative_to(ROOT)}: {size / 2**20:.2f} MiB zipped (target <= 10 MiB)")
     parts: Counter[str] = Counter()

@@ -7,8 +7,14 @@ cabinet's origin can call the API, errors included.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,3 +276,46 @@ def test_the_dashboard_charts_incidents_administration_and_the_lifecycle(package
         assert metric in text, metric
     positions = {(w["x"], w["y"]) for w in dashboard(packaged)}
     assert len(positions) == len(dashboard(packaged))  # no widget hides another
+
+
+def test_the_bundle_carries_bytecode_lambda_uses_without_compiling(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 29, cold start: Chalice bundles source only and `/var/task` is read-only, so
+    each cold start compiled every module it imported (about 150 ms). Every module has an
+    unchecked-hash `.pyc` (PEP 552) of its own source, and `import app` from the unpacked
+    bundle compiles none of the bundle's modules."""
+    with zipfile.ZipFile(package_dir / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        sources = sorted(n for n in names if n.endswith(".py"))
+        tag = sys.implementation.cache_tag
+        for source in sources:
+            folder, _, file = source.rpartition("/")
+            pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc".lstrip("/")
+            assert pyc in names, source
+            data = archive.read(pyc)
+            assert data[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, unchecked
+            assert data[8:16] == importlib.util.source_hash(archive.read(source)), source
+        archive.extractall(tmp_path)
+    probe = (
+        "import importlib._bootstrap_external as b, sys\n"
+        "compiled, compile = [], b.SourceLoader.source_to_code\n"
+        "def counting(self, data, path, **kw):\n"
+        "    compiled.append(path)\n"
+        "    return compile(self, data, path, **kw)\n"
+        "b.SourceLoader.source_to_code = counting\n"
+        "import app\n"
+        "print(sorted(p for p in compiled if p.startswith(sys.argv[1])))\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "eu-central-1"}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout
