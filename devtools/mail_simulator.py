@@ -64,18 +64,23 @@ def feedback_event(raw: bytes) -> dict[str, Any] | None:
     }
 
 
+def mails_in(folder: Path) -> list[str]:
+    with os.scandir(folder) as entries:
+        return [e.name for e in entries if e.name.endswith(".eml")]
+
+
 def watch_outbox(folder: Path, stop: threading.Event) -> None:
     """Publishes the feedback of each new mail to a simulator address (once)."""
     import boto3
 
     sns = boto3.client("sns", region_name=os.environ.get("AWS_DEFAULT_REGION", "eu-central-1"))
     topic = os.environ["MAIL_FEEDBACK_TOPIC_ARN"]
-    seen = {p.name for p in folder.glob("*.eml")}
+    seen = set(mails_in(folder))
     while not stop.wait(1):
-        for path in sorted(folder.glob("*.eml")):
-            if path.name in seen:
-                continue
-            seen.add(path.name)
+        # only the new names are sorted: a fan-out leaves thousands in the folder
+        for name in sorted(set(mails_in(folder)) - seen):
+            seen.add(name)
+            path = folder / name
             event = feedback_event(path.read_bytes())
             if event is not None:
                 sns.publish(TopicArn=topic, Message=json.dumps(event))

@@ -118,6 +118,69 @@ def snapshot_only_what_a_transaction_touches() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+@functools.cache
+def query_only_the_partition() -> None:
+    """moto answers every Query by sorting every item of the table (`all_items`) and then
+    keeping the partition's: the local stack's outbox drain, queue pages and fan-out
+    slowed as the table grew (with 10,000 items most of its time went to sorting them).
+    A Query reads the partition it names: the base table's items under its hash key, or
+    for an index the items whose index key attributes equal the query's (a string
+    compared as such, anything else by moto's own equality). moto's code then applies
+    every condition, the order, the filter and the page to those, as before."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def candidates(table: Any, hash_key: Any, index_name: Any, conditions: Any) -> Any:
+        if not index_name:
+            part = table.items.get(hash_key)
+            if part is None:
+                return []
+            return list(part.values()) if table.range_key_attr else [part]
+        wanted = [(name, value.type, value.value, value) for name, value in conditions]
+        found = []
+        for part in table.items.values():
+            for item in part.values() if table.range_key_attr else (part,):
+                attrs = item.attrs
+                for name, kind, raw, value in wanted:
+                    have = attrs.get(name)
+                    if have is None:
+                        break
+                    if kind == "S":
+                        if have.type != "S" or have.value != raw:
+                            break
+                    elif have != value:
+                        break
+                else:
+                    found.append(item)
+        return found
+
+    @functools.wraps(original)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions")
+        if (index_name and not conditions) or (not index_name and hash_key is None):
+            return original(self, hash_key, *args, **kwargs)
+        found = candidates(self, hash_key, index_name, conditions)
+        self.all_items = lambda: found  # what `query` walks; the instance's, for this call
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+
+
+@functools.cache
+def remember_moto_services() -> None:
+    """moto's server lists its own package folder (about 150 `isdir` calls) to route
+    every request to a service; the list does not change while it runs."""
+    from moto import backends
+
+    services = tuple(backends.list_of_moto_modules())
+    setattr(backends, "list_of_moto_modules", lambda: services)  # noqa: B010
+
+
 # Every operation that reads or writes items: a read must not see half a transaction.
 _SERIALISED = (
     "put_item",
@@ -162,4 +225,6 @@ def apply() -> None:
     outermost, so a transaction and its rollback are one step to other threads)."""
     snapshot_only_what_a_transaction_touches()
     stop_transaction_copies_from_piling_up()
+    query_only_the_partition()
+    remember_moto_services()
     serialise_item_operations()
