@@ -40,6 +40,7 @@ from chalicelib.outbound.routing import (
     BREACH,
     CUSTOMER_MAIL,
     INCIDENT_BREACH,
+    MAINTENANCE_CLOCK,
     NOTIFY,
     SOLVED_MAIL,
     WARNING,
@@ -289,7 +290,6 @@ def build_sweeper(
     store: Store,
     dispatcher: Dispatcher,
     clock: Clock,
-    tick: Callable[[datetime], object],
 ) -> Sweeper:
     """R2.4 every minute, and what comes due in the outbox."""
     return Sweeper(
@@ -298,7 +298,6 @@ def build_sweeper(
         dispatcher,
         clock,
         settings.warning_minutes,
-        tick,
         settings.timezone,
     )
 
@@ -339,6 +338,7 @@ def build_runtime(
     notes = board.notice_lines
     dispatcher = build_dispatcher(settings, services, customer_mail, clock, lifecycle, notes)
     board.dispatcher = dispatcher
+    dispatcher.register(MAINTENANCE_CLOCK, board.move_window)
     dispatcher.register(SOLVED_MAIL, build_solved_mail(settings, services, clock, ratings).send)
     pipeline = build_pipeline(settings, services, dispatcher, clock, board.match)
     hours = SupportHours(settings.timezone)
@@ -356,7 +356,7 @@ def build_runtime(
         pipeline=pipeline,
         cabinet=build_cabinet(settings, services, pipeline, clock, board.notice),
         desk=desk,
-        sweeper=build_sweeper(settings, store, dispatcher, clock, board.tick),
+        sweeper=build_sweeper(settings, store, dispatcher, clock),
         dispatcher=dispatcher,
         customer_mail=customer_mail,
         chat=chat,

@@ -130,10 +130,12 @@ def report(args: argparse.Namespace, stack: Any) -> int:
 
 
 def reindex(stack: Any) -> int:
-    """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them."""
+    """Requests stored before the `StaffQueue` and `ByContact` indexes, placed in them;
+    the gauge counted per deadline shard; the maintenance windows' clocks owed."""
     from chalicelib.storage.ticket_items import DynamoTickets
 
-    tickets = _configured_runtime(stack).store.tickets
+    runtime = _configured_runtime(stack)
+    tickets = runtime.store.tickets
     if not isinstance(tickets, DynamoTickets):
         print("reindex: only a DynamoDB store has indexes", file=sys.stderr)
         return 2
@@ -141,7 +143,8 @@ def reindex(stack: Any) -> int:
     def progress(count: int) -> None:
         print(f"reindex: {count} requests so far", file=sys.stderr, flush=True)
 
-    print(json.dumps({"reindexed": tickets.reindex(progress)}))
+    reindexed = tickets.reindex(progress)
+    print(json.dumps({"reindexed": reindexed, "window_clocks": runtime.board.clock_windows()}))
     return 0
 
 

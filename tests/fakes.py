@@ -667,11 +667,14 @@ class MemoryIncidents:
     def _with_count(self, incident: Incident) -> Incident:
         return replace(incident, linked=len(self._linked(incident.id)))
 
-    def create(self, incident: Incident, audit: AuditEvent) -> None:
+    def create(
+        self, incident: Incident, audit: AuditEvent, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         with self._store._lock:
-            if incident.id in self._items:
+            if incident.id in self._items or any(e.id in self._store._outbox for e in outbox):
                 raise AlreadyRecorded(incident.id)
             self._items[incident.id] = incident
+            self._store._outbox.update({e.id: e for e in outbox})
             self.audit.append(audit)
 
     def get(self, incident_id: str) -> Incident | None:

@@ -19,6 +19,7 @@ INCIDENT_BREACH = "incident_breach"
 ABUSE_NOTICE = "abusive_request"
 NOTIFY = "incident_notify"
 AUTO_CLOSE = "auto_close"
+MAINTENANCE_CLOCK = "maintenance_clock"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ ROUTES = (
         "the close of a solved ticket when its days are up (R2.8)",
         "nobody: the ticket itself",
         "lifecycle.Lifecycle.auto_close",
+    ),
+    Route(
+        MAINTENANCE_CLOCK,
+        "the start or the end of a maintenance window, due at its time (R3.3)",
+        "nobody: the window itself, as the status page shows it",
+        "status.board.StatusBoard.move_window",
     ),
 )
 KINDS = tuple(route.kind for route in ROUTES)

@@ -11,7 +11,6 @@ and runs what has come due (a solved ticket's automatic close, `lifecycle`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,11 +61,9 @@ class Sweeper:
         dispatcher: Dispatcher,
         clock: Clock,
         warning_minutes: int,
-        tick: Callable[[datetime], object] | None = None,
         timezone: str = "Europe/Moscow",
     ) -> None:
         self._timezone = timezone  # the report's days are the company's (R1.3)
-        self._tick = tick  # the status board's maintenance windows (R3.3)
         self._tickets = tickets
         self._deadlines = deadlines
         self._dispatcher = dispatcher
@@ -88,12 +85,6 @@ class Sweeper:
                 obs.logger.exception("sweep could not act", extra={"ticket_id": ticket.id})
                 obs.unhandled("sweep")
                 report.failed.append(ticket.id)
-        if self._tick is not None:
-            try:
-                self._tick(now)
-            except Exception:  # the deadlines must not wait for the status board
-                obs.logger.exception("maintenance windows not moved")
-                obs.unhandled("status-clock")
         drained = self._dispatcher.drain(now)
         report.escalated += [e.request_id for e in drained.delivered if e.kind == BREACH]
         owed = [*drained.retrying, *drained.given_up]

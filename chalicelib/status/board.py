@@ -15,11 +15,11 @@ from chalicelib import observability as obs
 from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.domain.incidents import UPDATES_MAX, Incident, IncidentUpdate, service_states
 from chalicelib.domain.queue import queue_item, queue_label
-from chalicelib.domain.tickets import AuditEvent, Scope, Ticket
+from chalicelib.domain.tickets import AuditEvent, OutboxEntry, Scope, Ticket
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.ids import new_event_id, new_incident_id
 from chalicelib.outbound.delivery import Dispatcher, entry_for
-from chalicelib.outbound.routing import NOTIFY
+from chalicelib.outbound.routing import MAINTENANCE_CLOCK, NOTIFY
 from chalicelib.status.incident_forms import NewIncident, NewUpdate
 from chalicelib.status.links import IncidentLinks
 from chalicelib.storage import DeadlineIndex, Incidents, StaleState, Tickets
@@ -78,7 +78,9 @@ class StatusBoard:
         )
         detail = {"kind": new.kind, "services": list(new.services), "state": state}
         self._incidents.create(
-            incident, _audit(incident.id, "incident_created", staff.sub, at, detail)
+            incident,
+            _audit(incident.id, "incident_created", staff.sub, at, detail),
+            window_clock(incident),
         )
         self._cache = None
         obs.count(obs.INCIDENTS_OPENED, kind=new.kind)
@@ -163,13 +165,29 @@ class StatusBoard:
 
     # -- the clock ---------------------------------------------------------------------
 
-    def tick(self, now: datetime) -> list[str]:
-        """Open and close maintenance windows that are due (run by the sweep)."""
-        moved = []
-        for incident in self._incidents.active():
+    def clock_windows(self) -> int:
+        """Owe the clock of every active maintenance window again (windows created
+        before their clock was owed with them; `python -m chalicelib reindex`). Each
+        entry is owed once at a time, and moving a window twice changes nothing."""
+        owed = [e for incident in self._incidents.active() for e in window_clock(incident)]
+        for entry in owed:
+            self._incidents.owe(entry)
+        return len(owed)
+
+    def move_window(self, entry: OutboxEntry) -> None:
+        """The sender of a maintenance window's clock (`window_clock`): at its start or
+        its end the window moves to where it then stands. Nothing reads the incidents
+        every minute to find out; an entry whose window was moved or closed by staff
+        changes nothing."""
+        for _ in range(_ATTEMPTS):
+            incident = self._incidents.get(str(entry.payload.get("incident")))
+            due = entry.payload.get("at")
+            if incident is None or not incident.active or not isinstance(due, str):
+                return
+            now = max(parse_iso(due), self._clock())
             state = _window_state(incident, now)
             if state is None or state == incident.state:
-                continue
+                return
             at = to_iso(now)
             update = IncidentUpdate(new_event_id(), at, CLOCK_ACTOR, _WINDOW_TEXT[state], state)
             changed = replace(
@@ -180,11 +198,10 @@ class StatusBoard:
             try:
                 self._incidents.save(changed, audit)
             except StaleState:
-                continue  # staff changed it meanwhile: the next tick decides again
-            moved.append(incident.id)
-        if moved:
+                continue  # staff changed it meanwhile: read it again
             self._cache = None
-        return moved
+            return
+        raise Conflict("concurrent_update", "the window kept changing; the outbox retries")
 
     # -- what customers see ------------------------------------------------------------
 
@@ -280,6 +297,19 @@ class StatusBoard:
 
 def _audit(incident_id: str, action: str, by: str, at: str, detail: dict[str, Any]) -> AuditEvent:
     return AuditEvent(new_event_id(), incident_id, action, by, at, detail)
+
+
+def window_clock(incident: Incident) -> list[OutboxEntry]:
+    """What a maintenance window owes the outbox when it is created: its start (if still
+    to come) and its end, each due at its time (R3.3)."""
+    if incident.kind != "maintenance" or not incident.starts_at or not incident.ends_at:
+        return []
+    times = [("start", incident.starts_at)] if incident.state == "scheduled" else []
+    times.append(("end", incident.ends_at))
+    return [
+        entry_for(MAINTENANCE_CLOCK, incident.id, name, {"incident": incident.id, "at": at}, at)
+        for name, at in times
+    ]
 
 
 def _window_state(incident: Incident, now: datetime) -> str | None:

@@ -295,7 +295,12 @@ class Outbox(Protocol):
 class Incidents(Protocol):
     """Incidents and maintenance (R3.3), each saved conditionally on its version."""
 
-    def create(self, incident: Incident, audit: AuditEvent) -> None: ...
+    def create(
+        self, incident: Incident, audit: AuditEvent, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
+        """Store a new incident with its audit event and what it owes (a maintenance
+        window's clock)."""
+        ...
 
     def get(self, incident_id: str) -> Incident | None: ...
 

@@ -50,12 +50,13 @@ from chalicelib.storage.keys import (
     INCIDENT_LINK,
     LABEL_FACET,
     QUEUE_ALL,
-    STATS_KEY,
     ack_allowance_key,
     deadline_part,
     deadline_shard,
     incident_key,
     label_partition,
+    open_gauge_index,
+    open_gauge_key,
     partition,
     queue_facets,
     queue_sort_key,
@@ -67,17 +68,22 @@ from chalicelib.storage.keys import (
 from chalicelib.storage.table import Table
 
 
-def open_counter(table: Table, delta: int) -> list[dict[str, Any]]:
-    """The gauge of official requests waiting for staff, kept in the same transaction."""
+def open_counter(table: Table, request_id: str, delta: int) -> list[dict[str, Any]]:
+    """The gauge of official requests waiting for staff, kept in the same transaction:
+    the request's deadline shard's count (`keys.open_gauge_key`)."""
     if delta == 0:
         return []
+    shard = deadline_shard(request_id)
+    index = open_gauge_index(shard)
     return [
         {
             "Update": {
                 "TableName": table.name,
-                "Key": dump(STATS_KEY),
-                "UpdateExpression": "ADD open_official :d",
-                "ExpressionAttributeValues": dump({":d": delta}),
+                "Key": dump(open_gauge_key(shard)),
+                "UpdateExpression": "ADD open_official :d SET GSI2PK = :pk, GSI2SK = :sk",
+                "ExpressionAttributeValues": dump(
+                    {":d": delta, ":pk": index["GSI2PK"], ":sk": index["GSI2SK"]}
+                ),
             }
         }
     ]
@@ -374,6 +380,6 @@ class Update:
             {"Update": update},
             *self.entries,
             self.table.put(audit_to_item(audit)),
-            *open_counter(self.table, self.open_delta),
+            *open_counter(self.table, self.request_id, self.open_delta),
             *facets,
         ]

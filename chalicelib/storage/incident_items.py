@@ -79,10 +79,15 @@ class DynamoIncidents:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def create(self, incident: Incident, audit: AuditEvent) -> None:
-        failed = self._table.transact(
-            [self._table.put_new(incident_to_item(incident)), self._table.put(_audit_item(audit))]
-        )
+    def create(
+        self, incident: Incident, audit: AuditEvent, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
+        entries = [
+            self._table.put_new(incident_to_item(incident)),
+            self._table.put(_audit_item(audit)),
+        ]
+        entries += [self._table.put_new(outbox_to_item(e)) for e in outbox]
+        failed = self._table.transact(entries)
         if failed is not None:
             raise AlreadyRecorded(incident.id)
 

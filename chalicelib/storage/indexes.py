@@ -12,12 +12,17 @@ from chalicelib.storage.codec import dump, index_items, load, ticket_from_item, 
 from chalicelib.storage.keys import (
     DEADLINE_SHARDS,
     DUE_DEADLINES_INDEX,
+    GAUGE_PK,
+    GAUGE_PREFIX,
     META,
     PENDING,
     QUEUE_INDEX,
     QUEUE_POSITION,
-    STATS_KEY,
     WARNED,
+    deadline_part,
+    deadline_shard,
+    open_gauge_index,
+    open_gauge_key,
     partition,
     queue_partition,
     request_key,
@@ -40,14 +45,20 @@ class DynamoDeadlineIndex:
 
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._gauge: dict[int, int] = {}  # read by the walk in progress
+        self._walked: int | None = None  # the gauge the last whole walk read
 
     def due(self, now: datetime, warning: timedelta) -> Iterator[Ticket]:
+        """Every request due in every shard; the walk reads each shard's gauge on the
+        way (the first item of its part P), so `open_count` after it makes no call."""
+        self._gauge, self._walked = {}, None
         for shard in range(DEADLINE_SHARDS):
             for part, horizon in ((PENDING, now + warning), (WARNED, now)):
                 yield from self._part(part, shard, to_iso(horizon))
+        self._walked = sum(self._gauge.values())
 
     def _part(self, part: str, shard: int, upto: str | None) -> Iterator[Ticket]:
-        """Requests in one part and shard, due first, up to `upto`."""
+        """Requests in one part and shard, due first, up to `upto`; its gauge noted."""
         values: dict[str, Any] = {":pk": partition(part, shard)}
         condition = "GSI2PK = :pk"
         if upto is not None:
@@ -58,6 +69,9 @@ class DynamoDeadlineIndex:
             KeyConditionExpression=condition,
             ExpressionAttributeValues=dump(values),
         ):
+            if item.get("SK") == open_gauge_key(shard)["SK"]:
+                self._gauge[shard] = int(item.get("open_official", 0))
+                continue
             yield ticket_from_item(item)
 
     def queue(
@@ -94,15 +108,25 @@ class DynamoDeadlineIndex:
         return Page(items=tuple(ticket_from_item(i) for i in items), next=token)
 
     def open_count(self) -> int:
-        item = self._table.get(STATS_KEY, consistent=False) or {}
-        return int(item.get("open_official", 0))
+        """The gauge as the last whole `due` walk read it (once), or else read."""
+        walked, self._walked = self._walked, None
+        if walked is not None:
+            return walked
+        found = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :gauge)",
+            ExpressionAttributeValues=dump({":pk": GAUGE_PK, ":gauge": GAUGE_PREFIX}),
+        )
+        return sum(int(item.get("open_official", 0)) for item in found)
 
 
 def reindex_requests(table: Table, progress: Callable[[int], None] | None = None) -> int:
     """Put every request where the queue and the lookup indexes expect it (requests
-    stored before those indexes existed); repeating it changes nothing. A Scan: an
-    operator's one-off (`python -m chalicelib reindex`), never a request's path."""
-    count = 0
+    stored before those indexes existed), and count the official requests waiting for
+    staff into each deadline shard's gauge (a table kept one gauge for all before issue
+    29); repeating it changes nothing. A Scan: an operator's one-off (`python -m
+    chalicelib reindex`) at a quiet moment (a change made while it scans may be counted
+    twice or not at all), never a request's path."""
+    count, waiting = 0, dict.fromkeys(range(DEADLINE_SHARDS), 0)
     params: dict[str, Any] = {
         "TableName": table.name,
         "FilterExpression": "entity = :request",
@@ -123,8 +147,15 @@ def reindex_requests(table: Table, progress: Callable[[int], None] | None = None
             table.update(request_key(ticket.id), expression, "attribute_exists(PK)", values)
             table.batch_put(index_items(ticket))
             count += 1
+            if deadline_part(ticket.sla) is not None:
+                waiting[deadline_shard(ticket.id)] += 1
         if progress is not None:
             progress(count)  # after each scanned page: the operator sees it move
         if "LastEvaluatedKey" not in page:
+            gauges = [
+                {**open_gauge_key(s), **open_gauge_index(s), "open_official": n}
+                for s, n in waiting.items()
+            ]
+            table.batch_put(gauges)
             return count
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -13,7 +13,7 @@
 | mail allowance | SEND#<address> | RATE                      |                                 |
 | suppression    | SUPPRESS#<addr>| ADDRESS                   |                                 |
 | correction     | CORRECTIONS    | <at>#<request id>         |                                 |
-| open gauge     | STATS          | OPEN_OFFICIAL             |                                 |
+| open gauge     | STATS          | OPEN_OFFICIAL#<shard>     | DueDeadlines (P#<shard>, first) |
 | queue facet    | REQ#<id>       | @Q#CH, @Q#LB, @Q#FL#<f>, @Q#AS | StaffQueue (a filter) |
 | lookup pointer | REQ#<id>       | @L#DOM, @L#SITE           | ByContact (a domain's requests) |
 | incident link  | REQ#<id>       | @L#INC                    | ByContact (an incident's)       |
@@ -36,7 +36,10 @@ sweep reads an item only when an action on it is due:
 | L    | breached and still unanswered              | never: only an answer    |
 
 Shards (`DEADLINE_SHARDS`) spread the write load; the sweep does one Query per shard
-and part, and the cost follows the due deadlines, not the table.
+and part, and the cost follows the due deadlines, not the table. The gauge of official
+requests waiting for staff is kept per shard, in the shard's part P at the very front
+(`GAUGE_SORT` sorts before any time), so the sweep reads it with the shard's due
+deadlines and makes no call for it (issue 29: an idle sweep reads only its shards).
 
 `StaffQueue` (QPK, QSK) is the one staff queue (`domain.queue`): QSK is
 `<tier>#<instant>#<id>` and exists only while the request waits for staff, so the index
@@ -79,7 +82,8 @@ QUEUE_INDEX = "StaffQueue"
 CONTACT_INDEX = "ByContact"
 QUEUE_ALL = "QUEUE"
 META = "META"
-STATS_KEY = {"PK": "STATS", "SK": "OPEN_OFFICIAL"}
+GAUGE_PK, GAUGE_PREFIX = "STATS", "OPEN_OFFICIAL#"
+GAUGE_SORT = "!"  # before every `<due_at>#<id>` of the deadline index
 # Sort-key prefixes of the items in a request's partition (the table above).
 MESSAGE_PREFIX, MESSAGE_ID_PREFIX, DELAY_PREFIX = "MSG#", "AKEY#", "DELAY#"
 FILE_PREFIX, AUDIT_PREFIX, QUOTE_PREFIX = "FILE#", "AUDIT#", "QUOTE#"
@@ -207,6 +211,16 @@ def deadline_keys(request_id: str, due_at: str, part: str = PENDING) -> dict[str
         "GSI2PK": partition(part, deadline_shard(request_id)),
         "GSI2SK": f"{due_at}#{request_id}",
     }
+
+
+def open_gauge_key(shard: int) -> dict[str, str]:
+    """The count of official requests waiting for staff whose deadlines are in `shard`."""
+    return {"PK": GAUGE_PK, "SK": f"{GAUGE_PREFIX}{shard:02d}"}
+
+
+def open_gauge_index(shard: int) -> dict[str, str]:
+    """Where a shard's gauge sits in the deadline index: its part P, first."""
+    return {"GSI2PK": partition(PENDING, shard), "GSI2SK": GAUGE_SORT}
 
 
 def queue_sort_key(position: str | None, request_id: str) -> str | None:

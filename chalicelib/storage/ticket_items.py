@@ -116,7 +116,7 @@ class DynamoTickets:
             *claims,
             *checks,
             *(self._table.put_new(outbox_to_item(entry)) for entry in outbox),
-            *open_counter(self._table, 1 if deadline_part(request.sla) else 0),
+            *open_counter(self._table, request.id, 1 if deadline_part(request.sla) else 0),
             *indexes,
             *([link_count(self._table, request.incident, 1)] if request.incident else []),
             *counters,

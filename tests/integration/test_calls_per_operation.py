@@ -9,6 +9,7 @@ linked to it); the targets are for other requests, and that one read is held apa
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -113,3 +114,22 @@ def test_create_with_an_idempotency_key(api: Api) -> None:
         )
     assert (status, again, replayed.get("idempotent-replayed")) == (201, first, "true")
     assert sum(calls.values()) <= 3, calls
+
+
+def test_an_idle_sweep_reads_only_its_shards(api: Api) -> None:
+    """A sweep with nothing due: one Query per deadline shard and part and one per outbox
+    shard, nothing else. The gauge of requests waiting for staff comes with the deadline
+    shards; a maintenance window's start and end are outbox entries due at their times,
+    so no sweep reads the incidents to find them (issue 29: it made 22 calls)."""
+    from chalicelib.runtime import get_runtime
+    from chalicelib.storage.keys import DEADLINE_SHARDS, OUTBOX_SHARDS
+
+    warm(api)
+    status, _, _ = api.call("POST", "/tickets", token=ANNA, body=QUESTION)  # due in an hour
+    assert status == 201
+    sweeper = get_runtime(os.environ).sweeper
+    sweeper.run()
+    with counted() as calls:
+        report = sweeper.run()
+    assert report.open_official == 1 and report.escalated == []
+    assert calls == Counter({"dynamodb.Query": DEADLINE_SHARDS * 2 + OUTBOX_SHARDS}), calls

@@ -21,6 +21,7 @@ from chalicelib.intake.mail.adapter import Notification
 from chalicelib.runtime import Runtime, build_runtime
 from chalicelib.staff.queries import QueueFilter
 from chalicelib.status.incident_forms import parse_new_incident, parse_update
+from chalicelib.timeutil import to_iso
 from tests.conftest import Api, Notices, make_token
 from tests.fakes import FixedClock
 from tests.samples import mail
@@ -228,6 +229,50 @@ def test_scheduled_maintenance_moves_through_its_states_on_time(rt: Runtime, api
         "completed",
     ]
     assert api.call("GET", "/status")[1]["maintenance"] == []
+
+
+def test_a_window_moves_by_its_own_outbox_entries_and_reindex_owes_older_ones(
+    rt: Runtime,
+) -> None:
+    """Issue 29: a maintenance window owes its start and end to the outbox when it is
+    created, so no sweep reads the incidents to find them. A window from before (no
+    entries) does not move until `reindex` owes them (`board.clock_windows`)."""
+    window = {
+        "kind": "maintenance",
+        "services": ["email"],
+        "title": "Перенос почты",
+        "message": "Почта переезжает на новые серверы.",
+        "starts_at": at(30).isoformat(),
+        "ends_at": at(90).isoformat(),
+    }
+    mid = incident(rt, **window)
+    client = boto3.client("dynamodb", region_name="eu-central-1")
+    table = os.environ["SUPPORT_TABLE_NAME"]
+    owed = [
+        item
+        for shard in range(4)
+        for item in client.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"OUTBOX#{shard}"}},
+        )["Items"]
+    ]
+    assert sorted(i["SK"]["S"].split("#", 1)[0] for i in owed) == [to_iso(at(30)), to_iso(at(90))]
+    for item in owed:  # a window created before its clock was owed with it
+        client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
+    rt.sweeper.run(at(31))
+    assert rt.board.get(AGENT, mid).state == "scheduled"
+    assert rt.board.clock_windows() == 2
+    rt.sweeper.run(at(32))
+    assert rt.board.get(AGENT, mid).state == "in_progress"
+    assert rt.board.clock_windows() == 1  # only its end is still to come
+    rt.sweeper.run(at(91))
+    assert [u.state for u in rt.board.get(AGENT, mid).updates] == [
+        "scheduled",
+        "in_progress",
+        "completed",
+    ]
+    assert rt.board.clock_windows() == 0
 
 
 def test_customers_cannot_create_or_change_incidents(rt: Runtime, api: Api) -> None:

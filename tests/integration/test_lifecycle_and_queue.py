@@ -449,10 +449,20 @@ def test_reindex_puts_requests_stored_before_the_indexes_in_them(rt: Runtime) ->
         for item in items:
             client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
     assert queue(rt) == [] and queue(rt, channel="email") == []
+    gauges = client.query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "STATS"}},
+    )["Items"]
+    for item in gauges:  # a table from before issue 29 kept one gauge, not one per shard
+        client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
+    assert rt.store.deadlines.open_count() == 0
     seen: list[int] = []
     assert rt.store.tickets.reindex(seen.append) == 2  # type: ignore[attr-defined]
     assert seen and seen[-1] == 2  # progress after each page (issue 28)
     assert rt.store.tickets.reindex() == 2  # type: ignore[attr-defined]  # again: the same
     assert queue(rt) == [tid, rid] and queue(rt, channel="email") == [rid]
+    assert rt.store.deadlines.open_count() == 1  # the official one, counted again
+    assert rt.sweeper.run().open_official == 1  # read with the shards
     found = rt.desk.lookup(AGENT, 10, None, Contact(domain="shop.example")).items
     assert [t.id for t in found] == [rid]
