@@ -47,7 +47,9 @@ def snapshot_only_what_a_transaction_touches() -> None:
     """moto deep-copies every table a transaction touches, to roll back on failure: at a
     few thousand items that is 0.2 s a transaction, and the local stack crawled under a
     burst of mail. A transaction only changes the items it names, so the snapshot
-    copies those items and shares the rest, which it leaves alone."""
+    copies those items and shares the rest, which it leaves alone. moto takes it again
+    for every item of the transaction (twenty for a new ticket), all before the first
+    write, so one is taken and given to each."""
     import threading
     from collections import defaultdict
 
@@ -66,7 +68,12 @@ def snapshot_only_what_a_transaction_touches() -> None:
         def deepcopy(self, value: Any, memo: Any = None) -> Any:
             partitions = getattr(touched, "partitions", None)
             if isinstance(value, Table) and partitions is not None:
-                return snapshot(value, partitions.get(value.name, ()))
+                # moto snapshots the table once per item of the transaction, before any
+                # of them is written: the first snapshot serves them all.
+                made = touched.snapshots
+                if value.name not in made:
+                    made[value.name] = snapshot(value, partitions.get(value.name, ()))
+                return made[value.name]
             return real_copy.deepcopy(value, memo)
 
     def snapshot(table: Any, keys: Any) -> Any:
@@ -108,11 +115,11 @@ def snapshot_only_what_a_transaction_touches() -> None:
                 range_raw = source.get(table.range_key_attr) if table.range_key_attr else None
                 key = (source[table.hash_key_attr], range_raw)
                 partitions.setdefault(table.name, []).append(key)
-        touched.partitions = partitions
+        touched.partitions, touched.snapshots = partitions, {}
         try:
             return original(self, transact_items)
         finally:
-            touched.partitions = None
+            touched.partitions, touched.snapshots = None, {}
 
     setattr(backend_module, "copy", CopyForTransactions())  # noqa: B010
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
