@@ -6,8 +6,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from chalicelib.values import frozen
 
 # What may go inside the ListUsers filter's quotes: a plain addr-spec. Quotes, backslashes
 # and other specials would change the filter (Cognito refuses it; moto accepts it).
@@ -30,7 +31,7 @@ class AccountDirectory(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class Profile:
     email: str | None = None
     locale: str | None = None  # Cognito's standard `locale` attribute (`ru`, `en-GB`)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chalicelib.values import frozen
 
 REQUIRED = (
     "SUPPORT_TABLE_NAME",
@@ -42,7 +43,7 @@ class ConfigError(ValueError):
     """The environment does not describe a usable deployment."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Settings:
     """Everything the domain needs to know about its deployment."""
 

@@ -19,7 +19,7 @@ customer who reopens a solved ticket waits for staff again, with a new deadline 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from chalicelib.outbound.solved import solved_mail_owed
 from chalicelib.storage import Change, Enqueue, MoveClock, SetStatus, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 AUTO_CLOSE_ACTOR = "auto-close"
 STATUSES: tuple[Status, ...] = ("open", "answered", "solved", "closed")
@@ -82,7 +83,7 @@ class Answerer(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusRequest:
     """A `PUT /tickets/{id}/status` body: the status, and the answer that ends the
     customer's wait with it (R2.8)."""

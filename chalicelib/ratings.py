@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from chalicelib.ids import REQUEST_ID, new_event_id
 from chalicelib.storage import SetRating, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 RATING_DAYS = 14  # how long after it was solved a request may be rated
 COMMENT_MAX = 2_000
@@ -34,7 +34,7 @@ SCORES = ("good", "bad")
 _TOKEN_ID = re.compile(rf"({REQUEST_ID})\.(\d{{8,12}})\.([0-9a-f]{{32}})")
 
 
-@dataclass(frozen=True)
+@frozen
 class Rating:
     score: str
     comment: str | None

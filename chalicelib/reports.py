@@ -5,7 +5,6 @@ the company's days, by day or week, by channel, label or agent, read from the co
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -14,9 +13,10 @@ from chalicelib.domain.identity import Principal, require_staff
 from chalicelib.domain.tallies import FACTS, GROUPS, MAX_DAYS, Counter, percentile, week_of
 from chalicelib.errors import InvalidInput
 from chalicelib.timeutil import Clock
+from chalicelib.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class ReportQuery:
     """`GET /staff/reports/sla`: a range of the company's days, by day or week, by group."""
 

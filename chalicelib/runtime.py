@@ -63,6 +63,7 @@ from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
 from chalicelib.timeutil import Clock, utc_now
 from chalicelib.uploads import Attachments
+from chalicelib.values import frozen
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Runtime:
     search: StaffSearch
 
 
-@dataclass(frozen=True)
+@frozen
 class Services:
     """What the runtime talks to outside itself; tests pass fakes for any of them."""
 

@@ -14,7 +14,7 @@ only to those who may read the ticket: a stranger gets 404, as for the ticket.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from chalicelib.scanning import CLEAN, ContentScanner, MalwareScanner
 from chalicelib.storage import AddAttachment, StaleState, Tickets
 from chalicelib.timeutil import Clock, parse_iso, to_iso
 from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 # Declared media type -> the kind its content must be (`sniff`).
 KINDS: dict[str, str] = {
@@ -86,7 +87,7 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
-@dataclass(frozen=True)
+@frozen
 class NewAttachment:
     name: str
     content_type: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from chalicelib.ids import new_event_id
 from chalicelib.storage import SetAdminRequest, Tickets
 from chalicelib.timeutil import Clock, to_iso
 from chalicelib.validation import clean_text, reject_unknown_fields
+from chalicelib.values import frozen
 
 _SERVER = re.compile(
     r"\b(?:vps|vds|dedic\w*|server|сервер\w*|сервак\w*)\s*(?:#|№|id|:)?\s*"
@@ -37,7 +38,7 @@ _VERSION_AFTER = re.compile(r"\.\d")
 _CLEAN_OVERRIDE = ("clean", "чист")  # "на чистый сервер": a word that outweighs none
 
 
-@dataclass(frozen=True)
+@frozen
 class AdminRequest:
     """API.md: `{"kind", "server"?, "os"?, "panel"?, "possible", "reason"?}`."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from chalicelib.classify.learned import (
 from chalicelib.classify.text import Token, tokenize, words
 from chalicelib.classify.vocabulary import CueSet
 from chalicelib.domain.tickets import Evidence, KbArticle, Scope
+from chalicelib.values import frozen
 
 _HERE = Path(__file__).parent
 ADVISORY_CHANNELS = frozenset({"email", "chat", "skype"})
@@ -49,7 +49,7 @@ def _load(name: str) -> Any:
     return json.loads((_HERE / name).read_text(encoding="utf-8"))
 
 
-@dataclass(frozen=True)
+@frozen
 class _Article:
     slug: str
     title: str

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, KeysView, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
 from chalicelib.classify.text import Token, tokenize_request
 from chalicelib.classify.vocabulary import Cue, CueSet, Vocabulary
 from chalicelib.domain.tickets import Evidence
+from chalicelib.values import frozen
 
 _GAP = 2  # positions between consecutive words of one cue
 _MAX_SPAN = 64  # positions a cue's hit can span: words x _GAP, far above any cue
@@ -33,7 +33,7 @@ class Hit(NamedTuple):  # a tuple: documents make many, and tuples are cheap to 
     match: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Pattern:
     groups: tuple[CueSet, ...]
     window: int | None
@@ -44,7 +44,7 @@ class Pattern:
     needs: frozenset[str] = frozenset()  # the groups' names: all must have a hit
 
 
-@dataclass(frozen=True)
+@frozen
 class LabelRule:
     label: str
     rule: str
@@ -57,7 +57,7 @@ class LabelRule:
     unless_near: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     label: str
     sub: str | None

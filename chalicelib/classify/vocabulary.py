@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from chalicelib.classify.text import Token, remembered, stem, words
+from chalicelib.values import frozen
 
 _CODE = re.compile(r"^[45]\d\d$")
 _IMPERATIVE = re.compile(r"^[а-я]{3,}(?:йте|ите|ьте)$")
 
 
-@dataclass(frozen=True)
+@frozen
 class Cue:
     text: str
     features: tuple[str, ...]

@@ -3,11 +3,12 @@ files customers attach to cabinet tickets (checked before they are offered)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.values import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class StoredAttachment:
     """A file that came with a request: kept whole in S3, described on the record."""
 
@@ -43,7 +44,7 @@ class StoredAttachment:
 AttachmentState = Literal["pending", "stored", "rejected"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Attachment:
     """A file on a cabinet ticket: `pending` until its upload is there and checked, then
     `stored`, or `rejected` with the reason (API.md, Attachments)."""

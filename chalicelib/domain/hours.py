@@ -8,10 +8,11 @@ staffed Mon–Fri 09:00–01:00 (the shift ends at 01:00 the next morning) and S
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from chalicelib.values import frozen
 
 ALWAYS_OPEN = ("cabinet", "email")
 STAFFED = ("chat", "skype")
@@ -29,7 +30,7 @@ _SHIFTS: dict[int, tuple[time, int]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelHours:
     open: bool
     next_open: datetime | None

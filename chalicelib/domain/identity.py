@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.people import StaffRef, display_name
 from chalicelib.domain.tickets import Ticket
 from chalicelib.errors import Forbidden, NotFound, Unauthenticated
+from chalicelib.values import frozen
 
 STAFF_GROUP = "staff"
 
 
-@dataclass(frozen=True)
+@frozen
 class Principal:
     """An authenticated cabinet user (customer) or staff member."""
 

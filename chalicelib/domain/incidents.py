@@ -3,8 +3,10 @@ states, and what a customer-facing status makes of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
+
+from chalicelib.values import frozen
 
 IncidentKind = Literal["incident", "maintenance"]
 # The outage sub-labels of SPEC.md: the services a status page shows.
@@ -17,7 +19,7 @@ FINAL = frozenset({"resolved", "completed"})
 UPDATES_MAX = 50  # updates kept on one incident (the item stays far below 400 KB)
 
 
-@dataclass(frozen=True)
+@frozen
 class IncidentUpdate:
     """One posted update: what customers are told, and the state it set."""
 
@@ -52,7 +54,7 @@ class IncidentUpdate:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Incident:
     id: str
     kind: IncidentKind

@@ -4,10 +4,10 @@ from, in Russian or English, with placeholders filled in for the request at hand
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.tickets import Ticket
+from chalicelib.values import frozen
 
 LANGUAGES = ("ru", "en")
 PLACEHOLDERS = ("customer_name", "request_id", "kb_links", "hours")
@@ -27,7 +27,7 @@ HOURS = {
 _CUSTOMER = {"ru": "клиент", "en": "customer"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Macro:
     id: str
     title: str

@@ -3,11 +3,12 @@ a team"): staff see an agent's id, name and e-mail; a customer sees the name onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.values import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class StaffRef:
     """A staff member as they were when they acted (a later rename leaves it as it was)."""
 

@@ -6,17 +6,18 @@ conditional on the one read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from chalicelib.errors import Conflict
+from chalicelib.values import frozen
 
 Side = Literal["staff", "customer"]
 CENTS = Decimal("0.01")
 
 
-@dataclass(frozen=True)
+@frozen
 class Terms:
     scope: str
     deadline: str  # ISO 8601 date or time
@@ -41,7 +42,7 @@ class Terms:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Revision:
     terms: Terms
     by: Side
@@ -56,7 +57,7 @@ class Revision:
         return cls(Terms.from_dict(data["terms"]), by, str(data["at"]))
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One step of the quote, as the customer and the audit trail see it."""
 
@@ -83,7 +84,7 @@ class Step:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Quote:
     id: str
     ticket_id: str

@@ -3,11 +3,12 @@ evidence for each, and the knowledge-base pages suggested for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.values import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Evidence:
     """Why a label or flag was given: the cue that fired and where."""
 
@@ -33,7 +34,7 @@ class Evidence:
         return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
+@frozen
 class Scope:
     """One scope label per request, its sub-label, flags and the evidence (SPEC.md)."""
 
@@ -60,7 +61,7 @@ class Scope:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class KbArticle:
     title: str
     url: str

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.queue import queue_label  # the label staff corrected wins
 from chalicelib.domain.tickets import Sla, Ticket
 from chalicelib.timeutil import parse_iso
+from chalicelib.values import frozen
 
 GROUPS = ("channel", "label", "agent")
 FACTS = ("received", "first_responses", "within_target", "breaches", "rating_good", "rating_bad")
@@ -33,7 +34,7 @@ NOBODY = "-"  # an event no staff member made (a request received): no agent cou
 MAX_DAYS = 400  # a report covers at most this many days
 
 
-@dataclass(frozen=True)
+@frozen
 class Tally:
     """What one event adds to the counters: the facts, in each of its groups."""
 

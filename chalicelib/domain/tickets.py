@@ -14,6 +14,7 @@ from chalicelib.domain.attachments import (
 )
 from chalicelib.domain.people import StaffRef
 from chalicelib.domain.scope import Evidence as Evidence, KbArticle as KbArticle, Scope as Scope
+from chalicelib.values import frozen
 
 Channel = Literal["cabinet", "email", "chat", "skype"]
 Author = Literal["customer", "staff", "operator"]
@@ -33,7 +34,7 @@ MESSAGE_MAX = 20_000  # characters of one message's text, whoever wrote it
 DeliveryState = Literal["queued", "sent", "failed", "suppressed", "undeliverable"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     """Whether a staff answer or delay notice reached the customer by e-mail (R2.6)."""
 
@@ -60,7 +61,7 @@ class Delivery:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Wait:
     """An earlier wait of the customer for staff on the same ticket (R2.5)."""
 
@@ -84,7 +85,7 @@ class Wait:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Sla:
     """The response clock of an official ticket (R2): the current wait, and the earlier
     ones (R2.5: every answer a customer waits for is timed)."""
@@ -116,7 +117,7 @@ class Sla:
         return body
 
 
-@dataclass(frozen=True)
+@frozen
 class Origin:
     """Where a record came from and what the intake made of it (advisory channels)."""
 
@@ -138,7 +139,7 @@ class Origin:
     references: tuple[str, ...] = ()  # the customer's References chain, for threading
 
 
-@dataclass(frozen=True)
+@frozen
 class Ticket:
     """An official request from the cabinet (R1.4), or an advisory record."""
 
@@ -246,7 +247,7 @@ class Ticket:
         return body | self.team_view() if staff_view else body
 
 
-@dataclass(frozen=True)
+@frozen
 class Message:
     """One turn of a ticket's conversation after its opening text."""
 
@@ -272,7 +273,7 @@ class Message:
         return with_author_and_delivery(body, self.by, self.delivery, staff_view)
 
 
-@dataclass(frozen=True)
+@frozen
 class DelayNotice:
     """R2.2: why an answer cannot be given in time, and when it will be."""
 
@@ -307,7 +308,7 @@ def with_author_and_delivery(
     return body
 
 
-@dataclass(frozen=True)
+@frozen
 class DelayNoticeRequest:
     """A staff delay notice as asked for (R2.2): why, and when the answer will come."""
 
@@ -315,7 +316,7 @@ class DelayNoticeRequest:
     eta: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class ScopeCorrection:
     """A staff correction of the classifier's label, kept beside its answer."""
 
@@ -323,7 +324,7 @@ class ScopeCorrection:
     sub: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class TicketThread:
     """A ticket with its conversation, as the customer sees it."""
 
@@ -348,7 +349,7 @@ class TicketThread:
         return body
 
 
-@dataclass(frozen=True)
+@frozen
 class Page:
     """One page of a listing with an opaque continuation token."""
 
@@ -379,7 +380,7 @@ class AuditEvent:
         return {"at": self.at, "kind": self.action, "by": by, "details": self.detail}
 
 
-@dataclass(frozen=True)
+@frozen
 class OutboxEntry:
     """Something owed to the outside world (an escalation, a notice, a mail), written in
     the same transaction as the change that owes it, and delivered by a sender later."""

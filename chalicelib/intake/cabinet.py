@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from chalicelib import observability as obs
@@ -26,6 +26,7 @@ from chalicelib.validation import (
     reject_unknown_fields,
     text_field,
 )
+from chalicelib.values import frozen
 
 SUBJECT_MAX = 200
 # The services of R3.1 and what else a hosting customer asks about.
@@ -46,7 +47,7 @@ TICKET_SERVICES = (
 _ATTEMPTS = 4
 
 
-@dataclass(frozen=True)
+@frozen
 class NewTicket:
     subject: str
     text: str

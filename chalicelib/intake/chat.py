@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from chalicelib.ids import chat_ticket_id
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Sender, Turn
 from chalicelib.timeutil import parse_iso, to_iso
 from chalicelib.validation import parse_json_object, reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGES = 2_000
@@ -42,7 +42,7 @@ RECOMMEND_TEMPLATE = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Transcript:
     id: str
     channel: str

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from chalicelib.domain.tickets import Author, Channel, Disposition, Origin, Status, Ticket
+from chalicelib.values import frozen
 
 # How far a sender's identity is known (R1.7): `token` (a signed-in customer), `dmarc`
 # (SES's DMARC verdict passed for From), `platform` (the chat platform verified the
@@ -23,7 +23,7 @@ UNLINKED_PREFIX = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Sender:
     """Who sent a request, and how far that is known."""
 
@@ -33,7 +33,7 @@ class Sender:
     name: str | None = None  # the account's name, where the token carries one
 
 
-@dataclass(frozen=True)
+@frozen
 class Turn:
     """One turn of a conversation that arrives whole (a chat transcript)."""
 
@@ -42,7 +42,7 @@ class Turn:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Intake:
     """A request as any channel delivers it, normalised."""
 
@@ -65,7 +65,7 @@ class Intake:
     receipt: str | None = None  # a keyed create's digest: the request as made is kept
 
 
-@dataclass(frozen=True)
+@frozen
 class Recorded:
     """What the pipeline made of an intake: the record, and whether it is new."""
 

@@ -8,7 +8,6 @@ raw from the inbound mail (CVE-2024-6923 class header injection).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 
 from chalicelib import observability as obs
@@ -26,6 +25,7 @@ from chalicelib.outbound.delivery import Known
 from chalicelib.outbound.mailer import Mailer
 from chalicelib.storage import Markers, SendGuard, Settle, SpendAllowance, Tickets
 from chalicelib.timeutil import Clock, to_iso
+from chalicelib.values import frozen
 
 
 def build_ack(
@@ -80,7 +80,7 @@ def closed_ticket_note(record: Ticket, cabinet_url: str) -> tuple[str, ...]:
     return (CLOSED_NOTE.format(ticket=record.follow_up_of, record=record.id, cabinet=cabinet_url),)
 
 
-@dataclass(frozen=True)
+@frozen
 class AckConfig:
     sender: str  # our From address
     domain: str  # our mail domain, for Message-IDs

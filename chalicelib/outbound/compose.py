@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -23,6 +22,7 @@ from typing import Literal
 from chalicelib.classify.clean import own_words
 from chalicelib.ids import REQUEST_ID
 from chalicelib.timeutil import Clock
+from chalicelib.values import frozen
 
 Kind = Literal[
     "acknowledgement",
@@ -166,7 +166,7 @@ def _prose(text: str) -> str:
     return " ".join(c for c in clauses if not (_ERROR_WORD.search(c) and c.isascii()))
 
 
-@dataclass(frozen=True)
+@frozen
 class Letter:
     """A composed customer mail, before it becomes MIME."""
 

@@ -22,6 +22,7 @@ from chalicelib.domain.tickets import DelayNotice, Message, OutboxEntry, Ticket
 from chalicelib.outbound.notify import Publisher
 from chalicelib.storage import Outbox, SendGuard, Settle
 from chalicelib.timeutil import Clock, to_iso
+from chalicelib.values import frozen
 
 # A sender delivers an entry and says what it leaves behind (written with the entry's
 # removal, in one write), or None.
@@ -33,7 +34,7 @@ DRAIN_SECONDS = 35.0  # of the sweep's 60 s: its reads and writes come first
 DRAIN_WORKERS = 8  # sends at once (SNS and SES calls wait on the network)
 
 
-@dataclass(frozen=True)
+@frozen
 class Known:
     """What the writer of an entry already holds, so its sender need not read it again:
     the request as written, the staff item the mail carries, and whether the

@@ -9,7 +9,8 @@ at once by whoever wrote it, and drained by the sweep every minute.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from chalicelib.values import frozen
 
 ACKNOWLEDGEMENT = "acknowledgement"
 CUSTOMER_MAIL = "customer_mail"
@@ -22,7 +23,7 @@ AUTO_CLOSE = "auto_close"
 MAINTENANCE_CLOCK = "maintenance_clock"
 
 
-@dataclass(frozen=True)
+@frozen
 class Route:
     kind: str
     what: str

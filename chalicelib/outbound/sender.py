@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from chalicelib import observability as obs
@@ -45,11 +44,12 @@ from chalicelib.storage import (
     Tickets,
 )
 from chalicelib.timeutil import Clock, parse_iso, to_iso
+from chalicelib.values import frozen
 
 _OURS = re.compile(r"<?reply-(" + REQUEST_ID + r")\.([A-Z0-9-]{3,40})@")
 
 
-@dataclass(frozen=True)
+@frozen
 class MailSettings:
     sender: str
     domain: str

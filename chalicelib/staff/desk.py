@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -54,12 +54,13 @@ from chalicelib.storage import (
     Unchanged,
 )
 from chalicelib.timeutil import Clock, to_iso
+from chalicelib.values import frozen
 
 _ATTEMPTS = 4
 ItemT = TypeVar("ItemT", Message, DelayNotice)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Written(Generic[ItemT]):
     """What one attempt stored: the staff item, the clock after it, and the outbox
     entries written with it (delivered right after, by the same values)."""

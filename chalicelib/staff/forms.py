@@ -4,7 +4,6 @@ correction. Unknown fields are refused; each error names its field."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.classify import label_catalogue
@@ -12,11 +11,12 @@ from chalicelib.domain.clock import delay_notice_fields
 from chalicelib.domain.tickets import MESSAGE_MAX, DelayNoticeRequest, ScopeCorrection
 from chalicelib.errors import InvalidInput
 from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_:.-]{1,80}")
 
 
-@dataclass(frozen=True)
+@frozen
 class StaffResponse:
     text: str
     seen: str | None = None  # the newest message the agent had on screen

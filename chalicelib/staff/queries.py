@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from chalicelib.classify import label_catalogue
 from chalicelib.errors import InvalidInput
 from chalicelib.validation import choice_field, domain_field
+from chalicelib.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class QueueFilter:
     """At most one facet of the queue: a channel, a label, or a flag."""
 
@@ -29,7 +29,7 @@ def assignee_key(assignee: str | None, staff_id: str) -> str | None:
     return {"me": staff_id, "none": "-"}.get(assignee or "", assignee)
 
 
-@dataclass(frozen=True)
+@frozen
 class Contact:
     """Whose requests staff look up: one address, or one domain."""
 

@@ -4,7 +4,6 @@ domain and the words of subject and text (any word form), with filters, newest f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,12 +16,13 @@ from chalicelib.errors import InvalidInput
 from chalicelib.staff.queries import CHANNELS, assignee_key, assignee_param
 from chalicelib.storage import Tickets
 from chalicelib.validation import choice_field
+from chalicelib.values import frozen
 
 STATUSES = ("open", "answered", "solved", "closed")
 Q_MAX = 200
 
 
-@dataclass(frozen=True)
+@frozen
 class Search:
     terms: tuple[str, ...]
     status: str | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from chalicelib.errors import InvalidInput
 from chalicelib.ids import is_request_id
 from chalicelib.timeutil import parse_iso
 from chalicelib.validation import reject_unknown_fields, text_field
+from chalicelib.values import frozen
 
 TITLE_MAX = 200
 MESSAGE_MAX = 2_000
@@ -20,7 +20,7 @@ BULK_MAX = 100  # request ids linked in one call
 LINK_WINDOW_MINUTES = 120  # API.md: open requests this long before an incident
 
 
-@dataclass(frozen=True)
+@frozen
 class NewIncident:
     kind: IncidentKind
     services: tuple[str, ...]
@@ -31,7 +31,7 @@ class NewIncident:
     link_window_minutes: int = LINK_WINDOW_MINUTES  # open requests before it are linked
 
 
-@dataclass(frozen=True)
+@frozen
 class NewUpdate:
     message: str
     state: str | None = None

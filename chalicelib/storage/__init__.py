@@ -9,7 +9,6 @@ the same contract against an in-memory one (`tests/fakes.py`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +51,7 @@ from chalicelib.storage.kinds import (
     SpendAllowance as SpendAllowance,
     Unchanged as Unchanged,
 )
+from chalicelib.values import frozen
 
 
 class AlreadyRecorded(Exception):
@@ -356,7 +356,7 @@ class Quotes(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class Store:
     """The repositories of one process."""
 

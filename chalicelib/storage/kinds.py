@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.domain.people import StaffRef
@@ -21,9 +20,10 @@ from chalicelib.domain.tickets import (
     Status,
     Ticket,
 )
+from chalicelib.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class AppendMessage:
     """A turn of the conversation. With `owner`, only if the request is that customer's."""
 
@@ -32,12 +32,12 @@ class AppendMessage:
     turns: int | None = None  # only if the conversation still has this many turns
 
 
-@dataclass(frozen=True)
+@frozen
 class AddDelayNotice:
     notice: DelayNotice
 
 
-@dataclass(frozen=True)
+@frozen
 class MoveClock:
     """An SLA transition, applied only if the clock is still as it was read (`before`).
     `request` is the request as read: its queue facets follow the clock."""
@@ -47,7 +47,7 @@ class MoveClock:
     request: Ticket
 
 
-@dataclass(frozen=True)
+@frozen
 class SetStatus:
     """A new status. `after` is the request as this change leaves it (status, clock,
     `waiting_since`, `solved_at`): its place in the staff queue is derived from it."""
@@ -60,7 +60,7 @@ class SetStatus:
         return self.after.status
 
 
-@dataclass(frozen=True)
+@frozen
 class CorrectScope:
     """A staff correction, kept beside the classifier's answer and as an evaluation case."""
 
@@ -68,7 +68,7 @@ class CorrectScope:
     request: Ticket
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordReply:
     """The record of an e-mail that joined `request`'s thread, and its mail identity."""
 
@@ -76,7 +76,7 @@ class RecordReply:
     identity: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Assign:
     """A new assignee (None: nobody), only if the request is still assigned as read;
     its place in the assignee's queue (`AS#<id>`, `AS#-`) moves with it."""
@@ -85,14 +85,14 @@ class Assign:
     request: Ticket  # as read
 
 
-@dataclass(frozen=True)
+@frozen
 class Enqueue:
     """An outbox entry owed by this change: written with it, or not at all."""
 
     entry: OutboxEntry
 
 
-@dataclass(frozen=True)
+@frozen
 class AddAttachment:
     """A file announced for upload, only while the request has room for it (`limit`)
     and is not closed."""
@@ -101,14 +101,14 @@ class AddAttachment:
     limit: int
 
 
-@dataclass(frozen=True)
+@frozen
 class SetAdminRequest:
     """Staff's correction of what an administration request asks (R5.1, R5.2)."""
 
     value: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen
 class LinkIncident:
     """Link the request (as read) to an incident, or unlink it with None (R3.3)."""
 
@@ -116,7 +116,7 @@ class LinkIncident:
     request: Ticket
 
 
-@dataclass(frozen=True)
+@frozen
 class FlagRequest:
     """R6.2: a flag a later message earned, its evidence joining the request's scope;
     only if the request does not carry the flag yet. `event` records it in the audit
@@ -128,7 +128,7 @@ class FlagRequest:
     event: AuditEvent
 
 
-@dataclass(frozen=True)
+@frozen
 class SetRating:
     """The customer's rating, only if the request has none yet; `flag` puts a bad one
     with a comment in front of staff (`attention`)."""
@@ -137,7 +137,7 @@ class SetRating:
     flag: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Unchanged:
     """Only if the request has not changed since the process last saw it (its
     `updated_at` then): a change decided on a remembered request, not a fresh read."""
@@ -145,7 +145,7 @@ class Unchanged:
     updated_at: str
 
 
-@dataclass(frozen=True)
+@frozen
 class SpendAllowance:
     """One mail of a recipient's daily allowance (`ack`: acknowledgements, `send`:
     answers and notifications), spent in the same write as the mail's outbox entry, so
@@ -160,7 +160,7 @@ class SpendAllowance:
     ref: str
 
 
-@dataclass(frozen=True)
+@frozen
 class NotSuppressed:
     """Only if the address is not suppressed (`SendRefused` otherwise)."""
 
@@ -170,7 +170,7 @@ class NotSuppressed:
 SendGuard = SpendAllowance | NotSuppressed
 
 
-@dataclass(frozen=True)
+@frozen
 class Settle:
     """What a delivered outbox entry leaves behind, written with the entry's removal:
     an acknowledgement's state on its record, or a staff item's delivery."""

@@ -6,16 +6,16 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.storage.codec import dump, load
 from chalicelib.storage.keys import decode_position_token, encode_position_token
+from chalicelib.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Pager:
     """One paged Query, and how its `next` token maps to where the next page starts.
 

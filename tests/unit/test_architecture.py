@@ -17,7 +17,7 @@ DOMAIN = ("domain", "intake", "staff", "sla", "status", "admin", "classify")
 LAYERS = (
     (
         "foundation",
-        ("", "errors", "ids", "timeutil", "validation", "config", "observability", "aws"),
+        ("", "errors", "ids", "timeutil", "validation", "config", "observability", "aws", "values"),
     ),
     ("domain", ("domain",)),
     ("classify", ("classify",)),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 
 from chalicelib.blobs import BlobStore
 from chalicelib.domain.tickets import Disposition, Origin, StoredAttachment
@@ -22,6 +21,7 @@ from chalicelib.intake.mail.filters import machine_reason
 from chalicelib.intake.mail.parse import ParsedMail, parse_mail
 from chalicelib.intake.pipeline import Intake, IntakePipeline, Recorded, Sender
 from chalicelib.timeutil import Clock
+from chalicelib.values import frozen
 
 EXCERPT_CHARS = 8_000
 MAX_LISTED_ATTACHMENTS = 50
@@ -36,7 +36,7 @@ class MailError(Exception):
     """A notification that cannot be processed now; the queue retries, then dead-letters."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Notification:
     bucket: str
     key: str
@@ -44,7 +44,7 @@ class Notification:
     verdicts: dict[str, str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     record_id: str
     disposition: Disposition

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
@@ -24,6 +24,7 @@ from chalicelib import observability as obs
 from chalicelib.intake.chat_import import ChatImport
 from chalicelib.intake.mail.adapter import MailError, MailIntake, Outcome, parse_notification
 from chalicelib.uploads import KEY_PREFIX as ATTACHMENTS_PREFIX
+from chalicelib.values import frozen
 
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
 
@@ -53,7 +54,7 @@ def s3_objects(body: str) -> list[tuple[str, str]] | None:
 SES_SETUP_OBJECT = "AMAZON_SES_SETUP_NOTIFICATION"
 
 
-@dataclass(frozen=True)
+@frozen
 class Feedback:
     """SES's word on one of our outbound mails: a bounce or a complaint."""
 

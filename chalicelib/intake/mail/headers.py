@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass
 
 from chalicelib.intake.mail.charsets import b64_or_none, decode_bytes
+from chalicelib.values import frozen
 
 DECODE_BUDGET = 8_192  # raw bytes of one header value that are ever decoded
 MAX_HEADER_CHARS = 2_000  # characters kept of a decoded value
@@ -100,7 +100,7 @@ def clean(text: str, limit: int = MAX_HEADER_CHARS) -> str:
     return "".join(ch for ch in text if ch.isprintable() or ch in _WIDE_SPACES)[:limit]
 
 
-@dataclass(frozen=True)
+@frozen
 class Sender:
     address: str | None  # lower-cased addr-spec of the single mailbox, else None
     name: str

@@ -21,6 +21,7 @@ from chalicelib.intake.mail.headers import (
     parse_from,
 )
 from chalicelib.intake.mail.html_text import html_to_text
+from chalicelib.values import frozen
 
 __all__ = ["MAX_HEADER_CHARS", "Attachment", "ParsedMail", "decode_bytes", "parse_mail"]
 
@@ -32,7 +33,7 @@ _FILE_UNSAFE = re.compile(r"[\\/\x00-\x1f\x7f]")
 _REPORT_DETAIL = frozenset({"text/rfc822-headers"})
 
 
-@dataclass(frozen=True)
+@frozen
 class Attachment:
     name: str
     content_type: str
