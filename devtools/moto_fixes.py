@@ -129,7 +129,8 @@ def snapshot_only_what_a_transaction_touches() -> None:
 def query_only_the_partition() -> None:
     """moto answers every Query by sorting every item of the table (`all_items`) and then
     keeping the partition's: the local stack's outbox drain, queue pages and fan-out
-    slowed as the table grew (with 10,000 items most of its time went to sorting them).
+    slowed as the table grew (during a fan-out to 600 requests, two thirds of the stack's
+    busy time was moto's Query).
     A Query reads the partition it names: the base table's items under its hash key, or
     for an index the items whose index key attributes equal the query's (a string
     compared as such, anything else by moto's own equality). moto's code then applies

@@ -9,7 +9,7 @@ name) cannot be replaced by another (`Fn::GetAtt`) from the merge template: both
 would survive. This step sets those few properties outright.
 
 Chalice bundles source without bytecode, and Lambda's `/var/task` is read-only, so every
-cold start would compile every module it imports (about 150 ms for this app and
+cold start would compile every module it imports (about 190 ms for this app and
 Powertools, issue 29). This step adds each module's bytecode to `deployment.zip`, in the
 file name the function's runtime looks for, as an unchecked-hash `.pyc` (PEP 552: used
 without comparing it to the source's time stamp, which unzipping does not keep
