@@ -6,7 +6,8 @@ transition is a conditional write that also records the notice it owes in the ou
 two overlapping sweeps, or a retried one, apply each warning and breach once, and a
 sweep that dies after the write leaves the escalation owed, not lost. Then it drains
 the outbox, which retries whatever an earlier run or a staff action could not hand over
-and runs what has come due (a solved ticket's automatic close, `lifecycle`).
+and runs what has come due (a solved ticket's automatic close, `lifecycle`; a maintenance
+window's start and end, `status.board`).
 """
 
 from __future__ import annotations
