@@ -275,6 +275,30 @@ def test_a_window_moves_by_its_own_outbox_entries_and_reindex_owes_older_ones(
     assert rt.board.clock_windows() == 0
 
 
+def test_a_window_staff_closed_early_or_that_began_at_once_is_left_as_staff_left_it(
+    rt: Runtime,
+) -> None:
+    """The clock moves a window only forward from where it stands: a window completed by
+    staff before its end stays completed when its end comes; one created already running
+    owes only its end."""
+    window = {
+        "kind": "maintenance",
+        "services": ["ftp"],
+        "title": "FTP",
+        "message": "FTP недоступен.",
+        "starts_at": at(-5).isoformat(),
+        "ends_at": at(60).isoformat(),
+    }
+    mid = incident(rt, **window)
+    assert rt.board.get(AGENT, mid).state == "in_progress"
+    assert rt.board.clock_windows() == 1  # its end only
+    done = parse_update({"message": "Готово раньше.", "state": "completed"}, "maintenance")
+    rt.board.post_update(AGENT, mid, done)
+    rt.sweeper.run(at(61))
+    finished = rt.board.get(AGENT, mid)
+    assert finished.state == "completed" and len(finished.updates) == 2
+
+
 def test_customers_cannot_create_or_change_incidents(rt: Runtime, api: Api) -> None:
     iid = incident(rt)
     customer = make_token("sub-anna", "anna@flowershop.example")
