@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -17,11 +18,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`chalice package --merge-template` into a temporary folder, then finalize.py."""
+    """`chalice package --merge-template` into a temporary folder, then finalize.py.
+
+    One worker at a time: Chalice rebuilds its cached bundle in `.chalice/deployments`
+    through one fixed temporary file name and copies it from there, so two workers
+    packaging at once can copy a half-written zip. A clean-clone `make test` once failed
+    that way ("File is not a zip file" in finalize.py); five tries to repeat it by hand
+    did not."""
     out = tmp_path_factory.mktemp("package")
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
     env.pop("AWS_ENDPOINT_URL", None)
     chalice = Path(sys.executable).parent / "chalice"
+    (ROOT / "build").mkdir(exist_ok=True)
+    with (ROOT / "build" / "package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        package(chalice, out, env)
+    return out
+
+
+def package(chalice: Path, out: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [
             str(chalice),
@@ -42,7 +57,6 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=ROOT,
         check=True,
     )
-    return out
 
 
 @pytest.fixture(scope="session")
