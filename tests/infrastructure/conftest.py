@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`chalice package --merge-template` into a temporary folder, then finalize.py.
 
-    One worker at a time: Chalice rebuilds its cached bundle in `.chalice/deployments`
-    through one fixed temporary file name and copies it from there, so two workers
-    packaging at once can copy a half-written zip. A clean-clone `make test` once failed
-    that way ("File is not a zip file" in finalize.py); five tries to repeat it by hand
-    did not."""
+    One worker at a time: Chalice writes its cached bundle in `.chalice/deployments` and
+    copies it from there, so two workers packaging at once can copy a half-written zip.
+    A clean clone has no cached bundle: its `make test` once failed that way ("File is
+    not a zip file" in finalize.py), and two `chalice package` at once with no cache
+    gave 2 bad zips of 6."""
     out = tmp_path_factory.mktemp("package")
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
     env.pop("AWS_ENDPOINT_URL", None)
