@@ -64,12 +64,13 @@ class DynamoDeadlineIndex:
         if upto is not None:
             condition += " AND GSI2SK <= :upto"
             values[":upto"] = f"{upto}#~"
+        gauge = open_gauge_key(shard)["SK"]
         for item in self._table.query_all(
             IndexName=DUE_DEADLINES_INDEX,
             KeyConditionExpression=condition,
             ExpressionAttributeValues=dump(values),
         ):
-            if item.get("SK") == open_gauge_key(shard)["SK"]:
+            if item.get("SK") == gauge:
                 self._gauge[shard] = int(item.get("open_official", 0))
                 continue
             yield ticket_from_item(item)
