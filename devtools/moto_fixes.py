@@ -12,13 +12,17 @@ touched, taken before every transaction. Its models record every instance they c
 (`instances_tracked`, for its model API only), and the copied table and items are
 instances too: every transaction left a whole copy of the table alive. A local stack
 taking a burst of a thousand tickets grew past 20 GB and was killed. What a transaction
-adds to that record is dropped when it returns.
+adds to that record is dropped when it returns, and the copy is now an undo log of the
+items the transaction names.
+
+The rest make moto's cost per call independent of the table's size and closer to the
+API's own (issue 29): a Query reads its partition, an update expression is parsed once,
+an item's size is checked once.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 
@@ -43,15 +47,16 @@ def stop_transaction_copies_from_piling_up() -> None:
 
 
 @functools.cache
-def snapshot_only_what_a_transaction_touches() -> None:
+def undo_only_what_a_transaction_touched() -> None:
     """moto deep-copies every table a transaction touches, to roll back on failure: at a
     few thousand items that is 0.2 s a transaction, and the local stack crawled under a
-    burst of mail. A transaction only changes the items it names, so the snapshot
-    copies those items and shares the rest, which it leaves alone. moto takes it again
-    for every item of the transaction (twenty for a new ticket), all before the first
-    write, so one is taken and given to each."""
+    burst of mail. Even a copy of the partitions a transaction names grew with the table
+    (every ticket writes into the partitions of its search terms, and a common word's
+    holds every ticket). A transaction only changes the items it names: before it runs,
+    each of those is copied (or noted absent), and a failed one puts them back, newest
+    write undone last-first. moto's own copy of the table is the table itself, so its
+    rollback (putting the copy in the table's place) changes nothing."""
     import threading
-    from collections import defaultdict
 
     import moto.dynamodb.models as backend_module
     from moto.dynamodb.models import DynamoDBBackend
@@ -59,67 +64,64 @@ def snapshot_only_what_a_transaction_touches() -> None:
     from moto.dynamodb.models.table import Table
 
     real_copy = getattr(backend_module, "copy")  # noqa: B009  (not exported by moto)
-    touched = threading.local()
+    inside = threading.local()
 
     class CopyForTransactions:
         def __getattr__(self, name: str) -> Any:
             return getattr(real_copy, name)
 
         def deepcopy(self, value: Any, memo: Any = None) -> Any:
-            partitions = getattr(touched, "partitions", None)
-            if isinstance(value, Table) and partitions is not None:
-                # moto snapshots the table once per item of the transaction, before any
-                # of them is written: the first snapshot serves them all.
-                made = touched.snapshots
-                if value.name not in made:
-                    made[value.name] = snapshot(value, partitions.get(value.name, ()))
-                return made[value.name]
+            if isinstance(value, Table) and getattr(inside, "transaction", False):
+                return value  # the undo log below restores what the transaction changed
             return real_copy.deepcopy(value, memo)
 
-    def snapshot(table: Any, keys: Any) -> Any:
-        """The table as it is, sharing every item but the ones the transaction names:
-        those are copied, so a rollback restores them and nothing else."""
-        clone = real_copy.copy(table)
-        clone.items = defaultdict(dict, table.items)
-        by_partition: dict[str, tuple[Any, set[str]]] = {}
-        for hash_raw, range_raw in keys:
-            name = json.dumps(hash_raw, sort_keys=True)
-            entry = by_partition.setdefault(name, (hash_raw, set()))
-            entry[1].add(json.dumps(range_raw, sort_keys=True) if range_raw else "")
-        for hash_raw, ranges in by_partition.values():
-            key = DynamoType(hash_raw)
-            if key not in table.items:
+    def named_items(backend: Any, transact_items: Any) -> list[tuple[Any, Any, Any]]:
+        named = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName"))
+            source = op.get("Key") or op.get("Item") or {}
+            hash_raw = source.get(table.hash_key_attr) if table is not None else None
+            range_raw = source.get(table.range_key_attr) if table and table.range_key_attr else None
+            if not isinstance(hash_raw, dict) or (table.range_key_attr and range_raw is None):
+                continue  # moto refuses it before writing anything of it
+            if range_raw is not None and not isinstance(range_raw, dict):
                 continue
-            part = table.items[key]
-            if not isinstance(part, dict) or "" in ranges:
-                clone.items[key] = real_copy.deepcopy(part)  # a hash-only table's item
-                continue
-            copied = dict(part)
-            for range_text in ranges:
-                range_key = DynamoType(json.loads(range_text))
-                if range_key in part:
-                    copied[range_key] = real_copy.deepcopy(part[range_key])
-            clone.items[key] = copied
-        return clone
+            hash_key = DynamoType(hash_raw)
+            range_key = DynamoType(range_raw) if range_raw is not None else None
+            named.append((table, hash_key, range_key))
+        return named
+
+    def saved(table: Any, hash_key: Any, range_key: Any) -> Any:
+        part = table.items.get(hash_key)
+        item = part.get(range_key) if range_key is not None and part is not None else part
+        return real_copy.deepcopy(item) if item is not None else None
+
+    def restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        elif item is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
 
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: Any) -> Any:
-        partitions: dict[str, list[Any]] = {}
-        for entry in transact_items:
-            _, op = next(iter(entry.items()))
-            table = self.tables.get(op.get("TableName"))
-            source = op.get("Key") or op.get("Item") or {}
-            if table is not None and table.hash_key_attr in source:
-                range_raw = source.get(table.range_key_attr) if table.range_key_attr else None
-                key = (source[table.hash_key_attr], range_raw)
-                partitions.setdefault(table.name, []).append(key)
-        touched.partitions, touched.snapshots = partitions, {}
+        undo = [(*key, saved(*key)) for key in named_items(self, transact_items)]
+        inside.transaction = True
         try:
             return original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(undo):
+                restore(table, hash_key, range_key, item)
+            raise
         finally:
-            touched.partitions, touched.snapshots = None, {}
+            inside.transaction = False
 
     setattr(backend_module, "copy", CopyForTransactions())  # noqa: B010
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
@@ -180,6 +182,131 @@ def query_only_the_partition() -> None:
 
 
 @functools.cache
+def parse_each_update_expression_once() -> None:
+    """moto parses an update expression twice per write (the request's check, then the
+    backend's) and deep-copies the tree twice more to validate it against the item: for a
+    ticket's five counters that was a third of its transaction. An expression's tree
+    depends on its text alone, so it is parsed once; moto's validator works on its own
+    copy of it (`deepcopy`), which is now a pickled snapshot read back, a quarter of
+    the time. A text moto refuses raises, as before, and is not remembered."""
+    import copy
+    import importlib
+    import pickle
+
+    from moto.dynamodb.parsing import validators
+
+    # moto's parser modules are untyped (`ignore-errors`): what they define is Any here.
+    Node = importlib.import_module("moto.dynamodb.parsing.ast_nodes").Node
+    UpdateExpressionParser = importlib.import_module(
+        "moto.dynamodb.parsing.expressions"
+    ).UpdateExpressionParser
+
+    parse = UpdateExpressionParser.make.__func__
+    parsed: functools._lru_cache_wrapper[Any] = functools.lru_cache(maxsize=1024)(
+        lambda text: parse(UpdateExpressionParser, text)
+    )
+    frozen: dict[int, tuple[Any, bytes]] = {}  # id(tree) -> (tree, its pickle)
+
+    def make(cls: Any, text: Any) -> Any:
+        if cls is not UpdateExpressionParser or not isinstance(text, str):
+            return parse(cls, text)
+        tree = parsed(text)
+        if id(tree) not in frozen:
+            if len(frozen) >= 1024:
+                frozen.clear()
+            frozen[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        return tree
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        known = frozen.get(id(value)) if isinstance(value, Node) else None
+        if known is not None and known[0] is value:
+            return pickle.loads(known[1])  # noqa: S301 (its own pickle, made just above)
+        return copy.deepcopy(value, memo)
+
+    UpdateExpressionParser.make = classmethod(make)
+    setattr(validators, "deepcopy", deepcopy)  # noqa: B010
+
+
+@functools.cache
+def validate_with_each_processors_map_once() -> None:
+    """moto validates an update expression with ten walks of its tree (two hundred nodes
+    for `SET a = :a ADD b :b`), and at every node each walk rebuilt its processor's map
+    of node types to handlers and asked an abstract class whether the node was a node.
+    A processor's map names its own methods and never changes, and a node's type
+    decides both answers: each processor finds the handler for a type once, by moto's
+    own rule (the first type in its map the node is an instance of), and the walk is
+    moto's, in the same order, calling the same hooks."""
+    import importlib
+
+    ast_nodes = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+    node_type, traverser = ast_nodes.Node, ast_nodes.DepthFirstTraverser
+    is_node: dict[type, bool] = {}
+
+    matched: dict[tuple[type, type], Any] = {}  # (processor, node type) -> map key
+
+    def handler_for(self: Any, kind: type) -> Any:
+        handlers: dict[Any, Any] | None = self.__dict__.get("_handlers")
+        if handlers is None:
+            handlers = self.__dict__["_handlers"] = self._processing_map()
+        pair = (type(self), kind)
+        if pair not in matched:
+            matched[pair] = next((k for k in handlers if issubclass(kind, k)), None)
+        key = matched[pair]
+        return handlers[key] if key is not None else None
+
+    def walk(self: Any, node: Any, child_id: int = -1) -> Any:
+        kind = type(node)
+        if kind not in is_node:
+            is_node[kind] = issubclass(kind, node_type)
+        if not is_node[kind]:
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                walk(self, child_node, i)
+        handler = handler_for(self, kind)
+        if handler is not None:
+            node = handler(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    traverser.traverse_node_recursively = walk
+
+
+@functools.cache
+def check_an_items_size_once() -> None:
+    """moto checks the 400 KB limit of an item on every attribute it sets, summing the
+    sizes of all the attributes set before: a new item of n attributes cost n² sizes (a
+    ticket's record, a fifth of its transaction). An item is built from its attributes,
+    then its size is checked once; the limit and the error are moto's, and a new item
+    over it is refused exactly when moto's own check would refuse it: every running
+    sum is at most the whole."""
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    original = Item.__init__
+    check = LimitedSizeDict.__setitem__
+
+    @functools.wraps(original)
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        if not attrs:
+            original(self, hash_key, range_key, attrs)
+            return
+        self.hash_key, self.range_key = hash_key, range_key
+        built = LimitedSizeDict()
+        *head, (last_name, last_value) = attrs.items()
+        for name, value in head:
+            dict.__setitem__(built, name, DynamoType(value))
+        check(built, last_name, DynamoType(last_value))  # moto's check, on the whole
+        self.attrs = built
+
+    setattr(dynamo_type.Item, "__init__", init)  # noqa: B010
+
+
+@functools.cache
 def remember_moto_services() -> None:
     """moto's server lists its own package folder (about 150 `isdir` calls) to route
     every request to a service; the list does not change while it runs."""
@@ -229,10 +356,13 @@ def serialise_item_operations() -> None:
 
 
 def apply() -> None:
-    """Every workaround (the snapshot one first: the tracking fix wraps it; the lock
+    """Every workaround (the undo log first: the tracking fix wraps it; the lock
     outermost, so a transaction and its rollback are one step to other threads)."""
-    snapshot_only_what_a_transaction_touches()
+    undo_only_what_a_transaction_touched()
     stop_transaction_copies_from_piling_up()
     query_only_the_partition()
+    parse_each_update_expression_once()
+    validate_with_each_processors_map_once()
+    check_an_items_size_once()
     remember_moto_services()
     serialise_item_operations()

@@ -1,6 +1,9 @@
 """The local stack's and the tests' fixes to moto (`devtools/moto_fixes.py`) answer as
-moto does: a Query that reads only its partition returns what moto's own Query returns,
-page for page (issue 29: moto sorted the whole table for every Query)."""
+moto does (issue 29: each made moto's cost grow with the table, or cost a ticket more
+than the API did): a Query that reads only its partition returns what moto's own Query
+returns, page for page; a failed transaction leaves the table as it found it without
+copying it; an update expression parsed once still gives each item its own values, and
+a bad one is still refused; an item's size is refused where moto refuses it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import os
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 TABLE = os.environ["SUPPORT_TABLE_NAME"]  # the table the `aws` fixture builds
@@ -79,3 +84,112 @@ def test_a_query_reads_its_partition_and_answers_as_moto_does(
     monkeypatch.undo()
     monkeypatch.setattr(Table, "query", Table.query.__wrapped__)  # moto's own
     assert pages(aws, query) == fixed
+
+
+def everything(dynamodb: Any) -> list[Any]:
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    return sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def writes_then(last: dict[str, Any]) -> list[dict[str, Any]]:
+    """A transaction that changes an existing item of every kind, adds two, then `last`."""
+    return [
+        {
+            "Update": {
+                "TableName": TABLE,
+                "Key": key("T#1", "M#0001"),
+                "UpdateExpression": "ADD n :one SET note = :note",
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":note": {"S": "changed"}},
+            }
+        },
+        {"Put": {"TableName": TABLE, "Item": {**key("T#2", "M#0002"), "n": {"N": "-1"}}}},
+        {"Delete": {"TableName": TABLE, "Key": key("T#3", "M#0003")}},
+        {"Put": {"TableName": TABLE, "Item": {**key("T#4", "M#new"), "n": {"N": "7"}}}},
+        {"Put": {"TableName": TABLE, "Item": {**key("NEW#partition", "M#1"), "n": {"N": "8"}}}},
+        last,
+    ]
+
+
+FAILING = {
+    "ConditionCheck": {
+        "TableName": TABLE,
+        "Key": key("T#5", "M#0005"),
+        "ConditionExpression": "attribute_not_exists(PK)",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "last",
+    [FAILING, {"Delete": {"TableName": TABLE, "Key": key("T#1", "M#0001")}}],
+    ids=["a condition fails", "an item named twice"],
+)
+def test_a_failed_transaction_leaves_the_table_as_it_was_without_copying_it(
+    aws: Any, last: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(aws, 40)
+    before = everything(aws)
+
+    def copied(self: Any, memo: Any) -> Any:
+        raise AssertionError("the transaction copied the table")
+
+    monkeypatch.setattr(Table, "__deepcopy__", copied, raising=False)
+    with pytest.raises(ClientError) as refused:
+        aws.transact_write_items(TransactItems=writes_then(last))
+    assert refused.value.response["Error"]["Code"] in {
+        "TransactionCanceledException",
+        "ValidationException",  # moto's answer to an item named twice
+    }
+    assert everything(aws) == before
+    # The same writes without the failing one all land.
+    aws.transact_write_items(TransactItems=writes_then(FAILING)[:-1])
+    after = {(i["PK"]["S"], i["SK"]["S"]): i for i in everything(aws)}
+    assert after["T#1", "M#0001"]["note"] == {"S": "changed"}
+    assert after["T#2", "M#0002"]["n"] == {"N": "-1"}
+    assert ("T#3", "M#0003") not in after and ("NEW#partition", "M#1") in after
+
+
+def test_an_update_expression_parsed_once_gives_each_item_its_own_values(aws: Any) -> None:
+    expression = "SET note = :note ADD n :n"
+    for n in range(3):
+        aws.update_item(
+            TableName=TABLE,
+            Key=key("U#1", f"M#{n}"),
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":note": {"S": f"note {n}"}, ":n": {"N": str(n)}},
+        )
+    items = [i for i in everything(aws) if i["PK"]["S"] == "U#1"]
+    assert [(i["note"]["S"], i["n"]["N"]) for i in items] == [
+        (f"note {n}", str(n)) for n in range(3)
+    ]
+    for _ in range(2):  # a text moto refuses is refused every time, not remembered
+        with pytest.raises(ClientError, match="Invalid UpdateExpression"):
+            aws.update_item(
+                TableName=TABLE,
+                Key=key("U#1", "M#0"),
+                UpdateExpression="SET = :note",
+                ExpressionAttributeValues={":note": {"S": "x"}},
+            )
+
+
+@pytest.mark.parametrize("length", [40_000, 40_600], ids=["under 400 KB", "over"])
+def test_an_items_size_is_refused_where_moto_refuses_it(
+    aws: Any, length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item = {**key("BIG#1", "M#1"), **{f"a{n}": {"S": "x" * length} for n in range(10)}}
+
+    def outcome() -> str:
+        try:
+            aws.put_item(TableName=TABLE, Item=item)
+        except ClientError as refused:
+            return str(refused.response["Error"]["Message"])
+        return "stored"
+
+    fixed = outcome()
+    assert (fixed == "stored") == (length == 40_000), fixed
+    monkeypatch.setattr(Item, "__init__", Item.__init__.__wrapped__)  # moto's own check
+    assert outcome() == fixed
