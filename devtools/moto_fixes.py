@@ -15,9 +15,9 @@ taking a burst of a thousand tickets grew past 20 GB and was killed. What a tran
 adds to that record is dropped when it returns, and the copy is now an undo log of the
 items the transaction names.
 
-The rest make moto's cost per call independent of the table's size and closer to the
-API's own (issue 29): a Query reads its partition, an update expression is parsed once,
-an item's size is checked once.
+The rest bring moto's cost per call closer to the API's own (issue 29): a Query on the
+table reads its partition (one on an index still walks the items, but does not sort
+them), an update expression is parsed once, an item's size is checked once.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -299,22 +298,19 @@ def serve(stack: LocalStack) -> int:
     """Run the stack until Ctrl-C; returns the exit status."""
     from chalice import local
     from chalice.cli.factory import CLIFactory
-    from moto.server import ThreadedMotoServer
 
-    from devtools import moto_fixes
+    from devtools.moto_process import MotoProcess, freeze_what_survives
 
-    moto_fixes.apply()
     aws_port, api_port = stack.aws_port, stack.api_port
     if busy := ports_in_use(api_port, aws_port):
         print(busy, file=sys.stderr, flush=True)
         return 1
     point_boto3_at_moto(aws_port)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Known and handled: the handlers demand claims themselves (see README, local stack).
     warnings.filterwarnings("ignore", message="CognitoUserPoolAuthorizer is not a supported")
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    freeze_what_survives()
+    moto = MotoProcess(aws_port)
     moto.start()
     server = None
     stop_workers = threading.Event()
