@@ -82,8 +82,127 @@ def test_a_query_reads_its_partition_and_answers_as_moto_does(
     monkeypatch.setattr(Table, "all_items", walked)
     assert pages(aws, query) == fixed  # the fix never walks the table
     monkeypatch.undo()
-    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)  # moto's own
-    assert pages(aws, query) == fixed
+    assert pages(aws, query) == motos_own(aws, query, monkeypatch)
+
+
+def motos_own(aws: Any, query: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The pages moto's own Query (and its own order) gives."""
+    with monkeypatch.context() as patched:
+        patched.setattr(Table, "query", Table.query.__wrapped__)
+        patched.setattr(Table, "sorted_items", Table.sorted_items.__wrapped__)
+        return pages(aws, query)
+
+
+def index_queries() -> list[dict[str, Any]]:
+    return [q for q in QUERIES if "IndexName" in q] + [
+        {
+            "IndexName": "DueDeadlines",
+            "KeyConditionExpression": "GSI2PK = :p",
+            "ExpressionAttributeValues": {":p": {"S": f"DUE#{n}"}},
+        }
+        for n in (0, 1, 2, 9)
+    ]
+
+
+def update(dynamodb: Any, pk: str, sk: str, expression: str, **values: Any) -> None:
+    dynamodb.update_item(
+        TableName=TABLE,
+        Key=key(pk, sk),
+        UpdateExpression=expression,
+        **({"ExpressionAttributeValues": values} if values else {}),
+    )
+
+
+WRITES: list[tuple[str, Any]] = [
+    (
+        "an update moves an item",
+        lambda d: update(d, "T#1", "M#0001", "SET GSI2PK = :p", **{":p": {"S": "DUE#9"}}),
+    ),
+    ("an update takes it out", lambda d: update(d, "T#2", "M#0002", "REMOVE GSI2PK")),
+    (
+        "an update of another attribute",
+        lambda d: update(d, "T#4", "M#0004", "SET n = :n", **{":n": {"N": "99"}}),
+    ),
+    (
+        "a new item by update",
+        lambda d: update(
+            d,
+            "T#8",
+            "M#new",
+            "SET GSI2PK = :p, GSI2SK = :s",
+            **{":p": {"S": "DUE#0"}, ":s": {"S": "2026-12-04T00:00#x"}},
+        ),
+    ),
+    (
+        "a put over an item",
+        lambda d: d.put_item(
+            TableName=TABLE,
+            Item={
+                **key("T#3", "M#0003"),
+                "GSI2PK": {"S": "DUE#9"},
+                "GSI2SK": {"S": "2026-12-04T01:00#3"},
+            },
+        ),
+    ),
+    ("a delete", lambda d: d.delete_item(TableName=TABLE, Key=key("T#6", "M#0006"))),
+    (
+        "a batch",
+        lambda d: d.batch_write_item(
+            RequestItems={
+                TABLE: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                **key("T#9", "M#b"),
+                                "GSI2PK": {"S": "DUE#1"},
+                                "GSI2SK": {"S": "2026-12-04T02:00#b"},
+                            }
+                        }
+                    },
+                    {"DeleteRequest": {"Key": key("T#0", "M#0007")}},
+                ]
+            }
+        ),
+    ),
+    (
+        "a failed transaction",
+        lambda d: pytest.raises(
+            ClientError, d.transact_write_items, TransactItems=writes_then(FAILING)
+        ),
+    ),
+    ("a transaction", lambda d: d.transact_write_items(TransactItems=writes_then(FAILING)[:-1])),
+    (
+        "a PartiQL update",
+        lambda d: d.execute_statement(
+            Statement=f"UPDATE \"{TABLE}\" SET GSI2PK = 'DUE#9' WHERE PK = 'T#5' AND SK = 'M#0012'"  # noqa: S608 (constants)
+        ),
+    ),
+    (
+        "a failed update",
+        lambda d: pytest.raises(
+            ClientError,
+            update,
+            d,
+            "T#1",
+            "M#0008",
+            "SET GSI2PK = :p ADD GSI2SK :one",  # GSI2SK is a string
+            **{":p": {"S": "DUE#9"}, ":one": {"N": "1"}},
+        ),
+    ),
+]
+
+
+def test_an_index_query_follows_every_kind_of_write_as_moto_does(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index's partitions are grouped once and kept up to date write by write."""
+    put(aws, 60)
+    for query in index_queries():
+        assert pages(aws, query) == motos_own(aws, query, monkeypatch)
+    for name, write in WRITES:
+        write(aws)
+        for query in index_queries():
+            assert pages(aws, query) == motos_own(aws, query, monkeypatch), name
 
 
 def everything(dynamodb: Any) -> list[Any]:
