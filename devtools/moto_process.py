@@ -79,6 +79,8 @@ def freeze_what_survives() -> None:
         if phase == "stop" and info["generation"] == 2:
             gc.freeze()
 
+    gc.collect()  # what the process has loaded so far: its modules, first of all
+    gc.freeze()
     gc.callbacks.append(set_aside)
 
 
@@ -96,12 +98,12 @@ def serve(port: int, parent: int) -> None:
     from devtools import moto_fixes
 
     moto_fixes.apply()
-    freeze_what_survives()
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     threading.Thread(target=_die_with, args=(parent,), daemon=True).start()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    freeze_what_survives()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -309,7 +309,6 @@ def serve(stack: LocalStack) -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     # Known and handled: the handlers demand claims themselves (see README, local stack).
     warnings.filterwarnings("ignore", message="CognitoUserPoolAuthorizer is not a supported")
-    freeze_what_survives()
     moto = MotoProcess(aws_port)
     moto.start()
     server = None
@@ -350,6 +349,7 @@ def serve(stack: LocalStack) -> int:
         sys.stdout = local_metrics.EmfTee(
             sys.stdout, local_metrics.metrics_file(api_port, aws_port)
         )
+        freeze_what_survives()
         print(banner(stack, inbox), flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
