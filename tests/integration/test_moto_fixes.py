@@ -3,7 +3,8 @@ moto does (issue 29: each made moto's cost grow with the table, or cost a ticket
 than the API did): a Query that reads only its partition returns what moto's own Query
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
-a bad one is still refused; an item's size is refused where moto refuses it."""
+a bad one is still refused; an item's size is refused where moto refuses it; an item is
+returned in the very bytes moto's own serialiser writes."""
 
 from __future__ import annotations
 
@@ -312,3 +313,54 @@ def test_an_items_size_is_refused_where_moto_refuses_it(
     assert (fixed == "stored") == (length == 40_000), fixed
     monkeypatch.setattr(Item, "__init__", Item.__init__.__wrapped__)  # moto's own check
     assert outcome() == fixed
+
+
+EVERY_KIND = {
+    **key("KIND#1", "M#1"),
+    "s": {"S": "Тариф «побольше» \u2028 ok"},
+    "empty": {"S": ""},
+    "n": {"N": "-12.5"},
+    "yes": {"BOOL": True},
+    "no": {"BOOL": False},
+    "null": {"NULL": True},
+    "b": {"B": b"\x00\xffbinary"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"y"]},
+    "l": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"k": {"BOOL": False}}}, {"L": []}]},
+    "m": {"M": {"a": {"S": "b"}, "nested": {"M": {"c": {"NULL": True}}}, "e": {"M": {}}}},
+}
+
+
+def test_an_item_is_returned_in_the_bytes_motos_serialiser_writes(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    aws.put_item(TableName=TABLE, Item=EVERY_KIND)
+    bodies: list[bytes] = []
+
+    def keep(http_response: Any, **_: Any) -> None:
+        bodies.append(http_response.content)
+
+    aws.meta.events.register("after-call.dynamodb.*", keep)
+    read = [
+        lambda: aws.get_item(TableName=TABLE, Key=key("KIND#1", "M#1")),
+        lambda: aws.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :p",
+            ExpressionAttributeValues={":p": {"S": "KIND#1"}},
+        ),
+    ]
+
+    def answers() -> list[Any]:
+        return [{k: v for k, v in call().items() if k != "ResponseMetadata"} for call in read]
+
+    fixed = answers()
+    assert fixed[0]["Item"] == EVERY_KIND
+    with monkeypatch.context() as patched:
+        original = BaseJSONSerializer._serialize_type_structure.__wrapped__  # type: ignore[attr-defined]
+        patched.setattr(BaseJSONSerializer, "_serialize_type_structure", original)
+        own = answers()
+    assert own == fixed
+    assert bodies[2:] == bodies[:2]
