@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "Content-Type": "application/json",
     }
     ticket = json.dumps({"subject": "Тариф", "text": "Как перейти на тариф побольше?"}).encode()
-    # One of each first: a fresh stack's first ticket loads the routes, the classifier
+    # One ticket first: a fresh stack's first ticket loads the routes, the classifier
     # and the clients (the cold start, which bench/coldstart_bench.py measures).
     client_run(args.port, "POST", "/tickets", ticket, auth, 1)
     health = load(args.port, "GET", "/health", None, {}, args.requests, args.clients)

@@ -212,19 +212,18 @@ def query_only_the_partition() -> None:
             if part is None:
                 return []
             return list(part.values()) if table.range_key_attr else [part]
-        (first, value), *others = conditions
+        ((attribute, value),) = conditions
         groupings = IndexPartitions.of(table)
-        if first not in groupings:
-            groupings[first] = IndexPartitions(table, first)
-        found = groupings[first].partition(table, value)
-        return [i for i in found if all(i.attrs.get(n) == v for n, v in others)]
+        if attribute not in groupings:
+            groupings[attribute] = IndexPartitions(table, attribute)
+        return groupings[attribute].partition(table, value)
 
     @functools.wraps(original)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
         conditions = kwargs.get("hash_key_conditions")
-        if (index_name and not conditions) or (not index_name and hash_key is None):
-            return original(self, hash_key, *args, **kwargs)
+        if (index_name and len(conditions or ()) != 1) or (not index_name and hash_key is None):
+            return original(self, hash_key, *args, **kwargs)  # no key, or one of several values
         found = candidates(self, hash_key, index_name, conditions)
         self.all_items = lambda: found  # what `query` walks; the instance's, for this call
         try:
