@@ -95,3 +95,22 @@ def test_sla_sweep_refuses_a_time_it_cannot_read(
     """An empty --now is an error (exit 2), never a sweep at the real time."""
     assert main(["sla-sweep", "--now", now]) == 2
     assert "--now" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`python -m chalicelib metrics | head`: the pipe closes before the tool writes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib", "dev-url"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert tool.stdout is not None and tool.stderr is not None
+    tool.stdout.close()  # before the tool has even started: its first write finds no reader
+    errors = tool.stderr.read().decode()
+    assert tool.wait(timeout=60) == 141
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
