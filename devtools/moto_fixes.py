@@ -62,7 +62,6 @@ def undo_only_what_a_transaction_touched() -> None:
 
     import moto.dynamodb.models as backend_module
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
     real_copy = getattr(backend_module, "copy")  # noqa: B009  (not exported by moto)
@@ -82,16 +81,11 @@ def undo_only_what_a_transaction_touched() -> None:
         for entry in transact_items:
             _, op = next(iter(entry.items()))
             table = backend.tables.get(op.get("TableName"))
-            source = op.get("Key") or op.get("Item") or {}
-            hash_raw = source.get(table.hash_key_attr) if table is not None else None
-            range_raw = source.get(table.range_key_attr) if table and table.range_key_attr else None
-            if not isinstance(hash_raw, dict) or (table.range_key_attr and range_raw is None):
-                continue  # moto refuses it before writing anything of it
-            if range_raw is not None and not isinstance(range_raw, dict):
+            try:  # the item's key, read as moto reads it (`get_keys_value`)
+                key = backend.get_keys_value(table, op.get("Key") or op.get("Item") or {})
+            except Exception:  # noqa: S112 (no such table or key: moto refuses it unwritten)
                 continue
-            hash_key = DynamoType(hash_raw)
-            range_key = DynamoType(range_raw) if range_raw is not None else None
-            named.append((table, hash_key, range_key))
+            named.append((table, *key))
         return named
 
     def saved(table: Any, hash_key: Any, range_key: Any) -> Any:
