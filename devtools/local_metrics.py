@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +42,55 @@ class EmfTee:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._out, name)
+
+
+class PerThread(MutableMapping[str, Any]):
+    """A dict each thread sees its own of, each starting as a copy of `seed`."""
+
+    def __init__(self, seed: dict[str, Any] | None = None) -> None:
+        self._local = threading.local()
+        self._seed = dict(seed or {})
+
+    def _own(self) -> dict[str, Any]:
+        own: dict[str, Any] | None = getattr(self._local, "own", None)
+        if own is None:
+            own = self._local.own = dict(self._seed)
+        return own
+
+    def __getitem__(self, key: str) -> Any:
+        return self._own()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._own()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._own()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._own())
+
+    def __len__(self) -> int:
+        return len(self._own())
+
+    def clear(self) -> None:
+        self._own().clear()
+
+
+def one_invocation_per_thread(metrics: Any) -> None:
+    """Lambda runs one invocation at a time in a process, and Powertools' `Metrics`
+    keeps the invocation's metrics in one shared set. The local stack serves requests
+    and runs its workers on threads at once: one thread's flush walked the set while
+    another added to it (`RuntimeError: dictionary changed size during iteration`, a
+    500 on any route under load), and a flush published, or cleared away, another
+    request's metrics. Here each thread keeps its own set, as each Lambda process does.
+    """
+    provider = metrics.provider
+    seeds = {"dimension_set": provider.default_dimensions}
+    for name in ("metric_set", "dimension_set", "metadata_set"):
+        per_thread = PerThread(seeds.get(name))
+        per_thread.update(getattr(provider, name))  # what this thread had added so far
+        setattr(metrics, name, per_thread)
+        setattr(provider, name, per_thread)
 
 
 def parse_since(text: str) -> float:

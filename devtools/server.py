@@ -323,6 +323,7 @@ def serve(stack: LocalStack) -> int:
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app
+        local_metrics.one_invocation_per_thread(obs.metrics)  # before any thread adds one
         original = local.LocalGatewayAuthorizer
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
             original(app_object)
