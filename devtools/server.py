@@ -323,7 +323,9 @@ def serve(stack: LocalStack) -> int:
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app
-        local_metrics.one_invocation_per_thread(obs.metrics)  # before any thread adds one
+        # Before any thread adds a metric or a log key: one invocation per thread.
+        local_metrics.one_invocation_per_thread(obs.metrics)
+        local_metrics.one_log_context_per_thread(obs.logger)
         original = local.LocalGatewayAuthorizer
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore
             original(app_object)

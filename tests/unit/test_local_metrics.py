@@ -6,19 +6,28 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from devtools.local_metrics import EmfTee, one_invocation_per_thread, parse_since, show, summed
+from devtools.local_metrics import (
+    EmfTee,
+    one_invocation_per_thread,
+    one_log_context_per_thread,
+    parse_since,
+    show,
+    summed,
+)
 
 
 def _emf(name: str, value: float, at_ms: int, **dims: str) -> str:
@@ -102,3 +111,41 @@ def test_each_thread_flushes_only_its_own_invocation() -> None:
         names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
         assert len(names) == 1 and document[names[0]] == [1.0, 1.0]
     assert metrics.metric_set == {}  # this thread's own: nothing left over
+
+
+def test_each_thread_logs_with_its_own_invocations_ids() -> None:
+    """`inject_lambda_context` appends the request id to keys all threads shared: on the
+    local stack under load a line carried another request's id."""
+    out = io.StringIO()
+    logger = Logger(service="svc", logger_handler=logging.StreamHandler(out))
+    one_log_context_per_thread(logger)
+
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: Any) -> None:
+        logger.info("working", extra={"expected": context.aws_request_id})
+
+    def invocations(number: int) -> None:
+        for round_ in range(150):
+            handler({}, _Context(f"{number}-{round_}"))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=invocations, args=(n,)) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 8 * 150
+    assert [line for line in lines if line["function_request_id"] != line["expected"]] == []
+
+
+@dataclass
+class _Context:
+    aws_request_id: str
+    function_name: str = "api_handler"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = ""
