@@ -24,22 +24,39 @@ def metrics_file(api_port: int, aws_port: int) -> Path:
 
 
 class EmfTee:
-    """stdout as it was, and each EMF line also appended to `path`."""
+    """stdout as it was, and each EMF line also appended to `path`.
+
+    `print` writes its text and its newline in two calls: threads printing at once
+    glued their EMF documents into one line (`{...}{...}`). Each thread's text is
+    held until its line is complete, and whole lines go out one thread at a time."""
 
     def __init__(self, out: IO[str], path: Path) -> None:
         self._out, self._path, self._lock = out, path, threading.Lock()
+        self._partial = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
 
     def write(self, text: str) -> int:
-        if '"_aws"' in text:
-            with self._lock, self._path.open("a", encoding="utf-8") as kept:
-                kept.writelines(
-                    line + "\n" for line in text.splitlines() if line.startswith('{"_aws"')
-                )
-        return self._out.write(text)
+        pending = getattr(self._partial, "text", "") + text
+        lines, newline, rest = pending.rpartition("\n")
+        self._partial.text = rest
+        if newline:
+            self._emit(lines + newline)
+        return len(text)
+
+    def _emit(self, lines: str) -> None:
+        with self._lock:
+            if '"_aws"' in lines:
+                with self._path.open("a", encoding="utf-8") as kept:
+                    kept.writelines(
+                        line + "\n" for line in lines.splitlines() if line.startswith('{"_aws"')
+                    )
+            self._out.write(lines)
 
     def flush(self) -> None:
+        rest, self._partial.text = getattr(self._partial, "text", ""), ""
+        if rest:
+            self._emit(rest)
         self._out.flush()
 
     def __getattr__(self, name: str) -> Any:

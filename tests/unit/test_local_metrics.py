@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,43 @@ def test_emf_is_kept_and_summed_by_name_and_dimensions(tmp_path: Path) -> None:
     assert "channel=cabinet" in printed.getvalue()
     with pytest.raises(ValueError, match="--since"):
         parse_since("soon")
+
+
+class _Terminal(io.StringIO):
+    """A console: writing to it lets other threads run, as a pipe or a tty does."""
+
+    def write(self, text: str) -> int:
+        time.sleep(0)
+        return super().write(text)
+
+
+def test_lines_printed_by_threads_at_once_stay_whole(tmp_path: Path) -> None:
+    """`print` writes a document and its newline in two calls: threads printing at
+    once glued their documents into one line on the stack's console."""
+    out = _Terminal()
+    tee = EmfTee(out, tmp_path / "m.jsonl")
+    document = _emf("ApiRequests", 1, 1_800_000_000_000)
+
+    def printing() -> None:
+        for _ in range(300):
+            print(document, file=tee)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=printing) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert out.getvalue().splitlines() == [document] * 2400
+    assert (tmp_path / "m.jsonl").read_text().splitlines() == [document] * 2400
+    print("a prompt without its newline", end="", file=tee)
+    assert out.getvalue().endswith(document + "\n")
+    tee.flush()  # what is left of this thread's line goes out on flush
+    assert out.getvalue().endswith("a prompt without its newline")
 
 
 def _documents(text: str) -> list[dict[str, Any]]:
