@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import io
 import logging
 import os
 import signal
@@ -21,13 +20,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
-from typing import IO, Any, cast
 
 from devtools.resources import REPO
 
 STARTUP_SECONDS = 60
-IDLE_CONNECTION_SECONDS = 300
 
 
 def answers(port: int) -> bool:
@@ -96,96 +92,8 @@ def _die_with(parent: int) -> None:
     os._exit(0)
 
 
-def kept_alive_handler() -> type:
-    """moto's request handler, answering on a kept-alive connection.
-
-    werkzeug's development server closes the connection after every response
-    (`Connection: close`), then waits up to 10 ms for the client to hang up. So each
-    AWS call from the API was a new TCP connection and, in moto's process, a new
-    thread: 0.4 ms of moto's time and 0.2 ms of the API's per call, a third of a
-    small call's whole cost. Here the body is read whole first (by its length or
-    its chunks), so the next request on the connection starts where this one ended;
-    the response carries its length and the connection stays open, as AWS's does."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import DechunkedInput
-
-    class KeptAliveHandler(MotoRequestHandler):
-        timeout = IDLE_CONNECTION_SECONDS  # an idle connection gives its thread back
-        disable_nagle_algorithm = True  # headers and body leave in separate writes
-
-        def run_wsgi(self) -> None:
-            try:
-                body = self._read_body()
-            except (ValueError, OSError):
-                self.close_connection = True
-                self.send_error(400, "the request's body could not be read")
-                return
-            environ = self.make_environ()
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-            environ.pop("wsgi.input_terminated", None)
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-            started: list[Any] = []
-            chunks: list[bytes] = []
-
-            def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
-                started[:] = [status, headers]
-                return chunks.append
-
-            try:
-                result: Iterable[bytes] = self.server.app(environ, start_response)
-                try:
-                    chunks.extend(result)
-                finally:
-                    close = getattr(result, "close", None)
-                    if close is not None:
-                        close()
-            except Exception:  # moto's own failure: a 500, as werkzeug's server sends
-                logging.getLogger(__name__).exception("moto failed on %s", self.path)
-                self.close_connection = True
-                self.send_error(500)
-                return
-            self._respond(started[0], started[1], b"".join(chunks))
-
-        def _read_body(self) -> bytes:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return bytes(DechunkedInput(cast("IO[bytes]", self.rfile)).read())
-            length = self.headers.get("Content-Length")
-            if length is None:
-                return b""
-            size = int(length)
-            if size < 0:
-                raise ValueError(length)
-            body = bytes(self.rfile.read(size))
-            if len(body) != size:
-                raise OSError("the connection ended inside the body")
-            return body
-
-        def _respond(self, status: str, headers: list[tuple[str, str]], payload: bytes) -> None:
-            code, _, reason = status.partition(" ")
-            self.send_response(int(code), reason)
-            # A HEAD answer keeps the length the body would have had (S3's HeadObject).
-            bodiless = self.command == "HEAD" or int(code) < 200 or int(code) in (204, 304)
-            dropped = {"connection", "transfer-encoding"}
-            if not bodiless:
-                dropped.add("content-length")
-                self.send_header("Content-Length", str(len(payload)))
-            for key, value in headers:
-                if key.lower() not in dropped:
-                    self.send_header(key, value)
-            self.end_headers()
-            if payload and not bodiless:
-                self.wfile.write(payload)
-
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            """Every AWS call is not news: the API's own log is what a user reads."""
-
-    return KeptAliveHandler
-
-
 def serve(port: int, parent: int) -> None:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
+    from moto.server import ThreadedMotoServer
 
     from devtools import moto_fixes
 
@@ -193,21 +101,15 @@ def serve(port: int, parent: int) -> None:
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     threading.Thread(target=_die_with, args=(parent,), daemon=True).start()
-    server = make_server(
-        "127.0.0.1",
-        port,
-        DomainDispatcherApplication(create_backend_app),
-        threaded=True,
-        request_handler=kept_alive_handler(),
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
     freeze_what_survives()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):
         while not stopped.wait(1):
             pass
-    server.shutdown()
+    server.stop()
 
 
 if __name__ == "__main__":
