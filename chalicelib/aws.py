@@ -3,6 +3,7 @@ timeouts and retry mode (issues 28 and 29)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,18 +24,29 @@ CLIENT_CONFIG = Config(
 )
 
 
+# boto3's default session is not safe to build clients from in parallel (its
+# maintainers: boto/botocore#2985; the symptom is `KeyError: 'credential_provider'`),
+# and the outbox drain's eight senders may each reach a client first at once.
+_BUILDING = threading.Lock()
+
+
 class LazyClient:
     """A boto3 client built when it is first used: a cold start pays only for the
-    clients its route needs (building one costs tens of milliseconds; SNS about 50)."""
+    clients its route needs (building one costs tens of milliseconds; SNS about 50).
+    Built once, by one thread at a time: the others wait for it."""
 
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = self._build()  # two threads may both build one: harmless
-        return getattr(self._client, name)
+        client = self._client
+        if client is None:
+            with _BUILDING:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return getattr(client, name)
 
 
 def lazy_client(service: str, region: str) -> Any:

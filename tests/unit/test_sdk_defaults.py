@@ -3,8 +3,15 @@ Gateway's 29 s, the standard retry mode, and backoff in the batch retry loops.""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
+from chalicelib.aws import LazyClient
 from chalicelib.runtime import aws_services
 from chalicelib.storage import table
 from tests.fakes import unit_settings
@@ -41,3 +48,33 @@ def test_a_client_is_built_when_a_route_first_needs_it() -> None:
     assert blobs.meta.service_model.service_name == "s3"
     assert blobs._client is not None
     assert services.publisher._client._client is None  # type: ignore[attr-defined]
+
+
+def test_clients_are_built_once_and_one_at_a_time() -> None:
+    """The outbox drain's eight senders may reach the SES and SNS clients first at
+    once; boto3's default session is not safe to build clients from in parallel."""
+    building, most, built = [0], [0], Counter[str]()
+    guard = threading.Lock()
+
+    def build(service: str) -> Any:
+        with guard:
+            building[0] += 1
+            most[0] = max(most[0], building[0])
+        time.sleep(0.02)  # long enough for every other thread to arrive
+        with guard:
+            building[0] -= 1
+            built[service] += 1
+        return SimpleNamespace(service=service)
+
+    ses, sns = LazyClient(lambda: build("ses")), LazyClient(lambda: build("sns"))
+    seen: list[str] = []
+    threads = [
+        threading.Thread(target=lambda client=client: seen.append(client.service))
+        for client in (ses, sns) * 8
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert built == Counter({"ses": 1, "sns": 1}) and most[0] == 1
+    assert sorted(seen) == ["ses"] * 8 + ["sns"] * 8
