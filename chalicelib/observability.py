@@ -3,20 +3,64 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 
 SERVICE = "support-intake"
 DEFAULT_NAMESPACE = "SupportIntake"
 
+
+class SharedByThreads(AmazonCloudWatchEMFProvider):
+    """Powertools' metric set, added to and flushed one thread at a time.
+
+    Lambda runs one invocation at a time in a process, but an invocation may add from
+    several threads (the outbox drain's eight senders count `DeliveriesGivenUp`, which
+    an alarm watches), and the local stack serves requests on threads at once. Without
+    the lock, two first adds of one metric kept one value, and a flush walking the set
+    while another thread added to it raised (a 500 on any route of the local stack).
+    A flush may publish what another thread's invocation added: the totals are right,
+    and a metric carries no request of its own."""
+
+    def __init__(self, namespace: str, service: str) -> None:
+        super().__init__(namespace=namespace, service=service)
+        self._lock = threading.RLock()
+
+    def add_metric(
+        self,
+        name: str,
+        unit: MetricUnit | str,
+        value: float,
+        resolution: MetricResolution | int = 60,
+    ) -> None:
+        with self._lock:
+            super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        with self._lock:
+            # Found empty, another thread's flush published what this one added: no
+            # warning that the invocation had nothing to publish.
+            if self.metric_set or raise_on_empty_metrics:
+                super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+    def has_metrics(self) -> bool:
+        with self._lock:
+            return bool(self.metric_set)
+
+
 logger = Logger(service=SERVICE)
 # Lambda has POWERTOOLS_METRICS_NAMESPACE at import; chalice local and its test client
 # apply the stage's variables only per call, after this module is imported.
-metrics = Metrics(
-    service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+_provider = SharedByThreads(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+    service=SERVICE,
 )
+metrics = Metrics(provider=_provider)
 tracer = Tracer(service=SERVICE)
 
 # Metric names: dashboards and alarms in infrastructure/ are built on these.
@@ -120,5 +164,5 @@ def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str])
 
 def flush() -> None:
     """Outside Lambda's middleware (the local stack's workers): publish what was added."""
-    if metrics.metric_set:
+    if _provider.has_metrics():
         metrics.flush_metrics()

@@ -1,8 +1,7 @@
 """Metrics you can see locally (issue 28): the local stack keeps every EMF document it
 prints (what CloudWatch would receive from Lambda) in a file of its own, and
 `python -m chalicelib metrics [--since 15m]` sums them by name and dimensions. Each
-thread of the stack keeps its own invocation's metrics and log keys, as each Lambda
-process does."""
+thread of the stack logs with its own invocation's keys, as each Lambda process does."""
 
 from __future__ import annotations
 
@@ -95,27 +94,12 @@ class PerThread(MutableMapping[str, Any]):
         self._own().clear()
 
 
-def one_invocation_per_thread(metrics: Any) -> None:
-    """Lambda runs one invocation at a time in a process, and Powertools' `Metrics`
-    keeps the invocation's metrics in one shared set. The local stack serves requests
-    and runs its workers on threads at once: one thread's flush walked the set while
-    another added to it (`RuntimeError: dictionary changed size during iteration`, a
-    500 on any route under load), and a flush published, or cleared away, another
-    request's metrics. Here each thread keeps its own set, as each Lambda process does.
-    """
-    provider = metrics.provider
-    seeds = {"dimension_set": provider.default_dimensions}
-    for name in ("metric_set", "dimension_set", "metadata_set"):
-        per_thread = PerThread(seeds.get(name))
-        per_thread.update(getattr(provider, name))  # what this thread had added so far
-        setattr(metrics, name, per_thread)
-        setattr(provider, name, per_thread)
-
-
 def one_log_context_per_thread(logger: Any) -> None:
-    """The same for the logger's keys: each invocation appends its request id and
-    correlation id to one shared set, so on the local stack under load a line was
-    logged with another request's ids (a fifth of them with eight threads at once)."""
+    """Lambda runs one invocation at a time in a process, and Powertools' Logger keeps
+    the invocation's keys (its request id and correlation id) in one shared set. The
+    local stack serves requests on threads at once: under load a line was logged with
+    another request's ids (a fifth of them with eight threads at once). Here each
+    thread keeps its own keys, as each Lambda process does."""
     formatter = logger.registered_formatter
     formatter.log_format = PerThread(formatter.log_format)
 

@@ -323,8 +323,7 @@ def serve(stack: LocalStack) -> int:
         factory = CLIFactory(project_dir=str(REPO), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         app = config.chalice_app
-        # Before any thread adds a metric or a log key: one invocation per thread.
-        local_metrics.one_invocation_per_thread(obs.metrics)
+        # Before any thread appends a log key: one invocation's keys per thread.
         local_metrics.one_log_context_per_thread(obs.logger)
         original = local.LocalGatewayAuthorizer
         local.LocalGatewayAuthorizer = lambda app_object: _StrictLocalAuthorizer(  # type: ignore

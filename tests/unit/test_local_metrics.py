@@ -3,7 +3,6 @@ dimensions over a window (`python -m chalicelib metrics`)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -15,15 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
-    AmazonCloudWatchEMFProvider,
-)
+from aws_lambda_powertools import Logger
 
 from devtools.local_metrics import (
     EmfTee,
-    one_invocation_per_thread,
     one_log_context_per_thread,
     parse_since,
     show,
@@ -97,58 +91,6 @@ def test_lines_printed_by_threads_at_once_stay_whole(tmp_path: Path) -> None:
     assert out.getvalue().endswith(document + "\n")
     tee.flush()  # what is left of this thread's line goes out on flush
     assert out.getvalue().endswith("a prompt without its newline")
-
-
-def _documents(text: str) -> list[dict[str, Any]]:
-    """Every JSON document printed, however threads interleaved their lines."""
-    decoder, found, at = json.JSONDecoder(), [], 0
-    while (at := text.find("{", at)) != -1:
-        document, at = decoder.raw_decode(text, at)
-        found.append(document)
-    return found
-
-
-def test_each_thread_flushes_only_its_own_invocation() -> None:
-    """The local stack serves requests on threads at once; Powertools keeps one
-    invocation's metrics per process, as Lambda runs them. Without a set per thread, a
-    flush walked the set while another thread added to it (a 500 on any route) and
-    published or cleared away other requests' metrics."""
-    metrics = Metrics(
-        namespace="Test",
-        service="svc",
-        provider=AmazonCloudWatchEMFProvider(namespace="Test", service="svc"),
-    )
-    one_invocation_per_thread(metrics)
-    threads, rounds, failures = 8, 150, []
-
-    def invocations(number: int) -> None:
-        try:
-            for _ in range(rounds):
-                metrics.add_metric(name=f"M{number}", unit=MetricUnit.Count, value=1)
-                metrics.add_metric(name=f"M{number}", unit=MetricUnit.Count, value=1)
-                metrics.flush_metrics()
-        except Exception as error:  # the race this is about
-            failures.append(error)
-
-    out = io.StringIO()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads change places as often as they can
-    try:
-        with contextlib.redirect_stdout(out):
-            workers = [threading.Thread(target=invocations, args=(n,)) for n in range(threads)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert failures == []
-    published = _documents(out.getvalue())
-    assert len(published) == threads * rounds
-    for document in published:  # one invocation's two values, of one thread's metric
-        names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
-        assert len(names) == 1 and document[names[0]] == [1.0, 1.0]
-    assert metrics.metric_set == {}  # this thread's own: nothing left over
 
 
 def test_each_thread_logs_with_its_own_invocations_ids() -> None:
