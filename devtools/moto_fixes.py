@@ -310,7 +310,7 @@ def parse_each_update_expression_once() -> None:
     parsed: functools._lru_cache_wrapper[Any] = functools.lru_cache(maxsize=1024)(
         lambda text: parse(UpdateExpressionParser, text)
     )
-    frozen: dict[int, tuple[Any, bytes]] = {}  # id(tree) -> (tree, its pickle)
+    frozen: dict[int, tuple[Any, bytes, str]] = {}  # id(tree) -> (tree, its pickle, text)
 
     def make(cls: Any, text: Any) -> Any:
         if cls is not UpdateExpressionParser or not isinstance(text, str):
@@ -319,13 +319,16 @@ def parse_each_update_expression_once() -> None:
         if id(tree) not in frozen:
             if len(frozen) >= 1024:
                 frozen.clear()
-            frozen[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+            pickled = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+            frozen[id(tree)] = (tree, pickled, text)
         return tree
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
         known = frozen.get(id(value)) if isinstance(value, Node) else None
         if known is not None and known[0] is value:
-            return pickle.loads(known[1])  # noqa: S301 (its own pickle, made just above)
+            tree = pickle.loads(known[1])  # noqa: S301 (its own pickle, made just above)
+            tree.expression_text = known[2]  # which text it is (`check_each_shape_once`)
+            return tree
         return copy.deepcopy(value, memo)
 
     UpdateExpressionParser.make = classmethod(make)
@@ -379,6 +382,42 @@ def validate_with_each_processors_map_once() -> None:
         return node
 
     traverser.traverse_node_recursively = walk
+
+
+@functools.cache
+def check_each_shape_once() -> None:
+    """Three of moto's ten walks of an update expression check its shape: at most one
+    clause of each kind, no two actions on one path, no key attribute updated. They read
+    the text, its attribute names and the table's key attributes, never the item or the
+    values, and change nothing: a ticket's five counters passed the same three checks
+    on every ticket, a third of their cost. What passed them once with the same names
+    and key attributes is not walked by them again; what failed is checked every time.
+    The other seven walks, and their order, are moto's."""
+    from moto.dynamodb.parsing import validators
+
+    shape_checks = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+    passed: set[tuple[Any, ...]] = set()
+
+    def validate(self: Any) -> Any:
+        text = getattr(self.node_to_validate, "expression_text", None)
+        names = tuple(sorted((self.expression_attribute_names or {}).items()))
+        shape = None if text is None else (text, names, tuple(self.table.table_key_attrs))
+        known = shape is not None and shape in passed
+        node = self.node_to_validate
+        for processor in self.processors:
+            if not (known and isinstance(processor, shape_checks)):
+                node = processor.traverse(node)
+        if shape is not None and not known:
+            if len(passed) >= 4096:
+                passed.clear()
+            passed.add(shape)
+        return node
+
+    setattr(validators.UpdateExpressionValidator, "validate", validate)  # noqa: B010
 
 
 @functools.cache
@@ -492,6 +531,7 @@ def apply() -> None:
     query_only_the_partition()
     parse_each_update_expression_once()
     validate_with_each_processors_map_once()
+    check_each_shape_once()
     check_an_items_size_once()
     serialise_plain_attribute_values_directly()
     remember_moto_services()

@@ -3,8 +3,9 @@ moto does (issue 29: each made moto's cost grow with the table, or cost a ticket
 than the API did): a Query that reads only its partition returns what moto's own Query
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
-a bad one is still refused; an item's size is refused where moto refuses it; an item is
-returned in the very bytes moto's own serialiser writes."""
+a bad one is still refused; its shape is checked again for other names or keys; an
+item's size is refused where moto refuses it; an item is returned in the very bytes
+moto's own serialiser writes."""
 
 from __future__ import annotations
 
@@ -294,6 +295,61 @@ def test_an_update_expression_parsed_once_gives_each_item_its_own_values(aws: An
                 UpdateExpression="SET = :note",
                 ExpressionAttributeValues={":note": {"S": "x"}},
             )
+
+
+def test_an_expressions_shape_is_checked_again_for_other_names_or_keys(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What passed moto's shape checks once is not walked by them again; the same text
+    with other attribute names, or on a table with other key attributes, is checked,
+    and refused as moto refuses it."""
+    from moto.dynamodb.parsing import validators
+
+    walked: list[str] = []
+    original = validators.ActionCountValidator.traverse
+
+    def counted(self: Any, node: Any) -> Any:
+        walked.append("shape")
+        return original(self, node)
+
+    monkeypatch.setattr(validators.ActionCountValidator, "traverse", counted)
+    text = "SET #a = :v ADD #b :n"
+
+    def update(table: str, names: dict[str, str]) -> None:
+        aws.update_item(
+            TableName=table,
+            Key=key("V#1", "M#1") if table == TABLE else {"note": {"S": "k"}},
+            UpdateExpression=text,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":v": {"S": "x"}, ":n": {"N": "1"}},
+        )
+
+    plain = {"#a": "note", "#b": "n"}
+    for _ in range(3):
+        update(TABLE, plain)
+    assert len(walked) == 1  # checked once, then known
+    for names, refusal in (
+        ({"#a": "PK", "#b": "n"}, "Cannot update attribute PK"),
+        ({"#a": "note", "#b": "note"}, "Two document paths"),
+    ):
+        for _ in range(2):  # refused every time, not remembered
+            with pytest.raises(ClientError, match=refusal):
+                update(TABLE, names)
+    aws.create_table(
+        TableName="keyed-by-note",
+        KeySchema=[{"AttributeName": "note", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "note", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(ClientError, match="Cannot update attribute note"):
+        update("keyed-by-note", plain)  # the names that passed, another table's key
+    with pytest.raises(ClientError, match="can only be used once"):
+        aws.update_item(
+            TableName=TABLE,
+            Key=key("V#1", "M#1"),
+            UpdateExpression="SET a = :v SET b = :v",
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
 
 
 @pytest.mark.parametrize("length", [40_000, 40_600], ids=["under 400 KB", "over"])
