@@ -474,6 +474,64 @@ def serialise_plain_attribute_values_directly() -> None:
     BaseJSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
 
 
+# DynamoDB's item operations: no member of their requests is a blob or a timestamp
+# but a binary attribute value (`B`, `BS`), at any depth.
+_ITEM_OPERATIONS = frozenset(
+    {
+        "BatchGetItem",
+        "BatchWriteItem",
+        "DeleteItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "UpdateItem",
+    }
+)
+
+
+def _names_binary(value: Any) -> bool:
+    """Whether a JSON value holds a binary attribute value anywhere."""
+    if isinstance(value, dict):
+        return "B" in value or "BS" in value or any(_names_binary(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_binary(v) for v in value)
+    return False
+
+
+@functools.cache
+def read_item_requests_as_json() -> None:
+    """moto reads each request through a parser built from botocore's model of the
+    service, and DynamoDB's handler reads what it returns (moto read the JSON body as
+    it was before). For an item operation the parser's only change to the body is to
+    decode a binary attribute value from base64: a tenth of a ticket's transaction in
+    moto went to walking the model over every attribute of every item. A body of an
+    item operation that is a JSON object without a binary value is read as JSON, to
+    the same result for what botocore writes (`tests/integration/test_moto_fixes.py`
+    compares them); anything else goes through moto's parser."""
+    import json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.parse_parameters
+
+    @functools.wraps(original)
+    def parse_parameters(self: Any, request: Any) -> None:
+        if self._get_action() in _ITEM_OPERATIONS:
+            try:
+                body = json.loads(request.data)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and not _names_binary(body):
+                self.params = body
+                return
+        original(self, request)
+
+    setattr(DynamoHandler, "parse_parameters", parse_parameters)  # noqa: B010
+
+
 @functools.cache
 def remember_moto_services() -> None:
     """moto's server lists its own package folder (about 150 `isdir` calls) to route
@@ -534,5 +592,6 @@ def apply() -> None:
     check_each_shape_once()
     check_an_items_size_once()
     serialise_plain_attribute_values_directly()
+    read_item_requests_as_json()
     remember_moto_services()
     serialise_item_operations()

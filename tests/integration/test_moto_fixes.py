@@ -4,8 +4,9 @@ than the API did): a Query that reads only its partition returns what moto's own
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
 a bad one is still refused; its shape is checked again for other names or keys; an
-item's size is refused where moto refuses it; an item is returned in the very bytes
-moto's own serialiser writes."""
+item request read as JSON is what moto's parser reads, and a binary value is still
+decoded; an item's size is refused where moto refuses it; an item is returned in the
+very bytes moto's own serialiser writes."""
 
 from __future__ import annotations
 
@@ -350,6 +351,108 @@ def test_an_expressions_shape_is_checked_again_for_other_names_or_keys(
             UpdateExpression="SET a = :v SET b = :v",
             ExpressionAttributeValues={":v": {"S": "x"}},
         )
+
+
+EVERY_TYPE = {
+    "s": {"S": 'Тариф \u00e9 "quoted"'},
+    "n": {"N": "-12.50"},
+    "yes": {"BOOL": True},
+    "none": {"NULL": True},
+    "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"deep": {"SS": ["x", "y"]}}}]},
+    "map": {"M": {"ns": {"NS": ["1", "2"]}, "empty": {"L": []}}},
+}
+BINARY = {"blob": {"B": b"\x00\xffbytes"}, "nested": {"M": {"set": {"BS": [b"a", b"b"]}}}}
+REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("PutItem", {"TableName": "t", "Item": {"PK": {"S": "a"}, **EVERY_TYPE}}),
+    (
+        "Query",
+        {
+            "TableName": "t",
+            "IndexName": "i",
+            "KeyConditionExpression": "PK = :p",
+            "ExpressionAttributeValues": {":p": {"S": "x"}},
+            "ExclusiveStartKey": {"PK": {"S": "a"}, "SK": {"N": "1"}},
+            "ScanIndexForward": False,
+            "Limit": 5,
+        },
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": EVERY_TYPE, "ConditionExpression": "x"}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"PK": {"S": "a"}},
+                        "UpdateExpression": "ADD #n :n",
+                        "ExpressionAttributeNames": {"#n": "n"},
+                        "ExpressionAttributeValues": {":n": {"N": "1"}},
+                    }
+                },
+            ]
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("action", "request_body"), REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_an_item_request_read_as_json_is_what_motos_parser_reads(
+    action: str, request_body: dict[str, Any]
+) -> None:
+    import json
+
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.responses import get_service_model
+
+    operation = get_service_model("dynamodb").operation_model(action)
+    body = json.dumps(request_body).encode()
+    parsed = PROTOCOL_PARSERS["json"](operation, map_type=dict).parse(
+        {"method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/"}
+    )
+    assert parsed == json.loads(body)
+
+
+def test_binary_values_are_still_decoded_at_any_depth(aws: Any) -> None:
+    """A binary value is base64 in the JSON: a request holding one goes through moto's
+    parser, which decodes it, or the item would keep the base64 text."""
+    item = {**key("BIN#1", "M#1"), **EVERY_TYPE, **BINARY}
+    aws.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": item}}])
+    aws.put_item(TableName=TABLE, Item={**item, **key("BIN#1", "M#2")})
+    for sk in ("M#1", "M#2"):
+        stored = aws.get_item(TableName=TABLE, Key=key("BIN#1", sk))["Item"]
+        assert stored["blob"] == {"B": b"\x00\xffbytes"}
+        assert stored["nested"] == {"M": {"set": {"BS": [b"a", b"b"]}}}
+        assert stored["list"] == EVERY_TYPE["list"] and stored["s"] == EVERY_TYPE["s"]
+    found = aws.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :p",
+        FilterExpression="#blob = :b",
+        ExpressionAttributeNames={"#blob": "blob"},
+        ExpressionAttributeValues={":p": {"S": "BIN#1"}, ":b": {"B": b"\x00\xffbytes"}},
+    )
+    assert found["Count"] == 2
+    # Kept as its base64 text, a binary key would sort as text: b"\xff" ("/w==") first.
+    aws.create_table(
+        TableName="binary-keys",
+        KeySchema=[
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "B"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for sort_key in (b"\xff", b"a", b"\x00"):
+        aws.put_item(TableName="binary-keys", Item={"PK": {"S": "p"}, "SK": {"B": sort_key}})
+    ordered = aws.query(
+        TableName="binary-keys",
+        KeyConditionExpression="PK = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+    )["Items"]
+    assert [i["SK"]["B"] for i in ordered] == [b"\x00", b"a", b"\xff"]
 
 
 @pytest.mark.parametrize("length", [40_000, 40_600], ids=["under 400 KB", "over"])
