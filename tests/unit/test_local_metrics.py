@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from devtools.local_metrics import (
     show,
     summed,
 )
+from tests.at_once import at_once
 
 
 def _emf(name: str, value: float, at_ms: int, **dims: str) -> str:
@@ -71,20 +70,11 @@ def test_lines_printed_by_threads_at_once_stay_whole(tmp_path: Path) -> None:
     tee = EmfTee(out, tmp_path / "m.jsonl")
     document = _emf("ApiRequests", 1, 1_800_000_000_000)
 
-    def printing() -> None:
+    def printing(_: int) -> None:
         for _ in range(300):
             print(document, file=tee)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        workers = [threading.Thread(target=printing) for _ in range(8)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(interval)
+    at_once(printing)
     assert out.getvalue().splitlines() == [document] * 2400
     assert (tmp_path / "m.jsonl").read_text().splitlines() == [document] * 2400
     print("a prompt without its newline", end="", file=tee)
@@ -108,16 +98,7 @@ def test_each_thread_logs_with_its_own_invocations_ids() -> None:
         for round_ in range(150):
             handler({}, _Context(f"{number}-{round_}"))
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        workers = [threading.Thread(target=invocations, args=(n,)) for n in range(8)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(interval)
+    at_once(invocations)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 8 * 150
     assert [line for line in lines if line["function_request_id"] != line["expected"]] == []

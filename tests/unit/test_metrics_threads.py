@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sys
-import threading
 from collections import Counter
 from typing import Any
 
@@ -15,6 +13,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.observability import SharedByThreads
+from tests.at_once import at_once
 
 
 def _documents(text: str) -> list[dict[str, Any]]:
@@ -40,18 +39,9 @@ def test_threads_adding_and_flushing_at_once_lose_nothing() -> None:
             failures.append(error)
 
     out = io.StringIO()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads change places as often as they can
-    try:
-        with contextlib.redirect_stdout(out):
-            workers = [threading.Thread(target=invocations, args=(n,)) for n in range(threads)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-            metrics.flush_metrics()  # what a flush left behind for the next one
-    finally:
-        sys.setswitchinterval(interval)
+    with contextlib.redirect_stdout(out):
+        at_once(invocations, threads)
+        metrics.flush_metrics()  # what a flush left behind for the next one
     assert failures == []
     totals: Counter[str] = Counter()
     for document in _documents(out.getvalue()):
