@@ -14,6 +14,7 @@ import pytest
 from chalicelib.aws import LazyClient
 from chalicelib.runtime import aws_services
 from chalicelib.storage import table
+from tests.at_once import at_once
 from tests.fakes import unit_settings
 
 
@@ -66,15 +67,8 @@ def test_clients_are_built_once_and_one_at_a_time() -> None:
             built[service] += 1
         return SimpleNamespace(service=service)
 
-    ses, sns = LazyClient(lambda: build("ses")), LazyClient(lambda: build("sns"))
+    clients = LazyClient(lambda: build("ses")), LazyClient(lambda: build("sns"))
     seen: list[str] = []
-    threads = [
-        threading.Thread(target=lambda client=client: seen.append(client.service))
-        for client in (ses, sns) * 8
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(lambda n: seen.append(clients[n % 2].service), threads=16)
     assert built == Counter({"ses": 1, "sns": 1}) and most[0] == 1
     assert sorted(seen) == ["ses"] * 8 + ["sns"] * 8
