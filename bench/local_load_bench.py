@@ -5,9 +5,10 @@ moto), and their ratio, both measured against the same stack in the same run (ta
 POST p99 within 5 times health's). Twenty tickets are sent first, one at a time, and
 not timed: a fresh stack's first ticket is its cold start, and the next ones are
 still slower than the steady state (a first burst of eight tickets took 101 ms at the
-median after one ticket, 29 ms after twenty; the bursts after either took 41 to 48). On Linux it also prints the CPU time each
-request cost the API's process and the AWS stand-in's (from /proc): on two cores, the
-busier of the two sets how fast eight clients are served.
+median after one ticket, 29 ms after twenty; the bursts after either took 41 to 48).
+On Linux it also prints the CPU time each request cost the API's process and the AWS
+stand-in's (from /proc): on two cores, the busier of the two sets how fast eight
+clients are served.
 
     make run &  # then:
     .venv/bin/python bench/local_load_bench.py [--port 8000] [--aws-port 4599]
