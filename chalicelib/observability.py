@@ -48,19 +48,16 @@ class SharedByThreads(AmazonCloudWatchEMFProvider):
             if self.metric_set or raise_on_empty_metrics:
                 super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
 
-    def has_metrics(self) -> bool:
-        with self._lock:
-            return bool(self.metric_set)
-
 
 logger = Logger(service=SERVICE)
 # Lambda has POWERTOOLS_METRICS_NAMESPACE at import; chalice local and its test client
 # apply the stage's variables only per call, after this module is imported.
-_provider = SharedByThreads(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
-    service=SERVICE,
+metrics = Metrics(
+    provider=SharedByThreads(
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+        service=SERVICE,
+    )
 )
-metrics = Metrics(provider=_provider)
 tracer = Tracer(service=SERVICE)
 
 # Metric names: dashboards and alarms in infrastructure/ are built on these.
@@ -163,6 +160,6 @@ def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str])
 
 
 def flush() -> None:
-    """Outside Lambda's middleware (the local stack's workers): publish what was added."""
-    if _provider.has_metrics():
-        metrics.flush_metrics()
+    """Outside Lambda's middleware (the local stack's workers): publish what was added
+    (nothing, and no warning, when nothing was)."""
+    metrics.flush_metrics()
