@@ -3,7 +3,8 @@ moto does (issue 29: each made moto's cost grow with the table, or cost a ticket
 than the API did): a Query that reads only its partition returns what moto's own Query
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
-a bad one is still refused; its shape is checked again for other names or keys; an
+a bad one is still refused; its shape is checked again for other names or keys; a
+plain update applied directly answers, refuses and leaves its item as moto does; an
 item request read as JSON is what moto's parser reads, and a binary value is still
 decoded; an item's size is refused where moto refuses it; an item is returned in the
 very bytes moto's own serialiser writes."""
@@ -314,7 +315,7 @@ def test_an_expressions_shape_is_checked_again_for_other_names_or_keys(
         return original(self, node)
 
     monkeypatch.setattr(validators.ActionCountValidator, "traverse", counted)
-    text = "SET #a = :v ADD #b :n"
+    text = "SET #a = if_not_exists(#a, :v) ADD #b :n"  # not a plain update: moto validates it
 
     def update(table: str, names: dict[str, str]) -> None:
         aws.update_item(
@@ -523,3 +524,112 @@ def test_an_item_is_returned_in_the_bytes_motos_serialiser_writes(
         own = answers()
     assert own == fixed
     assert bodies[2:] == bodies[:2]
+
+
+# (item, update expression, names, values): each applied in turn, as the test below says.
+NUMBER, TEXT = {"N": "1"}, {"S": "x"}
+COUNTERS = "SET entity = :e ADD #f0 :f0, #m :m"
+GAUGE = "ADD open_official :d SET GSI2PK = :pk, GSI2SK = :sk"
+EVERY_VALUE = "SET #b = :b, #z = :z, #m = :m, #l = :l, #ss = :ss, #n = :n"
+PLAIN_UPDATES: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
+    ("c1", COUNTERS, {"#f0": "received", "#m": "m0003"}, {":e": TEXT, ":f0": NUMBER, ":m": NUMBER}),
+    ("c1", COUNTERS, {"#f0": "received", "#m": "m0004"}, {":e": TEXT, ":f0": NUMBER, ":m": NUMBER}),
+    ("c1", "ADD #f0 :f0", {"#f0": "received"}, {":f0": {"N": "2.5"}}),
+    ("c1", "ADD entity :f0", {}, {":f0": NUMBER}),  # a number added to text
+    ("c2", GAUGE, {}, {":d": {"N": "-1"}, ":pk": {"S": "OPEN"}, ":sk": {"S": "00"}}),
+    ("c2", "SET GSI2PK = :n", {}, {":n": NUMBER}),  # an index's key of another type
+    ("c2", "SET GSI2PK = :e", {}, {":e": {"S": ""}}),  # an index's key empty
+    ("c3", "SET #a = :v, #b = :v", {"#a": "x", "#b": "x"}, {":v": TEXT}),  # one path twice
+    ("c3", "SET #k = :v", {"#k": "SK"}, {":v": TEXT}),  # the table's key
+    ("c3", "SET name = :v", {}, {":v": TEXT}),  # a reserved word
+    ("c3", "SET #a = :v SET #b = :v", {"#a": "a", "#b": "b"}, {":v": TEXT}),  # SET twice
+    (
+        "c3",
+        EVERY_VALUE,
+        {"#b": "b", "#z": "z", "#m": "m", "#l": "l", "#ss": "ss", "#n": "n"},
+        {
+            ":b": {"BOOL": False},
+            ":z": {"NULL": True},
+            ":m": {"M": {"k": {"S": "v"}, "d": {"M": {"n": NUMBER}}}},
+            ":l": {"L": [TEXT, NUMBER]},
+            ":ss": {"SS": ["a", "b"]},
+            ":n": {"N": "-0.50"},
+        },
+    ),
+    ("c3", "ADD #ss :ss", {"#ss": "ss"}, {":ss": {"SS": ["c"]}}),  # a set: moto's
+    ("c3", "ADD #b :n", {"#b": "b"}, {":n": NUMBER}),  # a number added to a boolean
+    ("c4", "SET #big = :big", {"#big": "big"}, {":big": {"S": "x" * 405_000}}),  # over 400 KB
+    ("c5", "SET #a = :v", {"#a": "a"}, {":v": {"S": "x" * 200_000}}),
+    (
+        "c5",
+        "SET #a = :v ADD #n :n",
+        {"#a": "a", "#n": "n"},
+        {":v": {"S": "y" * 210_000}, ":n": NUMBER},
+    ),
+]
+DIRECT = {COUNTERS, "ADD #f0 :f0", GAUGE, EVERY_VALUE, "SET #a = :v"}
+
+
+def plain_updates(dynamodb: Any, partition: str) -> list[Any]:
+    """What each of `PLAIN_UPDATES` answers in `partition`, then a transaction of them
+    that fails and one that does not, then every item of the partition."""
+    seen: list[Any] = []
+    for sk, text, names, values in PLAIN_UPDATES:
+        names_given = {"ExpressionAttributeNames": names} if names else {}
+        try:
+            answer = dynamodb.update_item(
+                TableName=TABLE,
+                Key=key(partition, sk),
+                UpdateExpression=text,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                **names_given,
+            )
+            seen.append({**answer["Attributes"], "PK": "-"})
+        except ClientError as error:
+            seen.append(error.response["Error"])
+    counters = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": key(partition, "c1"),
+            "UpdateExpression": COUNTERS,
+            "ExpressionAttributeNames": {"#f0": "answered", "#m": "m0009"},
+            "ExpressionAttributeValues": {":e": TEXT, ":f0": NUMBER, ":m": NUMBER},
+        }
+    }
+    for last in (FAILING, {"Put": {"TableName": TABLE, "Item": key(partition, "c6")}}):
+        try:
+            dynamodb.transact_write_items(TransactItems=[counters, last])
+            seen.append("committed")
+        except ClientError as error:
+            seen.append(error.response["Error"]["Code"])
+    items = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :p",
+        ExpressionAttributeValues={":p": {"S": partition}},
+    )["Items"]
+    return seen + [{**i, "PK": "-"} for i in items]
+
+
+def test_a_plain_update_is_applied_as_moto_applies_it(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each update, answer, error and item is what moto's own update gives; the plain
+    ones took the direct way, and no other did."""
+    from devtools import moto_fixes
+
+    direct, original = [], moto_fixes.update_directly
+
+    def counted(*args: Any) -> Any:
+        item = original(*args)
+        if item is not None:
+            direct.append(args[2])
+        return item
+
+    monkeypatch.setattr(moto_fixes, "update_directly", counted)
+    fixed = plain_updates(aws, "P#fixed")
+    monkeypatch.setattr(moto_fixes, "update_directly", lambda *args: None)
+    assert fixed == plain_updates(aws, "P#moto")
+    assert set(direct) == DIRECT
+    assert fixed[2]["received"] == {"N": "4.5"} and fixed[12]["ss"] == {"SS": ["a", "b", "c"]}
+    assert "exceeded the maximum allowed size" in fixed[14]["Message"] == fixed[16]["Message"]
