@@ -597,7 +597,14 @@ def plain_updates(dynamodb: Any, partition: str) -> list[Any]:
             "ExpressionAttributeValues": {":e": TEXT, ":f0": NUMBER, ":m": NUMBER},
         }
     }
-    for last in (FAILING, {"Put": {"TableName": TABLE, "Item": key(partition, "c6")}}):
+    refused = {  # c2 is there: the transaction is cancelled, and the counters undone
+        "ConditionCheck": {
+            "TableName": TABLE,
+            "Key": key(partition, "c2"),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+    for last in (refused, {"Put": {"TableName": TABLE, "Item": key(partition, "c6")}}):
         try:
             dynamodb.transact_write_items(TransactItems=[counters, last])
             seen.append("committed")
@@ -632,4 +639,6 @@ def test_a_plain_update_is_applied_as_moto_applies_it(
     assert fixed == plain_updates(aws, "P#moto")
     assert set(direct) == DIRECT
     assert fixed[2]["received"] == {"N": "4.5"} and fixed[12]["ss"] == {"SS": ["a", "b", "c"]}
+    assert fixed[17:19] == ["TransactionCanceledException", "committed"]
+    assert fixed[19]["answered"] == {"N": "1"}  # counted by the committed one alone
     assert "exceeded the maximum allowed size" in fixed[14]["Message"] == fixed[16]["Message"]
