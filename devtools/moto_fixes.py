@@ -328,6 +328,16 @@ def plain_actions(text: str) -> tuple[tuple[str, str, str], ...] | None:
     return tuple(found) or None
 
 
+_ITEM_SIZE_LIMIT = 405_000  # moto's (`LimitedSizeDict`)
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    return frozenset(ReservedKeywords.get_reserved_keywords())
+
+
 def update_directly(
     table: Any, key: Any, text: str, names: dict[str, str], values: dict[str, Any]
 ) -> Any:
@@ -402,16 +412,6 @@ def update_directly(
         dict.__setitem__(item.attrs, name, value)
         size += added - (0 if old is None else bytesize(name) + old.size())
     return item
-
-
-_ITEM_SIZE_LIMIT = 405_000  # moto's (`LimitedSizeDict`)
-
-
-@functools.cache
-def _reserved_words() -> frozenset[str]:
-    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
-
-    return frozenset(ReservedKeywords.get_reserved_keywords())
 
 
 @functools.cache
