@@ -100,6 +100,11 @@ def _object_key(body: str) -> str | None:
         return None
 
 
+# The stand-in answers a long poll at once (devtools/moto_process.py): an empty queue is
+# asked again after this pause.
+POLL_PAUSE = 0.25
+
+
 def poll_queue(stop: threading.Event) -> None:
     """Lambda's SQS poller: batches to the handler, deletes what succeeded, retries the rest."""
     import boto3
@@ -114,16 +119,14 @@ def poll_queue(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             batch = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=1,
-                AttributeNames=["All"],
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
             ).get("Messages", [])
         except Exception as error:
             print(f"mail poller: {error}", flush=True)
             time.sleep(2)
             continue
         if not batch:
+            stop.wait(POLL_PAUSE)
             continue
         event = {"Records": [_lambda_record(m) for m in batch]}
         response = mail_batch(event, runtime.mail, runtime.imports, runtime.customer_mail)
@@ -170,7 +173,7 @@ def redrive_dead_letters() -> int:
     moved = 0
     while True:
         batch = sqs.receive_message(
-            QueueUrl=os.environ["MAIL_DLQ_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=os.environ["MAIL_DLQ_URL"], MaxNumberOfMessages=10
         ).get("Messages", [])
         if not batch:
             return moved

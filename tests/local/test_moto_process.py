@@ -4,9 +4,14 @@ started, and it never outlives the stack that started it, however that stack end
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
 
 from devtools.moto_process import MotoProcess, answers
 from tests.local.stack import ROOT, free_port
@@ -69,3 +74,70 @@ def test_what_survives_a_full_collection_is_set_aside() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True"
+
+
+# The stand-in answers one request at a time, in turn, from one thread.
+
+DATA = b"GET /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoProcess]:
+    process = MotoProcess(free_port())
+    process.start()
+    yield process
+    process.stop()
+
+
+def answer_to(request: bytes, port: int) -> bytes:
+    """The answer to a request sent on a connection of its own."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(request)
+        return connection.makefile("rb").read()  # to its end: the stand-in closes
+
+
+def status_of(request: bytes, port: int) -> int:
+    return int(answer_to(request, port).split(b" ", 2)[1])
+
+
+def test_a_connection_that_sends_nothing_holds_no_other(moto: MotoProcess) -> None:
+    """A client that connects and sends nothing yet (a browser's preconnect), or only
+    part of its request's head, holds no other client's answer."""
+    with (
+        socket.create_connection(("127.0.0.1", moto.port), timeout=5) as idle,
+        socket.create_connection(("127.0.0.1", moto.port), timeout=5) as partial,
+    ):
+        partial.sendall(DATA[:20])
+        started = time.monotonic()
+        assert [status_of(DATA, moto.port) for _ in range(3)] == [200, 200, 200]
+        assert time.monotonic() - started < 2
+        partial.sendall(DATA[20:])  # the rest: answered in its turn
+        assert int(partial.makefile("rb").read().split(b" ", 2)[1]) == 200
+        idle.sendall(DATA)
+        assert int(idle.makefile("rb").read().split(b" ", 2)[1]) == 200
+
+
+def test_a_malformed_or_abandoned_request_stops_nothing(moto: MotoProcess) -> None:
+    # http.server answers a request line it cannot read with a page and no status line.
+    assert b"Error code: 400" in answer_to(b"NOT HTTP AT ALL\r\n\r\n", moto.port)
+    with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as gone:
+        gone.sendall(DATA[:10])  # and goes away in the middle of its request
+    assert status_of(DATA, moto.port) == 200
+
+
+def test_a_long_poll_answers_at_once(moto: MotoProcess) -> None:
+    """A long poll would hold every other request for its wait; it answers at once."""
+    sqs = boto3.client(
+        "sqs",
+        region_name="eu-central-1",
+        endpoint_url=f"http://127.0.0.1:{moto.port}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
+    started = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)
+    assert time.monotonic() - started < 2
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in messages] == ["kept"]
