@@ -48,7 +48,34 @@ _deserializer = TypeDeserializer()
 
 def dump(item: Mapping[str, Any]) -> dict[str, Any]:
     """A plain item in DynamoDB's wire form; None attributes are left out."""
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    return {k: wire(v) for k, v in item.items() if v is not None}
+
+
+# Integers DynamoDB holds exactly (38 digits), which boto3 writes as `str` writes them.
+_EXACT = 10**38
+
+
+def wire(value: Any) -> dict[str, Any]:
+    """A value in DynamoDB's wire form, as boto3's TypeSerializer writes it. The values
+    items are made of (text, flags, whole numbers, lists and maps of them) are written
+    here: the serialiser asks each value up to nine questions of its type, a fifth of a
+    ticket's CPU in the API outside the SDK. Anything else (Decimal, sets, bytes, types
+    derived from these, and what DynamoDB refuses) is the serialiser's."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int and -_EXACT < value < _EXACT:
+        return {"N": str(value)}
+    if kind is dict:
+        return {"M": {k: wire(v) for k, v in value.items()}}
+    if kind is list or kind is tuple:
+        return {"L": [wire(v) for v in value]}
+    if value is None:
+        return {"NULL": True}
+    result: dict[str, Any] = _serializer.serialize(value)
+    return result
 
 
 def load(item: Mapping[str, Any]) -> dict[str, Any]:
