@@ -5,12 +5,15 @@ tickets stalled `GET /health` and every console page behind DynamoDB's stand-in,
 the two cores of a laptop did the work of one. Here moto answers on its port from a
 child process, as AWS answers from elsewhere, and dies with the stack that started it.
 
-It answers one request at a time, in the order they come, from one thread
-(`serve_in_turn`). moto's item operations take one lock anyway (see
-`devtools/moto_fixes.py`), and threads of one interpreter do not run Python at once:
-werkzeug's thread per connection only made the requests take the interpreter lock in
-turns of the scheduler's choosing, and a request that had the item lock could wait for
-one that had not.
+It answers one request at a time, in the order they come whole, from one thread
+(`serve_in_turn`), on kept-alive connections. moto's item operations take one lock
+anyway (see `devtools/moto_fixes.py`), and threads of one interpreter do not run Python
+at once: werkzeug's thread per connection only made the requests take the interpreter
+lock in turns of the scheduler's choosing, and a request that had the item lock could
+wait for one that had not. A request is read without waiting until it has come whole,
+so a client that is slow to send holds nobody; werkzeug closes each connection after
+its answer because it would not know where the next request starts, and here that is
+known.
 
     python -m devtools.moto_process PORT PARENT_PID
 """
@@ -34,10 +37,12 @@ from typing import Any
 from devtools.resources import REPO
 
 STARTUP_SECONDS = 60
-# A request whose head has come but not all of its body holds the others at most this long.
+# An answer the client does not read, or a body sent in chunks that stops coming, holds
+# the others at most this long.
 PARTIAL_REQUEST_SECONDS = 10
 # The most a request's head (its request line and headers) may take.
 HEAD_LIMIT = 65536
+READ_SIZE = 1 << 20
 
 
 def answers(port: int) -> bool:
@@ -107,7 +112,8 @@ def _die_with(parent: int) -> None:
 
 
 class _Replayed(io.RawIOBase):
-    """A connection's bytes read already (its request's head), then the connection."""
+    """A connection's bytes read already, then the connection itself (a request whose
+    body comes in chunks: its end is known only as it is read)."""
 
     def __init__(self, head: bytes, connection: socket.socket) -> None:
         self._head, self._connection = memoryview(head), connection
@@ -123,67 +129,164 @@ class _Replayed(io.RawIOBase):
         return self._connection.recv_into(buffer)
 
 
+class _Sent(io.RawIOBase):
+    """What a handler writes, sent whole on the connection."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._connection.sendall(data)
+        return len(data)
+
+
+def _at_end() -> socket.socket:
+    """A socket always readable, at its end: werkzeug waits up to 10 ms after each answer
+    for more of the request on the handler's connection (it closes every connection, so
+    that is the client going away); a request read whole beforehand has no more."""
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    return ours
+
+
+def _head_of(received: bytearray) -> tuple[int, dict[str, str]] | None:
+    """Where a request's head ends in what has come, and its headers (names in lower
+    case, the first of each name, as the handler reads them); None while the head is
+    not whole. Only the first `HEAD_LIMIT` bytes are looked at, whatever has come."""
+    ends = [
+        (at, len(mark))
+        for mark in (b"\r\n\r\n", b"\n\n")
+        if (at := received.find(mark, 0, HEAD_LIMIT + len(mark))) >= 0
+    ]
+    if not ends:
+        return None
+    at, size = min(ends)
+    headers: dict[str, str] = {}
+    for line in bytes(received[:at]).decode("latin-1").splitlines()[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), value.strip())
+    return at + size, headers
+
+
 def _request_handler() -> type[Any]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class Request(MotoRequestHandler):
-        """One connection, read without waiting until its request's head has come, then
-        answered by `serve_in_turn` (socketserver's handler would wait for the request
-        as soon as the connection is made)."""
+        """One request of a connection, answered by `serve_in_turn` once it has come
+        whole (socketserver's handler would read it, waiting, as soon as the connection
+        is made). The connection stays open after the answer when the client asks for
+        it (werkzeug closes each one: it would not know where the next request starts)."""
 
-        # werkzeug still closes each connection after its answer; HTTP/1.1 is for
-        # `Expect: 100-continue` (an upload with curl), which HTTP/1.0 would leave unanswered.
+        # HTTP/1.1: kept-alive connections, and `Expect: 100-continue` (an upload by curl).
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # the headers and the body leave in two writes
-        timeout = PARTIAL_REQUEST_SECONDS
 
         def __init__(self, connection: socket.socket, address: Any, server: Any) -> None:
             self.request, self.client_address, self.server = connection, address, server
-            self.head = bytearray()
-            connection.setblocking(False)
+            self.in_hand = False
 
-        def read_head(self) -> bool | None:
-            """Read what has come: True once the request's head is whole, None when the
-            connection is to be closed unanswered (gone, or a head beyond the limit)."""
+        def answer(self, received: bytes, in_hand: bool, at_end: socket.socket) -> bool:
+            """Answer a request read whole (`in_hand`), or one whose body is still to be
+            read from the connection after what was `received`; whether the connection
+            stays open."""
+            connection = self.request
+            connection.settimeout(PARTIAL_REQUEST_SECONDS)  # for the answer to be sent
+            self.in_hand = in_hand
+            self.wfile = io.BufferedWriter(_Sent(connection))  # headers and body: one send
+            if in_hand:
+                self.rfile = io.BytesIO(received)
+                self.connection = at_end
+            else:
+                self.rfile = io.BufferedReader(_Replayed(received, connection))
+                self.connection = connection
             try:
-                data = self.request.recv(HEAD_LIMIT)
-            except BlockingIOError:
-                return False
-            except OSError:
-                return None
-            if not data:
-                return None
-            self.head += data
-            if b"\r\n\r\n" in self.head or b"\n\n" in self.head:
-                return True
-            return None if len(self.head) > HEAD_LIMIT else False
-
-        def answer(self) -> None:
-            """Answer the request, then close the connection."""
-            try:
-                self.setup()  # blocking again, with the timeout, for the body
-                self.rfile.close()  # the head is in hand: read it first, then the connection
-                self.rfile = io.BufferedReader(_Replayed(bytes(self.head), self.request))
                 self.handle_one_request()
+                self.wfile.flush()  # an answer to a request it could not read, too
             except (ConnectionError, TimeoutError):
-                pass  # the client went away, or sent only part of its body
+                return False  # the client went away, or sent only part of its body
             finally:
-                self.close()
+                connection.setblocking(False)
+            return self.in_hand and not self.close_connection
 
-        def close(self) -> None:
-            with contextlib.suppress(OSError, ValueError):
-                self.finish()
-            with contextlib.suppress(OSError):
-                self.request.shutdown(socket.SHUT_WR)
-            self.request.close()
+        def handle_expect_100(self) -> bool:
+            # A request in hand has its body already; `serve_in_turn` asked for it.
+            return True if self.in_hand else bool(super().handle_expect_100())
+
+        def run_wsgi(self) -> None:
+            if self.in_hand:
+                del self.headers["Expect"]  # werkzeug would ask for the body again
+            super().run_wsgi()
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if (
+                self.in_hand
+                and not self.close_connection  # the client did not ask to close
+                and keyword.lower() == "connection"
+                and value.lower() == "close"
+            ):
+                return  # the next request will be read whole too: the connection may stay
+            super().send_header(keyword, value)
 
     return Request
 
 
+class _Client:
+    """A connection to the stand-in: what has come of its requests so far."""
+
+    def __init__(self, connection: socket.socket, handler: Any) -> None:
+        connection.setblocking(False)
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers, then body
+        self.connection, self.handler = connection, handler
+        self.received = bytearray()
+        self.continued = False
+
+    def take_in(self) -> bool:
+        """Read what has come; False once the client has gone."""
+        try:
+            data = self.connection.recv(READ_SIZE)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        self.received += data
+        return bool(data)
+
+    def answer_what_came(self, at_end: socket.socket) -> bool:
+        """Answer each request that has come whole; whether the connection stays open."""
+        while (head := _head_of(self.received)) is not None:
+            end, headers = head
+            length = headers.get("content-length", "0")
+            if "transfer-encoding" in headers or not (length.isascii() and length.isdigit()):
+                # Read as it comes (or refused by the handler), then closed.
+                self.handler.answer(bytes(self.received), False, at_end)
+                return False
+            if len(self.received) < end + int(length):
+                if headers.get("expect", "").lower() == "100-continue" and not self.continued:
+                    self.continued = True
+                    with contextlib.suppress(OSError):
+                        self.connection.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                return True
+            request = bytes(self.received[: end + int(length)])
+            del self.received[: end + int(length)]
+            self.continued = False
+            if not self.handler.answer(request, True, at_end):
+                return False
+        return len(self.received) <= HEAD_LIMIT
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+
+
 def serve_in_turn(listener: socket.socket, server: Any, stopped: threading.Event) -> None:
     """Answer every connection to `listener` from this thread, one request at a time,
-    in the order the requests' heads come whole, until `stopped` is set."""
+    in the order the requests come whole, until `stopped` is set."""
     request_class = _request_handler()
+    at_end = _at_end()
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     try:
@@ -194,26 +297,24 @@ def serve_in_turn(listener: socket.socket, server: Any, stopped: threading.Event
                         connection, address = listener.accept()
                     except OSError:  # gone before it was accepted, or out of descriptors
                         continue
-                    request = request_class(connection, address, server)
-                    selector.register(connection, selectors.EVENT_READ, request)
+                    client = _Client(connection, request_class(connection, address, server))
+                    selector.register(connection, selectors.EVENT_READ, client)
                     continue
-                request = key.data
-                whole = request.read_head()
-                if whole is False:
-                    continue
-                selector.unregister(key.fileobj)
-                if whole is None:
-                    request.request.close()
-                    continue
+                client = key.data
                 try:
-                    request.answer()
+                    kept = client.take_in() and client.answer_what_came(at_end)
                 except Exception:  # one bad request never stops the stand-in
                     logging.getLogger(__name__).exception("moto: a request failed")
+                    kept = False
+                if not kept:
+                    selector.unregister(key.fileobj)
+                    client.close()
     finally:
         for key in list(selector.get_map().values()):
             if key.data is not None:
-                key.data.request.close()
+                key.data.close()
         selector.close()
+        at_end.close()
 
 
 def answer_long_polls_at_once() -> None:

@@ -78,7 +78,8 @@ def test_what_survives_a_full_collection_is_set_aside() -> None:
 
 # The stand-in answers one request at a time, in turn, from one thread.
 
-DATA = b"GET /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+DATA = b"GET /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+KEPT = DATA.replace(b"Connection: close\r\n", b"")
 
 
 @pytest.fixture(scope="module")
@@ -100,21 +101,93 @@ def status_of(request: bytes, port: int) -> int:
     return int(answer_to(request, port).split(b" ", 2)[1])
 
 
-def test_a_connection_that_sends_nothing_holds_no_other(moto: MotoProcess) -> None:
-    """A client that connects and sends nothing yet (a browser's preconnect), or only
-    part of its request's head, holds no other client's answer."""
+def statuses_read(connection: socket.socket, count: int) -> list[int]:
+    """The statuses of `count` answers on a kept-alive connection, each read to its end."""
+    reader = connection.makefile("rb")
+    statuses = []
+    for _ in range(count):
+        statuses.append(int(reader.readline().split()[1]))
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert len(reader.read(length)) == length
+    return statuses
+
+
+def test_a_connection_is_kept_for_the_next_request(moto: MotoProcess) -> None:
+    """A client's next request reuses its connection, also when sent before the answer
+    to the one before it (select would not see it: it came with the first)."""
+    with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as connection:
+        connection.sendall(KEPT)
+        assert statuses_read(connection, 1) == [200]
+        connection.sendall(KEPT)
+        assert statuses_read(connection, 1) == [200]
+        connection.sendall(KEPT * 2 + DATA)
+        assert statuses_read(connection, 3) == [200, 200, 200]
+        assert connection.recv(1) == b""  # closed after the one that asked for it
+
+
+def test_an_upload_that_waits_to_be_asked_for_its_body_is_asked(moto: MotoProcess) -> None:
+    """`Expect: 100-continue` (curl with a large file, botocore with a file object)."""
+    body = b"x" * 5000
+    head = (
+        b"PUT /bucket-that-is-not-there/key HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as connection:
+        connection.sendall(head)
+        reader = connection.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 100")
+        assert reader.readline() == b"\r\n"
+        connection.sendall(body)
+        assert reader.readline().split()[1] == b"404"  # no such bucket: answered in full
+
+
+def test_a_client_slow_to_send_holds_no_other(moto: MotoProcess) -> None:
+    """A client that connects and sends nothing yet (a browser's preconnect), part of its
+    request's head, or part of its body, holds no other client's answer."""
+    body = b'{"Action": "ListQueues"}'
+    upload = (
+        b"POST /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
     with (
         socket.create_connection(("127.0.0.1", moto.port), timeout=5) as idle,
-        socket.create_connection(("127.0.0.1", moto.port), timeout=5) as partial,
+        socket.create_connection(("127.0.0.1", moto.port), timeout=5) as part_head,
+        socket.create_connection(("127.0.0.1", moto.port), timeout=5) as part_body,
     ):
-        partial.sendall(DATA[:20])
+        part_head.sendall(DATA[:20])
+        part_body.sendall(upload[:-5])
         started = time.monotonic()
         assert [status_of(DATA, moto.port) for _ in range(3)] == [200, 200, 200]
         assert time.monotonic() - started < 2
-        partial.sendall(DATA[20:])  # the rest: answered in its turn
-        assert int(partial.makefile("rb").read().split(b" ", 2)[1]) == 200
+        for connection, rest in ((part_head, DATA[20:]), (part_body, upload[-5:])):
+            connection.sendall(rest)  # answered in its turn
+            assert int(connection.makefile("rb").read().split(b" ", 2)[1]) == 200
         idle.sendall(DATA)
         assert int(idle.makefile("rb").read().split(b" ", 2)[1]) == 200
+
+
+def test_a_body_sent_in_chunks_is_read_as_it_comes(moto: MotoProcess) -> None:
+    """Its end is known only as it is read: the connection is closed after its answer."""
+    chunked = DATA.replace(
+        b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    )
+    assert status_of(chunked, moto.port) == 200
+
+
+def test_a_head_that_never_ends_is_closed(moto: MotoProcess) -> None:
+    with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as endless:
+        try:
+            endless.sendall(b"GET / HTTP/1.1\r\n" + b"X-Padding: 0123456789\r\n" * 4000)
+            closed = endless.recv(1) == b""  # unanswered
+        except ConnectionResetError:  # closed with what it sent unread
+            closed = True
+        assert closed
+    assert status_of(DATA, moto.port) == 200
 
 
 def test_a_malformed_or_abandoned_request_stops_nothing(moto: MotoProcess) -> None:
