@@ -728,6 +728,18 @@ def remember_moto_services() -> None:
     setattr(backends, "list_of_moto_modules", lambda: services)  # noqa: B010
 
 
+@functools.cache
+def remember_each_handlers_actions() -> None:
+    """moto lists a response class's functions (`inspect.getmembers`, every member
+    sorted) on every request to find the action's method: a tenth of a GetItem's CPU in
+    the stand-in. The classes do not change once the fixes are applied: the list is
+    kept per class, made the first time as moto makes it."""
+    from moto.core import responses
+
+    names = functools.cache(getattr(responses, "method_names_from_class"))  # noqa: B009
+    setattr(responses, "method_names_from_class", names)  # noqa: B010
+
+
 # Every operation that reads or writes items: a read must not see half a transaction.
 _SERIALISED = (
     "put_item",
@@ -781,4 +793,5 @@ def apply() -> None:
     serialise_plain_attribute_values_directly()
     read_item_requests_as_json()
     remember_moto_services()
+    remember_each_handlers_actions()
     serialise_item_operations()

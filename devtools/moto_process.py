@@ -25,6 +25,7 @@ import gc
 import io
 import logging
 import os
+import re
 import selectors
 import signal
 import socket
@@ -317,6 +318,53 @@ def serve_in_turn(listener: socket.socket, server: Any, stopped: threading.Event
         at_end.close()
 
 
+# A header line email's parser reads as a name and a value, and nothing else: a name of
+# printable characters but the colon, then the value to the line's end.
+_PLAIN_HEADER = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n\Z")
+
+
+def read_request_heads_plainly() -> None:
+    """http.server reads each request's headers with the standard library's e-mail
+    parser, a tenth of the stand-in's CPU for a GetItem. A head whose every line is a
+    plain `Name: value` line is read here into the same message, as that parser's
+    compat32 policy reads it; any other line (a folded one, one with no name, a bare
+    carriage return) goes to the e-mail parser, which reads it as before."""
+    import email.parser
+    import http.client
+
+    def parse_headers(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
+        lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
+        text = b"".join(lines).decode("iso-8859-1")
+        headers = []
+        for line in text.split("\n")[:-1]:
+            if line in ("", "\r"):
+                break
+            if not _PLAIN_HEADER.match(line + "\n"):
+                return email.parser.Parser(_class=_class).parsestr(text)
+            name, value = line.split(":", 1)
+            headers.append((name, value.lstrip(" \t").rstrip("\r\n")))
+        message = _class()
+        message._headers = headers
+        message._payload = ""
+        return message
+
+    setattr(http.client, "parse_headers", parse_headers)  # noqa: B010
+
+
+def wait_for_the_rest_without_a_new_selector() -> None:
+    """After each answer werkzeug looks for more of the request on the connection with
+    a new `DefaultSelector`: on Linux an epoll object made and closed per request, a
+    twentieth of the stand-in's CPU for a GetItem. `poll` asks the same question of the
+    same connection without making anything."""
+    import types
+
+    from werkzeug import serving
+
+    selector = getattr(selectors, "PollSelector", selectors.SelectSelector)
+    namespace = types.SimpleNamespace(DefaultSelector=selector, EVENT_READ=selectors.EVENT_READ)
+    setattr(serving, "selectors", namespace)  # noqa: B010
+
+
 def answer_long_polls_at_once() -> None:
     """An SQS long poll would hold every other request for its wait (one thread answers
     them all): it answers at once with what the queue has, as a short poll does. The
@@ -341,6 +389,8 @@ def serve(port: int, parent: int) -> None:
 
     moto_fixes.apply()
     answer_long_polls_at_once()
+    read_request_heads_plainly()
+    wait_for_the_rest_without_a_new_selector()
     # moto logs every AWS call through werkzeug; the API's own log is what a user reads.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     threading.Thread(target=_die_with, args=(parent,), daemon=True).start()

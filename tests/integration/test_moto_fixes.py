@@ -642,3 +642,19 @@ def test_a_plain_update_is_applied_as_moto_applies_it(
     assert fixed[17:19] == ["TransactionCanceledException", "committed"]
     assert fixed[19]["answered"] == {"N": "1"}  # counted by the committed one alone
     assert "exceeded the maximum allowed size" in fixed[14]["Message"] == fixed[16]["Message"]
+
+
+def test_each_handlers_actions_are_the_ones_moto_lists(aws: Any) -> None:
+    """The list of a response class's functions, kept per class, is moto's own list."""
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core import responses, utils
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+    from moto.sqs.responses import SQSResponse
+
+    kept = responses.method_names_from_class
+    assert kept is not utils.method_names_from_class
+    for handler in (DynamoHandler, SQSResponse, S3Response, CognitoIdpResponse):
+        assert kept(handler) == utils.method_names_from_class(handler)
+        assert "get_item" in kept(DynamoHandler)
+        assert kept(handler) is kept(handler)  # made once

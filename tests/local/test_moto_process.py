@@ -4,16 +4,20 @@ started, and it never outlives the stack that started it, however that stack end
 
 from __future__ import annotations
 
+import http.client
+import io
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from devtools.moto_process import MotoProcess, answers
+from devtools.moto_process import MotoProcess, answers, read_request_heads_plainly
 from tests.local.stack import ROOT, free_port
 
 STARTER = """
@@ -196,6 +200,62 @@ def test_a_malformed_or_abandoned_request_stops_nothing(moto: MotoProcess) -> No
     with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as gone:
         gone.sendall(DATA[:10])  # and goes away in the middle of its request
     assert status_of(DATA, moto.port) == 200
+
+
+# Header lines as clients send them, and as they should not: folded, nameless, with a
+# bare carriage return, non-ASCII, empty, duplicated, or the mailbox "From " line.
+HEADER_LINES = st.sampled_from(
+    [
+        b"Host: 127.0.0.1:4599",
+        b"Content-Type: application/x-amz-json-1.0",
+        b"X-Amz-Target: DynamoDB_20120810.GetItem",
+        b"Content-Length: 42",
+        b"Content-Length: 42",
+        b"X-Empty:",
+        b"X-Spaces:   padded   ",
+        b"X-Tab:\tvalue",
+        b"X-Latin: caf\xe9",
+        b"X-Colon: a: b",
+        b" folded continuation",
+        b"\tfolded with a tab",
+        b": no name",
+        b"no colon at all",
+        b"X-Bare: carriage\rreturn",
+        b"From someone",
+        b"Bad Name: space in the name",
+        b"X-Del\x7f: delete in the name",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(HEADER_LINES, max_size=8), ending=st.sampled_from([b"\r\n", b"\n"]))
+def test_a_head_is_read_as_the_email_parser_reads_it(
+    lines: list[bytes], ending: bytes, by_email: Callable[..., Any]
+) -> None:
+    head = b"".join(line + ending for line in lines) + ending
+    plain = http.client.parse_headers(io.BytesIO(head))
+    standard = by_email(io.BytesIO(head))
+    assert read(plain) == read(standard)
+    assert plain.items() == standard.items()
+
+
+def read(message: Any) -> dict[str, Any]:
+    """A message's state, its defects by kind and text (each parse makes its own)."""
+    return {**vars(message), "defects": [(type(d), str(d)) for d in message.defects]}
+
+
+@pytest.fixture(scope="module")
+def by_email() -> Iterator[Callable[..., Any]]:
+    """The plain reader in place for the module's tests; the standard one given, and
+    put back after them."""
+    standard = http.client.parse_headers
+    read_request_heads_plainly()
+    assert http.client.parse_headers is not standard
+    try:
+        yield standard
+    finally:
+        http.client.parse_headers = standard
 
 
 def test_a_long_poll_answers_at_once(moto: MotoProcess) -> None:
