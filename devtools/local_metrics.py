@@ -27,13 +27,15 @@ class EmfTee:
 
     `print` writes its text and its newline in two calls: threads printing at once
     glued their EMF documents into one line (`{...}{...}`). Each thread's text is
-    held until its line is complete, and whole lines go out one thread at a time."""
+    held until its line is complete, and whole lines go out one thread at a time.
+    The file stays open until `close` (opening it for each line was five system
+    calls under the lock, each a chance for the interpreter to go to another thread)."""
 
     def __init__(self, out: IO[str], path: Path) -> None:
         self._out, self._path, self._lock = out, path, threading.Lock()
         self._partial = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
+        self._kept: IO[str] | None = path.open("w", encoding="utf-8")
 
     def write(self, text: str) -> int:
         pending = getattr(self._partial, "text", "") + text
@@ -45,11 +47,13 @@ class EmfTee:
 
     def _emit(self, lines: str) -> None:
         with self._lock:
-            if '"_aws"' in lines:
-                with self._path.open("a", encoding="utf-8") as kept:
-                    kept.writelines(
+            if '"_aws"' in lines and self._kept is not None:
+                self._kept.write(
+                    "".join(
                         line + "\n" for line in lines.splitlines() if line.startswith('{"_aws"')
                     )
+                )
+                self._kept.flush()  # `metrics` reads it while the stack runs
             self._out.write(lines)
 
     def flush(self) -> None:
@@ -57,6 +61,13 @@ class EmfTee:
         if rest:
             self._emit(rest)
         self._out.flush()
+
+    def close(self) -> None:
+        """Close the kept file (stdout stays open); later EMF lines go to stdout only."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._out, name)

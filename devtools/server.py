@@ -314,6 +314,7 @@ def serve(stack: LocalStack) -> int:
     moto = MotoProcess(aws_port)
     moto.start()
     server = None
+    tee: local_metrics.EmfTee | None = None
     stop_workers = threading.Event()
     try:
         os.environ.update(bootstrap(aws_port))
@@ -350,7 +351,7 @@ def serve(stack: LocalStack) -> int:
             threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, _shutdown)
-        sys.stdout = local_metrics.EmfTee(
+        sys.stdout = tee = local_metrics.EmfTee(
             sys.stdout, local_metrics.metrics_file(api_port, aws_port)
         )
         freeze_what_survives()
@@ -364,6 +365,8 @@ def serve(stack: LocalStack) -> int:
             server.server.server_close()
         moto.stop()
         print("local stack stopped", flush=True)
+        if tee is not None:
+            tee.close()
     return 0
 
 

@@ -51,6 +51,10 @@ def test_emf_is_kept_and_summed_by_name_and_dimensions(tmp_path: Path) -> None:
     printed = io.StringIO()
     assert show(tmp_path / "m.jsonl", 10**9, printed) == 0
     assert "channel=cabinet" in printed.getvalue()
+    tee.close()
+    tee.write(_emf("TicketsCreated", 1, int(now * 1000), channel="chat") + "\n")
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 3  # closed: kept no more
+    assert 'channel": "chat' in out.getvalue()  # still printed
     with pytest.raises(ValueError, match="--since"):
         parse_since("soon")
 
@@ -81,6 +85,7 @@ def test_lines_printed_by_threads_at_once_stay_whole(tmp_path: Path) -> None:
     assert out.getvalue().endswith(document + "\n")
     tee.flush()  # what is left of this thread's line goes out on flush
     assert out.getvalue().endswith("a prompt without its newline")
+    tee.close()
 
 
 def test_each_thread_logs_with_its_own_invocations_ids() -> None:
