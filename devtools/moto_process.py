@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from devtools.resources import REPO
@@ -102,6 +103,27 @@ def freeze_what_survives() -> None:
     gc.collect()  # what the process has loaded so far: its modules, first of all
     gc.freeze()
     gc.callbacks.append(set_aside)
+
+
+class CollectInTurn:
+    """A full collection between two turns (a turn: what came from one client, read and
+    answered), every `every` turns, and what survives it set aside. Left to its
+    thresholds, the collector ran a full collection about every 600 requests of a
+    burst, in the middle of one, walking the 50,000 to 77,000 objects stored since the
+    last: 7 to 18 ms during which every client waited (a quarter of the slowest
+    tickets' time). Between turns, every 50, it walks a fiftieth of that. Nothing of a
+    request is alive between two turns (`Request.answer` lets go of it), so what is
+    set aside is the stand-in's tables and connections."""
+
+    def __init__(self, every: int = 50) -> None:
+        self.every, self.turns = every, 0
+
+    def __call__(self) -> None:
+        self.turns += 1
+        if self.turns >= self.every:
+            self.turns = 0
+            gc.collect()
+            gc.freeze()
 
 
 def _die_with(parent: int) -> None:
@@ -210,6 +232,10 @@ def _request_handler() -> type[Any]:
                 return False  # the client went away, or sent only part of its body
             finally:
                 connection.setblocking(False)
+                # werkzeug's request and its environ hold each other: let go of them, so
+                # a collection between turns frees them rather than setting them aside.
+                for kept in ("environ", "headers"):
+                    vars(self).pop(kept, None)
             return self.in_hand and not self.close_connection
 
         def handle_expect_100(self) -> bool:
@@ -283,9 +309,15 @@ class _Client:
         self.connection.close()
 
 
-def serve_in_turn(listener: socket.socket, server: Any, stopped: threading.Event) -> None:
+def serve_in_turn(
+    listener: socket.socket,
+    server: Any,
+    stopped: threading.Event,
+    between: Callable[[], None] = lambda: None,
+) -> None:
     """Answer every connection to `listener` from this thread, one request at a time,
-    in the order the requests come whole, until `stopped` is set."""
+    in the order the requests come whole, until `stopped` is set; `between` runs after
+    each client's requests that came are answered."""
     request_class = _request_handler()
     at_end = _at_end()
     selector = selectors.DefaultSelector()
@@ -310,6 +342,7 @@ def serve_in_turn(listener: socket.socket, server: Any, stopped: threading.Event
                 if not kept:
                     selector.unregister(key.fileobj)
                     client.close()
+                between()
     finally:
         for key in list(selector.get_map().values()):
             if key.data is not None:
@@ -401,7 +434,7 @@ def serve(port: int, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            serve_in_turn(server.socket, server, stopped)
+            serve_in_turn(server.socket, server, stopped, CollectInTurn())
     finally:
         server.server_close()
 
