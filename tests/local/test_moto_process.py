@@ -274,11 +274,18 @@ HEADER_LINES = st.sampled_from(
 
 
 @settings(max_examples=300, deadline=None)
-@given(lines=st.lists(HEADER_LINES, max_size=8), ending=st.sampled_from([b"\r\n", b"\n"]))
+@given(
+    lines=st.lists(HEADER_LINES, max_size=8),
+    ending=st.sampled_from([b"\r\n", b"\n"]),
+    whole=st.booleans(),  # or cut short: the connection closed before the blank line
+    cut=st.integers(min_value=0, max_value=3),
+)
 def test_a_head_is_read_as_the_email_parser_reads_it(
-    lines: list[bytes], ending: bytes, by_email: Callable[..., Any]
+    lines: list[bytes], ending: bytes, whole: bool, cut: int, by_email: Callable[..., Any]
 ) -> None:
-    head = b"".join(line + ending for line in lines) + ending
+    head = b"".join(line + ending for line in lines) + (ending if whole else b"")
+    if not whole:
+        head = head[: max(0, len(head) - cut)]  # and maybe in the middle of a line
     plain = http.client.parse_headers(io.BytesIO(head))
     standard = by_email(io.BytesIO(head))
     assert read(plain) == read(standard)
