@@ -32,7 +32,7 @@ class EmfTee:
     calls under the lock, each a chance for the interpreter to go to another thread)."""
 
     def __init__(self, out: IO[str], path: Path) -> None:
-        self._out, self._path, self._lock = out, path, threading.Lock()
+        self._out, self._lock = out, threading.Lock()
         self._partial = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._kept: IO[str] | None = path.open("w", encoding="utf-8")
