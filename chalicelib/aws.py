@@ -49,5 +49,10 @@ class LazyClient:
         return getattr(client, name)
 
 
-def lazy_client(service: str, region: str) -> Any:
-    return LazyClient(lambda: boto3.client(service, region_name=region, config=CLIENT_CONFIG))
+def lazy_client(
+    service: str, region: str, prepare: Callable[[Any], Any] = lambda client: client
+) -> Any:
+    """A client built when first used, then made ready by `prepare`."""
+    return LazyClient(
+        lambda: prepare(boto3.client(service, region_name=region, config=CLIENT_CONFIG))
+    )

@@ -61,6 +61,7 @@ from chalicelib.status.board import StatusBoard
 from chalicelib.status.fanout import IncidentEscalations, IncidentNotifier
 from chalicelib.storage import Store
 from chalicelib.storage.dynamo import dynamo_store
+from chalicelib.storage.item_wire import fast_item_wire
 from chalicelib.timeutil import Clock, utc_now
 from chalicelib.uploads import Attachments
 from chalicelib.values import frozen
@@ -112,7 +113,7 @@ def aws_services(settings: Settings, dynamodb: Any = None) -> Services:
     def aws(service: str) -> Any:
         return lazy_client(service, region)
 
-    client = dynamodb or aws("dynamodb")
+    client = dynamodb or lazy_client("dynamodb", region, fast_item_wire)
     return Services(
         store=dynamo_store(client, settings.table_name),
         publisher=SnsPublisher(
