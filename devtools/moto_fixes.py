@@ -522,6 +522,51 @@ def parse_each_update_expression_once() -> None:
 
 
 @functools.cache
+def parse_each_condition_once() -> None:
+    """moto parses a write's condition twice (the request's check of the names it
+    uses, then the backend's), and an empty one at every put that has none: a twelfth
+    of its CPU for a ticket's transaction (eight new items, each
+    `attribute_not_exists(PK)`). A parsed condition, and the names and values it
+    uses, depend on its text, names and values alone, and its operators only read
+    the item each check gives them: each is parsed once. One moto refuses raises, as
+    before, and is not remembered; values JSON cannot key (bytes) are parsed anew."""
+    import json
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    parsed: dict[tuple[Any, str, str], tuple[Any, list[str], list[str]]] = {}
+
+    def parse(self: Any) -> Any:
+        text = self.condition_expression
+        try:
+            if text is not None and type(text) is not str:
+                raise TypeError(text)
+            key = (
+                text,
+                json.dumps(self.expression_attribute_names),
+                json.dumps(self.expression_attribute_values),
+            )
+        except (TypeError, ValueError):
+            return original(self)
+        known = parsed.get(key)
+        if known is None:
+            tree = original(self)
+            if len(parsed) >= 1024:
+                parsed.clear()
+            known = parsed[key] = (
+                tree,
+                list(self.expr_attr_names_found),
+                list(self.expr_attr_values_found),
+            )
+        self.expr_attr_names_found = list(known[1])
+        self.expr_attr_values_found = list(known[2])
+        return known[0]
+
+    setattr(ConditionExpressionParser, "parse", parse)  # noqa: B010
+
+
+@functools.cache
 def validate_with_each_processors_map_once() -> None:
     """moto validates an update expression with ten walks of its tree (two hundred nodes
     for `SET a = :a ADD b :b`), and at every node each walk rebuilt its processor's map
@@ -787,6 +832,7 @@ def apply() -> None:
     update_plain_attributes_directly()  # under the index partitions' bookkeeping
     query_only_the_partition()
     parse_each_update_expression_once()
+    parse_each_condition_once()
     validate_with_each_processors_map_once()
     check_each_shape_once()
     check_an_items_size_once()

@@ -3,11 +3,12 @@ moto does (issue 29: each made moto's cost grow with the table, or cost a ticket
 than the API did): a Query that reads only its partition returns what moto's own Query
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
-a bad one is still refused; its shape is checked again for other names or keys; a
-plain update applied directly answers, refuses and leaves its item as moto does; an
-item request read as JSON is what moto's parser reads, and a binary value is still
-decoded; an item's size is refused where moto refuses it; an item is returned in the
-very bytes moto's own serialiser writes."""
+a bad one is still refused; so does a condition parsed once, which still tells which
+names it uses; its shape is checked again for other names or keys; a plain update
+applied directly answers, refuses and leaves its item as moto does; an item request
+read as JSON is what moto's parser reads, and a binary value is still decoded; an
+item's size is refused where moto refuses it; an item is returned in the very bytes
+moto's own serialiser writes."""
 
 from __future__ import annotations
 
@@ -658,3 +659,51 @@ def test_each_handlers_actions_are_the_ones_moto_lists(aws: Any) -> None:
         assert kept(handler) == utils.method_names_from_class(handler)
         assert "get_item" in kept(DynamoHandler)
         assert kept(handler) is kept(handler)  # made once
+
+
+def test_a_condition_parsed_once_checks_each_item_with_its_own_values(aws: Any) -> None:
+    """`parse_each_condition_once`: the same text with other values is another check,
+    the same check on another item reads that item, and a refused text is refused
+    every time."""
+    aws.put_item(TableName=TABLE, Item={**key("C#1", "A"), "n": {"N": "1"}})
+    aws.put_item(TableName=TABLE, Item={**key("C#1", "B"), "n": {"N": "2"}})
+    condition = {"ConditionExpression": "n = :n", "UpdateExpression": "SET seen = :n"}
+    for sk, n, passes in (("A", "1", True), ("B", "1", False), ("B", "2", True), ("A", "2", False)):
+        request = {"Key": key("C#1", sk), "ExpressionAttributeValues": {":n": {"N": n}}}
+        if passes:
+            aws.update_item(TableName=TABLE, **request, **condition)
+        else:
+            with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+                aws.update_item(TableName=TABLE, **request, **condition)
+    for sk in ("A", "B", "A"):  # one text, three checks, each on its own item
+        with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+            aws.put_item(
+                TableName=TABLE,
+                Item=key("C#1", sk),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+    aws.put_item(
+        TableName=TABLE, Item=key("C#1", "C"), ConditionExpression="attribute_not_exists(PK)"
+    )
+    for _ in range(2):  # as moto refuses it (a ValueError, in process)
+        with pytest.raises(ValueError, match="Bad comparison"):
+            aws.put_item(TableName=TABLE, Item=key("C#1", "D"), ConditionExpression="n = = 1")
+
+
+def test_a_condition_parsed_once_still_tells_which_names_it_uses(aws: Any) -> None:
+    """moto refuses names a request does not use, from what its parse found."""
+    for sk in ("N1", "N2"):  # the second put reads the remembered parse
+        aws.put_item(
+            TableName=TABLE,
+            Item=key("C#2", sk),
+            ConditionExpression="attribute_not_exists(#p)",
+            ExpressionAttributeNames={"#p": "PK"},
+        )
+    for _ in range(2):
+        with pytest.raises(ClientError, match="unused"):
+            aws.put_item(
+                TableName=TABLE,
+                Item=key("C#2", "N3"),
+                ConditionExpression="attribute_not_exists(#p)",
+                ExpressionAttributeNames={"#p": "PK", "#q": "SK"},
+            )
