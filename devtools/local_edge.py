@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway REST APIs: 10 MB
@@ -24,8 +25,9 @@ _CODES = {
 }
 
 
-def strict_handler(local: Any) -> type:
-    """A subclass of chalice local's request handler with API Gateway's edge."""
+def strict_handler(local: Any, after: Callable[[], None] = lambda: None) -> type:
+    """A subclass of chalice local's request handler with API Gateway's edge; `after`
+    runs when each request is answered."""
 
     class StrictHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
         # Headers and body leave in separate writes: with Nagle's algorithm the body
@@ -61,6 +63,7 @@ def strict_handler(local: Any) -> type:
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
                 return self._send_error_shape(400, "chunked bodies are not accepted")
             super()._generic_handle()
+            after()
             return None
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
@@ -68,9 +71,11 @@ def strict_handler(local: Any) -> type:
     return StrictHandler
 
 
-def install(server: Any, local: Any, app: Any, config: Any) -> None:
+def install(
+    server: Any, local: Any, app: Any, config: Any, after: Callable[[], None] = lambda: None
+) -> None:
     """Puts the strict handler and a deeper backlog on a `LocalDevServer`."""
-    handler = strict_handler(local)
+    handler = strict_handler(local, after)
     server.server.RequestHandlerClass = functools.partial(handler, app_object=app, config=config)
     # The socket already listens: listen again with the deeper backlog.
     server.server.socket.listen(BACKLOG)

@@ -301,7 +301,7 @@ def serve(stack: LocalStack) -> int:
     from chalice import local
     from chalice.cli.factory import CLIFactory
 
-    from devtools.moto_process import MotoProcess, freeze_what_survives
+    from devtools.moto_process import MotoProcess, SetAsideAsItWarms, freeze_what_survives
 
     aws_port, api_port = stack.aws_port, stack.api_port
     if busy := ports_in_use(api_port, aws_port):
@@ -334,7 +334,7 @@ def serve(stack: LocalStack) -> int:
         )
         install_gateway_responses(local, _console_server(aws_port))
         server = local.create_local_server(app, config, "127.0.0.1", api_port)
-        local_edge.install(server, local, app, config)
+        local_edge.install(server, local, app, config, after=SetAsideAsItWarms())
         stop = stop_workers
         for worker in (_print_notices, _sweep_every_minute, poll_queue):
             threading.Thread(target=worker, args=(stop,), daemon=True).start()

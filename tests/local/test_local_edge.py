@@ -1,6 +1,7 @@
 """The local stack's HTTP edge answers as API Gateway would (issue 31): the error shape
 for a method it has no route for, 413 for a body over 10 MB before reading it, and a
-burst of concurrent clients served, none reset."""
+burst of concurrent clients served, none reset; the stack's hook runs after each answer
+(issue 29)."""
 
 from __future__ import annotations
 
@@ -116,3 +117,36 @@ def test_both_cabinet_origins_read_the_gateways_errors_and_the_routes(
         b"GET /status HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n",
     )
     assert "access-control-allow-origin" not in stranger[1]
+
+
+def test_the_hook_after_each_answer_runs_once_per_request() -> None:
+    """`after` (the stack's `SetAsideAsItWarms`) runs once per answered request, the
+    route's answer and the gateway's own alike, after the answer is written."""
+    from chalice import Chalice, local
+    from chalice.config import Config
+
+    from devtools import local_edge
+
+    app = Chalice("edge")
+
+    @app.route("/ping")
+    def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    answered: list[int] = []
+    handler = local_edge.strict_handler(local, after=lambda: answered.append(len(answered)))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        client.sendall(
+            b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        served, _ = listener.accept()
+        config = Config.create(chalice_app=app, lambda_timeout=30)
+        handler(served, ("127.0.0.1", 1), object(), app_object=app, config=config)
+        served.close()
+        data = b""
+        while chunk := client.recv(65536):
+            data += chunk
+        client.close()
+    assert data.count(b"HTTP/1.1 ") == 2 and answered == [0, 1]

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from devtools import moto_process
 from devtools.moto_process import MotoProcess, answers, read_request_heads_plainly
 from tests.local.stack import ROOT, free_port
 
@@ -326,3 +327,16 @@ def test_a_long_poll_answers_at_once(moto: MotoProcess) -> None:
     sqs.send_message(QueueUrl=url, MessageBody="kept")
     messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
     assert [m["Body"] for m in messages] == ["kept"]
+
+
+def test_the_api_sets_aside_what_it_built_as_it_warms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the 1st, 2nd, 4th ... 1,024th request: a full collection, then a freeze."""
+    done: list[tuple[str, int]] = []
+    served = 0
+    monkeypatch.setattr(moto_process.gc, "collect", lambda: done.append(("collect", served)))
+    monkeypatch.setattr(moto_process.gc, "freeze", lambda: done.append(("freeze", served)))
+    warm = moto_process.SetAsideAsItWarms()
+    for served in range(1, 3001):  # noqa: B007 - read by the lambdas above
+        warm()
+    at = [2**k for k in range(11)]
+    assert done == [(step, n) for n in at for step in ("collect", "freeze")]
