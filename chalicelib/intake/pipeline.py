@@ -318,23 +318,27 @@ class IntakePipeline:
         self, intake: Intake, record: Ticket, owed: list[OutboxEntry], guarded: bool
     ) -> Recorded:
         channel = intake.channel
-        if any(entry.kind == ABUSE_NOTICE for entry in owed):
-            obs.count(obs.ABUSE_NOTICES, channel=channel)
-        for entry in owed:  # now if it can; else the sweep retries when the hold ends
-            self._dispatcher.send_held(entry, Known(record, guarded=guarded))
-        obs.count(
-            obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED, channel=channel
-        )
-        obs.count(obs.SCOPE_LABELLED, channel=channel, label=record.scope.label)
-        if record.incident:
-            obs.count(obs.INCIDENT_LINKED_REQUESTS, how="intake")
-        if record.admin_request:
-            admin = record.admin_request
-            obs.count(obs.FREE_ADMIN_REQUESTS, kind=admin["kind"], possible=str(admin["possible"]))
-        if "ticket_recommended" in record.scope.flags:
-            obs.count(obs.TICKET_RECOMMENDED, channel=channel)
-        if record.origin and record.origin.within_hours is False:
-            obs.count(obs.OUTSIDE_HOURS, channel=channel)
+        with obs.together():  # a new request's counts: one EMF document, mostly
+            if any(entry.kind == ABUSE_NOTICE for entry in owed):
+                obs.count(obs.ABUSE_NOTICES, channel=channel)
+            for entry in owed:  # now if it can; else the sweep retries when the hold ends
+                self._dispatcher.send_held(entry, Known(record, guarded=guarded))
+            obs.count(
+                obs.TICKETS_CREATED if intake.official else obs.ADVISORY_RECORDED,
+                channel=channel,
+            )
+            obs.count(obs.SCOPE_LABELLED, channel=channel, label=record.scope.label)
+            if record.incident:
+                obs.count(obs.INCIDENT_LINKED_REQUESTS, how="intake")
+            if record.admin_request:
+                admin = record.admin_request
+                obs.count(
+                    obs.FREE_ADMIN_REQUESTS, kind=admin["kind"], possible=str(admin["possible"])
+                )
+            if "ticket_recommended" in record.scope.flags:
+                obs.count(obs.TICKET_RECOMMENDED, channel=channel)
+            if record.origin and record.origin.within_hours is False:
+                obs.count(obs.OUTSIDE_HOURS, channel=channel)
         obs.logger.info(
             "request recorded",
             extra={"ticket_id": record.id, "channel": channel, "label": record.scope.label},
