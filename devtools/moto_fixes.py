@@ -29,6 +29,8 @@ import functools
 import re
 from typing import Any
 
+from chalicelib.storage.item_wire import ITEM_OPERATIONS
+
 
 @functools.cache
 def stop_transaction_copies_from_piling_up() -> None:
@@ -705,24 +707,6 @@ def serialise_plain_attribute_values_directly() -> None:
     BaseJSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
 
 
-# DynamoDB's item operations: no member of their requests is a blob or a timestamp
-# but a binary attribute value (`B`, `BS`), at any depth.
-_ITEM_OPERATIONS = frozenset(
-    {
-        "BatchGetItem",
-        "BatchWriteItem",
-        "DeleteItem",
-        "GetItem",
-        "PutItem",
-        "Query",
-        "Scan",
-        "TransactGetItems",
-        "TransactWriteItems",
-        "UpdateItem",
-    }
-)
-
-
 def _names_binary(value: Any) -> bool:
     """Whether a JSON value holds a binary attribute value anywhere."""
     if isinstance(value, dict):
@@ -750,7 +734,9 @@ def read_item_requests_as_json() -> None:
 
     @functools.wraps(original)
     def parse_parameters(self: Any, request: Any) -> None:
-        if self._get_action() in _ITEM_OPERATIONS:
+        # No member of an item operation's request is a blob or a timestamp but a binary
+        # attribute value (`B`, `BS`), at any depth (tests/unit/test_item_wire.py).
+        if self._get_action() in ITEM_OPERATIONS:
             try:
                 body = json.loads(request.data)
             except ValueError:

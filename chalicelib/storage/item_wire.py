@@ -3,13 +3,13 @@
 DynamoDB speaks JSON, and an item operation's body is its parameters as they are: every
 value in them goes to `json.dumps` unchanged, except a binary attribute (`B`, `BS`),
 which botocore writes in base64. botocore still walks every parameter against the
-service model to get there, and a new ticket's 18-item transaction made 352 such steps:
-0.6 to 0.8 ms of the 3.9 ms of CPU the API spent on it (a fifth), paid on Lambda at
-every ticket. The JS SDK took the same shortcut for DynamoDB (aws/aws-sdk-js-v3#7933);
-in botocore it is a known cost with no switch (boto/boto3#2928).
+service model to get there: a new ticket's 18-item transaction made 352 such steps,
+0.8 of the 3.9 ms of CPU the API spent on the ticket (timed around the serialiser).
+The JS SDK took the same shortcut for DynamoDB (aws/aws-sdk-js-v3#7933); in botocore
+it is a known cost with no switch (boto/boto3#2928).
 
 Before it sends a transaction, botocore also finds the tables it names for the endpoint
-rules (`ResourceArnList`, the model's JMESPath expression over every item): 0.3 ms of
+rules (`ResourceArnList`, the model's JMESPath expression over every item): 0.3 ms for
 the same ticket. The same list is read here in one loop, while the model's expression
 is still the one this loop was written from.
 
@@ -18,10 +18,11 @@ body straight from its parameters when they hold only what JSON writes as botoco
 does (text, numbers, flags, lists, maps, null, and no binary attribute) and asks
 botocore for the rest of the request (method, headers, address). Anything else (a
 binary attribute, bytes, a set, a Decimal, any operation but the item ones) goes to
-botocore's own serialiser, as before. The client
-is left as it was where botocore's serialiser is not the plain JSON one this was
-measured against (a validating client, another protocol, a future botocore), and its
-endpoint resolver as it was where its method has another shape.
+botocore's own serialiser, as before. The client keeps botocore's serialiser where it
+is not the plain JSON one this was measured against (a validating client, another
+protocol, a future botocore), and its endpoint resolver where its method has another
+shape. On the local stack, the API's CPU per ticket fell from 4.8-5.5 ms to 3.4-4.3
+(eight clients, three fresh stacks each way, interleaved).
 """
 
 from __future__ import annotations
@@ -66,23 +67,26 @@ class ItemWire:
 
     def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
         if operation_model.name in ITEM_OPERATIONS:
-            try:
-                body = json.dumps(parameters, default=_refuse)
-            except _NotPlain:
-                pass
+            body = _plain_json(parameters)
             # A binary attribute is botocore's to write in base64, whatever it holds.
             # json.dumps writes every `B` or `BS` member as `"B": ` (it escapes no
             # letter), so none passes unseen; text that only looks like one (an
             # attribute named B) goes the long way, as before.
-            else:
-                if '"B": ' in body or '"BS": ' in body:
-                    return self._inner.serialize_to_request(parameters, operation_model)
+            if body is not None and '"B": ' not in body and '"BS": ' not in body:
                 # Method, headers and address are the model's, whatever the parameters.
                 request = self._inner.serialize_to_request({}, operation_model)
                 if "host_prefix" not in request:
                     request["body"] = body.encode(self._inner.DEFAULT_ENCODING)
                     return request
         return self._inner.serialize_to_request(parameters, operation_model)
+
+
+def _plain_json(parameters: Any) -> str | None:
+    """The parameters in JSON, or None where they hold what JSON cannot write."""
+    try:
+        return json.dumps(parameters, default=_refuse)
+    except _NotPlain:
+        return None
 
 
 # The model's expression for the tables a transaction names, and its one reader here.

@@ -3,12 +3,12 @@ moto does (issue 29: each made moto's cost grow with the table, or cost a ticket
 than the API did): a Query that reads only its partition returns what moto's own Query
 returns, page for page; a failed transaction leaves the table as it found it without
 copying it; an update expression parsed once still gives each item its own values, and
-a bad one is still refused; so does a condition parsed once, which still tells which
-names it uses; its shape is checked again for other names or keys; a plain update
-applied directly answers, refuses and leaves its item as moto does; an item request
-read as JSON is what moto's parser reads, and a binary value is still decoded; an
-item's size is refused where moto refuses it; an item is returned in the very bytes
-moto's own serialiser writes."""
+a bad one is still refused; a condition parsed once checks each item with its own
+values too, and still tells which names it uses; its shape is checked again for other
+names or keys; a plain update applied directly answers, refuses and leaves its item as
+moto does; an item request read as JSON is what moto's parser reads, and a binary value
+is still decoded; an item's size is refused where moto refuses it; an item is returned
+in the very bytes moto's own serialiser writes."""
 
 from __future__ import annotations
 
