@@ -7,16 +7,18 @@ a bad one is still refused; a condition parsed once checks each item with its ow
 values too, and still tells which names it uses; its shape is checked again for other
 names or keys; a plain update applied directly answers, refuses and leaves its item as
 moto does; an item request read as JSON is what moto's parser reads, and a binary value
-is still decoded; an item's size is refused where moto refuses it; an item is returned
+is still decoded, whichever way its name is written; an item's size is refused where moto refuses it; an item is returned
 in the very bytes moto's own serialiser writes."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, strategies as st
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
@@ -455,6 +457,50 @@ def test_binary_values_are_still_decoded_at_any_depth(aws: Any) -> None:
         ExpressionAttributeValues={":p": {"S": "p"}},
     )["Items"]
     assert [i["SK"]["B"] for i in ordered] == [b"\x00", b"a", b"\xff"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.text(alphabet='BSN\\u"0042'),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["B", "BS", "S", "M", "b", "BB", "SB"]), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def escaped(text: str) -> st.SearchStrategy[str]:
+    """The same JSON with any of its letters B and S written as escapes."""
+    return st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
+        lambda escape: "".join(
+            f"\\u{ord(c):04x}" if c in "BS" and flag else c
+            for c, flag in zip(text, escape, strict=True)
+        )
+    )
+
+
+@given(st.data(), JSON_VALUES)
+def test_only_a_text_that_names_no_binary_value_skips_the_walk(data: Any, value: Any) -> None:
+    """A request whose text writes no member B or BS, as it is or escaped, is read as
+    JSON without walking it; any other is walked, as before (`holds_binary`)."""
+    from devtools.moto_fixes import _names_binary, holds_binary
+
+    for text in (json.dumps(value), data.draw(escaped(json.dumps(value)))):
+        assert json.loads(text) == value
+        assert holds_binary(text, value) == _names_binary(value)
+
+
+def test_a_binary_value_named_with_an_escape_is_still_decoded(aws: Any) -> None:
+    """A client may escape any letter of a member's name: `"\\u0042"` is B."""
+
+    def escape(request: Any, **_: Any) -> None:
+        request.data = request.data.replace(b'"B": ', b'"\\u0042": ')
+
+    aws.meta.events.register("before-sign.dynamodb.PutItem", escape)
+    try:
+        aws.put_item(TableName=TABLE, Item={**key("BIN#2", "M#1"), "blob": {"B": b"\x00\xff"}})
+    finally:
+        aws.meta.events.unregister("before-sign.dynamodb.PutItem", escape)
+    stored = aws.get_item(TableName=TABLE, Key=key("BIN#2", "M#1"))["Item"]
+    assert stored["blob"] == {"B": b"\x00\xff"}
 
 
 @pytest.mark.parametrize("length", [40_000, 40_600], ids=["under 400 KB", "over"])
