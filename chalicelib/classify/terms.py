@@ -9,12 +9,14 @@ import re
 
 from chalicelib.classify.text import tokenize
 from chalicelib.domain.tickets import Ticket
+from chalicelib.ids import REQUEST_ID
 
 TERMS_MAX = 30  # per request: they ride in its creating transaction (100 items at most)
 TEXT_SCANNED = 4_000  # characters of subject and text a request is indexed by
 QUERY_TERMS_MAX = 8
 _WORD = re.compile(r"[0-9a-zа-я]")
 _WHOLE = re.compile(r"[a-z]-[0-9a-z]+")  # a request id
+_REQUEST_ID = re.compile(REQUEST_ID)
 
 
 def _words(text: str) -> list[str]:
@@ -47,3 +49,17 @@ def query_terms(q: str) -> list[str]:
         else:
             found += _words(part)
     return list(dict.fromkeys(found))[:QUERY_TERMS_MAX]
+
+
+def keyed_term(term: str) -> str | None:
+    """How staff search finds a term with no posting of its own: `id`, a request's id
+    (the request's own key), or `address`, a sender's address (the request itself,
+    under the address in `ByContact`); None for every other term. No word of a text is
+    either, so neither needs a posting for the requests whose text holds it: a word has
+    no hyphen, and a word with `@` has no dot (`classify.text` reads an address in a
+    text as no word at all)."""
+    if term.isascii() and _REQUEST_ID.fullmatch(term.upper()):
+        return "id"
+    if "@" in term and "." in term:
+        return "address"
+    return None
