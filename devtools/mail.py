@@ -100,8 +100,10 @@ def _object_key(body: str) -> str | None:
         return None
 
 
-# The stand-in answers a long poll at once (devtools/moto_process.py): an empty queue is
-# asked again after this pause.
+# Lambda's poller waits on the queue (a long poll): the stand-in holds it until a message
+# comes or the wait is over (devtools/moto_process.py). An empty answer is asked again
+# after a pause, should a stand-in answer at once.
+POLL_WAIT = 20
 POLL_PAUSE = 0.25
 
 
@@ -119,7 +121,10 @@ def poll_queue(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             batch = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                WaitTimeSeconds=POLL_WAIT,
             ).get("Messages", [])
         except Exception as error:
             print(f"mail poller: {error}", flush=True)

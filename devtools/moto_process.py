@@ -24,6 +24,7 @@ import contextlib
 import gc
 import io
 import itertools
+import json
 import logging
 import os
 import re
@@ -46,6 +47,9 @@ PARTIAL_REQUEST_SECONDS = 10
 # The most a request's head (its request line and headers) may take.
 HEAD_LIMIT = 65536
 READ_SIZE = 1 << 20
+# How often a held SQS long poll looks at its queue again while nothing else comes (a
+# message becomes visible when its delay or visibility timeout ends, with no request).
+LONG_POLL_CHECK = 0.25
 
 
 def answers(port: int) -> bool:
@@ -219,6 +223,45 @@ def _head_of(received: bytearray) -> tuple[int, dict[str, str]] | None:
     return at + size, headers
 
 
+_SQS_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/sqs/aws4_request")
+
+
+class _LongPoll:
+    """An SQS ReceiveMessage that asked to wait (`WaitTimeSeconds`) while its queue had
+    nothing to give: held, not answered, until the queue has a message or the wait is
+    over (SQS's long poll). One thread answers every request here, so a poll cannot wait
+    in moto's handler: the stack's pollers asked four times a second instead, the stand-
+    in's and the API's busiest work while the stack sat idle."""
+
+    def __init__(self, request: bytes, queue: Any, until: float) -> None:
+        self.request, self.queue, self.until = request, queue, until
+
+    @classmethod
+    def of(cls, request: bytes, body_at: int, headers: dict[str, str]) -> _LongPoll | None:
+        """The poll `request` makes, if it is one to hold now; None for any other request
+        (answered at once, as before)."""
+        if headers.get("x-amz-target") != "AmazonSQS.ReceiveMessage":
+            return None
+        region = _SQS_REGION.search(headers.get("authorization", ""))
+        if region is None:
+            return None
+        try:
+            asked = json.loads(request[body_at:])
+            wait, url = asked.get("WaitTimeSeconds"), asked["QueueUrl"]
+            account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+            from moto.sqs.models import sqs_backends
+
+            queue = sqs_backends[account][region.group(1)].get_queue(name)
+        except Exception:  # not a poll moto would answer: it answers with its error
+            return None
+        if type(wait) is not int or not 0 < wait <= 20 or queue.messages:
+            return None
+        return cls(request, queue, time.monotonic() + wait)
+
+    def ready(self, now: float) -> bool:
+        return now >= self.until or bool(self.queue.messages)
+
+
 def _request_handler() -> type[Any]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -293,6 +336,7 @@ class _Client:
         self.connection, self.handler = connection, handler
         self.received = bytearray()
         self.continued = False
+        self.waiting: _LongPoll | None = None
 
     def take_in(self) -> bool:
         """Read what has come; False once the client has gone."""
@@ -305,9 +349,14 @@ class _Client:
         self.received += data
         return bool(data)
 
+    def serve(self, at_end: socket.socket) -> bool:
+        """Read what has come and answer it; whether the connection stays open."""
+        return self.take_in() and self.answer_what_came(at_end)
+
     def answer_what_came(self, at_end: socket.socket) -> bool:
-        """Answer each request that has come whole; whether the connection stays open."""
-        while (head := _head_of(self.received)) is not None:
+        """Answer each request that has come whole (a long poll is held: `_LongPoll`);
+        whether the connection stays open."""
+        while self.waiting is None and (head := _head_of(self.received)) is not None:
             end, headers = head
             length = headers.get("content-length", "0")
             if "transfer-encoding" in headers or not (length.isascii() and length.isdigit()):
@@ -323,9 +372,18 @@ class _Client:
             request = bytes(self.received[: end + int(length)])
             del self.received[: end + int(length)]
             self.continued = False
-            if not self.handler.answer(request, True, at_end):
+            self.waiting = _LongPoll.of(request, end, headers)
+            if self.waiting is None and not self.handler.answer(request, True, at_end):
                 return False
         return len(self.received) <= HEAD_LIMIT
+
+    def answer_if_ready(self, now: float, at_end: socket.socket) -> bool:
+        """Answer a held long poll whose queue has a message or whose wait is over, then
+        what came after it; whether the connection stays open."""
+        if self.waiting is None or not self.waiting.ready(now):
+            return True
+        request, self.waiting = self.waiting.request, None
+        return self.handler.answer(request, True, at_end) and self.answer_what_came(at_end)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -346,9 +404,21 @@ def serve_in_turn(
     at_end = _at_end()
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
+
+    def settled(client: _Client, step: Callable[..., bool], *args: Any) -> None:
+        """Run a client's step; a failed one, or a client gone, is closed."""
+        try:
+            kept = step(*args)
+        except Exception:  # one bad request never stops the stand-in
+            logging.getLogger(__name__).exception("moto: a request failed")
+            kept = False
+        if not kept:
+            selector.unregister(client.connection)
+            client.close()
+
     try:
         while not stopped.is_set():
-            for key, _ in selector.select(timeout=0.5):
+            for key, _ in selector.select(timeout=LONG_POLL_CHECK):
                 if key.data is None:
                     try:
                         connection, address = listener.accept()
@@ -358,15 +428,12 @@ def serve_in_turn(
                     selector.register(connection, selectors.EVENT_READ, client)
                     continue
                 client = key.data
-                try:
-                    kept = client.take_in() and client.answer_what_came(at_end)
-                except Exception:  # one bad request never stops the stand-in
-                    logging.getLogger(__name__).exception("moto: a request failed")
-                    kept = False
-                if not kept:
-                    selector.unregister(key.fileobj)
-                    client.close()
+                settled(client, client.serve, at_end)
                 between()
+            now = time.monotonic()
+            for key in list(selector.get_map().values()):
+                if key.data is not None and key.data.waiting is not None:
+                    settled(key.data, key.data.answer_if_ready, now, at_end)
     finally:
         for key in list(selector.get_map().values()):
             if key.data is not None:
@@ -425,8 +492,8 @@ def wait_for_the_rest_without_a_new_selector() -> None:
 
 def answer_long_polls_at_once() -> None:
     """An SQS long poll would hold every other request for its wait (one thread answers
-    them all): it answers at once with what the queue has, as a short poll does. The
-    stack's pollers wait between polls themselves."""
+    them all): moto's handler answers it at once with what the queue has, as a short
+    poll does. `serve_in_turn` holds a poll of an empty queue before that (`_LongPoll`)."""
     from moto.sqs.models import SQSBackend
 
     original = SQSBackend.receive_message

@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib import observability as obs
 from chalicelib.outbound.notify import notice_of
 from devtools import console as console_files, local_edge, local_metrics, mail_simulator
-from devtools.mail import POLL_PAUSE, poll_queue, watch_inbox
+from devtools.mail import POLL_PAUSE, POLL_WAIT, poll_queue, watch_inbox
 from devtools.resources import (
     REPO,
     create_mail_path,
@@ -140,7 +140,7 @@ def _print_notices(stop: threading.Event) -> None:
     for topic in ("ESCALATION_TOPIC_ARN", "MANAGEMENT_TOPIC_ARN"):
         sns.subscribe(TopicArn=os.environ[topic], Protocol="sqs", Endpoint=arn)
     while not stop.is_set():
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT)
         if not batch.get("Messages"):
             stop.wait(POLL_PAUSE)
         for message in batch.get("Messages", []):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -311,22 +313,86 @@ def by_email() -> Iterator[Callable[..., Any]]:
         http.client.parse_headers = standard
 
 
-def test_a_long_poll_answers_at_once(moto: MotoProcess) -> None:
-    """A long poll would hold every other request for its wait; it answers at once."""
-    sqs = boto3.client(
+def sqs_of(moto: MotoProcess) -> Any:
+    return boto3.client(
         "sqs",
         region_name="eu-central-1",
         endpoint_url=f"http://127.0.0.1:{moto.port}",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def held_poll(moto: MotoProcess, url: str, wait: int) -> Future[tuple[Any, float]]:
+    """A long poll from a thread (and a client) of its own; its answer, and when."""
+
+    def poll() -> tuple[Any, float]:
+        return sqs_of(moto).receive_message(QueueUrl=url, WaitTimeSeconds=wait), time.monotonic()
+
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(poll)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_long_poll_is_held_until_a_message_comes_and_holds_no_other(
+    moto: MotoProcess,
+) -> None:
+    """SQS's long poll: a poll of an empty queue is answered when a message comes, and
+    every other request is answered meanwhile (one thread answers them all)."""
+    sqs = sqs_of(moto)
     url = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
     started = time.monotonic()
-    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # no wait: at once
     assert time.monotonic() - started < 2
+    poll = held_poll(moto, url, 15)
+    time.sleep(0.5)
+    assert not poll.done()
+    started = time.monotonic()
+    assert [status_of(DATA, moto.port) for _ in range(3)] == [200, 200, 200]
+    assert sqs.list_queues()["QueueUrls"] and time.monotonic() - started < 2
+    sent = time.monotonic()
     sqs.send_message(QueueUrl=url, MessageBody="kept")
-    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
-    assert [m["Body"] for m in messages] == ["kept"]
+    answer, at = poll.result(timeout=10)
+    assert [m["Body"] for m in answer["Messages"]] == ["kept"] and at - sent < 2
+    # A queue with a message to give answers a poll at once.
+    sqs.send_message(QueueUrl=url, MessageBody="ready")
+    started = time.monotonic()
+    found = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=15)["Messages"]
+    assert [m["Body"] for m in found] == ["ready"] and time.monotonic() - started < 2
+
+
+def test_a_held_poll_ends_with_its_wait_or_a_message_visible_again(moto: MotoProcess) -> None:
+    sqs = sqs_of(moto)
+    url = sqs.create_queue(QueueName="long-poll-wait")["QueueUrl"]
+    started = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    assert 0.9 <= time.monotonic() - started < 5
+    sqs.send_message(QueueUrl=url, MessageBody="again")
+    assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
+    started = time.monotonic()  # no request makes it visible: the time does
+    answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=15)
+    assert [m["Body"] for m in answer["Messages"]] == ["again"]
+    assert time.monotonic() - started < 5
+
+
+def test_a_client_gone_while_its_poll_is_held_stops_nothing(moto: MotoProcess) -> None:
+    url = sqs_of(moto).create_queue(QueueName="long-poll-gone")["QueueUrl"]
+    body = json.dumps({"QueueUrl": url, "WaitTimeSeconds": 20}).encode()
+    poll = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n"
+        b"Content-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 "
+        b"Credential=local/20261205/eu-central-1/sqs/aws4_request, SignedHeaders=host, "
+        b"Signature=0\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", moto.port), timeout=5) as connection:
+            connection.sendall(poll)
+            time.sleep(0.3)
+        assert status_of(DATA, moto.port) == 200
+    sqs_of(moto).send_message(QueueUrl=url, MessageBody="after")  # the held polls answer
+    assert status_of(DATA, moto.port) == 200  # to nobody, and nothing stops
 
 
 def test_the_api_sets_aside_what_it_built_as_it_warms(monkeypatch: pytest.MonkeyPatch) -> None:
