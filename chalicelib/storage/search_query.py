@@ -39,14 +39,13 @@ def search_page(
         tickets = [ticket_from_item(i) for i in items if wanted <= set(i.get("terms") or ())]
         return [t for t in tickets if keep(t)]
 
-    keyed = {keyed_term(term): term for term in sorted(terms, key=len)}
-    if "id" in keyed:
-        return _named(table, keyed["id"].upper(), next_token, kept)
-    pager, pointers = (
-        (_by_address(keyed["address"]), False)
-        if "address" in keyed
-        else (_by_term(max(terms, key=len)), True)  # the longest: most likely the rarest
-    )
+    kinds = [keyed_term(term) for term in terms]
+    if "id" in kinds:
+        return _named(table, terms[kinds.index("id")].upper(), next_token, kept)
+    if "address" in kinds:
+        pager, pointers = _by_address(terms[kinds.index("address")]), False
+    else:  # the longest term: most likely the rarest
+        pager, pointers = _by_term(max(terms, key=len)), True
     token = next_token
     found: list[Ticket] = []
     for _ in range(SEARCH_READS):
