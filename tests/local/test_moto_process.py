@@ -406,3 +406,109 @@ def test_the_api_sets_aside_what_it_built_as_it_warms(monkeypatch: pytest.Monkey
         warm()
     at = [2**k for k in range(11)]
     assert done == [(step, n) for n in at for step in ("collect", "freeze")]
+
+
+TABLE_SPEC = {
+    "TableName": "direct",
+    "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+ITEM = {"PK": {"S": "a"}, "n": {"N": "1"}, "text": {"S": "Тариф"}}
+# DynamoDB requests as botocore sends them, answered, refused and malformed.
+DYNAMODB_CALLS: list[tuple[str, Any]] = [
+    ("PutItem", {"TableName": "direct", "Item": ITEM}),
+    ("GetItem", {"TableName": "direct", "Key": {"PK": {"S": "a"}}}),
+    ("GetItem", {"TableName": "missing", "Key": {"PK": {"S": "a"}}}),
+    (
+        "PutItem",
+        {"TableName": "direct", "Item": ITEM, "ConditionExpression": "attribute_not_exists(PK)"},
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {
+                    "Put": {
+                        "TableName": "direct",
+                        "Item": ITEM,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            ]
+        },
+    ),
+    (
+        "Query",
+        {
+            "TableName": "direct",
+            "KeyConditionExpression": "PK = :p",
+            "ExpressionAttributeValues": {":p": {"S": "a"}},
+        },
+    ),
+    ("UpdateItem", {"TableName": "direct", "Key": {"PK": {"S": "a"}}, "UpdateExpression": "x"}),
+    ("NoSuchAction", {}),
+    ("GetItem", "not json"),
+]
+
+
+def wsgi_answer(app: Any, action: str, body: Any, origin: bool = False) -> tuple[Any, ...]:
+    """What a WSGI app answers to a DynamoDB request: status, headers, body."""
+    from werkzeug.test import EnvironBuilder
+
+    headers = {
+        "X-Amz-Target": f"DynamoDB_20120810.{action}",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=local/20261205/eu-central-1/dynamodb/"
+        "aws4_request, SignedHeaders=host, Signature=0",
+        **({"Origin": "http://127.0.0.1:8000"} if origin else {}),
+    }
+    environ = EnvironBuilder(
+        method="POST",
+        base_url="http://127.0.0.1:4599",
+        headers=headers,
+        content_type="application/x-amz-json-1.0",
+        data=body if isinstance(body, str) else json.dumps(body),
+    ).get_environ()
+    answered: list[Any] = []
+    try:  # an error moto raises reaches the server (which answers 500), either way
+        content = b"".join(app(environ, lambda status, sent, *_: answered.extend([status, sent])))
+    except Exception as error:
+        return "raised", type(error).__name__, str(error)
+    status, sent = answered
+    kept = [(k, v) for k, v in sent if k.lower() != "x-amzn-requestid"]  # drawn at random
+    return status, kept, content
+
+
+def test_a_dynamodb_request_is_answered_as_motos_flask_view_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stand-in hands a DynamoDB request to moto's handler without Flask: the same
+    status, headers and body as moto's own server, answered, refused or malformed."""
+    from flask import Flask
+    from moto import mock_aws
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from devtools import moto_fixes
+    from devtools.moto_process import dynamodb_without_flask
+
+    moto_fixes.apply()
+    through_flask: list[bool] = []
+    flask_call = Flask.__call__
+    monkeypatch.setattr(
+        Flask, "__call__", lambda *args: through_flask.append(True) or flask_call(*args)
+    )
+    answers = []
+    for direct in (False, True):
+        through_flask.clear()
+        with mock_aws():
+            dispatcher = DomainDispatcherApplication(create_backend_app)
+            app = dynamodb_without_flask(dispatcher) if direct else dispatcher
+            wsgi_answer(app, "CreateTable", TABLE_SPEC)
+            answers.append(
+                [wsgi_answer(app, action, body) for action, body in DYNAMODB_CALLS]
+                + [wsgi_answer(app, "GetItem", DYNAMODB_CALLS[1][1], origin=True)]
+            )
+    assert through_flask == [True]  # the request with an origin, in the second round
+    assert answers[0] == answers[1]
+    statuses = [status for status, _, _ in answers[1]]
+    assert statuses[:2] == ["200 OK", "200 OK"] and "400 BAD REQUEST" in statuses
